@@ -1,0 +1,54 @@
+/* Command-line layer: the subcommand table, shared option parsing and the
+ * one place where a failing process reports and ends the job. */
+#ifndef FESF_CLI_H
+#define FESF_CLI_H
+
+#include "fesf/config.h"
+#include "fesf/world.h"
+
+/* Exit codes */
+enum { FESF_EXIT_OK = 0, FESF_EXIT_FAIL = 1, FESF_EXIT_USAGE = 2 };
+
+typedef struct {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const char *summary;
+    const char *usage; /* options, one per line */
+} fesf_command;
+
+extern const fesf_command fesf_commands[];
+const fesf_command *fesf_command_find(const char *name);
+
+/* State shared by the computing subcommands. */
+typedef struct {
+    fesf_config cfg;
+    fesf_world world;
+    int mpi; /* MPI is up */
+} fesf_cli;
+
+/* Print "fesf CMD: message" and the command's usage on stderr; returns 2. */
+int fesf_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Consume a common option at argv[*i]: -c FILE, --set K=V, -v, -q.
+ * Returns 1 if consumed (advancing *i past its argument), 0 if not a common
+ * option, -1 on a usage error (already reported, exit 2). */
+int fesf_cli_common_opt(fesf_cli *c, const char *cmd, int argc, char **argv, int *i);
+
+/* Defaults, before options are parsed. */
+void fesf_cli_init(fesf_cli *c);
+
+/* After the options: resolve the config, set the log level, and print the
+ * effective config (rank 0 only, at info level). 0 or -1. */
+int fesf_cli_config_ready(fesf_cli *c);
+
+/* Report the recorded error as "[role] error: message" and end the job
+ * (MPI_Abort if other ranks exist). Returns the exit code for main. */
+int fesf_cli_fail(fesf_cli *c);
+
+/* Subcommands */
+int fesf_cmd_help(int argc, char **argv);
+int fesf_cmd_version(int argc, char **argv);
+int fesf_cmd_prepare(int argc, char **argv);
+int fesf_cmd_inspect(int argc, char **argv);
+
+#endif

@@ -1,0 +1,92 @@
+/* Run configuration: INI (parsed by libinih) with sections [data] [ihm]
+ * [iqem] [model] [train] [run]. Every key has a documented default and an
+ * allowed range; unknown keys and bad values are errors that name the file,
+ * the line, the key and what is allowed. `--set section.key=value` overrides
+ * go through the same checks. The effective config (every key, resolved) is
+ * printed at start and stored in every output file as text. */
+#ifndef FESF_CONFIG_H
+#define FESF_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { FESF_PART_IID, FESF_PART_DIRICHLET, FESF_PART_QUANTITY };
+enum { FESF_MASK_SQUARE, FESF_MASK_CIRCLE };
+enum { FESF_HOST_FIXED, FESF_HOST_RANDOM };
+enum { FESF_IQEM_FEDERATED, FESF_IQEM_LOCAL };
+enum { FESF_ARCH_CNN_SMALL, FESF_ARCH_RESNET18 };
+enum { FESF_INPUT_SURROGATE, FESF_INPUT_SYNTHETIC, FESF_INPUT_PLAIN };
+enum { FESF_ALGO_FEDSGD, FESF_ALGO_FEDAVG };
+enum { FESF_OPT_SGD, FESF_OPT_ADAM, FESF_OPT_ADAMW };
+
+#define FESF_PATH_MAX 1024
+
+typedef struct {
+    struct {
+        char source[FESF_PATH_MAX]; /* phantom | npz:PATH | png:DIR:CSV */
+        int size;                   /* phantom only */
+        int64_t count;              /* phantom only */
+        int sites;
+        int partition;              /* FESF_PART_* */
+        double dirichlet;           /* concentration, > 0 */
+        int public_val;             /* 1: the dataset's val split is the host pool */
+        double public_fraction;     /* else: this fraction of train is */
+        double val_fraction;
+        double test_fraction;       /* used when the source has no test split */
+        uint64_t seed;
+        char classes[512];          /* comma-separated class names, "" = from source */
+    } data;
+    struct {
+        double alpha, beta;
+        int mask, host_mode, host_index;
+    } ihm;
+    struct {
+        int enabled, mode, epochs;
+        double lr, lambda_id, alpha2, beta2;
+    } iqem;
+    struct {
+        int arch, width;
+    } model;
+    struct {
+        int input, algo, rounds, local_epochs, batch, optimizer, eval_every;
+        double lr, momentum, weight_decay, participation;
+    } train;
+    struct {
+        char out[FESF_PATH_MAX];
+        int checkpoint_every, threads, repeats, log;
+        uint64_t seed;
+    } run;
+} fesf_config;
+
+/* Fill with documented defaults. */
+void fesf_config_defaults(fesf_config *cfg);
+
+/* Apply the keys of an INI file on top of cfg. 0 or -1 (message names
+ * file and line). */
+int fesf_config_load(fesf_config *cfg, const char *path);
+
+/* Apply one override "section.key=value" (as given to --set). 0 or -1. */
+int fesf_config_set(fesf_config *cfg, const char *assignment);
+
+/* Resolve derived defaults (iqem.alpha2/beta2 = ihm.alpha/beta when unset)
+ * and check cross-key constraints. Call once after all loads and sets. */
+int fesf_config_finish(fesf_config *cfg);
+
+/* The effective config as INI text (every key, in table order). Returns the
+ * length written (like snprintf); a NULL buffer with size 0 measures. */
+int fesf_config_text(const fesf_config *cfg, char *buf, size_t size);
+
+/* Same, as a newly allocated string (caller frees); NULL on OOM. */
+char *fesf_config_text_alloc(const fesf_config *cfg);
+
+/* Reference of every key: section, name, default, allowed values, meaning.
+ * Returns the length written (like snprintf). */
+int fesf_config_reference(char *buf, size_t size);
+
+/* 64-bit FNV-1a hash of the effective config text (for checkpoints). */
+uint64_t fesf_config_hash(const fesf_config *cfg);
+
+/* Name of an enum value of a key ("data.partition", FESF_PART_IID -> "iid"). */
+const char *fesf_config_enum_name(const char *key, int value);
+
+#endif

@@ -1,0 +1,61 @@
+/* Dataset sources for `fesf prepare`: a plaintext dataset with up to three
+ * splits, read as labels (whole split, small) and images (streamed in
+ * strips, NCHW, in source order).
+ *
+ * Backends: the built-in phantom generator (src/io/phantom.c), MedMNIST-style
+ * .npz (src/io/npz.c) and a PNG folder with a CSV of labels (src/io/pngdir.c).
+ * fesf_source_open() picks one from a spec string:
+ *     "phantom" | "npz:PATH" | "png:DIR:CSV"
+ *
+ * Ownership: the source owns its handles; the caller owns every buffer it
+ * passes in. Reads of one split are cheapest in increasing `start` order
+ * (the npz backend streams from the zip member and restarts it to go back). */
+#ifndef FESF_DATASET_H
+#define FESF_DATASET_H
+
+#include <stdint.h>
+
+enum { FESF_SPLIT_TRAIN = 0, FESF_SPLIT_VAL = 1, FESF_SPLIT_TEST = 2, FESF_NSPLITS = 3 };
+
+extern const char *const fesf_split_names[FESF_NSPLITS]; /* "train" "val" "test" */
+
+typedef enum { FESF_U8 = 0, FESF_F32 = 1 } fesf_dtype;
+
+/* Size in bytes of one element of dtype. */
+int fesf_dtype_size(fesf_dtype t);
+
+typedef struct {
+    int64_t n[FESF_NSPLITS]; /* images per split; 0 = split absent */
+    int c, h, w;             /* channels (1 or 3), height, width */
+    fesf_dtype dtype;        /* U8 in [0,255] or F32 in [0,1] (readers reject
+                              * float images outside [0,1] or NaN) */
+} fesf_source_info;
+
+typedef struct fesf_source fesf_source;
+struct fesf_source {
+    fesf_source_info info;
+    char desc[512]; /* human-readable origin, stored as the 'source' attribute */
+    /* labels: n[split] int32 values written to `labels`; 0 or -1 */
+    int (*read_labels)(fesf_source *s, int split, int32_t *labels);
+    /* images [start, start+count) of `split` into buf (count*c*h*w elements
+     * of info.dtype, NCHW); 0 or -1 */
+    int (*read_images)(fesf_source *s, int split, int64_t start, int64_t count, void *buf);
+    void (*close)(fesf_source *s); /* frees everything, including s */
+};
+
+/* Parameters of the phantom generator (used for spec "phantom"). */
+typedef struct {
+    int size;       /* H = W, 28..256 */
+    int64_t count;  /* train images; test gets count/4; no val split */
+    uint64_t seed;
+} fesf_phantom_params;
+
+int fesf_source_open(fesf_source **out, const char *spec, const fesf_phantom_params *phantom);
+void fesf_source_close(fesf_source *s); /* NULL-safe */
+
+/* Backends (called by fesf_source_open; also usable directly). */
+int fesf_phantom_open(fesf_source **out, const fesf_phantom_params *p);
+int fesf_npz_open(fesf_source **out, const char *path);
+int fesf_pngdir_open(fesf_source **out, const char *dir, const char *csv);
+
+#endif

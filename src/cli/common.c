@@ -1,0 +1,89 @@
+/* Options and failure handling shared by the subcommands. */
+#include "fesf/cli.h"
+#include "fesf/error.h"
+#include "fesf/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int fesf_cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "fesf %s: ", cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    const fesf_command *c = fesf_command_find(cmd);
+    fprintf(stderr, "\nusage: %s\n", c ? c->usage : "fesf help");
+    return FESF_EXIT_USAGE;
+}
+
+void fesf_cli_init(fesf_cli *c)
+{
+    memset(c, 0, sizeof *c);
+    fesf_config_defaults(&c->cfg);
+    c->world.comm = MPI_COMM_NULL;
+    c->world.size = 1;
+}
+
+int fesf_cli_common_opt(fesf_cli *c, const char *cmd, int argc, char **argv, int *i)
+{
+    const char *a = argv[*i];
+    if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
+        fesf_log_set_level(FESF_LOG_DEBUG);
+        return 1;
+    }
+    if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
+        fesf_log_set_level(FESF_LOG_WARN);
+        return 1;
+    }
+    const char *val = NULL;
+    int is_c = !strcmp(a, "-c") || !strcmp(a, "--config");
+    int is_set = !strcmp(a, "--set");
+    if (is_c || is_set) {
+        if (*i + 1 >= argc) return fesf_cli_usage(cmd, "option '%s' needs a value", a), -1;
+        val = argv[++*i];
+    } else if (!strncmp(a, "--set=", 6)) {
+        is_set = 1;
+        val = a + 6;
+    } else if (!strncmp(a, "--config=", 9)) {
+        is_c = 1;
+        val = a + 9;
+    } else {
+        return 0;
+    }
+    int rc = is_c ? fesf_config_load(&c->cfg, val) : fesf_config_set(&c->cfg, val);
+    if (rc) {
+        fprintf(stderr, "fesf %s: %s\n", cmd, fesf_errmsg());
+        return -1;
+    }
+    return 1;
+}
+
+int fesf_cli_config_ready(fesf_cli *c)
+{
+    if (fesf_config_finish(&c->cfg)) return -1;
+    /* -v / -q on the command line win over run.log */
+    if (fesf_log_get_level() == FESF_LOG_INFO) fesf_log_set_level((fesf_log_level)c->cfg.run.log);
+    if (c->world.rank == 0 && fesf_log_get_level() >= FESF_LOG_INFO) {
+        char *text = fesf_config_text_alloc(&c->cfg);
+        if (!text) return fesf_error("out of memory");
+        fesf_info("effective config:");
+        for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) fesf_info("  %s", line);
+        free(text);
+    }
+    return 0;
+}
+
+int fesf_cli_fail(fesf_cli *c)
+{
+    fesf_log(FESF_LOG_ERROR, "%s", fesf_errmsg()[0] ? fesf_errmsg() : "unknown failure");
+    if (c && c->mpi && c->world.size > 1) {
+        fesf_log(FESF_LOG_ERROR, "rank %d failed; ending the job", c->world.rank);
+        fesf_world_abort(&c->world, FESF_EXIT_FAIL);
+    }
+    if (c && c->mpi) fesf_world_finalize(&c->world);
+    return FESF_EXIT_FAIL;
+}

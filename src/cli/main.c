@@ -1,0 +1,51 @@
+/* fesf: one binary, subcommands dispatched from a table. */
+#include "fesf/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const fesf_command fesf_commands[] = {
+    {"prepare", fesf_cmd_prepare, "ingest a dataset into site shards and a host pool",
+     "fesf prepare [-c FILE] [--set section.key=value]... [--site K] [-v|-q]\n"
+     "  -c FILE        configuration (INI); defaults are used for keys it omits\n"
+     "  --set S.K=V    override one key (any number)\n"
+     "  --site K       deployment mode: data.source is site K's own data; write only site-KKK.h5\n"
+     "  -v, -q         more or less logging\n"
+     "Writes run.out/hosts.h5 and run.out/site-001.h5 ... (simulation mode). Run it as one process\n"
+     "or under mpirun (rank 0 does the work)."},
+    {"inspect", fesf_cmd_inspect, "summarise a fesf HDF5 file; export image grids as PNG",
+     "fesf inspect FILE [--png OUT.png] [--dataset PATH] [--count N] [--config]\n"
+     "  --png OUT.png    write a grid of images from an image dataset\n"
+     "  --dataset PATH   the dataset for --png (default: the first image dataset)\n"
+     "  --count N        images in the grid (default 16)\n"
+     "  --config         print the config text stored in the file"},
+    {"version", fesf_cmd_version, "print the version and the libraries in use", "fesf version"},
+    {"help", fesf_cmd_help, "list commands, or explain one ('fesf help config' lists every key)",
+     "fesf help [COMMAND | config]"},
+    {NULL, NULL, NULL, NULL},
+};
+
+const fesf_command *fesf_command_find(const char *name)
+{
+    for (const fesf_command *c = fesf_commands; c->name; c++)
+        if (strcmp(c->name, name) == 0) return c;
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fesf_cmd_help(0, argv);
+        return FESF_EXIT_USAGE;
+    }
+    const char *name = argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";
+    if (!strcmp(name, "--version")) name = "version";
+    const fesf_command *cmd = fesf_command_find(name);
+    if (!cmd) {
+        fprintf(stderr, "fesf: unknown command '%s'\n", argv[1]);
+        fesf_cmd_help(0, argv);
+        return FESF_EXIT_USAGE;
+    }
+    return cmd->run(argc - 1, argv + 1);
+}

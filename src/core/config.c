@@ -1,0 +1,428 @@
+/* Table-driven configuration: one row per key gives its type, storage,
+ * default (as text, parsed by the same code as user values), range and
+ * meaning. Parsing goes through libinih with a line-counting reader so
+ * that every error names its line. */
+#include "fesf/config.h"
+#include "fesf/error.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { T_INT, T_I64, T_U64, T_DOUBLE, T_AUTO_DOUBLE, T_BOOL, T_ENUM, T_STRING, T_PUBLIC } key_type;
+
+typedef struct {
+    const char *section, *name;
+    key_type type;
+    size_t offset, size;          /* storage inside fesf_config */
+    const char *def;              /* default, as text */
+    double min, max;              /* numeric range (inclusive) */
+    const char *const *choices;   /* T_ENUM: NULL-terminated */
+    const char *doc;
+} key_desc;
+
+static const char *const partition_names[] = {"iid", "dirichlet", "quantity", NULL};
+static const char *const mask_names[] = {"square", "circle", NULL};
+static const char *const host_mode_names[] = {"fixed", "random", NULL};
+static const char *const iqem_mode_names[] = {"federated", "local", NULL};
+static const char *const arch_names[] = {"cnn-small", "resnet18", NULL};
+static const char *const input_names[] = {"surrogate", "synthetic", "plain", NULL};
+static const char *const algo_names[] = {"fedsgd", "fedavg", NULL};
+static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
+static const char *const log_names[] = {"error", "warn", "info", "debug", NULL};
+
+#define F(sec, field) offsetof(fesf_config, sec.field), sizeof(((fesf_config *)0)->sec.field)
+#define BIG 1e18
+
+static const key_desc keys[] = {
+    {"data", "source", T_STRING, F(data, source), "phantom", 0, 0, NULL,
+     "input dataset: phantom | npz:PATH | png:DIR:CSV"},
+    {"data", "size", T_INT, F(data, size), "64", 28, 256, NULL, "phantom image size (pixels, square)"},
+    {"data", "count", T_I64, F(data, count), "2000", 1, 1e9, NULL,
+     "phantom train images (test gets count/4)"},
+    {"data", "sites", T_INT, F(data, sites), "4", 1, 4096, NULL, "number of sites (hospitals)"},
+    {"data", "partition", T_ENUM, F(data, partition), "iid", 0, 0, partition_names,
+     "how images are split among sites: iid | dirichlet (label skew) | quantity (size skew)"},
+    {"data", "dirichlet", T_DOUBLE, F(data, dirichlet), "0.5", 1e-3, 1e6, NULL,
+     "concentration of the dirichlet and quantity partitions (smaller = more skew)"},
+    {"data", "public", T_PUBLIC, F(data, public_fraction), "0.05", 0, 0.9, NULL,
+     "host pool: a fraction of train held by no site, or 'val' for the dataset's val split"},
+    {"data", "val_fraction", T_DOUBLE, F(data, val_fraction), "0.1", 0, 0.9, NULL,
+     "each site's validation split, carved from its train split when the dataset's val split is "
+     "public or absent"},
+    {"data", "test_fraction", T_DOUBLE, F(data, test_fraction), "0.2", 0, 0.9, NULL,
+     "test split carved from train when the dataset has none (PNG folders without a split column)"},
+    {"data", "seed", T_U64, F(data, seed), "0", 0, 0, NULL, "seed of the partition"},
+    {"data", "classes", T_STRING, F(data, classes), "", 0, 0, NULL,
+     "comma-separated class names (empty: taken from the source, else 0,1,...)"},
+
+    {"ihm", "alpha", T_DOUBLE, F(ihm, alpha), "0.3", 0, 1, NULL,
+     "low-frequency mask size (0 = DC only, 1 = whole spectrum)"},
+    {"ihm", "beta", T_DOUBLE, F(ihm, beta), "1.0", 0, 1, NULL, "amplitude mixing ratio"},
+    {"ihm", "mask", T_ENUM, F(ihm, mask), "square", 0, 0, mask_names, "low-frequency mask shape"},
+    {"ihm", "host_mode", T_ENUM, F(ihm, host_mode), "fixed", 0, 0, host_mode_names,
+     "fixed: one host for the federation; random: a host per image"},
+    {"ihm", "host_index", T_INT, F(ihm, host_index), "0", 0, 1e9, NULL, "host image index in the pool"},
+
+    {"iqem", "enabled", T_BOOL, F(iqem, enabled), "true", 0, 0, NULL, "run the IQEM (GAN + second IHM pass)"},
+    {"iqem", "mode", T_ENUM, F(iqem, mode), "federated", 0, 0, iqem_mode_names,
+     "federated: one G for all sites; local: one G per site"},
+    {"iqem", "epochs", T_INT, F(iqem, epochs), "5", 0, 100000, NULL, "GAN training epochs"},
+    {"iqem", "lr", T_DOUBLE, F(iqem, lr), "0.0002", 0, 10, NULL, "GAN learning rate (Adam)"},
+    {"iqem", "lambda_id", T_DOUBLE, F(iqem, lambda_id), "10", 0, 1e6, NULL, "weight of |G(s) - s|_1"},
+    {"iqem", "alpha2", T_AUTO_DOUBLE, F(iqem, alpha2), "auto", 0, 1, NULL,
+     "alpha of the second IHM pass (auto = ihm.alpha)"},
+    {"iqem", "beta2", T_AUTO_DOUBLE, F(iqem, beta2), "auto", 0, 1, NULL,
+     "beta of the second IHM pass (auto = ihm.beta)"},
+
+    {"model", "arch", T_ENUM, F(model, arch), "cnn-small", 0, 0, arch_names, "diagnostic model"},
+    {"model", "width", T_INT, F(model, width), "16", 1, 1024, NULL, "base channel width"},
+
+    {"train", "input", T_ENUM, F(train, input), "surrogate", 0, 0, input_names,
+     "images the model trains on (plain is the upper bound, for comparison only)"},
+    {"train", "algo", T_ENUM, F(train, algo), "fedsgd", 0, 0, algo_names, "aggregation algorithm"},
+    {"train", "rounds", T_INT, F(train, rounds), "50", 1, 1e7, NULL, "communication rounds"},
+    {"train", "local_epochs", T_INT, F(train, local_epochs), "1", 1, 10000, NULL, "FedAvg local epochs"},
+    {"train", "batch", T_INT, F(train, batch), "64", 1, 65536, NULL, "minibatch size per site"},
+    {"train", "lr", T_DOUBLE, F(train, lr), "0.01", 0, 100, NULL, "learning rate"},
+    {"train", "optimizer", T_ENUM, F(train, optimizer), "sgd", 0, 0, opt_names, "optimizer"},
+    {"train", "momentum", T_DOUBLE, F(train, momentum), "0.9", 0, 0.9999, NULL, "SGD momentum"},
+    {"train", "weight_decay", T_DOUBLE, F(train, weight_decay), "0", 0, 10, NULL, "weight decay"},
+    {"train", "eval_every", T_INT, F(train, eval_every), "5", 1, 1e7, NULL, "evaluate every K rounds"},
+    {"train", "participation", T_DOUBLE, F(train, participation), "1.0", 1e-6, 1, NULL,
+     "fraction of sites per round"},
+
+    {"run", "out", T_STRING, F(run, out), "runs/default", 0, 0, NULL, "run directory"},
+    {"run", "checkpoint_every", T_INT, F(run, checkpoint_every), "10", 0, 1e7, NULL,
+     "checkpoint every K rounds (0 = never)"},
+    {"run", "threads", T_INT, F(run, threads), "1", 1, 1024, NULL, "compute threads per rank"},
+    {"run", "seed", T_U64, F(run, seed), "0", 0, 0, NULL, "seed of training"},
+    {"run", "repeats", T_INT, F(run, repeats), "1", 1, 1000, NULL, "training repeats with seeds seed..seed+R-1"},
+    {"run", "log", T_ENUM, F(run, log), "info", 0, 0, log_names, "log level"},
+};
+#define NKEYS ((int)(sizeof keys / sizeof keys[0]))
+
+static const key_desc *find_key(const char *section, const char *name)
+{
+    for (int i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) return &keys[i];
+    return NULL;
+}
+
+static int known_section(const char *section)
+{
+    for (int i = 0; i < NKEYS; i++)
+        if (strcmp(keys[i].section, section) == 0) return 1;
+    return 0;
+}
+
+static void range_text(const key_desc *k, char *buf, size_t size)
+{
+    switch (k->type) {
+    case T_INT:
+    case T_I64:
+        snprintf(buf, size, "an integer in [%.0f, %.0f]", k->min, k->max);
+        break;
+    case T_U64:
+        snprintf(buf, size, "an integer in [0, 2^64)");
+        break;
+    case T_DOUBLE:
+        snprintf(buf, size, "a number in [%g, %g]", k->min, k->max);
+        break;
+    case T_AUTO_DOUBLE:
+        snprintf(buf, size, "'auto' or a number in [%g, %g]", k->min, k->max);
+        break;
+    case T_BOOL:
+        snprintf(buf, size, "true or false");
+        break;
+    case T_ENUM: {
+        size_t n = 0;
+        for (int i = 0; k->choices[i] && n < size; i++)
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? " | " : "one of ", k->choices[i]);
+        break;
+    }
+    case T_STRING:
+        snprintf(buf, size, "a non-empty string");
+        break;
+    case T_PUBLIC:
+        snprintf(buf, size, "'val' or a fraction in [%g, %g]", k->min, k->max);
+        break;
+    }
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || *end || errno || !isfinite(v)) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_ll(const char *s, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (end == s || *end || errno) return -1;
+    *out = v;
+    return 0;
+}
+
+/* Store `value` into cfg for key k; -1 with a message (no location) if bad. */
+static int set_value(fesf_config *cfg, const key_desc *k, const char *value)
+{
+    char *p = (char *)cfg + k->offset;
+    char allowed[256];
+    range_text(k, allowed, sizeof allowed);
+    long long ll;
+    double d;
+    switch (k->type) {
+    case T_INT:
+    case T_I64:
+        if (parse_ll(value, &ll) || ll < k->min || ll > k->max) goto bad;
+        if (k->type == T_INT) *(int *)p = (int)ll;
+        else *(int64_t *)p = ll;
+        return 0;
+    case T_U64: {
+        char *end;
+        errno = 0;
+        unsigned long long u = strtoull(value, &end, 10);
+        if (end == value || *end || errno || value[0] == '-') goto bad;
+        *(uint64_t *)p = u;
+        return 0;
+    }
+    case T_AUTO_DOUBLE:
+        if (strcmp(value, "auto") == 0) {
+            *(double *)p = -1.0;
+            return 0;
+        }
+        /* fall through */
+    case T_DOUBLE:
+        if (parse_double(value, &d) || d < k->min || d > k->max) goto bad;
+        *(double *)p = d;
+        return 0;
+    case T_BOOL:
+        if (!strcmp(value, "true") || !strcmp(value, "yes") || !strcmp(value, "1")) *(int *)p = 1;
+        else if (!strcmp(value, "false") || !strcmp(value, "no") || !strcmp(value, "0")) *(int *)p = 0;
+        else goto bad;
+        return 0;
+    case T_ENUM:
+        for (int i = 0; k->choices[i]; i++)
+            if (strcmp(value, k->choices[i]) == 0) {
+                *(int *)p = i;
+                return 0;
+            }
+        goto bad;
+    case T_STRING:
+        if (strlen(value) >= k->size) goto bad;
+        if (!value[0] && strcmp(k->name, "classes") != 0) goto bad;
+        memcpy(p, value, strlen(value) + 1);
+        return 0;
+    case T_PUBLIC:
+        if (strcmp(value, "val") == 0) {
+            cfg->data.public_val = 1;
+            cfg->data.public_fraction = 0;
+            return 0;
+        }
+        if (parse_double(value, &d) || d < k->min || d > k->max) goto bad;
+        cfg->data.public_val = 0;
+        cfg->data.public_fraction = d;
+        return 0;
+    }
+bad:
+    return fesf_error("%s.%s = '%s': expected %s", k->section, k->name, value, allowed);
+}
+
+void fesf_config_defaults(fesf_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (int i = 0; i < NKEYS; i++)
+        if (set_value(cfg, &keys[i], keys[i].def)) abort(); /* a bad default is a bug */
+}
+
+/* libinih reader that counts lines, so the handler knows where it is. */
+typedef struct {
+    FILE *f;
+    int line;
+    fesf_config *cfg;
+    int failed; /* the first error is kept */
+} parse_state;
+
+static char *counting_reader(char *str, int num, void *stream)
+{
+    parse_state *ps = stream;
+    char *r = fgets(str, num, ps->f);
+    if (r) ps->line++;
+    return r;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    parse_state *ps = user;
+    if (ps->failed) return 1;
+    const key_desc *k = find_key(section, name);
+    int rc;
+    if (!known_section(section))
+        rc = fesf_error("unknown section [%s] (sections: data ihm iqem model train run)", section);
+    else if (!k)
+        rc = fesf_error("unknown key '%s.%s' (see 'fesf help config')", section, name);
+    else
+        rc = set_value(ps->cfg, k, value);
+    if (rc) {
+        ps->failed = ps->line;
+        return 0;
+    }
+    return 1;
+}
+
+int fesf_config_load(fesf_config *cfg, const char *path)
+{
+    parse_state ps = {NULL, 0, cfg, 0};
+    ps.f = fopen(path, "r");
+    if (!ps.f) return fesf_error("cannot open config '%s': %s", path, strerror(errno));
+    fesf_error_clear();
+    int rc = ini_parse_stream(counting_reader, &ps, on_key, &ps);
+    fclose(ps.f);
+    if (ps.failed) return fesf_error("'%s' line %d: %s", path, ps.failed, fesf_errmsg());
+    if (rc > 0) return fesf_error("'%s' line %d: syntax error (expected '[section]' or 'key = value')", path, rc);
+    if (rc < 0) return fesf_error("cannot parse config '%s'", path);
+    return 0;
+}
+
+int fesf_config_set(fesf_config *cfg, const char *assignment)
+{
+    char sec[64], name[64];
+    const char *dot = strchr(assignment, '.'), *eq = strchr(assignment, '=');
+    if (!dot || !eq || dot > eq || (size_t)(dot - assignment) >= sizeof sec ||
+        (size_t)(eq - dot - 1) >= sizeof name)
+        return fesf_error("--set '%s': expected section.key=value", assignment);
+    memcpy(sec, assignment, (size_t)(dot - assignment));
+    sec[dot - assignment] = '\0';
+    memcpy(name, dot + 1, (size_t)(eq - dot - 1));
+    name[eq - dot - 1] = '\0';
+    const key_desc *k = find_key(sec, name);
+    if (!k) return fesf_error("--set '%s': unknown key '%s.%s' (see 'fesf help config')", assignment, sec, name);
+    if (set_value(cfg, k, eq + 1)) return fesf_error("--set: %s", fesf_errmsg());
+    return 0;
+}
+
+static int check_source(const char *src)
+{
+    if (!strcmp(src, "phantom")) return 0;
+    if (!strncmp(src, "npz:", 4) && src[4]) return 0;
+    if (!strncmp(src, "png:", 4) && strchr(src + 4, ':') && strchr(src + 4, ':')[1]) return 0;
+    return fesf_error("data.source = '%s': expected phantom | npz:PATH | png:DIR:CSV", src);
+}
+
+int fesf_config_finish(fesf_config *cfg)
+{
+    if (cfg->iqem.alpha2 < 0) cfg->iqem.alpha2 = cfg->ihm.alpha;
+    if (cfg->iqem.beta2 < 0) cfg->iqem.beta2 = cfg->ihm.beta;
+    if (check_source(cfg->data.source)) return -1;
+    if (cfg->data.public_fraction + cfg->data.val_fraction >= 1.0)
+        return fesf_error("data.public (%g) + data.val_fraction (%g) must be below 1",
+                          cfg->data.public_fraction, cfg->data.val_fraction);
+    return 0;
+}
+
+/* Shortest of %.15g / %.17g that reads back as the same double. */
+static int double_text(double v, char *buf, size_t size)
+{
+    char tmp[40];
+    snprintf(tmp, sizeof tmp, "%.15g", v);
+    if (strtod(tmp, NULL) != v) snprintf(tmp, sizeof tmp, "%.17g", v);
+    return snprintf(buf, size, "%s", tmp);
+}
+
+static int value_text(const fesf_config *cfg, const key_desc *k, char *buf, size_t size)
+{
+    const char *p = (const char *)cfg + k->offset;
+    switch (k->type) {
+    case T_INT: return snprintf(buf, size, "%d", *(const int *)p);
+    case T_I64: return snprintf(buf, size, "%lld", (long long)*(const int64_t *)p);
+    case T_U64: return snprintf(buf, size, "%llu", (unsigned long long)*(const uint64_t *)p);
+    case T_AUTO_DOUBLE:
+        if (*(const double *)p < 0) return snprintf(buf, size, "auto");
+        /* fall through */
+    case T_DOUBLE: return double_text(*(const double *)p, buf, size);
+    case T_BOOL: return snprintf(buf, size, "%s", *(const int *)p ? "true" : "false");
+    case T_ENUM: return snprintf(buf, size, "%s", k->choices[*(const int *)p]);
+    case T_STRING: return snprintf(buf, size, "%s", p);
+    case T_PUBLIC:
+        if (cfg->data.public_val) return snprintf(buf, size, "val");
+        return double_text(cfg->data.public_fraction, buf, size);
+    }
+    return 0;
+}
+
+/* Append to buf at *n like snprintf, tracking the would-be length. */
+#define APPEND(...)                                                                    \
+    do {                                                                               \
+        int w_ = snprintf(buf ? buf + (n < size ? n : size) : NULL,                    \
+                          n < size ? size - n : 0, __VA_ARGS__);                       \
+        n += (size_t)w_;                                                               \
+    } while (0)
+
+int fesf_config_text(const fesf_config *cfg, char *buf, size_t size)
+{
+    size_t n = 0;
+    const char *sec = "";
+    for (int i = 0; i < NKEYS; i++) {
+        char v[FESF_PATH_MAX + 32];
+        if (strcmp(sec, keys[i].section)) {
+            sec = keys[i].section;
+            APPEND("%s[%s]\n", i ? "\n" : "", sec);
+        }
+        value_text(cfg, &keys[i], v, sizeof v);
+        APPEND("%s = %s\n", keys[i].name, v);
+    }
+    return (int)n;
+}
+
+char *fesf_config_text_alloc(const fesf_config *cfg)
+{
+    int len = fesf_config_text(cfg, NULL, 0);
+    char *s = malloc((size_t)len + 1);
+    if (s) fesf_config_text(cfg, s, (size_t)len + 1);
+    return s;
+}
+
+int fesf_config_reference(char *buf, size_t size)
+{
+    size_t n = 0;
+    for (int i = 0; i < NKEYS; i++) {
+        char allowed[256];
+        range_text(&keys[i], allowed, sizeof allowed);
+        APPEND("%s.%s = %s\n    %s; %s\n", keys[i].section, keys[i].name,
+               keys[i].def[0] ? keys[i].def : "(empty)", keys[i].doc, allowed);
+    }
+    return (int)n;
+}
+
+uint64_t fesf_config_hash(const fesf_config *cfg)
+{
+    char *s = fesf_config_text_alloc(cfg);
+    uint64_t h = 1469598103934665603ull;
+    for (const char *p = s; p && *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    free(s);
+    return h;
+}
+
+const char *fesf_config_enum_name(const char *key, int value)
+{
+    char sec[64];
+    const char *dot = strchr(key, '.');
+    if (!dot || (size_t)(dot - key) >= sizeof sec) return "?";
+    memcpy(sec, key, (size_t)(dot - key));
+    sec[dot - key] = '\0';
+    const key_desc *k = find_key(sec, dot + 1);
+    if (!k || k->type != T_ENUM || value < 0) return "?";
+    for (int i = 0; k->choices[i]; i++)
+        if (i == value) return k->choices[i];
+    return "?";
+}

@@ -1,0 +1,63 @@
+/* MPI start-up and job-wide helpers (see world.h). */
+#include "fesf/world.h"
+#include "fesf/error.h"
+#include "fesf/log.h"
+
+#include <stdio.h>
+#include <time.h>
+
+int fesf_world_init(fesf_world *w, int *argc, char ***argv)
+{
+    w->comm = MPI_COMM_NULL;
+    w->rank = 0;
+    w->size = 1;
+    if (MPI_Init(argc, argv) != MPI_SUCCESS) return fesf_error("MPI_Init failed");
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &w->comm) != MPI_SUCCESS) return fesf_error("MPI_Comm_dup failed");
+    MPI_Comm_set_errhandler(w->comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(w->comm, &w->rank);
+    MPI_Comm_size(w->comm, &w->size);
+    char role[32];
+    if (w->rank == 0) snprintf(role, sizeof role, "coord");
+    else snprintf(role, sizeof role, "site %d", w->rank);
+    fesf_log_set_role(role);
+    return 0;
+}
+
+void fesf_world_finalize(fesf_world *w)
+{
+    int up = 0, down = 0;
+    MPI_Initialized(&up);
+    MPI_Finalized(&down);
+    if (!up || down) return;
+    if (w->comm != MPI_COMM_NULL) MPI_Comm_free(&w->comm);
+    MPI_Finalize();
+}
+
+void fesf_world_abort(const fesf_world *w, int code)
+{
+    int up = 0, down = 0;
+    MPI_Initialized(&up);
+    MPI_Finalized(&down);
+    if (up && !down && w->size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+}
+
+int fesf_world_wait(MPI_Request *req)
+{
+    const struct timespec nap = {0, 200000}; /* 0.2 ms */
+    int done = 0;
+    long polls = 0;
+    while (!done) {
+        if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return fesf_error("MPI wait failed");
+        if (!done && ++polls > 50) nanosleep(&nap, NULL); /* spin briefly, then sleep */
+    }
+    return 0;
+}
+
+int fesf_world_bcast_i64(const fesf_world *w, int64_t *v, int root)
+{
+    MPI_Request req;
+    if (MPI_Ibcast(v, 1, MPI_INT64_T, root, w->comm, &req) != MPI_SUCCESS)
+        return fesf_error("MPI_Ibcast failed");
+    return fesf_world_wait(&req);
+}

@@ -1,0 +1,36 @@
+/* Source selection from a spec string. */
+#include "fesf/dataset.h"
+#include "fesf/error.h"
+
+#include <stdio.h>
+#include <string.h>
+
+const char *const fesf_split_names[FESF_NSPLITS] = {"train", "val", "test"};
+
+int fesf_dtype_size(fesf_dtype t) { return t == FESF_U8 ? 1 : 4; }
+
+int fesf_source_open(fesf_source **out, const char *spec, const fesf_phantom_params *phantom)
+{
+    *out = NULL;
+    if (strcmp(spec, "phantom") == 0) {
+        if (!phantom) return fesf_error("phantom source needs its parameters");
+        return fesf_phantom_open(out, phantom);
+    }
+    if (strncmp(spec, "npz:", 4) == 0) return fesf_npz_open(out, spec + 4);
+    if (strncmp(spec, "png:", 4) == 0) {
+        char dir[1024];
+        const char *colon = strrchr(spec + 4, ':');
+        size_t n = colon ? (size_t)(colon - (spec + 4)) : 0;
+        if (!colon || n == 0 || n >= sizeof dir || !colon[1])
+            return fesf_error("source '%s': expected png:DIR:CSV", spec);
+        memcpy(dir, spec + 4, n);
+        dir[n] = '\0';
+        return fesf_pngdir_open(out, dir, colon + 1);
+    }
+    return fesf_error("unknown source '%s' (expected phantom | npz:PATH | png:DIR:CSV)", spec);
+}
+
+void fesf_source_close(fesf_source *s)
+{
+    if (s) s->close(s);
+}

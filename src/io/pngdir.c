@@ -1,0 +1,382 @@
+/* PNG folder + CSV source: lines `file,label[,split]` (file relative to
+ * the folder, split train|val|test, default train; an optional header line
+ * and blank lines are skipped). The CSV is parsed and every file checked at
+ * open; the first image fixes H, W and C (1 if it has no colour, else 3) and
+ * every image is decoded on demand, converted to that format, as NCHW. */
+#include "fesf/dataset.h"
+#include "fesf/error.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MAX_IMAGE_ELEMS (1 << 26)
+
+/* The images of one split, in CSV order. */
+typedef struct {
+    char **path;     /* full paths, owned */
+    int32_t *label;
+    int64_t n, cap;
+} png_list;
+
+typedef struct {
+    fesf_source base;         /* first member: the public handle */
+    png_list list[FESF_NSPLITS];
+    const char *first;        /* path of the image that fixed H, W, C (owned by a list) */
+    uint8_t *scratch;         /* one decoded image, HWC */
+    uint16_t *wide;           /* one 16-bit image, HWC */
+} pngdir_source;
+
+/* ---- CSV ------------------------------------------------------------------ */
+
+/* Strip surrounding blanks (and the CR of a CRLF line). */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
+        s[--n] = '\0';
+    return s;
+}
+
+/* A CSV field: trimmed, and without surrounding double quotes. */
+static char *field_value(char *s)
+{
+    s = trim(s);
+    size_t n = strlen(s);
+    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+        s[n - 1] = '\0';
+        s++;
+    }
+    return s;
+}
+
+/* An optionally signed decimal integer filling all of s; 0 or -1. */
+static int parse_int(const char *s, int64_t *out)
+{
+    int neg = *s == '-';
+    if (*s == '-' || *s == '+')
+        s++;
+    if (!*s)
+        return -1;
+    int64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (v > (INT64_MAX - 9) / 10)
+            v = INT64_MAX / 2; /* saturate: out of range either way */
+        else
+            v = v * 10 + (*s - '0');
+    }
+    *out = neg ? -v : v;
+    return 0;
+}
+
+static int split_index(const char *s)
+{
+    if (!*s)
+        return FESF_SPLIT_TRAIN;
+    for (int k = 0; k < FESF_NSPLITS; k++)
+        if (strcmp(s, fesf_split_names[k]) == 0)
+            return k;
+    return -1;
+}
+
+/* dir/file, or file itself if it is absolute; malloc'd. */
+static char *join_path(const char *dir, const char *file)
+{
+    size_t nd = strlen(dir), nf = strlen(file);
+    char *p = malloc(nd + nf + 2);
+    if (!p)
+        return NULL;
+    if (file[0] == '/')
+        memcpy(p, file, nf + 1);
+    else
+        sprintf(p, "%s%s%s", dir, nd && dir[nd - 1] == '/' ? "" : "/", file);
+    return p;
+}
+
+/* Append (path, label) to l; takes ownership of path. */
+static int list_add(png_list *l, char *path, int32_t label)
+{
+    if (l->n == l->cap) {
+        int64_t cap = l->cap ? 2 * l->cap : 64;
+        char **p = realloc(l->path, (size_t)cap * sizeof *p);
+        if (p)
+            l->path = p;
+        int32_t *q = p ? realloc(l->label, (size_t)cap * sizeof *q) : NULL;
+        if (!q) {
+            free(path);
+            return fesf_error("out of memory reading the image list");
+        }
+        l->label = q;
+        l->cap = cap;
+    }
+    l->path[l->n] = path;
+    l->label[l->n++] = label;
+    return 0;
+}
+
+/* The file must exist and be a readable regular file. */
+static int check_readable(const char *csv, int lineno, const char *file, const char *path)
+{
+    struct stat st;
+    int err = 0;
+    if (access(path, R_OK) != 0)
+        err = errno;
+    else if (stat(path, &st) != 0)
+        err = errno;
+    else if (S_ISDIR(st.st_mode))
+        err = EISDIR;
+    if (err)
+        return fesf_error("'%s' line %d: cannot open '%s': %s", csv, lineno, file, strerror(err));
+    return 0;
+}
+
+/* One non-blank line. *maybe_header is true until the first entry has been
+ * seen; a line then whose label is not an integer is the header. */
+static int parse_line(pngdir_source *ps, const char *dir, const char *csv, int lineno, char *line,
+                      int *maybe_header)
+{
+    char *field[4];
+    int nf = 0;
+    for (char *p = line; nf < 4; nf++) {
+        field[nf] = p;
+        char *comma = strchr(p, ',');
+        if (!comma) {
+            nf++;
+            break;
+        }
+        *comma = '\0';
+        p = comma + 1;
+    }
+    if (nf < 2 || nf > 3)
+        return fesf_error("'%s' line %d: expected file,label[,split] (%s fields)", csv, lineno,
+                          nf < 2 ? "too few" : "too many");
+    const char *file = field_value(field[0]), *label = field_value(field[1]);
+    const char *split = nf == 3 ? field_value(field[2]) : "";
+    int64_t v = 0;
+    int is_int = parse_int(label, &v) == 0;
+    if (!is_int && *maybe_header) {
+        *maybe_header = 0;
+        return 0;
+    }
+    *maybe_header = 0;
+    if (!is_int || v < 0 || v > INT32_MAX)
+        return fesf_error("'%s' line %d: label '%s' is not an integer in 0..%d", csv, lineno,
+                          label, INT32_MAX);
+    int s = split_index(split);
+    if (s < 0)
+        return fesf_error("'%s' line %d: split '%s' is not train, val or test", csv, lineno, split);
+    if (!*file)
+        return fesf_error("'%s' line %d: empty file name", csv, lineno);
+    char *path = join_path(dir, file);
+    if (!path)
+        return fesf_error("'%s' line %d: out of memory", csv, lineno);
+    if (check_readable(csv, lineno, file, path) != 0) {
+        free(path);
+        return -1;
+    }
+    if (list_add(&ps->list[s], path, (int32_t)v) != 0)
+        return -1;
+    if (!ps->first)
+        ps->first = path;
+    return 0;
+}
+
+static int parse_csv(pngdir_source *ps, const char *dir, const char *csv)
+{
+    FILE *f = NULL;
+    char *line = NULL;
+    size_t cap = 0;
+    int rc = -1, lineno = 0, maybe_header = 1;
+
+    if (!(f = fopen(csv, "r"))) {
+        fesf_error("cannot open '%s': %s", csv, strerror(errno));
+        goto cleanup;
+    }
+    while (getline(&line, &cap, f) >= 0) {
+        char *p = trim(line);
+        if (++lineno == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
+            p = trim(p + 3); /* UTF-8 byte order mark (spreadsheet exports) */
+        if (*p && parse_line(ps, dir, csv, lineno, p, &maybe_header) != 0)
+            goto cleanup;
+    }
+    if (ferror(f)) {
+        fesf_error("cannot read '%s': %s", csv, strerror(errno));
+        goto cleanup;
+    }
+    if (!ps->first)
+        fesf_error("'%s': no images listed", csv);
+    else if (ps->list[FESF_SPLIT_TRAIN].n == 0)
+        fesf_error("'%s': no train images listed", csv);
+    else
+        rc = 0;
+cleanup:
+    free(line);
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+/* ---- images ---------------------------------------------------------------- */
+
+/* H, W and C from the header of the first image. */
+static int probe_first(pngdir_source *ps)
+{
+    fesf_source_info *info = &ps->base.info;
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&img, ps->first))
+        return fesf_error("'%s': cannot read png: %s", ps->first, img.message);
+    info->c = img.format & PNG_FORMAT_FLAG_COLOR ? 3 : 1;
+    png_image_free(&img); /* frees libpng state; width and height stay */
+    if (img.width > MAX_IMAGE_ELEMS / img.height / (png_uint_32)info->c)
+        return fesf_error("'%s': image of %ux%u pixels is too large", ps->first, img.width,
+                          img.height);
+    info->w = (int)img.width;
+    info->h = (int)img.height;
+    info->dtype = FESF_U8;
+    return 0;
+}
+
+/* Decode one image as HWC in the source's format; alpha goes onto black.
+ * libpng's simplified API takes 16-bit files as linear light and would
+ * gamma-encode them on the way to 8 bits; medical 16-bit PNGs want plain
+ * scaling, so those are read as 16-bit and scaled here. */
+static int decode(pngdir_source *ps, const char *path, uint8_t *hwc)
+{
+    const fesf_source_info *info = &ps->base.info;
+    size_t n = (size_t)info->h * info->w * info->c;
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    if (!png_image_begin_read_from_file(&img, path))
+        return fesf_error("'%s': cannot read png: %s", path, img.message);
+    if ((int64_t)img.width != info->w || (int64_t)img.height != info->h) {
+        png_image_free(&img);
+        return fesf_error("'%s': image size %ux%u differs from %dx%d of '%s' (all images must "
+                          "match)", path, img.width, img.height, info->w, info->h, ps->first);
+    }
+    int wide = (img.format & PNG_FORMAT_FLAG_LINEAR) != 0;
+    img.format = info->c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
+    if (wide)
+        img.format |= PNG_FORMAT_FLAG_LINEAR;
+    void *dst = wide ? (void *)ps->wide : (void *)hwc;
+    memset(dst, 0, wide ? n * sizeof *ps->wide : n);
+    if (!png_image_finish_read(&img, NULL, dst, 0, NULL))
+        return fesf_error("'%s': cannot read png: %s", path, img.message);
+    for (size_t i = 0; wide && i < n; i++)
+        hwc[i] = (uint8_t)((ps->wide[i] * 255u + 32767u) / 65535u);
+    return 0;
+}
+
+static int check_split_arg(int split)
+{
+    if (split < 0 || split >= FESF_NSPLITS)
+        return fesf_error("png source: no split %d", split);
+    return 0;
+}
+
+static int pngdir_read_labels(fesf_source *s, int split, int32_t *labels)
+{
+    pngdir_source *ps = (pngdir_source *)s;
+    if (check_split_arg(split) != 0)
+        return -1;
+    if (ps->list[split].n > 0)
+        memcpy(labels, ps->list[split].label, (size_t)ps->list[split].n * sizeof *labels);
+    return 0;
+}
+
+static int pngdir_read_images(fesf_source *s, int split, int64_t start, int64_t count, void *buf)
+{
+    pngdir_source *ps = (pngdir_source *)s;
+    const fesf_source_info *info = &ps->base.info;
+    if (check_split_arg(split) != 0)
+        return -1;
+    const png_list *l = &ps->list[split];
+    if (start < 0 || count < 0 || start > l->n || count > l->n - start)
+        return fesf_error("png source: images [%lld, %lld) out of range for split '%s' "
+                          "(%lld images)", (long long)start, (long long)(start + count),
+                          fesf_split_names[split], (long long)l->n);
+    size_t hw = (size_t)info->h * info->w, per_image = hw * info->c;
+    for (int64_t i = 0; i < count; i++) {
+        uint8_t *dst = (uint8_t *)buf + (size_t)i * per_image;
+        if (info->c == 1) {
+            if (decode(ps, l->path[start + i], dst) != 0)
+                return -1;
+            continue;
+        }
+        if (decode(ps, l->path[start + i], ps->scratch) != 0)
+            return -1;
+        for (int k = 0; k < info->c; k++) /* HWC -> CHW */
+            for (size_t p = 0; p < hw; p++)
+                dst[k * hw + p] = ps->scratch[p * info->c + k];
+    }
+    return 0;
+}
+
+static void pngdir_free(pngdir_source *ps)
+{
+    if (!ps)
+        return;
+    for (int s = 0; s < FESF_NSPLITS; s++) {
+        for (int64_t i = 0; i < ps->list[s].n; i++)
+            free(ps->list[s].path[i]);
+        free(ps->list[s].path);
+        free(ps->list[s].label);
+    }
+    free(ps->scratch);
+    free(ps->wide);
+    free(ps);
+}
+
+static void pngdir_close(fesf_source *s) { pngdir_free((pngdir_source *)s); }
+
+int fesf_pngdir_open(fesf_source **out, const char *dir, const char *csv)
+{
+    pngdir_source *ps = NULL;
+    struct stat st;
+    int rc = -1;
+
+    *out = NULL;
+    if (stat(dir, &st) != 0) {
+        fesf_error("cannot open '%s': %s", dir, strerror(errno));
+        goto cleanup;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        fesf_error("cannot open '%s': %s", dir, strerror(ENOTDIR));
+        goto cleanup;
+    }
+    if (!(ps = calloc(1, sizeof *ps))) {
+        fesf_error("'%s': out of memory", csv);
+        goto cleanup;
+    }
+    if (parse_csv(ps, dir, csv) != 0 || probe_first(ps) != 0)
+        goto cleanup;
+    fesf_source_info *info = &ps->base.info;
+    size_t n = (size_t)info->h * info->w * info->c;
+    if (!(ps->scratch = malloc(n)) || !(ps->wide = malloc(n * sizeof *ps->wide))) {
+        fesf_error("'%s': out of memory", csv);
+        goto cleanup;
+    }
+    for (int s = 0; s < FESF_NSPLITS; s++)
+        info->n[s] = ps->list[s].n;
+    snprintf(ps->base.desc, sizeof ps->base.desc, "png:%s:%s", dir, csv);
+    ps->base.read_labels = pngdir_read_labels;
+    ps->base.read_images = pngdir_read_images;
+    ps->base.close = pngdir_close;
+    *out = &ps->base;
+    ps = NULL;
+    rc = 0;
+cleanup:
+    pngdir_free(ps);
+    return rc;
+}

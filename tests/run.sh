@@ -1,0 +1,50 @@
+#!/bin/sh
+# Run every test suite and print one summary line: "N passed, N failed, N skipped".
+# Suites: the cmocka unit tests (build/tests/test_*) and the end-to-end scripts
+# (tests/e2e/*.sh). Both speak TAP ("ok", "not ok", "# SKIP"); a suite that
+# exits non-zero without reporting a failure counts as one failure.
+# Usage: tests/run.sh [PATTERN]   (only suites whose name contains PATTERN)
+cd "$(dirname "$0")/.." || exit 1
+BUILD=${BUILD:-build}
+pattern=${1:-}
+logdir=${TEST_LOG_DIR:-$BUILD/test-logs}
+mkdir -p "$logdir"
+passed=0 failed=0 skipped=0
+
+run_suite() { # name, command...
+    name=$1; shift
+    case "$name" in *"$pattern"*) ;; *) return ;; esac
+    log="$logdir/$(echo "$name" | tr / -).log"
+    start=$(date +%s)
+    CMOCKA_MESSAGE_OUTPUT=TAP "$@" >"$log" 2>&1
+    rc=$?
+    secs=$(( $(date +%s) - start ))
+    p=$(grep -cE '^ok [0-9]+' "$log")
+    s=$(grep -cE '^ok [0-9]+.*# ?SKIP' "$log")
+    f=$(grep -cE '^not ok [0-9]+' "$log")
+    p=$((p - s))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+        f=1
+        echo "not ok - $name exited with status $rc" >>"$log"
+    fi
+    passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+    status=ok; [ "$f" -gt 0 ] && status=FAIL
+    printf '%-28s %4s  %3d passed %3d failed %3d skipped  %4ds\n' "$name" "$status" "$p" "$f" "$s" "$secs"
+    if [ "$f" -gt 0 ]; then
+        grep -E '^not ok|^# ' "$log" | head -20 | sed 's/^/    /'
+        echo "    (full log: $log)"
+    fi
+    grep -E '^ok [0-9]+.*# ?SKIP' "$log" | sed 's/^/    /'
+}
+
+for t in "$BUILD"/tests/test_*; do
+    [ -x "$t" ] || continue
+    run_suite "unit/$(basename "$t")" "$t"
+done
+for t in tests/e2e/*.sh; do
+    [ -f "$t" ] || continue
+    run_suite "e2e/$(basename "$t" .sh)" sh "$t"
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]

@@ -1,0 +1,149 @@
+/* Config: defaults, INI loading through libinih, --set, errors naming file,
+ * line, key and range, and the effective-config text round trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fesf/config.h"
+#include "fesf/error.h"
+
+static char path[64];
+
+static void write_ini(const char *text)
+{
+    strcpy(path, "/tmp/fesf-test-config-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+}
+
+static void test_defaults(void **state)
+{
+    fesf_config c;
+    fesf_config_defaults(&c);
+    assert_int_equal(fesf_config_finish(&c), 0);
+    assert_string_equal(c.data.source, "phantom");
+    assert_int_equal(c.data.sites, 4);
+    assert_true(c.ihm.alpha == 0.3 && c.ihm.beta == 1.0);
+    assert_true(c.iqem.alpha2 == 0.3 && c.iqem.beta2 == 1.0); /* auto resolved */
+    assert_int_equal(c.model.arch, FESF_ARCH_CNN_SMALL);
+    assert_int_equal(c.train.input, FESF_INPUT_SURROGATE);
+    assert_true(c.data.public_fraction == 0.05 && !c.data.public_val);
+}
+
+static void test_load_and_set(void **state)
+{
+    fesf_config c;
+    fesf_config_defaults(&c);
+    write_ini("; comment\n[data]\nsites = 8\npartition = dirichlet\npublic = val\n\n[ihm]\nalpha = 0.5\n"
+              "[train]\noptimizer = adamw\n[run]\nseed = 18446744073709551615\n");
+    assert_int_equal(fesf_config_load(&c, path), 0);
+    unlink(path);
+    assert_int_equal(c.data.sites, 8);
+    assert_int_equal(c.data.partition, FESF_PART_DIRICHLET);
+    assert_true(c.data.public_val);
+    assert_int_equal(c.train.optimizer, FESF_OPT_ADAMW);
+    assert_true(c.run.seed == UINT64_MAX);
+    assert_int_equal(fesf_config_set(&c, "ihm.alpha=0.1"), 0);
+    assert_int_equal(fesf_config_set(&c, "iqem.beta2=0.25"), 0);
+    assert_int_equal(fesf_config_finish(&c), 0);
+    assert_true(c.ihm.alpha == 0.1 && c.iqem.alpha2 == 0.1 && c.iqem.beta2 == 0.25);
+}
+
+static void expect_load_error(const char *text, const char *want)
+{
+    fesf_config c;
+    fesf_config_defaults(&c);
+    write_ini(text);
+    assert_int_equal(fesf_config_load(&c, path), -1);
+    unlink(path);
+    if (!strstr(fesf_errmsg(), want) || !strstr(fesf_errmsg(), path)) fail_msg("got '%s', want '%s'", fesf_errmsg(), want);
+}
+
+static void test_errors_name_line_key_range(void **state)
+{
+    expect_load_error("[ihm]\nalpha = 0.2\nalpah = 1\n", "line 3: unknown key 'ihm.alpah'");
+    expect_load_error("[ihm]\nalpha = 2\n", "line 2: ihm.alpha = '2': expected a number in [0, 1]");
+    expect_load_error("[data]\nsites = 0\n", "line 2: data.sites = '0': expected an integer in [1, 4096]");
+    expect_load_error("[data]\nsites = 3.5\n", "data.sites = '3.5'");
+    expect_load_error("[data]\npartition = random\n", "expected one of iid | dirichlet | quantity");
+    expect_load_error("[data]\ndirichlet = 0\n", "data.dirichlet = '0': expected a number in [0.001");
+    expect_load_error("[data]\npublic = half\n", "'val' or a fraction");
+    expect_load_error("[iqem]\nenabled = maybe\n", "true or false");
+    expect_load_error("[bogus]\nx = 1\n", "line 2: unknown section [bogus]");
+    expect_load_error("[data]\n\n\nno equals here\n", "line 4: syntax error");
+    expect_load_error("[run]\nseed = -1\n", "run.seed = '-1'");
+}
+
+static void test_set_errors(void **state)
+{
+    fesf_config c;
+    fesf_config_defaults(&c);
+    assert_int_equal(fesf_config_set(&c, "alpha=1"), -1);
+    assert_non_null(strstr(fesf_errmsg(), "expected section.key=value"));
+    assert_int_equal(fesf_config_set(&c, "ihm.gamma=1"), -1);
+    assert_non_null(strstr(fesf_errmsg(), "unknown key 'ihm.gamma'"));
+    assert_int_equal(fesf_config_set(&c, "train.batch=0"), -1);
+    assert_non_null(strstr(fesf_errmsg(), "train.batch = '0': expected an integer in [1, 65536]"));
+    assert_int_equal(fesf_config_load(&c, "/nonexistent/x.ini"), -1);
+    assert_non_null(strstr(fesf_errmsg(), "cannot open config '/nonexistent/x.ini'"));
+}
+
+static void test_text_round_trip(void **state)
+{
+    fesf_config a, b;
+    fesf_config_defaults(&a);
+    assert_int_equal(fesf_config_set(&a, "ihm.alpha=0.1"), 0);
+    assert_int_equal(fesf_config_set(&a, "data.source=npz:/x/y.npz"), 0);
+    assert_int_equal(fesf_config_set(&a, "train.lr=0.003"), 0);
+    assert_int_equal(fesf_config_finish(&a), 0);
+    char *text = fesf_config_text_alloc(&a);
+    assert_non_null(strstr(text, "alpha = 0.1\n"));     /* shortest exact form */
+    assert_non_null(strstr(text, "alpha2 = 0.1\n"));    /* resolved */
+    write_ini(text);
+    fesf_config_defaults(&b);
+    assert_int_equal(fesf_config_load(&b, path), 0);
+    unlink(path);
+    assert_int_equal(fesf_config_finish(&b), 0);
+    char *text2 = fesf_config_text_alloc(&b);
+    assert_string_equal(text, text2);
+    assert_true(fesf_config_hash(&a) == fesf_config_hash(&b));
+    assert_int_equal(fesf_config_set(&b, "train.lr=0.004"), 0);
+    assert_true(fesf_config_hash(&a) != fesf_config_hash(&b));
+    free(text);
+    free(text2);
+}
+
+static void test_finish_checks(void **state)
+{
+    fesf_config c;
+    fesf_config_defaults(&c);
+    assert_int_equal(fesf_config_set(&c, "data.source=csv:x"), 0);
+    assert_int_equal(fesf_config_finish(&c), -1);
+    assert_non_null(strstr(fesf_errmsg(), "data.source = 'csv:x'"));
+    fesf_config_defaults(&c);
+    assert_int_equal(fesf_config_set(&c, "data.public=0.6"), 0);
+    assert_int_equal(fesf_config_set(&c, "data.val_fraction=0.5"), 0);
+    assert_int_equal(fesf_config_finish(&c), -1);
+    assert_string_equal(fesf_config_enum_name("data.partition", FESF_PART_QUANTITY), "quantity");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_load_and_set),
+        cmocka_unit_test(test_errors_name_line_key_range),
+        cmocka_unit_test(test_set_errors),
+        cmocka_unit_test(test_text_round_trip),
+        cmocka_unit_test(test_finish_checks),
+    };
+    return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
