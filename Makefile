@@ -9,7 +9,7 @@
 
 PREFIX ?= /usr/local
 BUILD ?= build
-PKGS := ompi-c hdf5-openmpi inih libzip libpng
+PKGS := ompi-c hdf5-openmpi fftw3f inih libzip libpng
 TEST_PKGS := cmocka
 
 CC ?= cc

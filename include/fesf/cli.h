@@ -50,5 +50,6 @@ int fesf_cmd_help(int argc, char **argv);
 int fesf_cmd_version(int argc, char **argv);
 int fesf_cmd_prepare(int argc, char **argv);
 int fesf_cmd_inspect(int argc, char **argv);
+int fesf_cmd_bench(int argc, char **argv);
 
 #endif

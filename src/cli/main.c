@@ -19,6 +19,12 @@ const fesf_command fesf_commands[] = {
      "  --dataset PATH   the dataset for --png (default: the first image dataset)\n"
      "  --count N        images in the grid (default 16)\n"
      "  --config         print the config text stored in the file"},
+    {"bench", fesf_cmd_bench, "micro-benchmarks with a machine-readable result line",
+     "fesf bench ihm [--size S] [--channels C] [--batch B] [--tenths T]\n"
+     "  ihm: IHM images/s against a bare FFTW forward+inverse of the same batch (FFTW_ESTIMATE and\n"
+     "       FFTW_MEASURE plans; the ratio is against the faster). Defaults: 64 px, 1 channel, batch 64,\n"
+     "       T/10 s in all per candidate (default 10), in 7 interleaved rounds; medians reported.\n"
+     "Prints one line: bench KIND key=value ..."},
     {"version", fesf_cmd_version, "print the version and the libraries in use", "fesf version"},
     {"help", fesf_cmd_help, "list commands, or explain one ('fesf help config' lists every key)",
      "fesf help [COMMAND | config]"},

@@ -124,8 +124,8 @@ static void draw_pose_body(ph_model *m, fesf_rng *r)
     m->cy = 0.04 * fesf_rng_normal(r);
     m->ca = cos(th);
     m->sa = sin(th);
-    m->inv_scale = 1.0 / unif(r, 0.92, 1.10);
-    m->body_w = unif(r, 0.74, 0.86);
+    m->inv_scale = 1.0 / unif(r, 0.88, 1.12);
+    m->body_w = unif(r, 0.68, 0.92);
     m->body_h = unif(r, 0.95, 1.10);
     m->body_y = unif(r, 0.22, 0.32);
     m->neck_w = unif(r, 0.15, 0.21);
@@ -137,8 +137,8 @@ static void draw_lungs(ph_model *m, fesf_rng *r)
     for (int k = 0; k < 2; k++) {
         ph_lung *l = &m->lung[k];
         double side = k ? 1.0 : -1.0;
-        l->ax = unif(r, 0.21, 0.31) * (k ? 0.92 : 1.0); /* heart side smaller */
-        l->ay = unif(r, 0.46, 0.62);
+        l->ax = unif(r, 0.20, 0.32) * (k ? 0.92 : 1.0); /* heart side smaller */
+        l->ay = unif(r, 0.44, 0.64);
         l->x = side * (lx + 0.02 * fesf_rng_normal(r));
         l->y = ly + 0.02 * fesf_rng_normal(r);
         l->taper = unif(r, 0.25, 0.45);
@@ -158,7 +158,7 @@ static void draw_mediastinum_bones(ph_model *m, fesf_rng *r)
     m->rib_phase = fesf_rng_uniform(r);
     m->rib_slope = unif(r, 0.20, 0.40);
     m->rib_curve = unif(r, 0.40, 0.70);
-    m->rib_amp = unif(r, 0.04, 0.09);
+    m->rib_amp = unif(r, 0.03, 0.07);
     m->clav_y = unif(r, -0.64, -0.54);
     m->clav_amp = unif(r, 0.08, 0.16);
     m->spine_amp = unif(r, 0.02, 0.06);
@@ -170,8 +170,8 @@ static void draw_exposure(ph_model *m, fesf_rng *r)
 {
     m->tissue = unif(r, 0.70, 0.86);
     m->lung_air = unif(r, 0.28, 0.60);
-    m->vessel_amp = unif(r, 0.02, 0.05);
-    m->overlay_amp = unif(r, 0.0, 0.25);
+    m->vessel_amp = unif(r, 0.015, 0.04);
+    m->overlay_amp = unif(r, 0.0, 0.40);
     m->offset = unif(r, 0.0, 0.25);
     m->gain = unif(r, 0.50, 0.85);
     m->tone = exp(0.45 * fesf_rng_normal(r));
@@ -200,14 +200,15 @@ static void draw_waves(ph_waves *w, int n, double f0, double f1, double amp,
     }
 }
 
-/* Adds a Gaussian blob centred at image point (u0, v0) with sigmas su, sv. */
-static void add_blob(ph_blobs *b, double u0, double v0, double su, double sv, int size)
+/* Adds a Gaussian blob of height amp centred at image point (u0, v0). */
+static void add_blob(ph_blobs *b, double u0, double v0, double su, double sv, double amp,
+                     int size)
 {
     int k = b->n++;
     for (int j = 0; j < size; j++) {
         double t = coord(j, size), du = (t - u0) / su, dv = (t - v0) / sv;
         b->gu[k][j] = (float)exp(-0.5 * du * du);
-        b->gv[k][j] = (float)exp(-0.5 * dv * dv);
+        b->gv[k][j] = (float)(amp * exp(-0.5 * dv * dv));
     }
 }
 
@@ -222,7 +223,8 @@ static void draw_overlay(ph_source *ps, fesf_rng *r)
         const ph_lung *l = &m->lung[k];
         double u, v;
         to_image(m, l->x * unif(r, 1.05, 1.25), l->y + l->ay * unif(r, 0.35, 0.6), &u, &v);
-        add_blob(&ps->overlay, u, v, s * unif(r, 0.20, 0.30), s * unif(r, 0.16, 0.24), ps->size);
+        add_blob(&ps->overlay, u, v, s * unif(r, 0.22, 0.34), s * unif(r, 0.18, 0.28),
+                 unif(r, 0.5, 1.0), ps->size);
     }
 }
 
@@ -233,7 +235,7 @@ static void draw_finding(ph_source *ps, fesf_rng *r)
     double s = 1.0 / m->inv_scale;
     int n = 1 + (int)fesf_rng_below(r, PH_PATCHES);
     ps->patch.n = 0;
-    m->finding_amp = unif(r, 0.80, 1.0);
+    m->finding_amp = unif(r, 0.85, 1.0);
     for (int k = 0; k < n; k++) {
         int side = (int)fesf_rng_below(r, 2);
         const ph_lung *l = &m->lung[side];
@@ -242,7 +244,7 @@ static void draw_finding(ph_source *ps, fesf_rng *r)
         double px = l->x + (side ? 1.0 : -1.0) * l->ax * lat;
         double py = l->y + l->ay * unif(r, -0.35, 0.40), u, v;
         to_image(m, px, py, &u, &v);
-        add_blob(&ps->patch, u, v, s * unif(r, 0.13, 0.22), s * unif(r, 0.14, 0.24), ps->size);
+        add_blob(&ps->patch, u, v, s * unif(r, 0.12, 0.20), s * unif(r, 0.13, 0.22), 1.0, ps->size);
     }
     draw_waves(&ps->finding, PH_FWAVES, 1.0, 2.5, 1.0, ps->size, r);
 }
@@ -334,7 +336,7 @@ static double lung_fill(const ph_source *ps, int i, int j)
     if (m->finding_amp > 0.0) {
         double e = blob_sum(&ps->patch, i, j);
         if (e > 1e-3) {
-            double tex = clamp01(0.8 + 0.5 * wave_sum(&ps->finding, i, j));
+            double tex = clamp01(0.85 + 0.5 * wave_sum(&ps->finding, i, j));
             fill += m->finding_amp * (e > 1.0 ? 1.0 : e) * tex;
         }
     }

@@ -1,0 +1,20 @@
+/* Micro-benchmarks behind `fesf bench KIND`: each prints exactly one line to
+ * stdout, "bench KIND key=value ...", with images_per_s and, for comparisons,
+ * the reference measured in the same run and the ratio. */
+#ifndef FESF_BENCH_H
+#define FESF_BENCH_H
+
+#include <stdio.h>
+
+typedef struct {
+    int size, channels, batch;
+    double seconds; /* minimum time per measurement */
+} fesf_bench_ihm_args;
+
+/* IHM images/s against a bare FFTW forward + inverse of the same batch. */
+int fesf_bench_ihm(const fesf_bench_ihm_args *a, FILE *out);
+
+/* Monotonic wall-clock seconds. */
+double fesf_now(void);
+
+#endif

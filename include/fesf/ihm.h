@@ -1,0 +1,65 @@
+/* IHM, the image hidden module (DESIGN section 1), on single-precision FFTW.
+ *
+ *   A_sy = A_h (1 - M) + ((1 - beta) A_h + beta A_x) M
+ *   x_sy = Re F^-1( A_sy exp(j P_h) )
+ *
+ * with M the low-frequency mask of size alpha (square by default, circle as
+ * an option) over centred frequencies u in [-floor(H/2), ceil(H/2)). The
+ * host's phase is kept; the plaintext contributes only |F(x)| inside M.
+ *
+ * Implementation: M is symmetric, so the output is real and a real-to-complex
+ * transform (half spectrum, H x (W/2+1)) is exact. Inside M the output bin is
+ *     (1 - beta) H(k) + beta |X(k)| U(k),   U = H / |H| (U = 1 where H = 0)
+ * which needs no trigonometry; outside M it is the host's H(k). Every term is
+ * precomputed per host with the 1/(H W) normalisation of the inverse
+ * transform folded in: this is the only place the normalisation appears.
+ *
+ * A plan is made once per (H, W, C, batch) and executed many times; it owns
+ * aligned buffers for `batch` images and allocates nothing per image. FFTW
+ * plans use FFTW_ESTIMATE, whose choice of algorithm depends only on the
+ * sizes, so reruns are bit-identical; each image sits in a slot with the same
+ * alignment, so its output does not depend on the batch it came in. */
+#ifndef FESF_IHM_H
+#define FESF_IHM_H
+
+#include <stdint.h>
+
+typedef struct {
+    double alpha; /* mask size in [0, 1]: 0 = DC only, 1 = whole spectrum */
+    double beta;  /* amplitude mixing ratio in [0, 1] */
+    int mask;     /* FESF_MASK_SQUARE | FESF_MASK_CIRCLE (config.h) */
+} fesf_ihm_params;
+
+typedef struct fesf_ihm fesf_ihm;
+
+/* Check alpha, beta and mask; 0 or -1 with a message naming the value. */
+int fesf_ihm_check(const fesf_ihm_params *prm);
+
+/* Plan for images [C, H, W] (C = 1 or 3, H, W >= 1), `batch` at a time. */
+int fesf_ihm_create(fesf_ihm **out, int h, int w, int c, int batch, const fesf_ihm_params *prm);
+void fesf_ihm_destroy(fesf_ihm *p);
+
+/* Set the host image [C, H, W] (float, [0,1]) used by later fesf_ihm_apply
+ * calls: one forward transform per channel. */
+int fesf_ihm_set_host(fesf_ihm *p, const float *host_chw);
+
+/* x_sy for n images (n <= batch): x and out are [n, C, H, W] float (they may
+ * be the same array). */
+int fesf_ihm_apply(fesf_ihm *p, const float *x, float *out, int n);
+
+/* Same, for uint8 images in [0, 255] (taken as x / 255). */
+int fesf_ihm_apply_u8(fesf_ihm *p, const uint8_t *x, float *out, int n);
+
+/* Naive reference in double precision: direct O((HW)^2) DFTs of the full
+ * complex spectrum, straight from the equations, for tests on small images.
+ * x, out [n, C, H, W]; host [C, H, W]. */
+int fesf_ihm_naive(const float *x, const float *host, float *out, int n, int c, int h, int w,
+                   const fesf_ihm_params *prm);
+
+/* Number of half-spectrum bins inside the mask (for tests and logs). */
+int64_t fesf_ihm_mask_bins(const fesf_ihm *p);
+
+/* 1 if centred frequency (u, v) of an H x W image is inside the mask. */
+int fesf_ihm_in_mask(int u, int v, int h, int w, const fesf_ihm_params *prm);
+
+#endif

@@ -1,0 +1,55 @@
+/* fesf bench KIND [options]: micro-benchmarks, one result line on stdout. */
+#include "fesf/bench.h"
+#include "fesf/cli.h"
+#include "fesf/error.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Parse "--name VALUE" as an int in [lo, hi] or a double; 1 consumed, 0 not this option, -1 bad. */
+static int int_opt(int argc, char **argv, int *i, const char *name, int lo, int hi, int *v)
+{
+    if (strcmp(argv[*i], name)) return 0;
+    char *end;
+    long x = *i + 1 < argc ? strtol(argv[*i + 1], &end, 10) : 0;
+    if (*i + 1 >= argc || *end || x < lo || x > hi) {
+        fesf_cli_usage("bench", "%s expects an integer in [%d, %d]", name, lo, hi);
+        return -1;
+    }
+    *v = (int)x;
+    ++*i;
+    return 1;
+}
+
+static int bench_ihm(int argc, char **argv)
+{
+    fesf_bench_ihm_args a = {64, 1, 64, 1.0};
+    int tenths = 10;
+    for (int i = 2; i < argc; i++) {
+        int r = int_opt(argc, argv, &i, "--size", 2, 4096, &a.size);
+        if (!r) r = int_opt(argc, argv, &i, "--channels", 1, 3, &a.channels);
+        if (!r) r = int_opt(argc, argv, &i, "--batch", 1, 65536, &a.batch);
+        if (!r) r = int_opt(argc, argv, &i, "--tenths", 1, 600, &tenths);
+        if (r < 0) return FESF_EXIT_USAGE;
+        if (!r) return fesf_cli_usage("bench", "unknown option '%s' for bench ihm", argv[i]);
+    }
+    if (a.channels == 2) return fesf_cli_usage("bench", "--channels must be 1 or 3");
+    a.seconds = tenths / 10.0;
+    if (fesf_bench_ihm(&a, stdout)) return fesf_cli_fail(NULL);
+    return FESF_EXIT_OK;
+}
+
+static const struct {
+    const char *kind;
+    int (*run)(int argc, char **argv);
+} kinds[] = {
+    {"ihm", bench_ihm},
+};
+
+int fesf_cmd_bench(int argc, char **argv)
+{
+    if (argc < 2) return fesf_cli_usage("bench", "which benchmark? (ihm)");
+    for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
+        if (!strcmp(argv[1], kinds[k].kind)) return kinds[k].run(argc, argv);
+    return fesf_cli_usage("bench", "unknown benchmark '%s' (ihm)", argv[1]);
+}
