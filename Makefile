@@ -3,6 +3,7 @@
 #   make deps       install the Debian packages the project needs
 #   make check      build and run every test; last line "N passed, N failed"
 #   make demo       run the main job on the embedded phantom data
+#   make bench      benchmarks against the reference implementations (bench/README.md)
 #   make asan       sanitizer build in build-asan/ (bin in build-asan/fesf)
 #   make install PREFIX=/opt/fesf
 # Developer/CI builds (DEV=1, or CI set in the environment) add -Werror.
@@ -39,7 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(wildcard tests/tools/*.c)
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all deps check unit demo asan install clean help
+.PHONY: all deps check unit demo bench asan install clean help
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -73,6 +74,10 @@ check: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
 
 demo: $(BIN)
 	@sh jobs/demo.sh
+
+# Benchmarks (not timed tests): ratios against references measured in the same run.
+bench: $(BIN)
+	/usr/bin/python3 bench/ihm_numpy.py --fesf $(BIN)
 
 # Sanitizer build: the same sources in build-asan/, binary build-asan/fesf.
 asan:

@@ -5,6 +5,7 @@ FESF=${FESF:-$PWD/bin/fesf}
 PY=/usr/bin/python3            # Debian's python3 with numpy/h5py (not the first on PATH)
 DATA=${FESF_DATASETS:-$PWD/../shared/datasets}
 PNEUMONIA=$DATA/pneumoniamnist_28.npz
+TOOLS=${BUILD:-build}/tools           # test tools (tests/tools/*.c), built by make check
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1

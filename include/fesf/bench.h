@@ -14,7 +14,4 @@ typedef struct {
 /* IHM images/s against a bare FFTW forward + inverse of the same batch. */
 int fesf_bench_ihm(const fesf_bench_ihm_args *a, FILE *out);
 
-/* Monotonic wall-clock seconds. */
-double fesf_now(void);
-
 #endif

@@ -41,6 +41,10 @@ void fesf_cli_init(fesf_cli *c);
  * effective config (rank 0 only, at info level). 0 or -1. */
 int fesf_cli_config_ready(fesf_cli *c);
 
+/* Set the log level from run.log unless -v or -q was given (ranks other
+ * than 0 call it once the config has been broadcast). */
+void fesf_cli_apply_log_level(const fesf_cli *c);
+
 /* Report the recorded error as "[role] error: message" and end the job
  * (MPI_Abort if other ranks exist). Returns the exit code for main. */
 int fesf_cli_fail(fesf_cli *c);
@@ -51,5 +55,6 @@ int fesf_cmd_version(int argc, char **argv);
 int fesf_cmd_prepare(int argc, char **argv);
 int fesf_cmd_inspect(int argc, char **argv);
 int fesf_cmd_bench(int argc, char **argv);
+int fesf_cmd_hide(int argc, char **argv);
 
 #endif

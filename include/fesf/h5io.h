@@ -28,6 +28,14 @@ typedef struct {
 /* Create PATH.tmp with the root attributes. */
 int fesf_h5out_create(fesf_h5out *o, const char *path, const char *format, int version,
                       const char *config_text);
+/* Rewrite an existing fesf file: PATH.tmp receives PATH's root attributes
+ * (config replaced by config_text) and every top-level object but those
+ * named in `drop` (NULL-terminated), copied with H5Ocopy. The caller adds
+ * new objects, then commits (PATH replaced at once) or aborts (PATH left as
+ * it was). The format and version of PATH are checked first. */
+int fesf_h5out_rewrite(fesf_h5out *o, const char *path, const char *format, int version, const char *const *drop,
+                       const char *config_text);
+
 /* Close, fsync and rename PATH.tmp to PATH (and fsync the folder). */
 int fesf_h5out_commit(fesf_h5out *o);
 /* Close and remove PATH.tmp; safe on an unused or committed handle. */

@@ -4,7 +4,9 @@
  *   x_sy = Re F^-1( A_sy exp(j P_h) )
  *
  * with M the low-frequency mask of size alpha (square by default, circle as
- * an option) over centred frequencies u in [-floor(H/2), ceil(H/2)). The
+ * an option) over centred frequencies u in [-floor(H/2), ceil(H/2)); its
+ * boundary is inclusive, with a 1e-12 relative tolerance so that boundaries
+ * exact in decimal arithmetic stay inside (fesf_ihm_in_mask). The
  * host's phase is kept; the plaintext contributes only |F(x)| inside M.
  *
  * Implementation: M is symmetric, so the output is real and a real-to-complex

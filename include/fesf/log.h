@@ -23,6 +23,9 @@ const char *fesf_log_role(void);
 void fesf_log(fesf_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Monotonic wall-clock seconds (progress lines, benchmarks). */
+double fesf_now(void);
+
 #define fesf_info(...) fesf_log(FESF_LOG_INFO, __VA_ARGS__)
 #define fesf_warn(...) fesf_log(FESF_LOG_WARN, __VA_ARGS__)
 #define fesf_debug(...) fesf_log(FESF_LOG_DEBUG, __VA_ARGS__)

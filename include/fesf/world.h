@@ -24,6 +24,17 @@ void fesf_world_abort(const fesf_world *w, int code);
 /* Broadcast one int64 from `root`, waiting with a sleeping poll. 0 or -1. */
 int fesf_world_bcast_i64(const fesf_world *w, int64_t *v, int root);
 
+/* Broadcast `bytes` bytes from `root` (any size), sleeping while waiting. */
+int fesf_world_bcast(const fesf_world *w, void *buf, size_t bytes, int root);
+
+/* Barrier with a sleeping wait. 0 or -1. */
+int fesf_world_barrier(const fesf_world *w);
+
+/* Ranks that work on sites: 1..size-1, or rank 0 alone in a world of one.
+ * Shard s (1-based) of n goes to worker (s-1) % workers. */
+int fesf_world_workers(const fesf_world *w);
+int fesf_world_owns_shard(const fesf_world *w, int shard);
+
 /* Wait for a request, sleeping between tests; 0 or -1. */
 int fesf_world_wait(MPI_Request *req);
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+static int cli_level_given = 0; /* -v or -q seen: they win over run.log */
+
 int fesf_cli_usage(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
@@ -33,10 +35,12 @@ int fesf_cli_common_opt(fesf_cli *c, const char *cmd, int argc, char **argv, int
     const char *a = argv[*i];
     if (!strcmp(a, "-v") || !strcmp(a, "--verbose")) {
         fesf_log_set_level(FESF_LOG_DEBUG);
+        cli_level_given = 1;
         return 1;
     }
     if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
         fesf_log_set_level(FESF_LOG_WARN);
+        cli_level_given = 1;
         return 1;
     }
     const char *val = NULL;
@@ -62,11 +66,15 @@ int fesf_cli_common_opt(fesf_cli *c, const char *cmd, int argc, char **argv, int
     return 1;
 }
 
+void fesf_cli_apply_log_level(const fesf_cli *c)
+{
+    if (!cli_level_given) fesf_log_set_level((fesf_log_level)c->cfg.run.log);
+}
+
 int fesf_cli_config_ready(fesf_cli *c)
 {
     if (fesf_config_finish(&c->cfg)) return -1;
-    /* -v / -q on the command line win over run.log */
-    if (fesf_log_get_level() == FESF_LOG_INFO) fesf_log_set_level((fesf_log_level)c->cfg.run.log);
+    fesf_cli_apply_log_level(c);
     if (c->world.rank == 0 && fesf_log_get_level() >= FESF_LOG_INFO) {
         char *text = fesf_config_text_alloc(&c->cfg);
         if (!text) return fesf_error("out of memory");
@@ -79,11 +87,12 @@ int fesf_cli_config_ready(fesf_cli *c)
 
 int fesf_cli_fail(fesf_cli *c)
 {
-    fesf_log(FESF_LOG_ERROR, "%s", fesf_errmsg()[0] ? fesf_errmsg() : "unknown failure");
+    const char *msg = fesf_errmsg()[0] ? fesf_errmsg() : "unknown failure";
     if (c && c->mpi && c->world.size > 1) {
-        fesf_log(FESF_LOG_ERROR, "rank %d failed; ending the job", c->world.rank);
+        fesf_log(FESF_LOG_ERROR, "%s (rank %d failed; ending the job)", msg, c->world.rank);
         fesf_world_abort(&c->world, FESF_EXIT_FAIL);
     }
+    fesf_log(FESF_LOG_ERROR, "%s", msg);
     if (c && c->mpi) fesf_world_finalize(&c->world);
     return FESF_EXIT_FAIL;
 }

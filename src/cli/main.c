@@ -13,6 +13,12 @@ const fesf_command fesf_commands[] = {
      "  -v, -q         more or less logging\n"
      "Writes run.out/hosts.h5 and run.out/site-001.h5 ... (simulation mode). Run it as one process\n"
      "or under mpirun (rank 0 does the work)."},
+    {"hide", fesf_cmd_hide, "IHM: turn every site's plaintext into synthetic images",
+     "fesf hide [-c FILE] [--set section.key=value]... [-v|-q]\n"
+     "  Reads run.out/hosts.h5 and run.out/site-NNN.h5 (from 'fesf prepare'); writes\n"
+     "  /synthetic/{train,val,test} into each shard with ihm.alpha, ihm.beta, ihm.mask, ihm.host_mode and\n"
+     "  ihm.host_index. Under mpirun -np N+1, rank 0 coordinates and ranks 1..N hide the shards (shard s\n"
+     "  on rank 1 + (s-1) mod N); a single process hides them all."},
     {"inspect", fesf_cmd_inspect, "summarise a fesf HDF5 file; export image grids as PNG",
      "fesf inspect FILE [--png OUT.png] [--dataset PATH] [--count N] [--config]\n"
      "  --png OUT.png    write a grid of images from an image dataset\n"

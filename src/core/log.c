@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static fesf_log_level cur_level = FESF_LOG_INFO;
 static char role[64] = "fesf";
@@ -45,4 +46,11 @@ void fesf_log(fesf_log_level level, const char *fmt, ...)
     }
     fputs(line, stderr);
     fflush(stderr);
+}
+
+double fesf_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }

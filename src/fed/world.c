@@ -61,3 +61,32 @@ int fesf_world_bcast_i64(const fesf_world *w, int64_t *v, int root)
         return fesf_error("MPI_Ibcast failed");
     return fesf_world_wait(&req);
 }
+
+int fesf_world_bcast(const fesf_world *w, void *buf, size_t bytes, int root)
+{
+    char *p = buf;
+    while (bytes > 0) { /* counts are int: send in pieces of at most 1 GiB */
+        int n = bytes > (1u << 30) ? (1 << 30) : (int)bytes;
+        MPI_Request req;
+        if (MPI_Ibcast(p, n, MPI_BYTE, root, w->comm, &req) != MPI_SUCCESS) return fesf_error("MPI_Ibcast failed");
+        if (fesf_world_wait(&req)) return -1;
+        p += n;
+        bytes -= (size_t)n;
+    }
+    return 0;
+}
+
+int fesf_world_barrier(const fesf_world *w)
+{
+    MPI_Request req;
+    if (MPI_Ibarrier(w->comm, &req) != MPI_SUCCESS) return fesf_error("MPI_Ibarrier failed");
+    return fesf_world_wait(&req);
+}
+
+int fesf_world_workers(const fesf_world *w) { return w->size > 1 ? w->size - 1 : 1; }
+
+int fesf_world_owns_shard(const fesf_world *w, int shard)
+{
+    int worker = (shard - 1) % fesf_world_workers(w);
+    return w->size > 1 ? w->rank == worker + 1 : 1;
+}

@@ -5,21 +5,14 @@
 #include "fesf/config.h"
 #include "fesf/error.h"
 #include "fesf/ihm.h"
+#include "fesf/log.h"
 #include "fesf/rng.h"
 
 #include <fftw3.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #define ROUNDS 7
-
-double fesf_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
 /* A bare batched r2c + c2r over contiguous images. */
 typedef struct {
@@ -115,7 +108,7 @@ int fesf_bench_ihm(const fesf_bench_ihm_args *a, FILE *out)
     double ihm = median(r_ihm, ROUNDS), e = median(r_est, ROUNDS), m = median(r_meas, ROUNDS);
     double best = e > m ? e : m;
     fprintf(out,
-            "bench ihm size=%d channels=%d batch=%d alpha=0.3 images_per_s=%.1f fftw_images_per_s=%.1f "
+            "bench ihm size=%d channels=%d batch=%d alpha=0.3 beta=1 mask=square images_per_s=%.1f fftw_images_per_s=%.1f "
             "fftw_estimate_images_per_s=%.1f fftw_measure_images_per_s=%.1f ratio_fftw=%.3f\n",
             a->size, a->channels, a->batch, ihm, best, e, m, ihm / best);
     rc = 0;

@@ -51,13 +51,17 @@ int fesf_ihm_check(const fesf_ihm_params *prm)
     return 0;
 }
 
+/* Inclusive boundaries with a 1e-12 relative tolerance, on exact integer
+ * left-hand sides, so that a boundary exact in decimal (alpha = 0.58,
+ * H = 100: alpha H / 2 = 29) is inside although 0.58 * 100 / 2 < 29 in binary. */
 int fesf_ihm_in_mask(int u, int v, int h, int w, const fesf_ihm_params *prm)
 {
-    if (prm->mask == FESF_MASK_CIRCLE) {
-        double a = (double)u / h, b = (double)v / w;
-        return sqrt(a * a + b * b) <= prm->alpha / 2;
+    const double tol = 1.0 + 1e-12;
+    if (prm->mask == FESF_MASK_CIRCLE) { /* sqrt((u/H)^2 + (v/W)^2) <= alpha/2 */
+        double a = 2.0 * u * w, b = 2.0 * v * h, r = prm->alpha * h * w;
+        return a * a + b * b <= r * r * tol;
     }
-    return fabs((double)u) <= prm->alpha * h / 2 && fabs((double)v) <= prm->alpha * w / 2;
+    return 2.0 * abs(u) <= prm->alpha * h * tol && 2.0 * abs(v) <= prm->alpha * w * tol;
 }
 
 /* Centred frequency of FFT index k of an n-point transform: [-floor(n/2), ceil(n/2)). */

@@ -163,6 +163,76 @@ int fesf_h5out_create(fesf_h5out *o, const char *path, const char *format, int v
     return 0;
 }
 
+/* Copy one attribute from an object to another, whatever its type. */
+static herr_t copy_attr(hid_t src, const char *name, const H5A_info_t *info, void *dst_p)
+{
+    hid_t dst = *(hid_t *)dst_p;
+    hid_t a = H5Aopen(src, name, H5P_DEFAULT), ft = H5Aget_type(a), sp = H5Aget_space(a);
+    hid_t mt = H5Tget_native_type(ft, H5T_DIR_DEFAULT), b = H5I_INVALID_HID;
+    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    void *buf = malloc(H5Tget_size(mt) * (size_t)(n > 0 ? n : 1));
+    herr_t rc = -1;
+    if (buf && H5Aread(a, mt, buf) >= 0) {
+        b = H5Acreate2(dst, name, ft, sp, H5P_DEFAULT, H5P_DEFAULT);
+        rc = b >= 0 && H5Awrite(b, mt, buf) >= 0 ? 0 : -1;
+        if (H5Tis_variable_str(mt) > 0) H5Dvlen_reclaim(mt, sp, H5P_DEFAULT, buf);
+    }
+    if (b >= 0) H5Aclose(b);
+    free(buf);
+    H5Tclose(mt), H5Sclose(sp), H5Tclose(ft), H5Aclose(a);
+    return rc;
+}
+
+typedef struct {
+    hid_t dst;
+    const char *const *drop;
+    int failed;
+} copy_ctx;
+
+static herr_t copy_link(hid_t src, const char *name, const H5L_info_t *info, void *data)
+{
+    copy_ctx *c = data;
+    for (const char *const *d = c->drop; d && *d; d++)
+        if (!strcmp(name, *d)) return 0;
+    if (H5Ocopy(src, name, c->dst, name, H5P_DEFAULT, H5P_DEFAULT) < 0) {
+        c->failed = 1;
+        fesf_error("cannot copy '/%s'", name);
+        return -1;
+    }
+    return 0;
+}
+
+int fesf_h5out_rewrite(fesf_h5out *o, const char *path, const char *format, int version, const char *const *drop,
+                       const char *config_text)
+{
+    o->file = H5I_INVALID_HID;
+    o->tmp[0] = '\0';
+    hid_t src = fesf_h5_open(path, format, version, 0);
+    if (src < 0) return -1;
+    snprintf(o->path, sizeof o->path, "%s", path);
+    snprintf(o->tmp, sizeof o->tmp, "%s.tmp", path);
+    o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    copy_ctx c = {o->file, drop, 0};
+    int rc = -1;
+    if (o->file < 0) {
+        fesf_error("cannot create '%s'", o->tmp);
+        goto done;
+    }
+    if (H5Aiterate2(src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_attr, &o->file) < 0) {
+        fesf_error("'%s': cannot copy the root attributes", path);
+        goto done;
+    }
+    if (H5Literate(src, H5_INDEX_NAME, H5_ITER_INC, NULL, copy_link, &c) < 0 || c.failed) {
+        fesf_error("'%s': %s", path, fesf_errmsg());
+        goto done;
+    }
+    rc = fesf_h5_attr_str(o->file, "config", config_text ? config_text : "");
+done:
+    H5Fclose(src);
+    if (rc) fesf_h5out_abort(o);
+    return rc;
+}
+
 static int fsync_path(const char *path, int dir)
 {
     int fd = open(path, dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);

@@ -1,0 +1,34 @@
+/* `fesf hide`: the IHM stage. The coordinator loads the public host (or the
+ * whole pool in random mode) from hosts.h5 and broadcasts it; every site
+ * streams its own /plain/{train,val,test} images in batches through IHM and
+ * writes /synthetic/{train,val,test} (float32 images, the same labels) into
+ * its shard. A shard is rewritten as NAME.tmp and renamed, so an interrupted
+ * run leaves the previous shard intact. */
+#ifndef FESF_HIDE_H
+#define FESF_HIDE_H
+
+#include <stdint.h>
+
+#include "fesf/ihm.h"
+
+typedef struct {
+    fesf_ihm_params prm;
+    int host_mode;          /* FESF_HOST_FIXED | FESF_HOST_RANDOM */
+    int host_index;         /* fixed mode: index in the pool */
+    const float *hosts;     /* fixed: the host [C,H,W]; random: the pool [K,C,H,W] */
+    int64_t n_hosts;        /* 1 in fixed mode, K in random mode */
+    int c, h, w;
+    uint64_t seed;          /* random mode: per-image host draws */
+    int batch;              /* images per IHM call */
+    const char *config_text;
+} fesf_hide_args;
+
+/* Load the host image (fixed mode: row host_index) or the whole pool
+ * (random mode) of hosts.h5; *out is malloc'ed [K, C, H, W] float. */
+int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out, int64_t *k, int *c, int *h,
+                    int *w);
+
+/* Hide one shard (site-NNN.h5): /synthetic from /plain. */
+int fesf_hide_shard(const char *path, const fesf_hide_args *a);
+
+#endif
