@@ -6,9 +6,10 @@
  * mediastinum, spine, ribs, clavicles, faint lung texture, soft-tissue
  * overlay), then exposed with a random brightness, contrast, tone curve,
  * exposure gradient and noise. Class 1 replaces part of the lung air by a
- * smooth random texture inside 1-3 patches. The exposure spread is larger
- * than the finding's effect on global statistics, so no per-image mean, std
- * or percentile tells the class; the model must look at the lungs.
+ * smooth random texture inside 1-3 patches. The exposure and anatomy vary
+ * more than the finding moves global statistics, so per-image mean, std and
+ * percentiles tell the class poorly (measured AUCs in datasets/README.md);
+ * a model must look at the lungs.
  *
  * Determinism: image i of split s depends only on its own stream
  * (seed, i, FESF_STREAM_PHANTOM + 16*(s+1)); the first draw is the label.
@@ -49,6 +50,7 @@ typedef struct {
 
 typedef struct {
     double x, y, ax, ay; /* centre and half axes (patient units) */
+    double inv_ax, inv_ay;
     double taper;        /* width grows by this factor toward the base */
     double dome_y, dome_k; /* diaphragm: y = dome_y + dome_k * dx^2 */
     double medial;       /* lung stays this far from the midline */
@@ -60,7 +62,7 @@ typedef struct {
     double cx, cy, ca, sa, inv_scale;        /* pose */
     double body_w, body_h, body_y, neck_w;   /* body outline */
     ph_lung lung[2];                         /* [0] image left, [1] image right */
-    double heart_x, heart_y, heart_ax, heart_ay;
+    double heart_x, heart_y, heart_iax, heart_iay; /* centre, 1 / half axes */
     double rib_period, rib_phase, rib_slope, rib_curve, rib_amp;
     double clav_y, clav_amp, spine_amp;
     double tissue, lung_air;                 /* densities */
@@ -71,8 +73,8 @@ typedef struct {
 typedef struct {
     fesf_source base; /* first member: the source handed out */
     int size;
-    int64_t count;
     uint64_t seed;
+    double grid[PH_MAX_SIZE]; /* pixel centres, coord(k, size) */
     ph_model m;
     ph_waves vessel, finding;
     ph_blobs overlay, patch;
@@ -145,6 +147,8 @@ static void draw_lungs(ph_model *m, fesf_rng *r)
         l->dome_y = l->y + l->ay * unif(r, 0.55, 0.75);
         l->dome_k = l->ay * unif(r, 0.15, 0.30);
         l->medial = unif(r, 0.05, 0.09);
+        l->inv_ax = 1.0 / l->ax;
+        l->inv_ay = 1.0 / l->ay;
     }
 }
 
@@ -152,8 +156,8 @@ static void draw_mediastinum_bones(ph_model *m, fesf_rng *r)
 {
     m->heart_x = unif(r, 0.12, 0.18);
     m->heart_y = unif(r, 0.16, 0.24);
-    m->heart_ax = unif(r, 0.28, 0.36);
-    m->heart_ay = unif(r, 0.24, 0.30);
+    m->heart_iax = 1.0 / unif(r, 0.28, 0.36);
+    m->heart_iay = 1.0 / unif(r, 0.24, 0.30);
     m->rib_period = unif(r, 0.14, 0.18);
     m->rib_phase = fesf_rng_uniform(r);
     m->rib_slope = unif(r, 0.20, 0.40);
@@ -164,8 +168,8 @@ static void draw_mediastinum_bones(ph_model *m, fesf_rng *r)
     m->spine_amp = unif(r, 0.02, 0.06);
 }
 
-/* Exposure: the spread of offset/gain/tone is what hides the finding from
- * global statistics (see datasets/README.md for the measured AUCs). */
+/* Densities and exposure: the spread of lung air, overlay, offset, gain and
+ * tone is what hides the finding from global statistics. */
 static void draw_exposure(ph_model *m, fesf_rng *r)
 {
     m->tissue = unif(r, 0.70, 0.86);
@@ -270,30 +274,29 @@ static void draw_model(ph_source *ps, fesf_rng *r)
 /* Trunk (a super-ellipse with sloping shoulders) and neck, soft edged. */
 static double body_mask(const ph_model *m, double x, double y)
 {
-    double w = m->body_w * (1.0 - 0.22 * sstep((-0.40 - y) / 0.35));
+    double w = m->body_w * (1.0 - 0.22 * sstep((-0.40 - y) * (1.0 / 0.35)));
     double bx = x / w, by = (y - m->body_y) / m->body_h;
     double q = bx * bx * bx * bx + by * by * by * by;
-    double b = sstep((1.0 - q) / 0.15);
-    double neck = sstep((m->neck_w - fabs(x)) / 0.03) * sstep((-0.45 - y) / 0.08);
+    double b = sstep((1.0 - q) * (1.0 / 0.15));
+    double neck = sstep((m->neck_w - fabs(x)) * (1.0 / 0.03)) * sstep((-0.45 - y) * (1.0 / 0.08));
     return neck > b ? neck : b;
 }
 
 static double lung_mask(const ph_lung *l, double x, double y)
 {
     double side = l->x > 0 ? 1.0 : -1.0;
-    double dy = (y - l->y) / l->ay, w = 1.0 + l->taper * dy;
-    double dx = (x - l->x) / (l->ax * (w > 0.4 ? w : 0.4));
-    double e = sstep((1.0 - dx * dx - dy * dy) / 0.12);
+    double dy = (y - l->y) * l->inv_ay, w = 1.0 + l->taper * dy;
+    double ddx = (x - l->x) * l->inv_ax, dx = ddx / (w > 0.4 ? w : 0.4);
+    double e = sstep((1.0 - dx * dx - dy * dy) * (1.0 / 0.12));
     if (e == 0.0) return 0.0;
-    double ddx = (x - l->x) / l->ax;
-    double dome = sstep((l->dome_y + l->dome_k * ddx * ddx - y) / 0.04);
-    return e * dome * sstep((side * x - l->medial) / 0.04);
+    double dome = sstep((l->dome_y + l->dome_k * ddx * ddx - y) * (1.0 / 0.04));
+    return e * dome * sstep((side * x - l->medial) * (1.0 / 0.04));
 }
 
 static double heart_mask(const ph_model *m, double x, double y)
 {
-    double dx = (x - m->heart_x) / m->heart_ax, dy = (y - m->heart_y) / m->heart_ay;
-    return sstep((1.0 - dx * dx - dy * dy) / 0.15);
+    double dx = (x - m->heart_x) * m->heart_iax, dy = (y - m->heart_y) * m->heart_iay;
+    return sstep((1.0 - dx * dx - dy * dy) * (1.0 / 0.15));
 }
 
 /* Arched bands (up from the spine, down laterally), relative width 0.5. */
@@ -301,7 +304,7 @@ static double rib_profile(const ph_model *m, double x, double y)
 {
     double ax = fabs(x);
     double t = (y + m->rib_slope * ax - m->rib_curve * ax * ax) / m->rib_period + m->rib_phase;
-    double f = (t - floor(t)) / 0.5;
+    double f = (t - floor(t)) * 2.0;
     return f >= 1.0 ? 0.0 : 4.0 * f * (1.0 - f);
 }
 
@@ -309,7 +312,7 @@ static double clavicle(const ph_model *m, double x, double y)
 {
     double ax = fabs(x);
     if (ax < 0.06 || ax > 0.60) return 0.0;
-    double d = (y - (m->clav_y - 0.18 * ax)) / 0.045;
+    double d = (y - (m->clav_y - 0.18 * ax)) * (1.0 / 0.045);
     return d * d < 1.0 ? (1.0 - d * d) * (1.0 - d * d) : 0.0;
 }
 
@@ -347,7 +350,7 @@ static double lung_fill(const ph_source *ps, int i, int j)
 static double density(const ph_source *ps, int i, int j)
 {
     const ph_model *m = &ps->m;
-    double du = coord(j, ps->size) - m->cx, dv = coord(i, ps->size) - m->cy;
+    double du = ps->grid[j] - m->cx, dv = ps->grid[i] - m->cy;
     double x = (m->ca * du + m->sa * dv) * m->inv_scale;
     double y = (-m->sa * du + m->ca * dv) * m->inv_scale;
     double body = body_mask(m, x, y);
@@ -356,8 +359,8 @@ static double density(const ph_source *ps, int i, int j)
     /* the heart hides most of the lung behind it */
     double lung = (lung_mask(&m->lung[0], x, y) + lung_mask(&m->lung[1], x, y)) * (1.0 - 0.9 * h);
     double d = m->tissue;
-    d += m->spine_amp * sstep((0.07 - fabs(x)) / 0.02);
-    d += m->rib_amp * rib_profile(m, x, y) * (lung + 0.25 * sstep((0.30 - y) / 0.15));
+    d += m->spine_amp * sstep((0.07 - fabs(x)) * (1.0 / 0.02));
+    d += m->rib_amp * rib_profile(m, x, y) * (lung + 0.25 * sstep((0.30 - y) * (1.0 / 0.15)));
     d += m->clav_amp * clavicle(m, x, y);
     if (lung > 0.0) {
         d += lung * m->vessel_amp * wave_sum(&ps->vessel, i, j);
@@ -380,11 +383,11 @@ static void render(const ph_source *ps, fesf_rng *r, uint8_t *out)
     const ph_model *m = &ps->m;
     int n = ps->size;
     for (int i = 0; i < n; i++) {
-        double v = coord(i, n);
+        double v = ps->grid[i];
         for (int j = 0; j < n; j++) {
             double d = clamp01(density(ps, i, j));
             double t = d / (d + m->tone * (1.0 - d)); /* tone curve, t(0)=0, t(1)=1 */
-            double px = m->offset + m->gain * t + m->grad_u * coord(j, n) + m->grad_v * v
+            double px = m->offset + m->gain * t + m->grad_u * ps->grid[j] + m->grad_v * v
                         + m->noise * cheap_normal(r);
             out[(size_t)i * n + j] = (uint8_t)(clamp01(px) * 255.0 + 0.5);
         }
@@ -437,8 +440,8 @@ static void ph_close(fesf_source *s)
 
 int fesf_phantom_open(fesf_source **out, const fesf_phantom_params *p)
 {
+    if (!out || !p) return fesf_error("phantom: no parameters");
     *out = NULL;
-    if (!p) return fesf_error("phantom: no parameters");
     if (p->size < PH_MIN_SIZE || p->size > PH_MAX_SIZE)
         return fesf_error("phantom size %d out of range [%d, %d]", p->size, PH_MIN_SIZE, PH_MAX_SIZE);
     /* stream_a is the 32-bit image index */
@@ -448,8 +451,8 @@ int fesf_phantom_open(fesf_source **out, const fesf_phantom_params *p)
     ph_source *ps = calloc(1, sizeof *ps);
     if (!ps) return fesf_error("phantom: out of memory");
     ps->size = p->size;
-    ps->count = p->count;
     ps->seed = p->seed;
+    for (int k = 0; k < p->size; k++) ps->grid[k] = coord(k, p->size);
     fesf_source *s = &ps->base;
     s->info.n[FESF_SPLIT_TRAIN] = p->count;
     s->info.n[FESF_SPLIT_VAL] = 0;

@@ -96,6 +96,11 @@ check "mpirun -np 3 prepare" mpirun --oversubscribe -np 3 "$FESF" prepare -q $SM
 same_ds "$TMP/a/site-004.h5" "$TMP/mpi/site-004.h5" /plain/train/images \
     && ok "mpirun output equals the single-process output" || nok "mpirun output differs"
 
+# The phantom's label is not given away by a global statistic (datasets/README.md).
+"$TOOLS/phantom_dump" 2000 28 3 "$TMP/ph.raw" && $PY tests/py/phantom_stats.py --raw "$TMP/ph.raw" 2000 28 >"$TMP/st" 2>&1 \
+    && ok "phantom: no global statistic gives the label: $(tr '\n' ' ' <"$TMP/st" | cut -c1-200)" \
+    || { nok "phantom statistics"; sed 's/^/#   /' "$TMP/st"; }
+
 if [ -f "$PNEUMONIA" ]; then
     check "PneumoniaMNIST, 4 IID sites" "$FESF" prepare -q --set data.source="npz:$PNEUMONIA" \
         --set data.classes=normal,pneumonia --set run.out="$TMP/pm"
