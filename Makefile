@@ -10,7 +10,7 @@
 
 PREFIX ?= /usr/local
 BUILD ?= build
-PKGS := ompi-c hdf5-openmpi fftw3f inih libzip libpng
+PKGS := ompi-c hdf5-openmpi fftw3f openblas inih libzip libpng
 TEST_PKGS := cmocka
 
 CC ?= cc
@@ -78,6 +78,7 @@ demo: $(BIN)
 # Benchmarks (not timed tests): ratios against references measured in the same run.
 bench: $(BIN)
 	/usr/bin/python3 bench/ihm_numpy.py --fesf $(BIN)
+	/usr/bin/python3 bench/train_torch.py --fesf $(BIN)
 
 # Sanitizer build: the same sources in build-asan/, binary build-asan/fesf.
 asan:

@@ -29,6 +29,7 @@ need_pc cairo libcairo2-dev
 need_pc cmocka libcmocka-dev
 need_py numpy python3-numpy
 need_py h5py python3-h5py
+need_py torch python3-torch
 
 if [ -z "$missing" ]; then
     echo "make deps: all dependencies present"

@@ -14,4 +14,14 @@ typedef struct {
 /* IHM images/s against a bare FFTW forward + inverse of the same batch. */
 int fesf_bench_ihm(const fesf_bench_ihm_args *a, FILE *out);
 
+typedef struct {
+    const char *model;
+    int width, size, channels, batch, threads, classes;
+    double seconds; /* time per measurement, after warm-up */
+} fesf_bench_train_args;
+
+/* Training images/s (forward + backward + SGD-momentum step) of a model on
+ * random data; also the peak RSS. */
+int fesf_bench_train(const fesf_bench_train_args *a, FILE *out);
+
 #endif

@@ -39,17 +39,51 @@ static int bench_ihm(int argc, char **argv)
     return FESF_EXIT_OK;
 }
 
+/* Parse "--name VALUE" as a word; 1 consumed, 0 not this option, -1 missing. */
+static int str_opt(int argc, char **argv, int *i, const char *name, const char **v)
+{
+    if (strcmp(argv[*i], name)) return 0;
+    if (*i + 1 >= argc) {
+        fesf_cli_usage("bench", "%s expects a value", name);
+        return -1;
+    }
+    *v = argv[++*i];
+    return 1;
+}
+
+static int bench_train(int argc, char **argv)
+{
+    fesf_bench_train_args a = {"cnn-small", 16, 28, 1, 64, 1, 2, 2.0};
+    int tenths = 20;
+    for (int i = 2; i < argc; i++) {
+        int r = str_opt(argc, argv, &i, "--model", &a.model);
+        if (!r) r = int_opt(argc, argv, &i, "--width", 1, 1024, &a.width);
+        if (!r) r = int_opt(argc, argv, &i, "--size", 8, 1024, &a.size);
+        if (!r) r = int_opt(argc, argv, &i, "--channels", 1, 3, &a.channels);
+        if (!r) r = int_opt(argc, argv, &i, "--batch", 1, 65536, &a.batch);
+        if (!r) r = int_opt(argc, argv, &i, "--threads", 1, 256, &a.threads);
+        if (!r) r = int_opt(argc, argv, &i, "--classes", 2, 1000, &a.classes);
+        if (!r) r = int_opt(argc, argv, &i, "--tenths", 1, 600, &tenths);
+        if (r < 0) return FESF_EXIT_USAGE;
+        if (!r) return fesf_cli_usage("bench", "unknown option '%s' for bench train", argv[i]);
+    }
+    a.seconds = tenths / 10.0;
+    if (fesf_bench_train(&a, stdout)) return fesf_cli_fail(NULL);
+    return FESF_EXIT_OK;
+}
+
 static const struct {
     const char *kind;
     int (*run)(int argc, char **argv);
 } kinds[] = {
     {"ihm", bench_ihm},
+    {"train", bench_train},
 };
 
 int fesf_cmd_bench(int argc, char **argv)
 {
-    if (argc < 2) return fesf_cli_usage("bench", "which benchmark? (ihm)");
+    if (argc < 2) return fesf_cli_usage("bench", "which benchmark? (ihm | train)");
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         if (!strcmp(argv[1], kinds[k].kind)) return kinds[k].run(argc, argv);
-    return fesf_cli_usage("bench", "unknown benchmark '%s' (ihm)", argv[1]);
+    return fesf_cli_usage("bench", "unknown benchmark '%s' (ihm | train)", argv[1]);
 }

@@ -30,6 +30,10 @@ const fesf_command fesf_commands[] = {
      "  ihm: IHM images/s against a bare FFTW forward+inverse of the same batch (FFTW_ESTIMATE and\n"
      "       FFTW_MEASURE plans; the ratio is against the faster). Defaults: 64 px, 1 channel, batch 64,\n"
      "       T/10 s in all per candidate (default 10), in 7 interleaved rounds; medians reported.\n"
+     "fesf bench train [--model cnn-small|resnet18] [--width W] [--size S] [--channels C] [--batch B]\n"
+     "                 [--threads T] [--classes K] [--tenths T]\n"
+     "  train: training images/s (forward + backward + SGD-momentum step) on random data, after a\n"
+     "         warm-up; OpenBLAS uses T threads. Defaults: cnn-small width 16, 28 px, batch 64, 1 thread.\n"
      "Prints one line: bench KIND key=value ..."},
     {"version", fesf_cmd_version, "print the version and the libraries in use", "fesf version"},
     {"help", fesf_cmd_help, "list commands, or explain one ('fesf help config' lists every key)",

@@ -1,0 +1,94 @@
+/* Models on the layer kernels: a fixed sequence of ops over numbered
+ * activations, built once by architecture name, with
+ *   - parameters, gradients and non-trainable buffers (batch-norm running
+ *     statistics) as one allocation each, in a fixed order;
+ *   - activations and their gradients as one allocation each, sized for the
+ *     batch given at creation, plus one workspace (im2col columns, saved
+ *     statistics, argmax indices);
+ * so forward and backward never allocate.
+ *
+ * Architectures (PyTorch module names, so state_dict keys match):
+ *   cnn-small  conv1-bn1-relu-maxpool, conv2 (2w)-bn2-relu-maxpool,
+ *              conv3 (4w)-bn3-relu, global average pool, fc. 3x3 convs,
+ *              no bias. Fast at 28-64 px.
+ *   resnet18   MedMNIST's 28-px ResNet-18: conv1 3x3 stride 1 (w), bn1, relu,
+ *              no max-pool; layer1..layer4 of two BasicBlocks (w, 2w, 4w, 8w;
+ *              stride 2 from layer2 on, 1x1 conv + BN shortcut where the shape
+ *              changes: shortcut.0 / shortcut.1); global average pool; fc.
+ *              Valid at 28 to 224 px. */
+#ifndef FESF_MODEL_H
+#define FESF_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FESF_MODEL_MAX_OPS 96
+#define FESF_MODEL_MAX_TENSORS 160
+
+typedef struct {
+    char name[64];  /* e.g. "layer1.0.conv1.weight" */
+    int buffer;     /* 0: trainable parameter (in params), 1: buffer (in buffers) */
+    size_t off;     /* offset in params or buffers */
+    int rank;
+    int dims[4];
+    size_t len;
+} fesf_tensor_info;
+
+typedef struct fesf_model fesf_model;
+
+/* Build `arch` ("cnn-small" | "resnet18") of base width `width` for inputs
+ * [batch, c, h, w] and `classes` outputs. Parameters are zero until
+ * fesf_model_init. */
+int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes, int batch);
+void fesf_model_destroy(fesf_model *m);
+
+/* PyTorch's default initialisation (kaiming-uniform with a = sqrt(5) for
+ * conv and linear weights, U(+-1/sqrt(fan_in)) for biases, BN weight 1,
+ * bias 0, running mean 0, var 1), drawn from the counter RNG of `seed`. */
+void fesf_model_init(fesf_model *m, uint64_t seed);
+
+/* Architecture string stored in model.h5, e.g.
+ * "cnn-small width=16 input=1x28x28 classes=2"; two models are compatible
+ * iff their strings are equal. */
+const char *fesf_model_arch(const fesf_model *m);
+
+/* Forward n <= batch images x [n, c, h, w]; training selects batch
+ * statistics (and updates the running ones). Returns the logits
+ * [n, classes], owned by the model. */
+const float *fesf_model_forward(fesf_model *m, const float *x, int n, int training);
+
+/* Backward from dlogits [n, classes] of the last forward (training mode):
+ * parameter gradients are accumulated into grads (zero them first). */
+void fesf_model_backward(fesf_model *m, const float *dlogits, int n);
+
+void fesf_model_zero_grad(fesf_model *m);
+
+/* The flat buffers and their sizes (floats). */
+float *fesf_model_params(fesf_model *m);
+float *fesf_model_grads(fesf_model *m);
+float *fesf_model_buffers(fesf_model *m);
+size_t fesf_model_n_params(const fesf_model *m);
+size_t fesf_model_n_buffers(const fesf_model *m);
+int fesf_model_classes(const fesf_model *m);
+int fesf_model_batch(const fesf_model *m);
+
+/* Named tensors (parameters then buffers, in creation order). */
+int fesf_model_n_tensors(const fesf_model *m);
+const fesf_tensor_info *fesf_model_tensor(const fesf_model *m, int i);
+
+/* The model's own buffer for dlogits [batch, classes]: a loss may write its
+ * gradient there and pass it to fesf_model_backward without a copy. */
+float *fesf_model_dlogits(fesf_model *m);
+
+/* One training step on n images: zero the gradients, forward (training),
+ * softmax cross-entropy (class weights or NULL), backward, then one update
+ * of optimizer `oc` (optim.h) at step t with `state`. Returns the loss.
+ * Allocates nothing. Implemented in src/nn/train.c. */
+struct fesf_optim_config;
+double fesf_model_train_step(fesf_model *m, const float *x, const int32_t *labels, int n, const float *class_weights,
+                             const struct fesf_optim_config *oc, int64_t t, float *state);
+
+/* Bytes of memory the model holds (parameters, activations, workspace). */
+size_t fesf_model_bytes(const fesf_model *m);
+
+#endif

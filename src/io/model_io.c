@@ -1,0 +1,109 @@
+/* model.h5 save / load (see model_io.h). */
+#include "fesf/model_io.h"
+#include "fesf/error.h"
+#include "fesf/h5io.h"
+#include "fesf/version.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* "/params/layer1.0.conv1/weight" from "layer1.0.conv1.weight" */
+static void tensor_path(const fesf_tensor_info *t, char *buf, size_t size)
+{
+    const char *dot = strrchr(t->name, '.');
+    snprintf(buf, size, "/%s/%.*s/%s", t->buffer ? "buffers" : "params", (int)(dot - t->name), t->name, dot + 1);
+}
+
+/* A float32 dataset `name` of the given shape under group `group`. */
+static int write_f32(hid_t file, const char *group, const char *name, int rank, const hsize_t *dims,
+                     const float *data)
+{
+    hid_t g = fesf_h5_group(file, group);
+    if (g < 0) return -1;
+    hid_t sp = H5Screate_simple(rank, dims, NULL);
+    hid_t d = H5Dcreate2(g, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    int rc = d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0
+                 ? 0
+                 : fesf_error("cannot write '%s/%s'", group, name);
+    if (d >= 0) H5Dclose(d);
+    H5Sclose(sp);
+    H5Gclose(g);
+    return rc;
+}
+
+static int write_tensor(hid_t file, const fesf_tensor_info *t, const float *data)
+{
+    char path[160];
+    tensor_path(t, path, sizeof path);
+    char *slash = strrchr(path, '/');
+    *slash = '\0'; /* path = group, slash + 1 = name */
+    hsize_t dims[4];
+    for (int i = 0; i < t->rank; i++) dims[i] = (hsize_t)t->dims[i];
+    return write_f32(file, path, slash + 1, t->rank, dims, data);
+}
+
+int fesf_model_save(const char *path, const fesf_model *m, const fesf_model_save_info *info)
+{
+    fesf_h5out o = FESF_H5OUT_INIT;
+    if (fesf_h5out_create(&o, path, "fesf-model", FESF_MODEL_VERSION, info ? info->config_text : NULL)) return -1;
+    int rc = fesf_h5_attr_str(o.file, "arch", fesf_model_arch(m)) ||
+             fesf_h5_attr_i64(o.file, "round", info ? info->round : 0) ||
+             fesf_h5_attr_str(o.file, "optimizer", info && info->optimizer ? info->optimizer : "none");
+    float *params = fesf_model_params((fesf_model *)m), *buffers = fesf_model_buffers((fesf_model *)m);
+    for (int i = 0; i < fesf_model_n_tensors(m) && !rc; i++) {
+        const fesf_tensor_info *t = fesf_model_tensor(m, i);
+        rc = write_tensor(o.file, t, (t->buffer ? buffers : params) + t->off);
+    }
+    if (!rc && info && info->optim_state) {
+        hsize_t n = (hsize_t)info->optim_floats;
+        rc = write_f32(o.file, "/optim", "state", 1, &n, info->optim_state);
+    }
+    if (!rc) rc = fesf_h5out_commit(&o);
+    fesf_h5out_abort(&o);
+    return rc ? fesf_error("'%s': %s", path, fesf_errmsg()) : 0;
+}
+
+static int read_exact(hid_t f, const char *path, float *data, size_t n, const char *file)
+{
+    hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
+    if (d < 0) return fesf_error("'%s' has no '%s'", file, path);
+    hid_t sp = H5Dget_space(d);
+    hssize_t got = H5Sget_simple_extent_npoints(sp);
+    int rc = (size_t)got == n && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0
+                 ? 0
+                 : fesf_error("'%s': '%s' holds %lld values, expected %zu", file, path, (long long)got, n);
+    H5Sclose(sp);
+    H5Dclose(d);
+    return rc;
+}
+
+int fesf_model_load(const char *path, fesf_model *m, float *optim_state, size_t optim_floats, int64_t *round)
+{
+    char arch[256];
+    hid_t f = fesf_h5_open(path, "fesf-model", FESF_MODEL_VERSION, 0);
+    if (f < 0) return -1;
+    int rc = -1;
+    if (fesf_h5_attr_get_str(f, "arch", arch, sizeof arch)) {
+        fesf_error("'%s': no 'arch' attribute", path);
+        goto done;
+    }
+    if (strcmp(arch, fesf_model_arch(m))) {
+        fesf_error("'%s' holds a model '%s', not '%s'", path, arch, fesf_model_arch(m));
+        goto done;
+    }
+    for (int i = 0; i < fesf_model_n_tensors(m); i++) {
+        const fesf_tensor_info *t = fesf_model_tensor(m, i);
+        char p[160];
+        tensor_path(t, p, sizeof p);
+        float *base = t->buffer ? fesf_model_buffers(m) : fesf_model_params(m);
+        if (read_exact(f, p, base + t->off, t->len, path)) goto done;
+    }
+    if (optim_state && H5Lexists(f, "/optim", H5P_DEFAULT) > 0 &&
+        read_exact(f, "/optim/state", optim_state, optim_floats, path))
+        goto done;
+    if (round && fesf_h5_attr_get_i64(f, "round", round)) goto done;
+    rc = 0;
+done:
+    H5Fclose(f);
+    return rc;
+}

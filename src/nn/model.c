@@ -1,0 +1,411 @@
+/* Models as fixed op sequences over numbered activations (see model.h). */
+#include "fesf/model.h"
+#include "fesf/error.h"
+#include "fesf/layers.h"
+#include "fesf/rng.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_ACTS (FESF_MODEL_MAX_OPS + 1)
+#define BN_MOMENTUM 0.1f
+#define BN_EPS 1e-5f
+
+typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_GAP, OP_LINEAR, OP_ADD } op_kind;
+
+typedef struct {
+    int c, h, w;   /* per-sample shape */
+    size_t off;    /* offset in act / dact (floats), sized for the batch */
+    int last_use;  /* index of the last op reading it (its gradient is zeroed there) */
+} act_desc;
+
+typedef struct {
+    op_kind kind;
+    int in, in2, out;
+    int tw, tb;             /* tensor indices of weight / bias (or gamma / beta); -1 none */
+    int trm, trv;           /* bn running mean / var tensors */
+    fesf_conv_shape conv;   /* per-sample shape (n set at run time) */
+    fesf_pool_shape pool;
+    size_t save_off;        /* bn saved mean / invstd, or maxpool indices */
+} op_desc;
+
+struct fesf_model {
+    char arch[128];
+    int batch, c, h, w, classes;
+    int n_ops, n_acts, n_tensors;
+    op_desc ops[FESF_MODEL_MAX_OPS];
+    act_desc acts[MAX_ACTS];
+    fesf_tensor_info tensors[FESF_MODEL_MAX_TENSORS];
+    size_t n_params, n_buffers, n_act, n_col, n_save, n_idx;
+    float *params, *grads, *buffers;
+    float *act, *dact;      /* [n_act] each */
+    float *col;             /* [n_col] im2col workspace */
+    float *save;            /* [n_save] bn statistics */
+    int32_t *idx;           /* [n_idx] maxpool argmax */
+    int failed;             /* a builder step failed (message recorded) */
+};
+
+/* ---- building -------------------------------------------------------- */
+
+static int add_tensor(fesf_model *m, const char *layer, const char *name, int buffer, int rank, const int *dims)
+{
+    if (m->n_tensors == FESF_MODEL_MAX_TENSORS) {
+        m->failed = 1;
+        fesf_error("model has more than %d tensors", FESF_MODEL_MAX_TENSORS);
+        return -1;
+    }
+    fesf_tensor_info *t = &m->tensors[m->n_tensors];
+    snprintf(t->name, sizeof t->name, "%s.%s", layer, name);
+    t->buffer = buffer, t->rank = rank, t->len = 1;
+    for (int i = 0; i < rank; i++) t->dims[i] = dims[i], t->len *= (size_t)dims[i];
+    size_t *count = buffer ? &m->n_buffers : &m->n_params;
+    t->off = *count;
+    *count += t->len;
+    return m->n_tensors++;
+}
+
+static int new_act(fesf_model *m, int c, int h, int w)
+{
+    if (m->n_acts == MAX_ACTS) {
+        m->failed = 1;
+        fesf_error("model has more than %d activations", MAX_ACTS);
+        return 0;
+    }
+    act_desc *a = &m->acts[m->n_acts];
+    a->c = c, a->h = h, a->w = w, a->off = m->n_act, a->last_use = -1;
+    m->n_act += (size_t)m->batch * (size_t)c * (size_t)h * (size_t)w;
+    return m->n_acts++;
+}
+
+static op_desc *new_op(fesf_model *m, op_kind kind, int in)
+{
+    if (m->n_ops == FESF_MODEL_MAX_OPS) {
+        m->failed = 1;
+        fesf_error("model has more than %d ops", FESF_MODEL_MAX_OPS);
+        return NULL;
+    }
+    op_desc *o = &m->ops[m->n_ops];
+    memset(o, 0, sizeof *o);
+    o->kind = kind, o->in = in, o->in2 = -1, o->tw = o->tb = o->trm = o->trv = -1;
+    m->acts[in].last_use = m->n_ops++;
+    return o;
+}
+
+static int conv(fesf_model *m, const char *name, int in, int cout, int k, int stride, int pad)
+{
+    if (m->failed) return 0;
+    const act_desc *a = &m->acts[in];
+    op_desc *o = new_op(m, OP_CONV, in);
+    if (!o) return 0;
+    o->conv = (fesf_conv_shape){m->batch, a->c, a->h, a->w, cout, k, stride, pad, 0, 0};
+    if (fesf_conv_shape_init(&o->conv)) {
+        m->failed = 1;
+        return 0;
+    }
+    int dims[4] = {cout, a->c, k, k};
+    o->tw = add_tensor(m, name, "weight", 0, 4, dims);
+    size_t col = fesf_conv_col_floats(&o->conv);
+    if (col > m->n_col) m->n_col = col;
+    return o->out = new_act(m, cout, o->conv.ho, o->conv.wo);
+}
+
+static int bn(fesf_model *m, const char *name, int in)
+{
+    if (m->failed) return 0;
+    const act_desc *a = &m->acts[in];
+    op_desc *o = new_op(m, OP_BN, in);
+    if (!o) return 0;
+    int dims[1] = {a->c};
+    o->tw = add_tensor(m, name, "weight", 0, 1, dims);
+    o->tb = add_tensor(m, name, "bias", 0, 1, dims);
+    o->trm = add_tensor(m, name, "running_mean", 1, 1, dims);
+    o->trv = add_tensor(m, name, "running_var", 1, 1, dims);
+    o->save_off = m->n_save;
+    m->n_save += 2 * (size_t)a->c;
+    return o->out = new_act(m, a->c, a->h, a->w);
+}
+
+static int relu(fesf_model *m, int in)
+{
+    if (m->failed) return 0;
+    const act_desc *a = &m->acts[in];
+    op_desc *o = new_op(m, OP_RELU, in);
+    return o ? (o->out = new_act(m, a->c, a->h, a->w)) : 0;
+}
+
+static int maxpool(fesf_model *m, int in, int k, int stride)
+{
+    if (m->failed) return 0;
+    const act_desc *a = &m->acts[in];
+    op_desc *o = new_op(m, OP_MAXPOOL, in);
+    if (!o) return 0;
+    o->pool = (fesf_pool_shape){m->batch, a->c, a->h, a->w, k, stride, 0, 0, 0};
+    if (fesf_pool_shape_init(&o->pool)) {
+        m->failed = 1;
+        return 0;
+    }
+    o->save_off = m->n_idx;
+    m->n_idx += (size_t)m->batch * (size_t)a->c * (size_t)o->pool.ho * (size_t)o->pool.wo;
+    return o->out = new_act(m, a->c, o->pool.ho, o->pool.wo);
+}
+
+static int gap(fesf_model *m, int in)
+{
+    if (m->failed) return 0;
+    op_desc *o = new_op(m, OP_GAP, in);
+    return o ? (o->out = new_act(m, m->acts[in].c, 1, 1)) : 0;
+}
+
+static int linear(fesf_model *m, const char *name, int in, int out)
+{
+    if (m->failed) return 0;
+    int fan_in = m->acts[in].c * m->acts[in].h * m->acts[in].w;
+    op_desc *o = new_op(m, OP_LINEAR, in);
+    if (!o) return 0;
+    int wd[2] = {out, fan_in}, bd[1] = {out};
+    o->tw = add_tensor(m, name, "weight", 0, 2, wd);
+    o->tb = add_tensor(m, name, "bias", 0, 1, bd);
+    return o->out = new_act(m, out, 1, 1);
+}
+
+static int add(fesf_model *m, int a, int b)
+{
+    if (m->failed) return 0;
+    op_desc *o = new_op(m, OP_ADD, a);
+    if (!o) return 0;
+    o->in2 = b;
+    m->acts[b].last_use = m->n_ops - 1;
+    return o->out = new_act(m, m->acts[a].c, m->acts[a].h, m->acts[a].w);
+}
+
+static void build_cnn_small(fesf_model *m, int w)
+{
+    int x = 0;
+    x = maxpool(m, relu(m, bn(m, "bn1", conv(m, "conv1", x, w, 3, 1, 1))), 2, 2);
+    x = maxpool(m, relu(m, bn(m, "bn2", conv(m, "conv2", x, 2 * w, 3, 1, 1))), 2, 2);
+    x = relu(m, bn(m, "bn3", conv(m, "conv3", x, 4 * w, 3, 1, 1)));
+    linear(m, "fc", gap(m, x), m->classes);
+}
+
+/* BasicBlock: conv-bn-relu-conv-bn + shortcut, relu. */
+static int basic_block(fesf_model *m, const char *name, int in, int cout, int stride)
+{
+    char n1[64], n2[64], n3[64], n4[64], s0[64], s1[64];
+    snprintf(n1, sizeof n1, "%s.conv1", name), snprintf(n2, sizeof n2, "%s.bn1", name);
+    snprintf(n3, sizeof n3, "%s.conv2", name), snprintf(n4, sizeof n4, "%s.bn2", name);
+    snprintf(s0, sizeof s0, "%s.shortcut.0", name), snprintf(s1, sizeof s1, "%s.shortcut.1", name);
+    int y = relu(m, bn(m, n2, conv(m, n1, in, cout, 3, stride, 1)));
+    y = bn(m, n4, conv(m, n3, y, cout, 3, 1, 1));
+    int sc = in;
+    if (stride != 1 || m->acts[in].c != cout) sc = bn(m, s1, conv(m, s0, in, cout, 1, stride, 0));
+    return relu(m, add(m, y, sc));
+}
+
+static void build_resnet18(fesf_model *m, int w)
+{
+    int x = relu(m, bn(m, "bn1", conv(m, "conv1", 0, w, 3, 1, 1)));
+    for (int l = 0; l < 4; l++)
+        for (int b = 0; b < 2; b++) {
+            char name[32];
+            snprintf(name, sizeof name, "layer%d.%d", l + 1, b);
+            x = basic_block(m, name, x, w << l, l > 0 && b == 0 ? 2 : 1);
+        }
+    linear(m, "fc", gap(m, x), m->classes);
+}
+
+static int alloc_buffers(fesf_model *m)
+{
+    m->params = calloc(m->n_params, sizeof(float));
+    m->grads = calloc(m->n_params, sizeof(float));
+    m->buffers = calloc(m->n_buffers ? m->n_buffers : 1, sizeof(float));
+    m->act = malloc(sizeof(float) * m->n_act);
+    m->dact = malloc(sizeof(float) * m->n_act);
+    m->col = malloc(sizeof(float) * (m->n_col ? m->n_col : 1));
+    m->save = malloc(sizeof(float) * (m->n_save ? m->n_save : 1));
+    m->idx = malloc(sizeof(int32_t) * (m->n_idx ? m->n_idx : 1));
+    if (!m->params || !m->grads || !m->buffers || !m->act || !m->dact || !m->col || !m->save || !m->idx)
+        return fesf_error("out of memory for a %s model (%.1f MB of activations)", m->arch,
+                          (double)m->n_act * 8 / 1e6);
+    return 0;
+}
+
+int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes, int batch)
+{
+    *out = NULL;
+    if (width < 1 || c < 1 || h < 1 || w < 1 || classes < 2 || batch < 1)
+        return fesf_error("model %s: bad shape (width %d, input %dx%dx%d, %d classes, batch %d)", arch, width, c, h,
+                          w, classes, batch);
+    fesf_model *m = calloc(1, sizeof *m);
+    if (!m) return fesf_error("out of memory");
+    m->batch = batch, m->c = c, m->h = h, m->w = w, m->classes = classes;
+    snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%d classes=%d", arch, width, c, h, w, classes);
+    new_act(m, c, h, w); /* activation 0: the input */
+    if (!strcmp(arch, "cnn-small")) build_cnn_small(m, width);
+    else if (!strcmp(arch, "resnet18")) build_resnet18(m, width);
+    else {
+        free(m);
+        return fesf_error("unknown model.arch '%s' (cnn-small | resnet18)", arch);
+    }
+    if (m->failed || alloc_buffers(m)) {
+        fesf_error("model %s: %s", m->arch, fesf_errmsg());
+        fesf_model_destroy(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+void fesf_model_destroy(fesf_model *m)
+{
+    if (!m) return;
+    free(m->params), free(m->grads), free(m->buffers), free(m->act), free(m->dact);
+    free(m->col), free(m->save), free(m->idx);
+    free(m);
+}
+
+/* ---- initialisation --------------------------------------------------- */
+
+void fesf_model_init(fesf_model *m, uint64_t seed)
+{
+    fesf_rng r;
+    for (int i = 0; i < m->n_ops; i++) {
+        const op_desc *o = &m->ops[i];
+        fesf_rng_init(&r, seed, (uint32_t)i, 5 /* FESF_STREAM_INIT */);
+        if (o->kind == OP_CONV || o->kind == OP_LINEAR) {
+            const fesf_tensor_info *tw = &m->tensors[o->tw];
+            size_t fan_in = tw->len / (size_t)tw->dims[0];
+            float bound = 1.0f / sqrtf((float)fan_in); /* kaiming_uniform(a = sqrt(5)) */
+            for (size_t k = 0; k < tw->len; k++)
+                m->params[tw->off + k] = (float)((2 * fesf_rng_uniform(&r) - 1) * bound);
+            if (o->tb >= 0)
+                for (size_t k = 0; k < m->tensors[o->tb].len; k++)
+                    m->params[m->tensors[o->tb].off + k] = (float)((2 * fesf_rng_uniform(&r) - 1) * bound);
+        } else if (o->kind == OP_BN) {
+            const fesf_tensor_info *g = &m->tensors[o->tw];
+            for (size_t k = 0; k < g->len; k++) {
+                m->params[g->off + k] = 1.0f;
+                m->params[m->tensors[o->tb].off + k] = 0.0f;
+                m->buffers[m->tensors[o->trm].off + k] = 0.0f;
+                m->buffers[m->tensors[o->trv].off + k] = 1.0f;
+            }
+        }
+    }
+}
+
+/* ---- forward / backward ------------------------------------------------ */
+
+static float *A(fesf_model *m, int i) { return m->act + m->acts[i].off; }
+static float *D(fesf_model *m, int i) { return m->dact + m->acts[i].off; }
+static size_t per_sample(const fesf_model *m, int i)
+{
+    return (size_t)m->acts[i].c * (size_t)m->acts[i].h * (size_t)m->acts[i].w;
+}
+static float *P(fesf_model *m, int t) { return t < 0 ? NULL : m->params + m->tensors[t].off; }
+static float *G(fesf_model *m, int t) { return t < 0 ? NULL : m->grads + m->tensors[t].off; }
+static float *B(fesf_model *m, int t) { return m->buffers + m->tensors[t].off; }
+
+static void op_forward(fesf_model *m, op_desc *o, int n, int training)
+{
+    const act_desc *a = &m->acts[o->in];
+    int hw = a->h * a->w;
+    size_t len = (size_t)n * per_sample(m, o->in);
+    switch (o->kind) {
+    case OP_CONV:
+        o->conv.n = n;
+        fesf_conv2d_forward(&o->conv, A(m, o->in), P(m, o->tw), NULL, A(m, o->out), m->col);
+        break;
+    case OP_BN:
+        fesf_batchnorm_forward(n, a->c, hw, A(m, o->in), P(m, o->tw), P(m, o->tb), A(m, o->out),
+                               m->save + o->save_off, m->save + o->save_off + a->c, B(m, o->trm), B(m, o->trv),
+                               BN_MOMENTUM, BN_EPS, training);
+        break;
+    case OP_RELU: fesf_relu_forward(len, A(m, o->in), A(m, o->out)); break;
+    case OP_MAXPOOL:
+        o->pool.n = n;
+        fesf_maxpool_forward(&o->pool, A(m, o->in), A(m, o->out), m->idx + o->save_off);
+        break;
+    case OP_GAP: fesf_gap_forward(n, a->c, hw, A(m, o->in), A(m, o->out)); break;
+    case OP_LINEAR:
+        fesf_linear_forward(n, (int)per_sample(m, o->in), m->acts[o->out].c, A(m, o->in), P(m, o->tw), P(m, o->tb),
+                            A(m, o->out));
+        break;
+    case OP_ADD: fesf_add_forward(len, A(m, o->in), A(m, o->in2), A(m, o->out)); break;
+    }
+}
+
+const float *fesf_model_forward(fesf_model *m, const float *x, int n, int training)
+{
+    memcpy(m->act, x, sizeof(float) * (size_t)n * per_sample(m, 0));
+    for (int i = 0; i < m->n_ops; i++) op_forward(m, &m->ops[i], n, training);
+    return A(m, m->n_acts - 1);
+}
+
+/* Zero the gradient of activation `a` before its first accumulation, which
+ * in reverse order happens at its last use; the input needs none. */
+static float *grad_of(fesf_model *m, int a, int op, int n)
+{
+    if (a == 0) return NULL;
+    if (m->acts[a].last_use == op) memset(D(m, a), 0, sizeof(float) * (size_t)n * per_sample(m, a));
+    return D(m, a);
+}
+
+static void op_backward(fesf_model *m, op_desc *o, int i, int n)
+{
+    const act_desc *a = &m->acts[o->in];
+    int hw = a->h * a->w;
+    size_t len = (size_t)n * per_sample(m, o->in);
+    float *dy = D(m, o->out), *dx = grad_of(m, o->in, i, n);
+    switch (o->kind) {
+    case OP_CONV:
+        o->conv.n = n;
+        fesf_conv2d_backward(&o->conv, A(m, o->in), P(m, o->tw), dy, dx, G(m, o->tw), NULL, m->col);
+        break;
+    case OP_BN:
+        fesf_batchnorm_backward(n, a->c, hw, A(m, o->in), P(m, o->tw), m->save + o->save_off,
+                                m->save + o->save_off + a->c, dy, dx, G(m, o->tw), G(m, o->tb));
+        break;
+    case OP_RELU: fesf_relu_backward(len, A(m, o->in), dy, dx); break;
+    case OP_MAXPOOL:
+        o->pool.n = n;
+        fesf_maxpool_backward(&o->pool, m->idx + o->save_off, dy, dx);
+        break;
+    case OP_GAP: fesf_gap_backward(n, a->c, hw, dy, dx); break;
+    case OP_LINEAR:
+        fesf_linear_backward(n, (int)per_sample(m, o->in), m->acts[o->out].c, A(m, o->in), P(m, o->tw), dy, dx,
+                             G(m, o->tw), G(m, o->tb));
+        break;
+    case OP_ADD: fesf_add_backward(len, dy, dx, grad_of(m, o->in2, i, n)); break;
+    }
+}
+
+void fesf_model_backward(fesf_model *m, const float *dlogits, int n)
+{
+    int last = m->n_acts - 1;
+    if (dlogits != D(m, last)) memcpy(D(m, last), dlogits, sizeof(float) * (size_t)n * per_sample(m, last));
+    for (int i = m->n_ops - 1; i >= 0; i--) op_backward(m, &m->ops[i], i, n);
+}
+
+float *fesf_model_dlogits(fesf_model *m) { return D(m, m->n_acts - 1); }
+
+void fesf_model_zero_grad(fesf_model *m) { memset(m->grads, 0, sizeof(float) * m->n_params); }
+
+/* ---- accessors ------------------------------------------------------------ */
+
+const char *fesf_model_arch(const fesf_model *m) { return m->arch; }
+float *fesf_model_params(fesf_model *m) { return m->params; }
+float *fesf_model_grads(fesf_model *m) { return m->grads; }
+float *fesf_model_buffers(fesf_model *m) { return m->buffers; }
+size_t fesf_model_n_params(const fesf_model *m) { return m->n_params; }
+size_t fesf_model_n_buffers(const fesf_model *m) { return m->n_buffers; }
+int fesf_model_classes(const fesf_model *m) { return m->classes; }
+int fesf_model_batch(const fesf_model *m) { return m->batch; }
+int fesf_model_n_tensors(const fesf_model *m) { return m->n_tensors; }
+const fesf_tensor_info *fesf_model_tensor(const fesf_model *m, int i) { return &m->tensors[i]; }
+
+size_t fesf_model_bytes(const fesf_model *m)
+{
+    return sizeof(float) * (2 * m->n_params + m->n_buffers + 2 * m->n_act + m->n_col + m->n_save) +
+           sizeof(int32_t) * m->n_idx;
+}

@@ -1,0 +1,181 @@
+/* Batch norm and instance norm (see layers.h), PyTorch semantics.
+ *
+ * Statistics: each plane (HW values) is reduced in 8 float lanes and the
+ * plane sums are added in double; variance is the two-pass mean of squared
+ * deviations. Normalisation uses the biased variance; BatchNorm's running
+ * variance is updated with the unbiased one, M / (M - 1) var, M = N*HW.
+ *
+ * Backward (training mode), per channel over its M values, xhat = (x - mean)
+ * invstd:
+ *   dbeta  += sum dy
+ *   dgamma += sum dy xhat
+ *   dx     += gamma invstd (dy - sum dy / M - xhat sum(dy xhat) / M)
+ * Instance norm is the same with M = HW per (n, c), dgamma/dbeta summed over n. */
+#include "fesf/layers.h"
+
+#include <math.h>
+#include <stddef.h>
+
+/* 4-float vectors (GCC extension; unaligned, may_alias): -O2 leaves loops of
+ * unknown trip count scalar, these keep the streaming loops vectorised. */
+typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
+
+static inline float hsum(v4f v) { return (v[0] + v[1]) + (v[2] + v[3]); }
+
+static double sum_f(const float *a, size_t len)
+{
+    v4f s0 = {0}, s1 = {0};
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        s0 += *(const v4f *)(a + i);
+        s1 += *(const v4f *)(a + i + 4);
+    }
+    double acc = (double)hsum(s0) + hsum(s1);
+    for (; i < len; i++) acc += a[i];
+    return acc;
+}
+
+/* sum (a - mu)^2 */
+static double sumsq_dev(const float *a, size_t len, float mu)
+{
+    v4f s0 = {0}, s1 = {0};
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        v4f d0 = *(const v4f *)(a + i) - mu, d1 = *(const v4f *)(a + i + 4) - mu;
+        s0 += d0 * d0;
+        s1 += d1 * d1;
+    }
+    double acc = (double)hsum(s0) + hsum(s1);
+    for (; i < len; i++) {
+        double d = (double)a[i] - mu;
+        acc += d * d;
+    }
+    return acc;
+}
+
+/* sum dy (x - mu) */
+static double dot_dev(const float *dy, const float *x, size_t len, float mu)
+{
+    v4f s0 = {0}, s1 = {0};
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        s0 += *(const v4f *)(dy + i) * (*(const v4f *)(x + i) - mu);
+        s1 += *(const v4f *)(dy + i + 4) * (*(const v4f *)(x + i + 4) - mu);
+    }
+    double acc = (double)hsum(s0) + hsum(s1);
+    for (; i < len; i++) acc += (double)dy[i] * ((double)x[i] - mu);
+    return acc;
+}
+
+/* y = (x - mu) scale + shift */
+static void affine(float *y, const float *x, size_t len, float mu, float scale, float shift)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) *(v4f *)(y + i) = (*(const v4f *)(x + i) - mu) * scale + shift;
+    for (; i < len; i++) y[i] = (x[i] - mu) * scale + shift;
+}
+
+/* dx += dy k + (x - mu) a + b */
+static void norm_dx(float *dx, const float *dy, const float *x, size_t len, float k, float mu, float a, float b)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        *(v4f *)(dx + i) += *(const v4f *)(dy + i) * k + (*(const v4f *)(x + i) - mu) * a + b;
+    for (; i < len; i++) dx[i] += dy[i] * k + (x[i] - mu) * a + b;
+}
+
+void fesf_batchnorm_forward(int n, int c, int hw, const float *x, const float *gamma, const float *beta, float *y,
+                            float *save_mean, float *save_invstd, float *running_mean, float *running_var,
+                            float momentum, float eps, int training)
+{
+    const size_t plane = (size_t)hw, cs = (size_t)c * hw;
+    const double m = (double)n * hw;
+    const int batch_stats = training || !running_mean || !running_var;
+    for (int ch = 0; ch < c; ch++) {
+        float mean, invstd;
+        if (batch_stats) {
+            double s = 0.0, ss = 0.0;
+            for (int i = 0; i < n; i++) s += sum_f(x + i * cs + ch * plane, plane);
+            double mu = s / m;
+            for (int i = 0; i < n; i++) ss += sumsq_dev(x + i * cs + ch * plane, plane, (float)mu);
+            double var = ss / m;
+            mean = (float)mu;
+            invstd = (float)(1.0 / sqrt(var + eps));
+            if (save_mean) save_mean[ch] = mean;
+            if (save_invstd) save_invstd[ch] = invstd;
+            if (training && running_mean && running_var) {
+                double unbiased = m > 1 ? var * m / (m - 1) : var;
+                running_mean[ch] = (float)((1.0 - momentum) * running_mean[ch] + momentum * mu);
+                running_var[ch] = (float)((1.0 - momentum) * running_var[ch] + momentum * unbiased);
+            }
+        } else {
+            mean = running_mean[ch];
+            invstd = (float)(1.0 / sqrt((double)running_var[ch] + eps));
+        }
+        float scale = gamma ? gamma[ch] * invstd : invstd, shift = beta ? beta[ch] : 0.0f;
+        for (int i = 0; i < n; i++) affine(y + i * cs + ch * plane, x + i * cs + ch * plane, plane, mean, scale, shift);
+    }
+}
+
+void fesf_batchnorm_backward(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
+                             const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    const size_t plane = (size_t)hw, cs = (size_t)c * hw;
+    const double m = (double)n * hw;
+    for (int ch = 0; ch < c; ch++) {
+        const float mean = save_mean[ch], invstd = save_invstd[ch];
+        double sdy = 0.0, sdyx = 0.0; /* sum dy, sum dy (x - mean) */
+        for (int i = 0; i < n; i++) {
+            const float *d = dy + i * cs + ch * plane;
+            sdy += sum_f(d, plane);
+            sdyx += dot_dev(d, x + i * cs + ch * plane, plane, mean);
+        }
+        if (dbeta) dbeta[ch] += (float)sdy;
+        if (dgamma) dgamma[ch] += (float)(sdyx * invstd);
+        if (!dx) continue;
+        double k = (gamma ? gamma[ch] : 1.0) * invstd;
+        float a = (float)(-k * invstd * invstd * sdyx / m), b = (float)(-k * sdy / m);
+        for (int i = 0; i < n; i++)
+            norm_dx(dx + i * cs + ch * plane, dy + i * cs + ch * plane, x + i * cs + ch * plane, plane, (float)k, mean,
+                    a, b);
+    }
+}
+
+void fesf_instancenorm_forward(int n, int c, int hw, const float *x, const float *gamma, const float *beta, float *y,
+                               float *save_mean, float *save_invstd, float eps)
+{
+    const size_t plane = (size_t)hw;
+    for (int i = 0; i < n; i++)
+        for (int ch = 0; ch < c; ch++) {
+            const size_t o = ((size_t)i * c + ch) * plane;
+            double mu = sum_f(x + o, plane) / hw;
+            double var = sumsq_dev(x + o, plane, (float)mu) / hw;
+            float mean = (float)mu, invstd = (float)(1.0 / sqrt(var + eps));
+            if (save_mean) save_mean[(size_t)i * c + ch] = mean;
+            if (save_invstd) save_invstd[(size_t)i * c + ch] = invstd;
+            float scale = gamma ? gamma[ch] * invstd : invstd, shift = beta ? beta[ch] : 0.0f;
+            affine(y + o, x + o, plane, mean, scale, shift);
+        }
+}
+
+void fesf_instancenorm_backward(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
+                                const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    const size_t plane = (size_t)hw;
+    for (int ch = 0; ch < c; ch++) {
+        double dg = 0.0, dbsum = 0.0;
+        for (int i = 0; i < n; i++) {
+            const size_t o = ((size_t)i * c + ch) * plane;
+            const float mean = save_mean[(size_t)i * c + ch], invstd = save_invstd[(size_t)i * c + ch];
+            double sdy = sum_f(dy + o, plane), sdyx = dot_dev(dy + o, x + o, plane, mean);
+            dbsum += sdy;
+            dg += sdyx * invstd;
+            if (!dx) continue;
+            double k = (gamma ? gamma[ch] : 1.0) * invstd;
+            float a = (float)(-k * invstd * invstd * sdyx / hw), b = (float)(-k * sdy / hw);
+            norm_dx(dx + o, dy + o, x + o, plane, (float)k, mean, a, b);
+        }
+        if (dbeta) dbeta[ch] += (float)dbsum;
+        if (dgamma) dgamma[ch] += (float)dg;
+    }
+}

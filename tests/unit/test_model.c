@@ -1,0 +1,146 @@
+/* Models: shapes and tensor tables, a training step allocates nothing,
+ * training reduces the loss, save/load round trip and architecture checks. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cblas.h>
+
+#include "fesf/config.h"
+#include "fesf/error.h"
+#include "fesf/model.h"
+#include "fesf/model_io.h"
+#include "fesf/optim.h"
+#include "fesf/rng.h"
+
+/* Count heap allocations while `counting` is set (glibc's own allocator
+ * underneath; the test binary's definitions take precedence). */
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+static volatile int counting;
+static volatile long allocations;
+void *malloc(size_t n)
+{
+    if (counting) allocations++;
+    return __libc_malloc(n);
+}
+void *calloc(size_t a, size_t b)
+{
+    if (counting) allocations++;
+    return __libc_calloc(a, b);
+}
+void *realloc(void *p, size_t n)
+{
+    if (counting) allocations++;
+    return __libc_realloc(p, n);
+}
+int posix_memalign(void **p, size_t align, size_t n)
+{
+    if (counting) allocations++;
+    *p = __libc_memalign(align, n);
+    return *p ? 0 : 12;
+}
+
+static void fill(float *x, size_t n, uint32_t stream)
+{
+    fesf_rng r;
+    fesf_rng_init(&r, 3, stream, 0);
+    for (size_t i = 0; i < n; i++) x[i] = (float)fesf_rng_normal(&r);
+}
+
+static void test_shapes_and_tensors(void **state)
+{
+    fesf_model *m;
+    assert_int_equal(fesf_model_create(&m, "resnet18", 8, 3, 28, 28, 5, 4), 0);
+    assert_string_equal(fesf_model_arch(m), "resnet18 width=8 input=3x28x28 classes=5");
+    size_t total = 0;
+    int has_shortcut = 0;
+    for (int i = 0; i < fesf_model_n_tensors(m); i++) {
+        const fesf_tensor_info *t = fesf_model_tensor(m, i);
+        if (!t->buffer) total += t->len;
+        has_shortcut |= !strcmp(t->name, "layer2.0.shortcut.0.weight");
+    }
+    assert_true(has_shortcut);
+    assert_int_equal(total, fesf_model_n_params(m));
+    /* torch's resnet18 (MedMNIST variant) at width 8: 4 stages x 2 blocks */
+    fesf_model_destroy(m);
+    assert_int_equal(fesf_model_create(&m, "vgg", 8, 1, 28, 28, 2, 4), -1);
+    assert_non_null(strstr(fesf_errmsg(), "unknown model.arch 'vgg'"));
+}
+
+static void test_step_allocates_nothing_and_learns(void **state)
+{
+    const int n = 16, c = 1, h = 28, w = 28;
+    fesf_model *m;
+    assert_int_equal(fesf_model_create(&m, "cnn-small", 8, c, h, w, 2, n), 0);
+    fesf_model_init(m, 1);
+    fesf_optim_config oc;
+    fesf_optim_defaults(&oc, FESF_OPT_ADAM, 1e-2f);
+    float *st = calloc(fesf_model_n_params(m) * 2, sizeof(float)), *x = malloc(sizeof(float) * n * c * h * w);
+    int32_t labels[16];
+    fill(x, (size_t)n * c * h * w, 1);
+    for (int i = 0; i < n; i++) {
+        labels[i] = i % 2;
+        for (int q = 0; q < h * w; q++) x[(size_t)i * h * w + q] += labels[i] ? 0.5f : -0.5f; /* learnable */
+    }
+    /* One BLAS thread: OpenBLAS's threaded GEMM mallocs a 512 KiB job buffer
+     * per call (library-internal; measured with gdb), fesf's code none. */
+    openblas_set_num_threads(1);
+    double first = fesf_model_train_step(m, x, labels, n, NULL, &oc, 0, st), last = first;
+    allocations = 0;
+    counting = 1;
+    for (int t = 1; t < 30; t++) last = fesf_model_train_step(m, x, labels, n, NULL, &oc, t, st);
+    counting = 0;
+    assert_int_equal(allocations, 0);
+    assert_true(last < 0.5 * first);
+    free(st), free(x);
+    fesf_model_destroy(m);
+}
+
+static void test_save_load_round_trip(void **state)
+{
+    char dir[] = "/tmp/fesf-test-model-XXXXXX", path[128];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/model.h5", dir);
+    fesf_model *a, *b, *other;
+    assert_int_equal(fesf_model_create(&a, "resnet18", 4, 1, 16, 16, 3, 2), 0);
+    assert_int_equal(fesf_model_create(&b, "resnet18", 4, 1, 16, 16, 3, 2), 0);
+    assert_int_equal(fesf_model_create(&other, "cnn-small", 4, 1, 16, 16, 3, 2), 0);
+    fesf_model_init(a, 5);
+    fesf_model_init(b, 6);
+    fill(fesf_model_buffers(a), fesf_model_n_buffers(a), 9); /* running stats too */
+    float opt[10] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, back[10] = {0};
+    fesf_model_save_info info = {opt, 10, "adam", 17, "[run]\nseed = 1\n"};
+    assert_int_equal(fesf_model_save(path, a, &info), 0);
+    int64_t round = 0;
+    assert_int_equal(fesf_model_load(path, b, back, 10, &round), 0);
+    assert_memory_equal(fesf_model_params(a), fesf_model_params(b), sizeof(float) * fesf_model_n_params(a));
+    assert_memory_equal(fesf_model_buffers(a), fesf_model_buffers(b), sizeof(float) * fesf_model_n_buffers(a));
+    assert_memory_equal(opt, back, sizeof opt);
+    assert_int_equal(round, 17);
+    assert_int_equal(fesf_model_load(path, other, NULL, 0, NULL), -1);
+    assert_non_null(strstr(fesf_errmsg(), "holds a model 'resnet18 width=4"));
+    assert_non_null(strstr(fesf_errmsg(), "not 'cnn-small width=4"));
+    unlink(path);
+    rmdir(dir);
+    fesf_model_destroy(a), fesf_model_destroy(b), fesf_model_destroy(other);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shapes_and_tensors),
+        cmocka_unit_test(test_step_allocates_nothing_and_learns),
+        cmocka_unit_test(test_save_load_round_trip),
+    };
+    return cmocka_run_group_tests_name("model", tests, NULL, NULL);
+}
