@@ -56,5 +56,6 @@ int fesf_cmd_prepare(int argc, char **argv);
 int fesf_cmd_inspect(int argc, char **argv);
 int fesf_cmd_bench(int argc, char **argv);
 int fesf_cmd_hide(int argc, char **argv);
+int fesf_cmd_train(int argc, char **argv);
 
 #endif

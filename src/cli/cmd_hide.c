@@ -4,13 +4,13 @@
 #include "fesf/cli.h"
 #include "fesf/config.h"
 #include "fesf/error.h"
+#include "fesf/fsutil.h"
 #include "fesf/hide.h"
 #include "fesf/log.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define HIDE_BATCH 64
 
@@ -19,17 +19,6 @@ typedef struct {
     int c, h, w;
 } hide_meta;
 
-static int count_shards(const char *dir, int64_t *n)
-{
-    char path[FESF_PATH_MAX + 32];
-    for (*n = 0;; ++*n) {
-        snprintf(path, sizeof path, "%s/site-%03lld.h5", dir, (long long)*n + 1);
-        if (access(path, F_OK)) break;
-    }
-    if (*n == 0) return fesf_error("no site-001.h5 in '%s' (run 'fesf prepare' first)", dir);
-    return 0;
-}
-
 /* Rank 0: config, host(s) and the number of shards, then broadcast all. */
 static int share_inputs(fesf_cli *c, hide_meta *m, float **hosts)
 {
@@ -37,10 +26,12 @@ static int share_inputs(fesf_cli *c, hide_meta *m, float **hosts)
     if (c->world.rank == 0) {
         char path[FESF_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/hosts.h5", c->cfg.run.out);
-        if (count_shards(c->cfg.run.out, &m->n_shards) ||
+        int shards = 0;
+        if (fesf_count_shards(c->cfg.run.out, &shards) ||
             fesf_hosts_load(path, c->cfg.ihm.host_mode, c->cfg.ihm.host_index, hosts, &m->n_hosts, &m->c, &m->h,
                             &m->w))
             return -1;
+        m->n_shards = shards;
         fesf_info("host %s: %lld image%s of %d x %d x %d; %lld shard%s, %d worker rank%s",
                   c->cfg.ihm.host_mode == FESF_HOST_FIXED ? "fixed" : "pool (random per image)",
                   (long long)m->n_hosts, m->n_hosts > 1 ? "s" : "", m->c, m->h, m->w, (long long)m->n_shards,

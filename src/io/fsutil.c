@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 int fesf_mkdir_p(const char *path)
 {
@@ -19,5 +20,16 @@ int fesf_mkdir_p(const char *path)
     if (mkdir(buf, 0777) && errno != EEXIST) return fesf_error("cannot create folder '%s': %s", buf, strerror(errno));
     struct stat st;
     if (stat(buf, &st) || !S_ISDIR(st.st_mode)) return fesf_error("'%s' is not a folder", buf);
+    return 0;
+}
+
+int fesf_count_shards(const char *dir, int *n)
+{
+    char path[4200];
+    for (*n = 0;; ++*n) {
+        snprintf(path, sizeof path, "%s/site-%03d.h5", dir, *n + 1);
+        if (access(path, F_OK)) break;
+    }
+    if (*n == 0) return fesf_error("no site-001.h5 in '%s' (run 'fesf prepare' first)", dir);
     return 0;
 }

@@ -1,0 +1,59 @@
+# fesf train end to end: FedSGD and FedAvg over MPI, metrics, model.h5, report,
+# determinism, and failures that end the job quickly naming the site.
+. tests/lib.sh
+RUN=$TMP/run
+check "prepare 4 phantom sites" "$FESF" prepare -q --set data.size=28 --set data.count=600 --set run.out="$RUN"
+check "hide" "$FESF" hide -q --set run.out="$RUN"
+T="--set run.out=$RUN --set train.input=synthetic --set train.rounds=6 --set train.eval_every=3 --set train.batch=32"
+check "train FedSGD, one process" "$FESF" train -q $T
+$PY - "$RUN" <<'PYEOF' >"$TMP/m" 2>&1 && ok "metrics.jsonl: one object per round, test and val figures, per site: $(cat "$TMP/m")" || { nok "metrics.jsonl"; sed 's/^/#   /' "$TMP/m"; }
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1] + "/metrics.jsonl")]
+assert [r["round"] for r in rows] == list(range(1, 7)), rows
+assert all("loss" in r and "images_per_s" in r for r in rows)
+ev = [r for r in rows if "auc" in r]
+assert [r["round"] for r in ev] == [3, 6]
+for r in ev:
+    for k in ("accuracy", "balanced_accuracy", "macro_f1", "auc", "val_accuracy", "val_auc"):
+        assert 0 <= r[k] <= 1, (k, r[k])
+    assert len(r["per_site"]) == 4 and all("auc" in s for s in r["per_site"])
+print(f"{len(rows)} rounds, last test AUC {ev[-1]['auc']:.3f}")
+PYEOF
+check "model.h5 is a fesf-model with its architecture" sh -c "'$FESF' inspect '$RUN/model.h5' | grep -q 'arch = cnn-small width=16 input=1x28x28 classes=2'"
+check "report.md has the results table" grep -q '| synthetic | best validation round |' "$RUN/report.md"
+
+check "train FedSGD, mpirun -np 5" mpirun --oversubscribe -np 5 "$FESF" train -q $T
+cp "$RUN/model.h5" "$TMP/a.h5"
+check "again, same seed" mpirun --oversubscribe -np 5 "$FESF" train -q $T
+$PY - "$TMP/a.h5" "$RUN/model.h5" <<'PYEOF' && ok "same seed twice: bit-identical model.h5 parameters" || nok "reruns differ"
+import sys, h5py
+a, b = (h5py.File(p) for p in sys.argv[1:3])
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+assert names and all(a[n][()].tobytes() == b[n][()].tobytes() for n in names)
+PYEOF
+check "train FedAvg (2 local epochs), mpirun -np 3 (sites 1,3 and 2,4 share a rank)" \
+    mpirun --oversubscribe -np 3 "$FESF" train -q $T --set train.algo=fedavg --set train.local_epochs=2
+check "partial participation" "$FESF" train -q $T --set train.participation=0.5 --set train.rounds=3
+
+expect_fail "train on surrogates before enhance" "has no /surrogate images \(run 'fesf enhance' first\)" \
+    "$FESF" train -q --set run.out="$RUN"
+# a corrupt shard and a shard of another image size end the job naming the site
+cp -r "$RUN" "$TMP/bad"
+head -c 2000 "$RUN/site-002.h5" >"$TMP/bad/site-002.h5"
+start=$(date +%s)
+mpirun --oversubscribe -np 5 "$FESF" train -q $T --set run.out="$TMP/bad" >"$TMP/o" 2>"$TMP/e"; rc=$?
+secs=$(( $(date +%s) - start ))
+[ $rc -ne 0 ] && [ $secs -lt 10 ] && grep -q "\[site 2\] error: site 2: .*site-002.h5" "$TMP/e" \
+    && ok "a corrupt shard ends the job in ${secs} s: $(grep 'error' "$TMP/e" | head -1)" \
+    || { nok "corrupt shard (exit $rc, ${secs} s)"; sed 's/^/#   /' "$TMP/e" | head; }
+check "prepare 32 px phantoms" "$FESF" prepare -q --set data.size=32 --set data.count=200 --set run.out="$TMP/p32"
+check "hide them" "$FESF" hide -q --set run.out="$TMP/p32"
+cp -r "$RUN" "$TMP/bad2" && cp "$TMP/p32/site-003.h5" "$TMP/bad2/site-003.h5"
+start=$(date +%s)
+mpirun --oversubscribe -np 5 "$FESF" train -q $T --set run.out="$TMP/bad2" >"$TMP/o" 2>"$TMP/e"; rc=$?
+secs=$(( $(date +%s) - start ))
+[ $rc -ne 0 ] && [ $secs -lt 10 ] && grep -q "\[site 3\] error: site 3: 'site-003.h5': images are 1x32x32 but site-001.h5 has 1x28x28" "$TMP/e" \
+    && ok "a shard of another image size ends the job in ${secs} s naming site 3" \
+    || { nok "mismatched shard (exit $rc, ${secs} s)"; sed 's/^/#   /' "$TMP/e" | head; }
+echo "1..$_n"
