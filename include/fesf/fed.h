@@ -27,7 +27,10 @@ int fesf_fed_bcast_f32(const fesf_world *w, float *buf, size_t n);
 
 /* `fesf train`: train the diagnostic model on the sites' cfg->train.input
  * images; writes run.out/metrics.jsonl, model.h5 (the best-validation
- * round's model) and report.md. 0 or -1. */
-int fesf_fed_train(const fesf_config *cfg, const fesf_world *w);
+ * round's model), report.md, and ckpt-RRRR.h5 every run.checkpoint_every
+ * rounds. resume: continue from the newest checkpoint (refused if the
+ * config differs beyond train.rounds, run.checkpoint_every, run.threads,
+ * run.log); the result is bit-identical to an uninterrupted run. 0 or -1. */
+int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume);
 
 #endif

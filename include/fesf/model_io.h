@@ -22,6 +22,28 @@ typedef struct {
 
 int fesf_model_save(const char *path, const fesf_model *m, const fesf_model_save_info *info);
 
+/* Training checkpoint ckpt-RRRR.h5: a model file (parameters and buffers =
+ * the global state, /optim/state) plus what a resumed run needs to end
+ * bit-identical to an uninterrupted one: /resume/best (the best-validation
+ * state so far), /resume/results (figures of finished repeats), and root
+ * attributes repeat, round, best_score, best_round, config_hash. */
+typedef struct {
+    int64_t repeat, round;      /* `round` rounds of repeat `repeat` are done */
+    uint64_t config_hash;
+    double best_score;
+    int64_t best_round;
+    float *best;                /* [best_floats] */
+    size_t best_floats;
+    double *results;            /* [results_len] */
+    size_t results_len;
+} fesf_ckpt;
+
+int fesf_ckpt_save(const char *path, const fesf_model *m, const float *optim_state, size_t optim_floats,
+                   const fesf_ckpt *c, const char *config_text);
+/* Load into m, optim_state and c (whose best / results buffers the caller
+ * provides, sized as when saved); refuses another config hash. */
+int fesf_ckpt_load(const char *path, fesf_model *m, float *optim_state, size_t optim_floats, fesf_ckpt *c);
+
 /* Load parameters and buffers into m (same architecture string required);
  * optim_state (optim_floats) and *round are filled when non-NULL and present. */
 int fesf_model_load(const char *path, fesf_model *m, float *optim_state, size_t optim_floats, int64_t *round);

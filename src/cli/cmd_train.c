@@ -5,15 +5,18 @@
 #include "fesf/log.h"
 
 #include <cblas.h>
+#include <string.h>
 
 int fesf_cmd_train(int argc, char **argv)
 {
     fesf_cli c;
     fesf_cli_init(&c);
+    int resume = 0;
     for (int i = 1; i < argc; i++) {
         int r = fesf_cli_common_opt(&c, "train", argc, argv, &i);
         if (r < 0) return FESF_EXIT_USAGE;
-        if (!r) return fesf_cli_usage("train", "unknown option '%s'", argv[i]);
+        if (!r && !strcmp(argv[i], "--resume")) resume = 1;
+        else if (!r) return fesf_cli_usage("train", "unknown option '%s'", argv[i]);
     }
     if (fesf_world_init(&c.world, &argc, &argv)) return fesf_cli_fail(&c);
     c.mpi = 1;
@@ -21,7 +24,7 @@ int fesf_cmd_train(int argc, char **argv)
     if (fesf_world_bcast(&c.world, &c.cfg, sizeof c.cfg, 0)) return fesf_cli_fail(&c);
     if (c.world.rank) fesf_cli_apply_log_level(&c);
     openblas_set_num_threads(c.cfg.run.threads);
-    if (fesf_fed_train(&c.cfg, &c.world)) return fesf_cli_fail(&c);
+    if (fesf_fed_train(&c.cfg, &c.world, resume)) return fesf_cli_fail(&c);
     fesf_world_finalize(&c.world);
     return FESF_EXIT_OK;
 }

@@ -20,10 +20,12 @@ const fesf_command fesf_commands[] = {
      "  ihm.host_index. Under mpirun -np N+1, rank 0 coordinates and ranks 1..N hide the shards (shard s\n"
      "  on rank 1 + (s-1) mod N); a single process hides them all."},
     {"train", fesf_cmd_train, "federated training of the diagnostic model on the sites' shards",
-     "fesf train [-c FILE] [--set section.key=value]... [-v|-q]\n"
+     "fesf train [-c FILE] [--set section.key=value]... [--resume] [-v|-q]\n"
      "  Trains model.arch on train.input images (surrogate | synthetic | plain) of run.out/site-NNN.h5\n"
      "  with train.algo (fedsgd | fedavg) for train.rounds rounds, evaluating every train.eval_every\n"
-     "  rounds; writes run.out/metrics.jsonl, model.h5 (the best-validation round) and report.md.\n"
+     "  rounds; writes run.out/metrics.jsonl, model.h5 (the best-validation round) and report.md, and\n"
+     "  ckpt-RRRR.h5 every run.checkpoint_every rounds. --resume continues from the newest checkpoint\n"
+     "  and ends bit-identical to an uninterrupted run.\n"
      "  Under mpirun -np N+1 rank 0 coordinates and ranks 1..N hold the sites; one process does all."},
     {"inspect", fesf_cmd_inspect, "summarise a fesf HDF5 file; export image grids as PNG",
      "fesf inspect FILE [--png OUT.png] [--dataset PATH] [--count N] [--config]\n"

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_CHANNELS 3
 enum { SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST };
@@ -59,6 +60,7 @@ typedef struct {
     double best_auc;
     int best_round;
     FILE *metrics;
+    int resume;                 /* --resume: continue from the newest checkpoint */
 } trainer;
 
 /* ---- data ----------------------------------------------------------------- */
@@ -449,17 +451,22 @@ typedef struct {
     int best_round;
 } repeat_result;
 
-/* One training run with `seed`; the coordinator fills r and keeps the best state. */
-static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *res)
+static int save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res);
+
+/* One training run with `seed` from round `start` (0, or where a checkpoint
+ * left off); the coordinator fills res and keeps the best state. */
+static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *res, int64_t start)
 {
     const fesf_config *cfg = t->cfg;
-    fesf_model_init(t->m, seed);
-    memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
-    memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
-    memset(t->opt_state, 0, sizeof(float) * t->np * (size_t)fesf_optim_state_per_param(&t->oc));
-    t->best_auc = -1, t->best_round = -1;
+    if (start == 0) {
+        fesf_model_init(t->m, seed);
+        memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
+        memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
+        memset(t->opt_state, 0, sizeof(float) * t->np * (size_t)fesf_optim_state_per_param(&t->oc));
+        t->best_auc = -1, t->best_round = -1;
+    }
     double t0 = fesf_now();
-    for (int64_t r = 0; r < cfg->train.rounds; r++) {
+    for (int64_t r = start; r < cfg->train.rounds; r++) {
         double loss = 0, images = 0, tr = fesf_now();
         if (run_round(t, r, seed, &loss, &images)) return -1;
         int eval = (r + 1) % cfg->train.eval_every == 0 || r + 1 == cfg->train.rounds;
@@ -479,10 +486,126 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *res)
                 memcpy(t->best, t->global, sizeof(float) * (t->np + t->nb));
             }
         }
-        double eta = (now - t0) / (double)(r + 1) * (double)(cfg->train.rounds - r - 1);
+        double eta = (now - t0) / (double)(r + 1 - start) * (double)(cfg->train.rounds - r - 1);
         fesf_info("round %lld/%d loss %.4f%s, %.0f images/s, %.1f s, eta %.0f s", (long long)r + 1,
                   cfg->train.rounds, loss, extra, ips, now - t0, eta);
+        int every = cfg->run.checkpoint_every;
+        if (every > 0 && ((r + 1) % every == 0 || r + 1 == cfg->train.rounds) &&
+            save_checkpoint(t, repeat, r + 1, res - repeat))
+            return -1;
     }
+    return 0;
+}
+
+/* ---- checkpoints ------------------------------------------------------------ */
+
+#define RESULT_DOUBLES 13 /* per repeat: best (6), last (6), best round */
+
+static void pack_metrics(const fesf_metrics *m, double *v)
+{
+    v[0] = m->accuracy, v[1] = m->balanced_accuracy, v[2] = m->macro_f1, v[3] = m->auc, v[4] = m->loss;
+    v[5] = (double)m->count;
+}
+
+static void unpack_metrics(const double *v, fesf_metrics *m)
+{
+    *m = (fesf_metrics){v[0], v[1], v[2], v[3], v[4], (int64_t)v[5]};
+}
+
+/* The config hash a checkpoint must match: every key but those a resumed run may change. */
+static uint64_t resume_hash(const fesf_config *cfg)
+{
+    fesf_config c = *cfg;
+    c.train.rounds = 0, c.run.checkpoint_every = 0, c.run.threads = 1, c.run.log = 0;
+    return fesf_config_hash(&c);
+}
+
+static int save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res)
+{
+    int R = t->cfg->run.repeats;
+    double *results = calloc((size_t)R * RESULT_DOUBLES, sizeof(double));
+    char path[FESF_PATH_MAX + 32], *text = fesf_config_text_alloc(t->cfg);
+    if (!results || !text) {
+        free(results), free(text);
+        return fesf_error("out of memory");
+    }
+    for (int i = 0; i <= repeat; i++) {
+        pack_metrics(&res[i].best, results + i * RESULT_DOUBLES);
+        pack_metrics(&res[i].last, results + i * RESULT_DOUBLES + 6);
+        results[i * RESULT_DOUBLES + 12] = res[i].best_round;
+    }
+    memcpy(fesf_model_params(t->m), t->global, sizeof(float) * t->np);
+    memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
+    fesf_ckpt c = {repeat, done, resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
+                   results, (size_t)R * RESULT_DOUBLES};
+    snprintf(path, sizeof path, "%s/ckpt-%04lld.h5", t->cfg->run.out,
+             (long long)repeat * t->cfg->train.rounds + (long long)done);
+    int rc = fesf_ckpt_save(path, t->m, t->opt_state, t->np * (size_t)fesf_optim_state_per_param(&t->oc), &c, text);
+    free(results), free(text);
+    return rc;
+}
+
+/* Coordinator: the newest ckpt-RRRR.h5 of the run, or -1 if there is none. */
+static int newest_checkpoint(const char *dir, char *path, size_t size)
+{
+    long best = -1;
+    for (long g = 9999; g >= 0 && best < 0; g--) {
+        snprintf(path, size, "%s/ckpt-%04ld.h5", dir, g);
+        if (!access(path, R_OK)) best = g;
+    }
+    return best < 0 ? -1 : 0;
+}
+
+static int load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
+{
+    char path[FESF_PATH_MAX + 32];
+    int R = t->cfg->run.repeats;
+    if (newest_checkpoint(t->cfg->run.out, path, sizeof path)) {
+        fesf_warn("--resume: no checkpoint in '%s'; starting from round 1", t->cfg->run.out);
+        start[0] = start[1] = 0;
+        return 0;
+    }
+    double *results = calloc((size_t)R * RESULT_DOUBLES, sizeof(double));
+    if (!results) return fesf_error("out of memory");
+    fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * RESULT_DOUBLES};
+    int rc = fesf_ckpt_load(path, t->m, t->opt_state, t->np * (size_t)fesf_optim_state_per_param(&t->oc), &c);
+    if (!rc && c.repeat >= R) rc = fesf_error("'%s' is from repeat %lld but run.repeats = %d", path, (long long)c.repeat + 1, R);
+    if (!rc) {
+        memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
+        memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
+        t->best_auc = c.best_score, t->best_round = (int)c.best_round;
+        for (int i = 0; i <= c.repeat; i++) {
+            unpack_metrics(results + i * RESULT_DOUBLES, &res[i].best);
+            unpack_metrics(results + i * RESULT_DOUBLES + 6, &res[i].last);
+            res[i].best_round = (int)results[i * RESULT_DOUBLES + 12];
+        }
+        start[0] = c.repeat, start[1] = c.round;
+        fesf_info("resuming from '%s': repeat %lld, %lld rounds done", path, (long long)c.repeat + 1, (long long)c.round);
+    }
+    free(results);
+    return rc;
+}
+
+/* Keep the metrics lines of rounds a checkpoint covers; drop later ones. */
+static int trim_metrics(const char *path, int64_t repeat, int64_t round)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char tmp[FESF_PATH_MAX + 48], line[1 << 16];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    FILE *o = fopen(tmp, "w");
+    if (!o) {
+        fclose(f);
+        return fesf_error("cannot write '%s'", tmp);
+    }
+    while (fgets(line, sizeof line, f)) {
+        long long rep = -1, rnd = -1;
+        if (sscanf(line, "{\"repeat\": %lld, \"round\": %lld", &rep, &rnd) == 2 &&
+            (rep < repeat || (rep == repeat && rnd <= round)))
+            fputs(line, o);
+    }
+    fclose(f);
+    if (fclose(o) || rename(tmp, path)) return fesf_error("cannot rewrite '%s'", path);
     return 0;
 }
 
@@ -554,7 +677,7 @@ static void trainer_free(trainer *t)
     if (t->metrics) fclose(t->metrics);
 }
 
-int fesf_fed_train(const fesf_config *cfg, const fesf_world *w)
+int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume)
 {
     trainer t;
     memset(&t, 0, sizeof t);
@@ -562,10 +685,16 @@ int fesf_fed_train(const fesf_config *cfg, const fesf_world *w)
     int rc = -1, R = cfg->run.repeats;
     repeat_result *res = calloc((size_t)R, sizeof *res);
     if (!res || setup(&t)) goto done;
+    int64_t start[2] = {0, 0}; /* repeat, rounds done */
+    if (w->rank == 0 && resume && load_checkpoint(&t, res, start)) goto done;
+    if (fesf_world_bcast(w, start, sizeof start, 0)) goto done;
     if (w->rank == 0) {
         char path[FESF_PATH_MAX + 32];
         snprintf(path, sizeof path, "%s/metrics.jsonl", cfg->run.out);
-        if (!(t.metrics = fopen(path, "w"))) {
+        if (start[0] || start[1]) {
+            if (trim_metrics(path, start[0], start[1])) goto done;
+        }
+        if (!(t.metrics = fopen(path, start[0] || start[1] ? "a" : "w"))) {
             fesf_error("cannot write '%s'", path);
             goto done;
         }
@@ -573,8 +702,8 @@ int fesf_fed_train(const fesf_config *cfg, const fesf_world *w)
                   t.n_sites, input_group(cfg), t.shape.c, t.shape.h, t.shape.w, t.shape.k,
                   fesf_config_enum_name("train.algo", cfg->train.algo), cfg->train.rounds);
     }
-    for (int r = 0; r < R; r++) {
-        if (train_once(&t, r, cfg->run.seed + (uint64_t)r, &res[r])) goto done;
+    for (int r = (int)start[0]; r < R; r++) {
+        if (train_once(&t, r, cfg->run.seed + (uint64_t)r, &res[r], r == start[0] ? start[1] : 0)) goto done;
         if (w->rank == 0 && save_best(&t, r)) goto done;
         if (w->rank == 0)
             fesf_info("repeat %d: best validation round %d: test accuracy %.3f, AUC %.3f", r + 1, res[r].best_round,

@@ -42,25 +42,94 @@ static int write_tensor(hid_t file, const fesf_tensor_info *t, const float *data
     return write_f32(file, path, slash + 1, t->rank, dims, data);
 }
 
+static int read_exact(hid_t f, const char *path, float *data, size_t n, const char *file);
+
+/* Write a model file into an open output; the caller commits. */
+static int write_model(fesf_h5out *o, const fesf_model *m, const fesf_model_save_info *info)
+{
+    int rc = fesf_h5_attr_str(o->file, "arch", fesf_model_arch(m)) ||
+             fesf_h5_attr_i64(o->file, "round", info ? info->round : 0) ||
+             fesf_h5_attr_str(o->file, "optimizer", info && info->optimizer ? info->optimizer : "none");
+    float *params = fesf_model_params((fesf_model *)m), *buffers = fesf_model_buffers((fesf_model *)m);
+    for (int i = 0; i < fesf_model_n_tensors(m) && !rc; i++) {
+        const fesf_tensor_info *t = fesf_model_tensor(m, i);
+        rc = write_tensor(o->file, t, (t->buffer ? buffers : params) + t->off);
+    }
+    if (!rc && info && info->optim_state) {
+        hsize_t n = (hsize_t)info->optim_floats;
+        rc = write_f32(o->file, "/optim", "state", 1, &n, info->optim_state);
+    }
+    return rc;
+}
+
 int fesf_model_save(const char *path, const fesf_model *m, const fesf_model_save_info *info)
 {
     fesf_h5out o = FESF_H5OUT_INIT;
     if (fesf_h5out_create(&o, path, "fesf-model", FESF_MODEL_VERSION, info ? info->config_text : NULL)) return -1;
-    int rc = fesf_h5_attr_str(o.file, "arch", fesf_model_arch(m)) ||
-             fesf_h5_attr_i64(o.file, "round", info ? info->round : 0) ||
-             fesf_h5_attr_str(o.file, "optimizer", info && info->optimizer ? info->optimizer : "none");
-    float *params = fesf_model_params((fesf_model *)m), *buffers = fesf_model_buffers((fesf_model *)m);
-    for (int i = 0; i < fesf_model_n_tensors(m) && !rc; i++) {
-        const fesf_tensor_info *t = fesf_model_tensor(m, i);
-        rc = write_tensor(o.file, t, (t->buffer ? buffers : params) + t->off);
-    }
-    if (!rc && info && info->optim_state) {
-        hsize_t n = (hsize_t)info->optim_floats;
-        rc = write_f32(o.file, "/optim", "state", 1, &n, info->optim_state);
-    }
+    int rc = write_model(&o, m, info);
     if (!rc) rc = fesf_h5out_commit(&o);
     fesf_h5out_abort(&o);
     return rc ? fesf_error("'%s': %s", path, fesf_errmsg()) : 0;
+}
+
+int fesf_ckpt_save(const char *path, const fesf_model *m, const float *optim_state, size_t optim_floats,
+                   const fesf_ckpt *c, const char *config_text)
+{
+    fesf_h5out o = FESF_H5OUT_INIT;
+    fesf_model_save_info info = {optim_state, optim_floats, NULL, c->round, config_text};
+    if (fesf_h5out_create(&o, path, "fesf-model", FESF_MODEL_VERSION, config_text)) return -1;
+    char hash[32];
+    snprintf(hash, sizeof hash, "%016llx", (unsigned long long)c->config_hash);
+    hsize_t nb = (hsize_t)c->best_floats, nr = (hsize_t)c->results_len;
+    int rc = write_model(&o, m, &info) || fesf_h5_attr_i64(o.file, "repeat", c->repeat) ||
+             fesf_h5_attr_f64(o.file, "best_score", c->best_score) ||
+             fesf_h5_attr_i64(o.file, "best_round", c->best_round) || fesf_h5_attr_str(o.file, "config_hash", hash) ||
+             write_f32(o.file, "/resume", "best", 1, &nb, c->best);
+    if (!rc) {
+        hid_t sp = H5Screate_simple(1, &nr, NULL);
+        hid_t d = H5Dcreate2(o.file, "/resume/results", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        rc = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->results) < 0;
+        if (d >= 0) H5Dclose(d);
+        H5Sclose(sp);
+    }
+    if (!rc) rc = fesf_h5out_commit(&o);
+    fesf_h5out_abort(&o);
+    return rc ? fesf_error("'%s': %s", path, fesf_errmsg()[0] ? fesf_errmsg() : "cannot write") : 0;
+}
+
+int fesf_ckpt_load(const char *path, fesf_model *m, float *optim_state, size_t optim_floats, fesf_ckpt *c)
+{
+    char hash[32], want[32];
+    if (fesf_model_load(path, m, optim_state, optim_floats, &c->round)) return -1;
+    hid_t f = fesf_h5_open(path, "fesf-model", FESF_MODEL_VERSION, 0);
+    if (f < 0) return -1;
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)c->config_hash);
+    int rc = -1;
+    if (fesf_h5_attr_get_str(f, "config_hash", hash, sizeof hash) || fesf_h5_attr_get_i64(f, "repeat", &c->repeat) ||
+        fesf_h5_attr_get_i64(f, "best_round", &c->best_round)) {
+        fesf_error("'%s' is not a training checkpoint", path);
+        goto done;
+    }
+    if (strcmp(hash, want)) {
+        fesf_error("'%s' was made with another configuration (hash %s, this one %s); only train.rounds, "
+                   "run.checkpoint_every, run.threads and run.log may change on --resume", path, hash, want);
+        goto done;
+    }
+    hid_t a = H5Aopen(f, "best_score", H5P_DEFAULT);
+    int bad = a < 0 || H5Aread(a, H5T_NATIVE_DOUBLE, &c->best_score) < 0;
+    if (a >= 0) H5Aclose(a);
+    if (bad || read_exact(f, "/resume/best", c->best, c->best_floats, path)) goto done;
+    hid_t d = H5Dopen2(f, "/resume/results", H5P_DEFAULT);
+    bad = d < 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->results) < 0;
+    if (d >= 0) H5Dclose(d);
+    if (bad) {
+        fesf_error("'%s': cannot read /resume/results", path);
+        goto done;
+    }
+    rc = 0;
+done:
+    H5Fclose(f);
+    return rc;
 }
 
 static int read_exact(hid_t f, const char *path, float *data, size_t n, const char *file)

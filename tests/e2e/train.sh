@@ -36,6 +36,30 @@ check "train FedAvg (2 local epochs), mpirun -np 3 (sites 1,3 and 2,4 share a ra
     mpirun --oversubscribe -np 3 "$FESF" train -q $T --set train.algo=fedavg --set train.local_epochs=2
 check "partial participation" "$FESF" train -q $T --set train.participation=0.5 --set train.rounds=3
 
+# SIGKILL half-way, --resume: bit-identical to the uninterrupted run
+K="--set run.out=$RUN --set train.input=synthetic --set train.rounds=150 --set train.eval_every=10 --set run.checkpoint_every=10 --set train.batch=16"
+check "uninterrupted run with checkpoints" mpirun --oversubscribe -np 5 "$FESF" train -q $K
+cp "$RUN/model.h5" "$TMP/full.h5" && cp "$RUN/metrics.jsonl" "$TMP/full.jsonl" && rm -f "$RUN"/ckpt-*.h5
+mpirun --oversubscribe -np 5 "$FESF" train -q $K >/dev/null 2>&1 &
+pid=$!
+i=0; while [ ! -f "$RUN/ckpt-0030.h5" ] && [ $i -lt 600 ]; do sleep 0.02; i=$((i + 1)); done
+kill -9 $pid; wait $pid 2>/dev/null
+done_rounds=$(wc -l <"$RUN/metrics.jsonl")
+[ -f "$RUN/ckpt-0030.h5" ] && [ "$done_rounds" -lt 150 ] && ok "killed with SIGKILL after $done_rounds of 150 rounds" \
+    || nok "kill came too late ($done_rounds rounds)"
+check "--resume from the newest checkpoint" mpirun --oversubscribe -np 5 "$FESF" train -q --resume $K
+$PY - "$TMP/full.h5" "$RUN/model.h5" "$TMP/full.jsonl" "$RUN/metrics.jsonl" <<'PYEOF' && ok "resumed run = uninterrupted run: bit-identical model.h5 parameters and metrics" || nok "resume differs"
+import sys, json, h5py
+a, b = (h5py.File(p) for p in sys.argv[1:3])
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+assert names and all(a[n][()].tobytes() == b[n][()].tobytes() for n in names)
+strip = lambda p: [{k: v for k, v in json.loads(l).items() if k != "images_per_s"} for l in open(p)]
+assert strip(sys.argv[3]) == strip(sys.argv[4])
+PYEOF
+expect_fail "--resume with another learning rate is refused" "made with another configuration" \
+    "$FESF" train -q --resume $K --set train.lr=0.5
+
 expect_fail "train on surrogates before enhance" "has no /surrogate images \(run 'fesf enhance' first\)" \
     "$FESF" train -q --set run.out="$RUN"
 # a corrupt shard and a shard of another image size end the job naming the site
