@@ -22,8 +22,18 @@ PYEOF
 check "model.h5 is a fesf-model with its architecture" sh -c "'$FESF' inspect '$RUN/model.h5' | grep -q 'arch = cnn-small width=16 input=1x28x28 classes=2'"
 check "report.md has the results table" grep -q '| synthetic | best validation round |' "$RUN/report.md"
 
+cp "$RUN/model.h5" "$TMP/one.h5"
 check "train FedSGD, mpirun -np 5" mpirun --oversubscribe -np 5 "$FESF" train -q $T
 cp "$RUN/model.h5" "$TMP/a.h5"
+$PY - "$TMP/one.h5" "$TMP/a.h5" >"$TMP/cmp" 2>&1 <<'PYEOF' && ok "4 sites on 4 ranks = 4 sites in one process (MPI sums vs local sums): $(cat "$TMP/cmp")" || { nok "MPI vs one process"; sed 's/^/#   /' "$TMP/cmp"; }
+import sys, h5py, numpy as np
+a, b = (h5py.File(p) for p in sys.argv[1:3])
+names = []
+a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+err = max(float(np.abs(a[n][()] - b[n][()]).max() / max(np.abs(a[n][()]).max(), 1e-12)) for n in names)
+print(f"max relative difference {err:.1e} over {len(names)} tensors")
+assert err <= 1e-4
+PYEOF
 check "again, same seed" mpirun --oversubscribe -np 5 "$FESF" train -q $T
 $PY - "$TMP/a.h5" "$RUN/model.h5" <<'PYEOF' && ok "same seed twice: bit-identical model.h5 parameters" || nok "reruns differ"
 import sys, h5py
