@@ -37,8 +37,8 @@ BIN ?= bin/fesf
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TOOL_SRC := $(wildcard tests/tools/*.c)
-TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+TOOL_SRC := $(filter-out tests/tools/pmpi_sizes.c,$(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(BUILD)/tools/libpmpi_sizes.so
 
 .PHONY: all deps check unit demo bench asan install clean help
 all: $(BIN)
@@ -63,6 +63,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# PMPI probe that tests/e2e/mpi.sh preloads into mpirun'd ranks (a shared library, no libfesf)
+$(BUILD)/tools/libpmpi_sizes.so: tests/tools/pmpi_sizes.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) $(shell pkg-config --cflags ompi-c) $(CFLAGS) -shared -fPIC $< -o $@ $(shell pkg-config --libs ompi-c)
 
 deps:
 	@sh jobs/install-deps.sh

@@ -1,5 +1,6 @@
 /* fesf bench KIND [options]: micro-benchmarks, one result line on stdout. */
 #include "fesf/bench.h"
+#include "fesf/bench_agg.h"
 #include "fesf/cli.h"
 #include "fesf/error.h"
 
@@ -72,18 +73,38 @@ static int bench_train(int argc, char **argv)
     return FESF_EXIT_OK;
 }
 
+/* Under mpirun: fesf's aggregation round against bare MPI_Bcast + MPI_Reduce. */
+static int bench_agg(int argc, char **argv)
+{
+    int params = 11200000, rounds = 10;
+    for (int i = 2; i < argc; i++) {
+        int r = int_opt(argc, argv, &i, "--params", 1, 1 << 30, &params);
+        if (!r) r = int_opt(argc, argv, &i, "--rounds", 1, 100000, &rounds);
+        if (r < 0) return FESF_EXIT_USAGE;
+        if (!r) return fesf_cli_usage("bench", "unknown option '%s' for bench agg", argv[i]);
+    }
+    fesf_cli c;
+    fesf_cli_init(&c);
+    if (fesf_world_init(&c.world, &argc, &argv)) return fesf_cli_fail(&c);
+    c.mpi = 1;
+    if (fesf_bench_agg(&c.world, (size_t)params, rounds, stdout)) return fesf_cli_fail(&c);
+    fesf_world_finalize(&c.world);
+    return FESF_EXIT_OK;
+}
+
 static const struct {
     const char *kind;
     int (*run)(int argc, char **argv);
 } kinds[] = {
     {"ihm", bench_ihm},
     {"train", bench_train},
+    {"agg", bench_agg},
 };
 
 int fesf_cmd_bench(int argc, char **argv)
 {
-    if (argc < 2) return fesf_cli_usage("bench", "which benchmark? (ihm | train)");
+    if (argc < 2) return fesf_cli_usage("bench", "which benchmark? (ihm | train | agg)");
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         if (!strcmp(argv[1], kinds[k].kind)) return kinds[k].run(argc, argv);
-    return fesf_cli_usage("bench", "unknown benchmark '%s' (ihm | train)", argv[1]);
+    return fesf_cli_usage("bench", "unknown benchmark '%s' (ihm | train | agg)", argv[1]);
 }

@@ -42,6 +42,11 @@ const fesf_command fesf_commands[] = {
      "                 [--threads T] [--classes K] [--tenths T]\n"
      "  train: training images/s (forward + backward + SGD-momentum step) on random data, after a\n"
      "         warm-up; OpenBLAS uses T threads. Defaults: cnn-small width 16, 28 px, batch 64, 1 thread.\n"
+     "mpirun -np N fesf bench agg [--params P] [--rounds R]\n"
+     "  agg: one aggregation round as fesf trains (broadcast P floats from rank 0, sum them back with\n"
+     "       sleeping waits) against a bare blocking MPI_Bcast + MPI_Reduce of the same buffer, R\n"
+     "       interleaved rounds each (medians), and rank 0's CPU seconds per round in each. Defaults:\n"
+     "       P = 11200000 (ResNet-18), R = 10.\n"
      "Prints one line: bench KIND key=value ..."},
     {"version", fesf_cmd_version, "print the version and the libraries in use", "fesf version"},
     {"help", fesf_cmd_help, "list commands, or explain one ('fesf help config' lists every key)",

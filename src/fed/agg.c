@@ -1,5 +1,12 @@
 /* Site-to-coordinator sums and coordinator broadcasts (see fed.h). Large
- * buffers go in pieces of at most 2^28 elements (int counts). */
+ * buffers go in pieces of at most 2^28 elements (int counts).
+ *
+ * Waiting and moving data are separate: every rank first meets in a
+ * sleeping barrier (an idle coordinator sleeps there while the sites
+ * compute), then the data moves in a blocking MPI_Reduce / MPI_Bcast at full
+ * speed. A non-blocking MPI_Ireduce polled with sleeps only progresses while
+ * MPI_Test runs, which measured 10x slower than the bare call for 11.2M
+ * floats on 2 ranks (46x for 0.1M). */
 #include "fesf/error.h"
 #include "fesf/fed.h"
 
@@ -10,11 +17,10 @@ static int reduce(const fesf_world *w, void *buf, size_t n, MPI_Datatype t, size
     for (size_t off = 0; off < n; off += PIECE) {
         int k = (int)(n - off < PIECE ? n - off : PIECE);
         char *p = (char *)buf + off * size;
-        MPI_Request req;
-        int rc = w->rank == 0 ? MPI_Ireduce(MPI_IN_PLACE, p, k, t, MPI_SUM, 0, w->comm, &req)
-                              : MPI_Ireduce(p, NULL, k, t, MPI_SUM, 0, w->comm, &req);
-        if (rc != MPI_SUCCESS) return fesf_error("MPI_Ireduce failed");
-        if (fesf_world_wait(&req)) return -1;
+        if (off == 0 && fesf_world_barrier(w)) return -1;
+        int rc = w->rank == 0 ? MPI_Reduce(MPI_IN_PLACE, p, k, t, MPI_SUM, 0, w->comm)
+                              : MPI_Reduce(p, NULL, k, t, MPI_SUM, 0, w->comm);
+        if (rc != MPI_SUCCESS) return fesf_error("MPI_Reduce failed");
     }
     return 0;
 }

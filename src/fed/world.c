@@ -62,14 +62,15 @@ int fesf_world_bcast_i64(const fesf_world *w, int64_t *v, int root)
     return fesf_world_wait(&req);
 }
 
+/* Wait in a sleeping barrier, then move the data in a blocking MPI_Bcast at
+ * full speed (see src/fed/agg.c for why not a polled MPI_Ibcast). */
 int fesf_world_bcast(const fesf_world *w, void *buf, size_t bytes, int root)
 {
     char *p = buf;
+    if (w->size > 1 && fesf_world_barrier(w)) return -1;
     while (bytes > 0) { /* counts are int: send in pieces of at most 1 GiB */
         int n = bytes > (1u << 30) ? (1 << 30) : (int)bytes;
-        MPI_Request req;
-        if (MPI_Ibcast(p, n, MPI_BYTE, root, w->comm, &req) != MPI_SUCCESS) return fesf_error("MPI_Ibcast failed");
-        if (fesf_world_wait(&req)) return -1;
+        if (MPI_Bcast(p, n, MPI_BYTE, root, w->comm) != MPI_SUCCESS) return fesf_error("MPI_Bcast failed");
         p += n;
         bytes -= (size_t)n;
     }
