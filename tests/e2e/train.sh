@@ -44,6 +44,21 @@ assert names and all(a[n][()].tobytes() == b[n][()].tobytes() for n in names)
 PYEOF
 check "train FedAvg (2 local epochs), mpirun -np 3 (sites 1,3 and 2,4 share a rank)" \
     mpirun --oversubscribe -np 3 "$FESF" train -q $T --set train.algo=fedavg --set train.local_epochs=2
+# FedAvg with one site is local training: round boundaries change nothing
+check "prepare 1 site" "$FESF" prepare -q --set data.size=28 --set data.count=300 --set data.sites=1 --set run.out="$TMP/one"
+L="--set run.out=$TMP/one --set train.input=plain --set train.algo=fedavg --set train.momentum=0 --set train.batch=32"
+check "1 site: 1 round of 4 local epochs (local training)" "$FESF" train -q $L --set train.rounds=1 --set train.local_epochs=4 --set train.eval_every=1
+cp "$TMP/one/model.h5" "$TMP/local.h5"
+check "1 site: 4 rounds of 1 epoch" "$FESF" train -q $L --set train.rounds=4 --set train.local_epochs=1 --set train.eval_every=4
+cp "$TMP/one/model.h5" "$TMP/r4.h5"
+check "1 site: 2 rounds of 2 epochs, coordinator + site" mpirun --oversubscribe -np 2 "$FESF" train -q $L --set train.rounds=2 --set train.local_epochs=2 --set train.eval_every=2
+$PY - "$TMP/local.h5" "$TMP/r4.h5" "$TMP/one/model.h5" <<'PYEOF' && ok "FedAvg with one site = local training (bit-identical parameters and BN statistics)" || nok "FedAvg one site differs from local training"
+import sys, h5py
+fs = [h5py.File(p) for p in sys.argv[1:4]]
+names = []
+fs[0].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+assert names and all(f[n][()].tobytes() == fs[0][n][()].tobytes() for f in fs[1:] for n in names)
+PYEOF
 check "partial participation" "$FESF" train -q $T --set train.participation=0.5 --set train.rounds=3
 
 # SIGKILL half-way, --resume: bit-identical to the uninterrupted run
