@@ -12,6 +12,7 @@
 #define FESF_FED_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fesf/config.h"
 #include "fesf/world.h"
@@ -24,6 +25,14 @@ int fesf_fed_sum_to_coord_f64(const fesf_world *w, double *buf, size_t n);
 
 /* Broadcast `n` floats from the coordinator. 0 or -1. */
 int fesf_fed_bcast_f32(const fesf_world *w, float *buf, size_t n);
+
+/* Data order of a site with n training images: epoch e's permutation
+ * (order[n]), keyed by (seed, site, e); FedSGD's batch of round r is
+ * positions r*k .. r*k+k-1 of the concatenated epochs, k = min(n, batch).
+ * fesf_fed_sgd_batch writes the k indices to ids (order is scratch [n]) and
+ * returns k. Public so that tests can rebuild the same batches. */
+void fesf_fed_epoch_order(uint64_t seed, int site_id, int64_t epoch, int64_t n, int32_t *order);
+int fesf_fed_sgd_batch(uint64_t seed, int site_id, int64_t n, int64_t round, int batch, int32_t *order, int32_t *ids);
 
 /* `fesf train`: train the diagnostic model on the sites' cfg->train.input
  * images; writes run.out/metrics.jsonl, model.h5 (the best-validation

@@ -196,14 +196,30 @@ static int normalise(trainer *t)
 
 /* ---- one site's contribution ------------------------------------------------ */
 
-/* Training index `pos` of a site's data stream: epoch e is a shuffle keyed by
- * (seed, site, e), so any position can be computed from the round alone. */
-static void epoch_order(const trainer *t, const site_data *s, int64_t epoch, uint64_t seed)
+/* A site's data stream: epoch e is a shuffle keyed by (seed, site, e), so
+ * any position can be computed from the round alone (see fed.h). */
+void fesf_fed_epoch_order(uint64_t seed, int site_id, int64_t epoch, int64_t n, int32_t *order)
 {
     fesf_rng r;
-    fesf_rng_init(&r, seed, (uint32_t)s->id, FESF_STREAM_DATA_ORDER + 256u * (uint32_t)epoch);
-    for (int64_t i = 0; i < s->n[SPLIT_TRAIN]; i++) t->idx[i] = (int32_t)i;
-    fesf_rng_shuffle_i32(&r, t->idx, s->n[SPLIT_TRAIN]);
+    fesf_rng_init(&r, seed, (uint32_t)site_id, FESF_STREAM_DATA_ORDER + 256u * (uint32_t)epoch);
+    for (int64_t i = 0; i < n; i++) order[i] = (int32_t)i;
+    fesf_rng_shuffle_i32(&r, order, n);
+}
+
+int fesf_fed_sgd_batch(uint64_t seed, int site_id, int64_t n, int64_t round, int batch, int32_t *order, int32_t *ids)
+{
+    int k = (int)(n < batch ? n : batch);
+    int64_t pos = round * k, epoch = -1;
+    for (int i = 0; i < k; i++, pos++) {
+        if (pos / n != epoch) fesf_fed_epoch_order(seed, site_id, epoch = pos / n, n, order);
+        ids[i] = order[pos % n];
+    }
+    return k;
+}
+
+static void epoch_order(const trainer *t, const site_data *s, int64_t epoch, uint64_t seed)
+{
+    fesf_fed_epoch_order(seed, s->id, epoch, s->n[SPLIT_TRAIN], t->idx);
 }
 
 static void gather_batch(trainer *t, const site_data *s, const int32_t *ids, int n)
@@ -219,14 +235,8 @@ static void gather_batch(trainer *t, const site_data *s, const int32_t *ids, int
  * round*B .. round*B+B-1 of the site's stream). */
 static double site_fedsgd(trainer *t, const site_data *s, int64_t round, uint64_t seed, int *used)
 {
-    int B = t->cfg->train.batch, n = (int)(s->n[SPLIT_TRAIN] < B ? s->n[SPLIT_TRAIN] : B);
-    int64_t pos = round * n, ns = s->n[SPLIT_TRAIN];
     int32_t ids[65536];
-    int64_t epoch = -1;
-    for (int i = 0; i < n; i++, pos++) {
-        if (pos / ns != epoch) epoch_order(t, s, epoch = pos / ns, seed);
-        ids[i] = t->idx[pos % ns];
-    }
+    int n = fesf_fed_sgd_batch(seed, s->id, s->n[SPLIT_TRAIN], round, t->cfg->train.batch, t->idx, ids);
     gather_batch(t, s, ids, n);
     fesf_model_zero_grad(t->m);
     const float *logits = fesf_model_forward(t->m, t->xb, n, 1);
