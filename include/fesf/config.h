@@ -49,7 +49,7 @@ typedef struct {
     } model;
     struct {
         int input, algo, rounds, local_epochs, batch, optimizer, eval_every;
-        double lr, momentum, weight_decay, participation;
+        double lr, momentum, weight_decay, participation, server_momentum;
     } train;
     struct {
         char out[FESF_PATH_MAX];

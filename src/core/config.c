@@ -94,6 +94,8 @@ static const key_desc keys[] = {
     {"train", "eval_every", T_INT, F(train, eval_every), "5", 1, 1e7, NULL, "evaluate every K rounds"},
     {"train", "participation", T_DOUBLE, F(train, participation), "1.0", 1e-6, 1, NULL,
      "fraction of sites per round"},
+    {"train", "server_momentum", T_DOUBLE, F(train, server_momentum), "0", 0, 0.9999, NULL,
+     "FedAvg server momentum (FedAvgM; 0 = plain averaging)"},
 
     {"run", "out", T_STRING, F(run, out), "runs/default", 0, 0, NULL, "run directory"},
     {"run", "checkpoint_every", T_INT, F(run, checkpoint_every), "10", 0, 1e7, NULL,

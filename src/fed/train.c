@@ -51,6 +51,7 @@ typedef struct {
     float *global;              /* [np + nb] the round's broadcast state */
     float *acc;                 /* [np + nb + 2]: weighted sum, loss, images */
     float *opt_state, *local_state, *xb;
+    float *velocity;            /* [np] FedAvg server momentum, inside opt_state (checkpointed with it) */
     int32_t *yb, *idx;
     fesf_optim_config oc, local;
     size_t stats_len;
@@ -311,10 +312,17 @@ static int run_round(trainer *t, int64_t round, uint64_t seed, double *loss, dou
     }
     if (fesf_fed_sum_to_coord(t->w, t->acc, t->nacc)) return -1;
     if (t->w->rank == 0) {
-        if (t->cfg->train.algo == FESF_ALGO_FEDSGD)
+        if (t->cfg->train.algo == FESF_ALGO_FEDSGD) {
             fesf_optim_step(&t->oc, round, np, t->global, t->acc, t->opt_state);
-        else
-            memcpy(t->global, t->acc, sizeof(float) * np);
+        } else if (t->cfg->train.server_momentum == 0) {
+            memcpy(t->global, t->acc, sizeof(float) * np); /* the weighted average */
+        } else { /* FedAvgM: v = mu v + (global - average); global -= v */
+            float mu = (float)t->cfg->train.server_momentum;
+            for (size_t q = 0; q < np; q++) {
+                t->velocity[q] = mu * t->velocity[q] + (t->global[q] - t->acc[q]);
+                t->global[q] -= t->velocity[q];
+            }
+        }
         memcpy(t->global + np, t->acc + np, sizeof(float) * nb);
         *loss = t->acc[np + nb];
         *images = t->acc[np + nb + 1];
@@ -400,6 +408,9 @@ static void write_metrics_line(trainer *t, int repeat, int64_t round, double los
 
 /* ---- setup and the run ------------------------------------------------------- */
 
+/* Server optimizer state: the optimizer's, then the FedAvg server velocity. */
+static size_t opt_floats(const trainer *t) { return t->np * (size_t)fesf_optim_state_per_param(&t->oc) + t->np; }
+
 static int setup(trainer *t)
 {
     const fesf_config *cfg = t->cfg;
@@ -444,13 +455,14 @@ static int setup(trainer *t)
     t->global = calloc(t->np + t->nb, sizeof(float));
     t->acc = calloc(t->nacc, sizeof(float));
     t->best = calloc(t->np + t->nb, sizeof(float));
-    t->opt_state = calloc(t->np * (size_t)fesf_optim_state_per_param(&t->oc) + 1, sizeof(float));
+    t->opt_state = calloc(opt_floats(t) + 1, sizeof(float));
+    t->velocity = t->opt_state ? t->opt_state + t->np * (size_t)fesf_optim_state_per_param(&t->oc) : NULL;
     t->local_state = calloc(t->np * (size_t)fesf_optim_state_per_param(&t->local) + 1, sizeof(float));
     t->xb = malloc(sizeof(float) * (img + (size_t)t->shape.k) * (size_t)cfg->train.batch);
     t->yb = malloc(sizeof(int32_t) * (size_t)cfg->train.batch);
     t->idx = malloc(sizeof(int32_t) * (size_t)most);
     t->stats = calloc((2 * (size_t)t->n_sites + 1) * t->stats_len, sizeof(double));
-    if (!t->global || !t->acc || !t->best || !t->opt_state || !t->local_state || !t->xb || !t->yb || !t->idx ||
+    if (!t->global || !t->acc || !t->best || !t->opt_state || !t->local_state || !t->velocity || !t->xb || !t->yb || !t->idx ||
         !t->stats)
         return fesf_error("out of memory for training buffers");
     return 0;
@@ -472,7 +484,7 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *res,
         fesf_model_init(t->m, seed);
         memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
         memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
-        memset(t->opt_state, 0, sizeof(float) * t->np * (size_t)fesf_optim_state_per_param(&t->oc));
+        memset(t->opt_state, 0, sizeof(float) * opt_floats(t));
         t->best_auc = -1, t->best_round = -1;
     }
     double t0 = fesf_now();
@@ -550,7 +562,7 @@ static int save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_re
                    results, (size_t)R * RESULT_DOUBLES};
     snprintf(path, sizeof path, "%s/ckpt-%04lld.h5", t->cfg->run.out,
              (long long)repeat * t->cfg->train.rounds + (long long)done);
-    int rc = fesf_ckpt_save(path, t->m, t->opt_state, t->np * (size_t)fesf_optim_state_per_param(&t->oc), &c, text);
+    int rc = fesf_ckpt_save(path, t->m, t->opt_state, opt_floats(t), &c, text);
     free(results), free(text);
     return rc;
 }
@@ -578,7 +590,7 @@ static int load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
     double *results = calloc((size_t)R * RESULT_DOUBLES, sizeof(double));
     if (!results) return fesf_error("out of memory");
     fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * RESULT_DOUBLES};
-    int rc = fesf_ckpt_load(path, t->m, t->opt_state, t->np * (size_t)fesf_optim_state_per_param(&t->oc), &c);
+    int rc = fesf_ckpt_load(path, t->m, t->opt_state, opt_floats(t), &c);
     if (!rc && c.repeat >= R) rc = fesf_error("'%s' is from repeat %lld but run.repeats = %d", path, (long long)c.repeat + 1, R);
     if (!rc) {
         memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);

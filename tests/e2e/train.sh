@@ -72,6 +72,7 @@ names = []
 fs[0].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
 assert names and all(f[n][()].tobytes() == fs[0][n][()].tobytes() for f in fs[1:] for n in names)
 PYEOF
+check "FedAvg with server momentum 0.9" "$FESF" train -q $T --set train.algo=fedavg --set train.server_momentum=0.9 --set train.rounds=3
 check "partial participation" "$FESF" train -q $T --set train.participation=0.5 --set train.rounds=3
 
 # SIGKILL half-way, --resume: bit-identical to the uninterrupted run
