@@ -119,4 +119,19 @@ secs=$(( $(date +%s) - start ))
 [ $rc -ne 0 ] && [ $secs -lt 10 ] && grep -q "\[site 3\] error: site 3: 'site-003.h5': images are 1x32x32 but site-001.h5 has 1x28x28" "$TMP/e" \
     && ok "a shard of another image size ends the job in ${secs} s naming site 3" \
     || { nok "mismatched shard (exit $rc, ${secs} s)"; sed 's/^/#   /' "$TMP/e" | head; }
+# a shard with another class count
+$PY -c "
+import numpy as np
+r = np.random.default_rng(0)
+np.savez('$TMP/k3.npz', train_images=r.integers(0, 256, (120, 28, 28), dtype=np.uint8), train_labels=np.arange(120) % 3)
+"
+check "prepare a 3-class dataset" "$FESF" prepare -q --set data.source="npz:$TMP/k3.npz" --set data.public=0.1 --set run.out="$TMP/k3"
+check "hide it" "$FESF" hide -q --set run.out="$TMP/k3"
+cp -r "$RUN" "$TMP/bad3" && cp "$TMP/k3/site-003.h5" "$TMP/bad3/site-003.h5"
+start=$(date +%s)
+mpirun --oversubscribe -np 5 "$FESF" train -q $T --set run.out="$TMP/bad3" >"$TMP/o" 2>"$TMP/e"; rc=$?
+secs=$(( $(date +%s) - start ))
+[ $rc -ne 0 ] && [ $secs -lt 10 ] && grep -q "\[site 3\] error: site 3: 'site-003.h5' has 3 classes but site-001.h5 has 2" "$TMP/e" \
+    && ok "a shard with another class count ends the job in ${secs} s naming site 3" \
+    || { nok "class count mismatch (exit $rc, ${secs} s)"; sed 's/^/#   /' "$TMP/e" | head; }
 echo "1..$_n"
