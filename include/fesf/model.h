@@ -15,7 +15,15 @@
  *              no max-pool; layer1..layer4 of two BasicBlocks (w, 2w, 4w, 8w;
  *              stride 2 from layer2 on, 1x1 conv + BN shortcut where the shape
  *              changes: shortcut.0 / shortcut.1); global average pool; fc.
- *              Valid at 28 to 224 px. */
+ *              Valid at 28 to 224 px.
+ *   iqem-g     IQEM generator G(s) = s + g(s): 3x3 conv, stride-2 conv, two
+ *              residual blocks, nearest upsampling + conv, tanh output;
+ *              instance norm and ReLU; even H and W; output [C, H, W].
+ *   iqem-d     IQEM PatchGAN discriminator: two stride-2 3x3 convs with leaky
+ *              ReLU (0.2; instance norm on the second), a 3x3 conv to one
+ *              logit per patch: output [1, H/4, W/4] (rounded up).
+ * For iqem-* the `classes` argument is ignored and fesf_model_classes gives
+ * the output size per sample. */
 #ifndef FESF_MODEL_H
 #define FESF_MODEL_H
 
@@ -62,6 +70,12 @@ const float *fesf_model_forward(fesf_model *m, const float *x, int n, int traini
 void fesf_model_backward(fesf_model *m, const float *dlogits, int n);
 
 void fesf_model_zero_grad(fesf_model *m);
+
+/* With on = 1, backward also writes the gradient with respect to the input
+ * (to chain two models: the generator's output gradient is the
+ * discriminator's input gradient), readable until the next backward. */
+void fesf_model_set_input_grad(fesf_model *m, int on);
+const float *fesf_model_input_grad(const fesf_model *m); /* [n, c, h, w] or NULL */
 
 /* The flat buffers and their sizes (floats). */
 float *fesf_model_params(fesf_model *m);

@@ -13,7 +13,9 @@
 #define BN_MOMENTUM 0.1f
 #define BN_EPS 1e-5f
 
-typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_GAP, OP_LINEAR, OP_ADD } op_kind;
+typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_GAP, OP_LINEAR, OP_ADD, OP_IN, OP_LRELU, OP_TANH, OP_UP } op_kind;
+#define LRELU_SLOPE 0.2f
+#define IN_EPS 1e-5f
 
 typedef struct {
     int c, h, w;   /* per-sample shape */
@@ -45,6 +47,7 @@ struct fesf_model {
     float *save;            /* [n_save] bn statistics */
     int32_t *idx;           /* [n_idx] maxpool argmax */
     int failed;             /* a builder step failed (message recorded) */
+    int input_grad;         /* backward also computes the input's gradient */
 };
 
 /* ---- building -------------------------------------------------------- */
@@ -93,7 +96,14 @@ static op_desc *new_op(fesf_model *m, op_kind kind, int in)
     return o;
 }
 
+static int conv_b(fesf_model *m, const char *name, int in, int cout, int k, int stride, int pad, int bias);
+
 static int conv(fesf_model *m, const char *name, int in, int cout, int k, int stride, int pad)
+{
+    return conv_b(m, name, in, cout, k, stride, pad, 0);
+}
+
+static int conv_b(fesf_model *m, const char *name, int in, int cout, int k, int stride, int pad, int bias)
 {
     if (m->failed) return 0;
     const act_desc *a = &m->acts[in];
@@ -106,6 +116,7 @@ static int conv(fesf_model *m, const char *name, int in, int cout, int k, int st
     }
     int dims[4] = {cout, a->c, k, k};
     o->tw = add_tensor(m, name, "weight", 0, 4, dims);
+    if (bias) o->tb = add_tensor(m, name, "bias", 0, 1, dims);
     size_t col = fesf_conv_col_floats(&o->conv);
     if (col > m->n_col) m->n_col = col;
     return o->out = new_act(m, cout, o->conv.ho, o->conv.wo);
@@ -133,6 +144,38 @@ static int relu(fesf_model *m, int in)
     const act_desc *a = &m->acts[in];
     op_desc *o = new_op(m, OP_RELU, in);
     return o ? (o->out = new_act(m, a->c, a->h, a->w)) : 0;
+}
+
+/* Instance norm with affine weight and bias; saved statistics per (n, c). */
+static int inorm(fesf_model *m, const char *name, int in)
+{
+    if (m->failed) return 0;
+    const act_desc *a = &m->acts[in];
+    op_desc *o = new_op(m, OP_IN, in);
+    if (!o) return 0;
+    int dims[1] = {a->c};
+    o->tw = add_tensor(m, name, "weight", 0, 1, dims);
+    o->tb = add_tensor(m, name, "bias", 0, 1, dims);
+    o->save_off = m->n_save;
+    m->n_save += 2 * (size_t)m->batch * (size_t)a->c;
+    return o->out = new_act(m, a->c, a->h, a->w);
+}
+
+/* Element-wise op of the same shape (leaky ReLU, tanh). */
+static int pointwise(fesf_model *m, op_kind kind, int in)
+{
+    if (m->failed) return 0;
+    const act_desc *a = &m->acts[in];
+    op_desc *o = new_op(m, kind, in);
+    return o ? (o->out = new_act(m, a->c, a->h, a->w)) : 0;
+}
+
+static int upsample2(fesf_model *m, int in)
+{
+    if (m->failed) return 0;
+    const act_desc *a = &m->acts[in];
+    op_desc *o = new_op(m, OP_UP, in);
+    return o ? (o->out = new_act(m, a->c, 2 * a->h, 2 * a->w)) : 0;
 }
 
 static int maxpool(fesf_model *m, int in, int k, int stride)
@@ -215,6 +258,35 @@ static void build_resnet18(fesf_model *m, int w)
     linear(m, "fc", gap(m, x), m->classes);
 }
 
+/* IQEM generator: G(s) = s + g(s), g an encoder (3x3 conv, stride-2 conv),
+ * two residual blocks and a decoder (nearest upsampling, 3x3 conv), instance
+ * norm and ReLU, tanh output. Needs even H and W. */
+static void build_iqem_g(fesf_model *m, int w)
+{
+    int c = m->acts[0].c;
+    int x = relu(m, inorm(m, "enc1.norm", conv_b(m, "enc1.conv", 0, w, 3, 1, 1, 1)));
+    x = relu(m, inorm(m, "enc2.norm", conv_b(m, "enc2.conv", x, 2 * w, 3, 2, 1, 1)));
+    for (int b = 0; b < 2; b++) {
+        char n1[32], n2[32], n3[32], n4[32];
+        snprintf(n1, sizeof n1, "res%d.conv1", b), snprintf(n2, sizeof n2, "res%d.norm1", b);
+        snprintf(n3, sizeof n3, "res%d.conv2", b), snprintf(n4, sizeof n4, "res%d.norm2", b);
+        int y = relu(m, inorm(m, n2, conv_b(m, n1, x, 2 * w, 3, 1, 1, 1)));
+        x = add(m, x, inorm(m, n4, conv_b(m, n3, y, 2 * w, 3, 1, 1, 1)));
+    }
+    x = relu(m, inorm(m, "dec.norm", conv_b(m, "dec.conv", upsample2(m, x), w, 3, 1, 1, 1)));
+    x = pointwise(m, OP_TANH, conv_b(m, "out.conv", x, c, 3, 1, 1, 1));
+    add(m, 0, x);
+}
+
+/* IQEM discriminator (PatchGAN): two stride-2 3x3 convs with leaky ReLU
+ * (instance norm on the second), a 3x3 conv to one logit per patch. */
+static void build_iqem_d(fesf_model *m, int w)
+{
+    int x = pointwise(m, OP_LRELU, conv_b(m, "c1", 0, w, 3, 2, 1, 1));
+    x = pointwise(m, OP_LRELU, inorm(m, "n2", conv_b(m, "c2", x, 2 * w, 3, 2, 1, 1)));
+    conv_b(m, "out", x, 1, 3, 1, 1, 1);
+}
+
 static int alloc_buffers(fesf_model *m)
 {
     m->params = calloc(m->n_params, sizeof(float));
@@ -234,7 +306,8 @@ static int alloc_buffers(fesf_model *m)
 int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes, int batch)
 {
     *out = NULL;
-    if (width < 1 || c < 1 || h < 1 || w < 1 || classes < 2 || batch < 1)
+    int gan = !strncmp(arch, "iqem-", 5); /* output size set by the architecture */
+    if (width < 1 || c < 1 || h < 1 || w < 1 || (classes < 2 && !gan) || batch < 1)
         return fesf_error("model %s: bad shape (width %d, input %dx%dx%d, %d classes, batch %d)", arch, width, c, h,
                           w, classes, batch);
     fesf_model *m = calloc(1, sizeof *m);
@@ -244,9 +317,19 @@ int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int 
     new_act(m, c, h, w); /* activation 0: the input */
     if (!strcmp(arch, "cnn-small")) build_cnn_small(m, width);
     else if (!strcmp(arch, "resnet18")) build_resnet18(m, width);
-    else {
+    else if (!strcmp(arch, "iqem-g") && h % 2 == 0 && w % 2 == 0) build_iqem_g(m, width);
+    else if (!strcmp(arch, "iqem-d")) build_iqem_d(m, width);
+    else if (!strcmp(arch, "iqem-g")) {
+        free(m);
+        return fesf_error("model iqem-g needs even image sizes, not %dx%d", h, w);
+    } else {
         free(m);
         return fesf_error("unknown model.arch '%s' (cnn-small | resnet18)", arch);
+    }
+    if (!strncmp(arch, "iqem-", 5)) { /* output size per sample, not classes */
+        const act_desc *o = &m->acts[m->n_acts - 1];
+        m->classes = o->c * o->h * o->w;
+        snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%d", arch, width, c, h, w);
     }
     if (m->failed || alloc_buffers(m)) {
         fesf_error("model %s: %s", m->arch, fesf_errmsg());
@@ -282,6 +365,9 @@ void fesf_model_init(fesf_model *m, uint64_t seed)
             if (o->tb >= 0)
                 for (size_t k = 0; k < m->tensors[o->tb].len; k++)
                     m->params[m->tensors[o->tb].off + k] = (float)((2 * fesf_rng_uniform(&r) - 1) * bound);
+        } else if (o->kind == OP_IN) {
+            const fesf_tensor_info *g = &m->tensors[o->tw];
+            for (size_t k = 0; k < g->len; k++) m->params[g->off + k] = 1.0f, m->params[m->tensors[o->tb].off + k] = 0.0f;
         } else if (o->kind == OP_BN) {
             const fesf_tensor_info *g = &m->tensors[o->tw];
             for (size_t k = 0; k < g->len; k++) {
@@ -314,8 +400,15 @@ static void op_forward(fesf_model *m, op_desc *o, int n, int training)
     switch (o->kind) {
     case OP_CONV:
         o->conv.n = n;
-        fesf_conv2d_forward(&o->conv, A(m, o->in), P(m, o->tw), NULL, A(m, o->out), m->col);
+        fesf_conv2d_forward(&o->conv, A(m, o->in), P(m, o->tw), P(m, o->tb), A(m, o->out), m->col);
         break;
+    case OP_IN:
+        fesf_instancenorm_forward(n, a->c, hw, A(m, o->in), P(m, o->tw), P(m, o->tb), A(m, o->out), m->save + o->save_off,
+                                  m->save + o->save_off + (size_t)m->batch * a->c, IN_EPS);
+        break;
+    case OP_LRELU: fesf_leaky_relu_forward(len, LRELU_SLOPE, A(m, o->in), A(m, o->out)); break;
+    case OP_TANH: fesf_tanh_forward(len, A(m, o->in), A(m, o->out)); break;
+    case OP_UP: fesf_upsample_forward(n, a->c, a->h, a->w, 2, A(m, o->in), A(m, o->out)); break;
     case OP_BN:
         fesf_batchnorm_forward(n, a->c, hw, A(m, o->in), P(m, o->tw), P(m, o->tb), A(m, o->out),
                                m->save + o->save_off, m->save + o->save_off + a->c, B(m, o->trm), B(m, o->trv),
@@ -346,7 +439,7 @@ const float *fesf_model_forward(fesf_model *m, const float *x, int n, int traini
  * in reverse order happens at its last use; the input needs none. */
 static float *grad_of(fesf_model *m, int a, int op, int n)
 {
-    if (a == 0) return NULL;
+    if (a == 0 && !m->input_grad) return NULL;
     if (m->acts[a].last_use == op) memset(D(m, a), 0, sizeof(float) * (size_t)n * per_sample(m, a));
     return D(m, a);
 }
@@ -360,8 +453,15 @@ static void op_backward(fesf_model *m, op_desc *o, int i, int n)
     switch (o->kind) {
     case OP_CONV:
         o->conv.n = n;
-        fesf_conv2d_backward(&o->conv, A(m, o->in), P(m, o->tw), dy, dx, G(m, o->tw), NULL, m->col);
+        fesf_conv2d_backward(&o->conv, A(m, o->in), P(m, o->tw), dy, dx, G(m, o->tw), G(m, o->tb), m->col);
         break;
+    case OP_IN:
+        fesf_instancenorm_backward(n, a->c, hw, A(m, o->in), P(m, o->tw), m->save + o->save_off,
+                                   m->save + o->save_off + (size_t)m->batch * a->c, dy, dx, G(m, o->tw), G(m, o->tb));
+        break;
+    case OP_LRELU: fesf_leaky_relu_backward(len, LRELU_SLOPE, A(m, o->in), dy, dx); break;
+    case OP_TANH: fesf_tanh_backward(len, A(m, o->out), dy, dx); break;
+    case OP_UP: fesf_upsample_backward(n, a->c, a->h, a->w, 2, dy, dx); break;
     case OP_BN:
         fesf_batchnorm_backward(n, a->c, hw, A(m, o->in), P(m, o->tw), m->save + o->save_off,
                                 m->save + o->save_off + a->c, dy, dx, G(m, o->tw), G(m, o->tb));
@@ -388,6 +488,10 @@ void fesf_model_backward(fesf_model *m, const float *dlogits, int n)
 }
 
 float *fesf_model_dlogits(fesf_model *m) { return D(m, m->n_acts - 1); }
+
+void fesf_model_set_input_grad(fesf_model *m, int on) { m->input_grad = on; }
+
+const float *fesf_model_input_grad(const fesf_model *m) { return m->input_grad ? m->dact : NULL; }
 
 void fesf_model_zero_grad(fesf_model *m) { memset(m->grads, 0, sizeof(float) * m->n_params); }
 
