@@ -32,4 +32,13 @@ typedef struct {
  * images s [n] and host-domain images k [n], n <= batch. Allocates nothing. */
 void fesf_gan_grads(fesf_gan *gan, const float *s, const float *k, int n, fesf_gan_losses *out);
 
+/* `fesf enhance`: train G and D federatedly (iqem.epochs passes over the
+ * largest site's synthetic images, batch 16, Adam lr iqem.lr, beta1 0.5)
+ * or, with `load`, take G from that iqem.h5; then write every site's
+ * /surrogate/{train,val,test} = IHM(x, G(x_sy); iqem.alpha2, iqem.beta2)
+ * with quality measures as attributes; G is saved to run.out/iqem.h5. */
+#include "fesf/config.h"
+#include "fesf/world.h"
+int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *load);
+
 #endif

@@ -19,6 +19,13 @@ const fesf_command fesf_commands[] = {
      "  /synthetic/{train,val,test} into each shard with ihm.alpha, ihm.beta, ihm.mask, ihm.host_mode and\n"
      "  ihm.host_index. Under mpirun -np N+1, rank 0 coordinates and ranks 1..N hide the shards (shard s\n"
      "  on rank 1 + (s-1) mod N); a single process hides them all."},
+    {"enhance", fesf_cmd_enhance, "IQEM: train the GAN and write every site's surrogate images",
+     "fesf enhance [-c FILE] [--set section.key=value]... [--load IQEM.h5] [-v|-q]\n"
+     "  Trains the residual generator G against a PatchGAN D on the sites' /synthetic images and the\n"
+     "  public host pool (federated: gradients summed at rank 0; iqem.epochs, iqem.lr, iqem.lambda_id),\n"
+     "  saves G to run.out/iqem.h5, then writes /surrogate/{train,val,test} = IHM(x, G(x_sy); iqem.alpha2,\n"
+     "  iqem.beta2) into each shard with PSNR/SSIM/out-of-range measures as attributes. --load takes G\n"
+     "  from a saved iqem.h5 instead of training."},
     {"train", fesf_cmd_train, "federated training of the diagnostic model on the sites' shards",
      "fesf train [-c FILE] [--set section.key=value]... [--resume] [-v|-q]\n"
      "  Trains model.arch on train.input images (surrogate | synthetic | plain) of run.out/site-NNN.h5\n"

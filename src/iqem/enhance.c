@@ -1,0 +1,375 @@
+/* fesf enhance: IQEM on every site (see iqem.h). The GAN trains federatedly
+ * by default: each round the coordinator broadcasts G and D, every site
+ * computes both gradients on a batch of its own synthetic images against a
+ * batch of augmented public host images, the weighted sums reach the
+ * coordinator, which steps Adam for both. Then every site writes
+ * /surrogate/{train,val,test} = IHM(x, G(x_sy); alpha2, beta2) with quality
+ * measures as attributes, and the coordinator saves G to iqem.h5. */
+#include "fesf/config.h"
+#include "fesf/dataset.h"
+#include "fesf/error.h"
+#include "fesf/fed.h"
+#include "fesf/fsutil.h"
+#include "fesf/h5io.h"
+#include "fesf/hide.h"
+#include "fesf/ihm.h"
+#include "fesf/iqem.h"
+#include "fesf/log.h"
+#include "fesf/model_io.h"
+#include "fesf/optim.h"
+#include "fesf/quality.h"
+#include "fesf/rng.h"
+#include "fesf/version.h"
+
+#include <libgen.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define IQEM_WIDTH 16
+#define IQEM_BATCH 16
+
+typedef struct {
+    int id;
+    int64_t n;
+    float *x; /* [n, C, H, W] synthetic training images */
+} gan_site;
+
+typedef struct {
+    const fesf_config *cfg;
+    const fesf_world *w;
+    int n_sites, n_mine, c, h, wd;
+    int64_t n_hosts;
+    float *hosts;       /* [K, C, H, W] public pool */
+    gan_site *sites;
+    double *site_n;
+    fesf_gan gan;
+    size_t ng, nd;
+    float *acc;         /* [ng + nd + 3] */
+    float *sg, *sd;     /* Adam states */
+    float *kb;          /* [B, C, H, W] augmented host batch */
+    float *sb;          /* [B, C, H, W] synthetic batch */
+    int32_t *order, ids[IQEM_BATCH];
+} enhancer;
+
+/* A host image, flipped, shifted by up to 2 pixels (circularly) and scaled
+ * in intensity by U(0.9, 1.1), all drawn from the counter RNG. */
+static void augment(const enhancer *e, int site, int64_t round, int j, float *out)
+{
+    fesf_rng r;
+    fesf_rng_init(&r, e->cfg->run.seed, (uint32_t)site, FESF_STREAM_AUGMENT + 256u * (uint32_t)j);
+    fesf_rng_at(&r, 16 * (uint64_t)round);
+    const float *src = e->hosts + (size_t)fesf_rng_below(&r, (uint64_t)e->n_hosts) * e->c * e->h * e->wd;
+    int flip = (int)fesf_rng_below(&r, 2), dy = (int)fesf_rng_below(&r, 5) - 2, dx = (int)fesf_rng_below(&r, 5) - 2;
+    float gain = (float)(0.9 + 0.2 * fesf_rng_uniform(&r));
+    for (int ch = 0; ch < e->c; ch++)
+        for (int y = 0; y < e->h; y++)
+            for (int x = 0; x < e->wd; x++) {
+                int sy = (y + dy + e->h) % e->h, sx = (x + dx + e->wd) % e->wd;
+                if (flip) sx = e->wd - 1 - sx;
+                out[((size_t)ch * e->h + y) * e->wd + x] = gain * src[((size_t)ch * e->h + sy) * e->wd + sx];
+            }
+}
+
+static int load_sites(enhancer *e)
+{
+    size_t img = (size_t)e->c * e->h * e->wd;
+    int64_t most = 1;
+    for (int id = 1; id <= e->n_sites; id++) {
+        if (!fesf_world_owns_shard(e->w, id)) continue;
+        gan_site *s = &e->sites[e->n_mine++];
+        char path[FESF_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/site-%03d.h5", e->cfg->run.out, id);
+        hid_t f = fesf_h5_open(path, "fesf-shard", FESF_SHARD_VERSION, 0), d = H5I_INVALID_HID;
+        hsize_t dims[8];
+        if (f < 0) return fesf_error("site %d: %s", id, fesf_errmsg());
+        d = H5Lexists(f, "synthetic", H5P_DEFAULT) > 0 ? H5Dopen2(f, "/synthetic/train/images", H5P_DEFAULT) : -1;
+        int rc = d < 0 || fesf_h5_dims(d, dims) != 4;
+        if (rc) fesf_error("site %d: '%s' has no /synthetic images (run 'fesf hide' first)", id, path);
+        else if ((int)dims[1] != e->c || (int)dims[2] != e->h || (int)dims[3] != e->wd)
+            rc = fesf_error("site %d: images are %dx%dx%d but the hosts are %dx%dx%d", id, (int)dims[1], (int)dims[2],
+                            (int)dims[3], e->c, e->h, e->wd);
+        if (!rc) {
+            s->id = id, s->n = (int64_t)dims[0];
+            s->x = malloc(sizeof(float) * img * (size_t)(s->n ? s->n : 1));
+            rc = !s->x || fesf_h5_read_rows(d, 0, s->n, H5T_NATIVE_FLOAT, s->x);
+            if (rc) fesf_error("site %d: cannot read its synthetic images", id);
+        }
+        if (d >= 0) H5Dclose(d);
+        H5Fclose(f);
+        if (rc) return -1;
+        e->site_n[id - 1] = (double)s->n;
+        most = s->n > most ? s->n : most;
+    }
+    e->order = malloc(sizeof(int32_t) * (size_t)most);
+    if (!e->order) return fesf_error("out of memory");
+    if (fesf_fed_sum_to_coord_f64(e->w, e->site_n, (size_t)e->n_sites) ||
+        (e->w->size > 1 && fesf_world_bcast(e->w, e->site_n, sizeof(double) * (size_t)e->n_sites, 0)))
+        return -1;
+    return 0;
+}
+
+/* One federated round: broadcast G and D, sum the sites' weighted gradients, step Adam. */
+static int gan_round(enhancer *e, int64_t round, fesf_gan_losses *mean)
+{
+    size_t ng = e->ng, nd = e->nd, img = (size_t)e->c * e->h * e->wd;
+    float *pg = fesf_model_params(e->gan.g), *pd = fesf_model_params(e->gan.d);
+    memcpy(e->acc, pg, sizeof(float) * ng), memcpy(e->acc + ng, pd, sizeof(float) * nd);
+    if (fesf_fed_bcast_f32(e->w, e->acc, ng + nd)) return -1;
+    memcpy(pg, e->acc, sizeof(float) * ng), memcpy(pd, e->acc + ng, sizeof(float) * nd);
+    memset(e->acc, 0, sizeof(float) * (ng + nd + 3));
+    double total = 0;
+    for (int i = 0; i < e->n_sites; i++) total += e->site_n[i];
+    for (int i = 0; i < e->n_mine; i++) {
+        const gan_site *s = &e->sites[i];
+        int k = fesf_fed_sgd_batch(e->cfg->run.seed, s->id, s->n, round, IQEM_BATCH, e->order, e->ids);
+        for (int j = 0; j < k; j++) {
+            memcpy(e->sb + img * (size_t)j, s->x + img * (size_t)e->ids[j], sizeof(float) * img);
+            augment(e, s->id, round, j, e->kb + img * (size_t)j);
+        }
+        fesf_gan_losses l;
+        fesf_gan_grads(&e->gan, e->sb, e->kb, k, &l);
+        float wgt = (float)((double)s->n / total);
+        const float *gg = fesf_model_grads(e->gan.g), *gd = fesf_model_grads(e->gan.d);
+        for (size_t q = 0; q < ng; q++) e->acc[q] += wgt * gg[q];
+        for (size_t q = 0; q < nd; q++) e->acc[ng + q] += wgt * gd[q];
+        e->acc[ng + nd] += wgt * (float)l.d, e->acc[ng + nd + 1] += wgt * (float)l.g_adv;
+        e->acc[ng + nd + 2] += wgt * (float)l.g_id;
+    }
+    if (fesf_fed_sum_to_coord(e->w, e->acc, ng + nd + 3)) return -1;
+    if (e->w->rank == 0) {
+        fesf_optim_config oc;
+        fesf_optim_defaults(&oc, FESF_OPT_ADAM, (float)e->cfg->iqem.lr);
+        oc.beta1 = 0.5f;
+        fesf_optim_step(&oc, round, ng, pg, e->acc, e->sg);
+        fesf_optim_step(&oc, round, nd, pd, e->acc + ng, e->sd);
+        *mean = (fesf_gan_losses){e->acc[ng + nd], e->acc[ng + nd + 1], e->acc[ng + nd + 2]};
+    }
+    return 0;
+}
+
+/* ---- surrogates ---------------------------------------------------------------- */
+
+typedef struct {
+    double n, psnr[4], ssim[4], outside[2]; /* [syn-plain, sur-plain, syn-host, sur-host], [syn, sur] */
+} quality_sums;
+
+static void add_quality(quality_sums *q, const float *plain, const float *syn, const float *sur, const float *host,
+                        int c, int h, int w, float *scratch)
+{
+    size_t len = (size_t)c * h * w;
+    const float *a[4] = {syn, sur, syn, sur}, *b[4] = {plain, plain, host, host};
+    for (int k = 0; k < 4; k++) {
+        if (!b[k]) continue;
+        double p = fesf_psnr(a[k], b[k], c, h, w);
+        q->psnr[k] += isfinite(p) ? p : 100.0; /* identical images: cap at 100 dB */
+        q->ssim[k] += h >= FESF_SSIM_WIN && w >= FESF_SSIM_WIN ? fesf_ssim(a[k], b[k], c, h, w, scratch) : NAN;
+    }
+    q->outside[0] += fesf_fraction_outside01(syn, len), q->outside[1] += fesf_fraction_outside01(sur, len);
+    q->n += 1;
+}
+
+/* One split of a shard: /surrogate = IHM(x, G(x_sy)) image by image. */
+static int surrogate_split(enhancer *e, hid_t f, int sp, fesf_ihm *plan, const float *host, quality_sums *q,
+                           float *bufs, float *scratch)
+{
+    size_t img = (size_t)e->c * e->h * e->wd;
+    float *x = bufs, *syn = x + img * IQEM_BATCH, *sur = syn + img * IQEM_BATCH;
+    uint8_t *x8 = (uint8_t *)(sur + img * IQEM_BATCH);
+    int32_t lab[IQEM_BATCH];
+    char p1[64], p2[64], p3[64], g[64];
+    snprintf(p1, sizeof p1, "/plain/%s/images", fesf_split_names[sp]);
+    snprintf(p2, sizeof p2, "/synthetic/%s/images", fesf_split_names[sp]);
+    snprintf(p3, sizeof p3, "/plain/%s/labels", fesf_split_names[sp]);
+    snprintf(g, sizeof g, "/surrogate/%s", fesf_split_names[sp]);
+    hid_t dp = H5Dopen2(f, p1, H5P_DEFAULT), ds = H5Dopen2(f, p2, H5P_DEFAULT), dl = H5Dopen2(f, p3, H5P_DEFAULT);
+    hid_t grp = fesf_h5_group(f, g), di = H5I_INVALID_HID, dlo = H5I_INVALID_HID, t = H5Dget_type(dp);
+    hsize_t dims[8];
+    int rc = -1;
+    if (dp < 0 || ds < 0 || dl < 0 || grp < 0 || fesf_h5_dims(ds, dims) != 4) {
+        fesf_error("cannot open the %s split", fesf_split_names[sp]);
+        goto done;
+    }
+    int u8 = H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1;
+    int64_t n = (int64_t)dims[0];
+    di = fesf_h5_create_images(grp, "images", FESF_F32, n, e->c, e->h, e->wd);
+    dlo = fesf_h5_create_labels(grp, "labels", n);
+    if (di < 0 || dlo < 0 || fesf_h5_attr_i64(grp, "count", n)) goto done;
+    for (int64_t s = 0; s < n; s += IQEM_BATCH) {
+        int k = (int)(n - s < IQEM_BATCH ? n - s : IQEM_BATCH);
+        if (fesf_h5_read_rows(ds, s, k, H5T_NATIVE_FLOAT, syn) || fesf_h5_read_rows(dl, s, k, H5T_NATIVE_INT32, lab))
+            goto done;
+        if (u8) {
+            if (fesf_h5_read_rows(dp, s, k, H5T_NATIVE_UINT8, x8)) goto done;
+            for (size_t q2 = 0; q2 < img * (size_t)k; q2++) x[q2] = (float)x8[q2] / 255.0f;
+        } else if (fesf_h5_read_rows(dp, s, k, H5T_NATIVE_FLOAT, x)) {
+            goto done;
+        }
+        const float *gout = fesf_model_forward(e->gan.g, syn, k, 1);
+        for (int i = 0; i < k; i++) { /* the enhanced image is this image's host */
+            if (fesf_ihm_set_host(plan, gout + img * (size_t)i) ||
+                fesf_ihm_apply(plan, x + img * (size_t)i, sur + img * (size_t)i, 1))
+                goto done;
+            add_quality(q, x + img * (size_t)i, syn + img * (size_t)i, sur + img * (size_t)i, host, e->c, e->h, e->wd,
+                        scratch);
+        }
+        if (fesf_h5_write_rows(di, s, k, H5T_NATIVE_FLOAT, sur) || fesf_h5_write_rows(dlo, s, k, H5T_NATIVE_INT32, lab))
+            goto done;
+    }
+    rc = 0;
+done:;
+    hid_t ids[] = {dp, ds, dl, di, dlo};
+    for (int i = 0; i < 5; i++)
+        if (ids[i] >= 0) H5Dclose(ids[i]);
+    if (grp >= 0) H5Gclose(grp);
+    if (t >= 0) H5Tclose(t);
+    return rc;
+}
+
+static int quality_attrs(hid_t f, const quality_sums *q, const fesf_config *cfg, const char *name)
+{
+    static const char *const pn[4] = {"psnr_synthetic_plain", "psnr_surrogate_plain", "psnr_synthetic_host",
+                                      "psnr_surrogate_host"};
+    static const char *const sn[4] = {"ssim_synthetic_plain", "ssim_surrogate_plain", "ssim_synthetic_host",
+                                      "ssim_surrogate_host"};
+    hid_t g = H5Gopen2(f, "/surrogate", H5P_DEFAULT);
+    int rc = g < 0 || fesf_h5_attr_f64(g, "alpha2", cfg->iqem.alpha2) || fesf_h5_attr_f64(g, "beta2", cfg->iqem.beta2) ||
+             fesf_h5_attr_f64(g, "outside01_synthetic", q->outside[0] / q->n) ||
+             fesf_h5_attr_f64(g, "outside01_surrogate", q->outside[1] / q->n);
+    for (int k = 0; k < 4 && !rc; k++)
+        rc = fesf_h5_attr_f64(g, pn[k], q->psnr[k] / q->n) || fesf_h5_attr_f64(g, sn[k], q->ssim[k] / q->n);
+    if (g >= 0) H5Gclose(g);
+    fesf_info("%s quality (mean over %.0f images): synthetic vs plaintext PSNR %.2f dB SSIM %.3f; surrogate vs "
+              "plaintext PSNR %.2f dB SSIM %.3f; vs host: synthetic %.2f dB / %.3f, surrogate %.2f dB / %.3f; "
+              "outside [0,1]: %.4f -> %.4f",
+              name, q->n, q->psnr[0] / q->n, q->ssim[0] / q->n, q->psnr[1] / q->n, q->ssim[1] / q->n, q->psnr[2] / q->n,
+              q->ssim[2] / q->n, q->psnr[3] / q->n, q->ssim[3] / q->n, q->outside[0] / q->n, q->outside[1] / q->n);
+    return rc ? fesf_error("cannot write the quality attributes") : 0;
+}
+
+static int write_surrogates(enhancer *e, int site_id, const float *host, const char *config_text)
+{
+    static const char *const drop[] = {"surrogate", NULL};
+    char path[FESF_PATH_MAX + 32], base[64];
+    snprintf(path, sizeof path, "%s/site-%03d.h5", e->cfg->run.out, site_id);
+    snprintf(base, sizeof base, "site-%03d.h5", site_id);
+    size_t img = (size_t)e->c * e->h * e->wd;
+    fesf_h5out o = FESF_H5OUT_INIT;
+    fesf_ihm *plan = NULL;
+    fesf_ihm_params prm = {e->cfg->iqem.alpha2, e->cfg->iqem.beta2, e->cfg->ihm.mask};
+    float *bufs = malloc(sizeof(float) * img * IQEM_BATCH * 4);
+    float *scratch = malloc(sizeof(float) * (fesf_ssim_scratch_floats(e->h, e->wd) + 1));
+    quality_sums q = {0};
+    int rc = -1;
+    if (!bufs || !scratch) {
+        fesf_error("out of memory");
+        goto done;
+    }
+    if (fesf_h5out_rewrite(&o, path, "fesf-shard", FESF_SHARD_VERSION, drop, config_text) ||
+        fesf_ihm_create(&plan, e->h, e->wd, e->c, 1, &prm))
+        goto done;
+    for (int sp = 0; sp < FESF_NSPLITS; sp++)
+        if (surrogate_split(e, o.file, sp, plan, host, &q, bufs, scratch)) {
+            fesf_error("'%s': %s", base, fesf_errmsg());
+            goto done;
+        }
+    if (quality_attrs(o.file, &q, e->cfg, base) || fesf_h5out_commit(&o)) goto done;
+    rc = 0;
+done:
+    fesf_h5out_abort(&o);
+    fesf_ihm_destroy(plan);
+    free(bufs), free(scratch);
+    return rc ? fesf_error("site %d: %s", site_id, fesf_errmsg()) : 0;
+}
+
+/* ---- the stage ----------------------------------------------------------------- */
+
+static int setup(enhancer *e)
+{
+    int64_t meta[5] = {0};
+    if (e->w->rank == 0) {
+        char path[FESF_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/hosts.h5", e->cfg->run.out);
+        int k = 0;
+        if (fesf_count_shards(e->cfg->run.out, &k) ||
+            fesf_hosts_load(path, FESF_HOST_RANDOM, 0, &e->hosts, &e->n_hosts, &e->c, &e->h, &e->wd))
+            return -1;
+        meta[0] = k, meta[1] = e->n_hosts, meta[2] = e->c, meta[3] = e->h, meta[4] = e->wd;
+    }
+    if (fesf_world_bcast(e->w, meta, sizeof meta, 0)) return -1;
+    e->n_sites = (int)meta[0], e->n_hosts = meta[1], e->c = (int)meta[2], e->h = (int)meta[3], e->wd = (int)meta[4];
+    size_t img = (size_t)e->c * e->h * e->wd;
+    if (e->w->rank && !(e->hosts = malloc(sizeof(float) * img * (size_t)e->n_hosts))) return fesf_error("out of memory");
+    if (fesf_world_bcast(e->w, e->hosts, sizeof(float) * img * (size_t)e->n_hosts, 0)) return -1; /* public images */
+    e->sites = calloc((size_t)e->n_sites, sizeof(gan_site));
+    e->site_n = calloc((size_t)e->n_sites, sizeof(double));
+    if (!e->sites || !e->site_n) return fesf_error("out of memory");
+    if (load_sites(e)) return -1;
+    if (fesf_gan_create(&e->gan, IQEM_WIDTH, e->c, e->h, e->wd, IQEM_BATCH, (float)e->cfg->iqem.lambda_id,
+                        e->cfg->run.seed))
+        return -1;
+    e->ng = fesf_model_n_params(e->gan.g), e->nd = fesf_model_n_params(e->gan.d);
+    e->acc = calloc(e->ng + e->nd + 3, sizeof(float));
+    e->sg = calloc(2 * e->ng, sizeof(float)), e->sd = calloc(2 * e->nd, sizeof(float));
+    e->kb = malloc(sizeof(float) * img * IQEM_BATCH), e->sb = malloc(sizeof(float) * img * IQEM_BATCH);
+    if (!e->acc || !e->sg || !e->sd || !e->kb || !e->sb) return fesf_error("out of memory");
+    return 0;
+}
+
+static void enhancer_free(enhancer *e)
+{
+    for (int i = 0; e->sites && i < e->n_mine; i++) free(e->sites[i].x);
+    free(e->sites), free(e->site_n), free(e->hosts), free(e->acc), free(e->sg), free(e->sd), free(e->kb), free(e->sb);
+    free(e->order);
+    fesf_gan_destroy(&e->gan);
+}
+
+int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *load)
+{
+    enhancer e;
+    memset(&e, 0, sizeof e);
+    e.cfg = cfg, e.w = w;
+    int rc = -1;
+    char *text = fesf_config_text_alloc(cfg);
+    if (!text || setup(&e)) goto done;
+    if (cfg->iqem.mode != FESF_IQEM_FEDERATED) {
+        fesf_error("iqem.mode = local is not implemented yet (use federated)");
+        goto done;
+    }
+    double most = 0;
+    for (int i = 0; i < e.n_sites; i++) most = e.site_n[i] > most ? e.site_n[i] : most;
+    int64_t rounds = load ? 0 : (int64_t)cfg->iqem.epochs * (int64_t)ceil(most / IQEM_BATCH);
+    if (load && w->rank == 0 && fesf_model_load(load, e.gan.g, NULL, 0, NULL)) goto done;
+    if (w->rank == 0)
+        fesf_info("IQEM: %s G on %d sites' synthetic images against %lld public hosts, %lld rounds",
+                  load ? "loaded" : "training", e.n_sites, (long long)e.n_hosts, (long long)rounds);
+    double t0 = fesf_now();
+    for (int64_t r = 0; r < rounds; r++) {
+        fesf_gan_losses l = {0};
+        if (gan_round(&e, r, &l)) goto done;
+        if (w->rank == 0 && ((r + 1) % 20 == 0 || r + 1 == rounds))
+            fesf_info("IQEM round %lld/%lld: L_D %.4f, L_G adversarial %.4f, identity L1 %.4f, %.1f s", (long long)r + 1,
+                      (long long)rounds, l.d, l.g_adv, l.g_id, fesf_now() - t0);
+    }
+    /* the final (or loaded) G to every rank */
+    if (fesf_fed_bcast_f32(w, fesf_model_params(e.gan.g), e.ng)) goto done;
+    if (w->rank == 0 && !load) {
+        char path[FESF_PATH_MAX + 32];
+        snprintf(path, sizeof path, "%s/iqem.h5", cfg->run.out);
+        fesf_model_save_info info = {e.sg, 2 * e.ng, "adam", rounds, text};
+        if (fesf_model_save(path, e.gan.g, &info)) goto done;
+    }
+    /* the host of the hide stage, for the "against the host" measures (fixed mode) */
+    const float *host = cfg->ihm.host_mode == FESF_HOST_FIXED && cfg->ihm.host_index < e.n_hosts
+                            ? e.hosts + (size_t)cfg->ihm.host_index * e.c * e.h * e.wd
+                            : NULL;
+    for (int i = 0; i < e.n_mine; i++)
+        if (write_surrogates(&e, e.sites[i].id, host, text)) goto done;
+    if (fesf_world_barrier(w)) goto done;
+    rc = 0;
+done:
+    enhancer_free(&e);
+    free(text);
+    return rc;
+}
