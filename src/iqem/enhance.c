@@ -17,6 +17,7 @@
 #include "fesf/log.h"
 #include "fesf/model_io.h"
 #include "fesf/optim.h"
+#include "fesf/png.h"
 #include "fesf/quality.h"
 #include "fesf/rng.h"
 #include "fesf/version.h"
@@ -153,6 +154,10 @@ static int gan_round(enhancer *e, int64_t round, fesf_gan_losses *mean)
 
 typedef struct {
     double n, psnr[4], ssim[4], outside[2]; /* [syn-plain, sur-plain, syn-host, sur-host], [syn, sur] */
+    double *fsyn, *fsur;                    /* the rank's feature statistics (quality.h) */
+    float *fscratch;
+    float *grid;                            /* [16, C, H, W]: host | plaintext | synthetic | surrogate, 4 rows */
+    int grid_rows;
 } quality_sums;
 
 static void add_quality(quality_sums *q, const float *plain, const float *syn, const float *sur, const float *host,
@@ -168,6 +173,14 @@ static void add_quality(quality_sums *q, const float *plain, const float *syn, c
     }
     q->outside[0] += fesf_fraction_outside01(syn, len), q->outside[1] += fesf_fraction_outside01(sur, len);
     q->n += 1;
+    double f[FESF_FEAT_DIM];
+    if (!fesf_features(syn, c, h, w, f, q->fscratch)) fesf_feat_stats_add(q->fsyn, FESF_FEAT_DIM, f);
+    if (!fesf_features(sur, c, h, w, f, q->fscratch)) fesf_feat_stats_add(q->fsur, FESF_FEAT_DIM, f);
+    if (q->grid_rows < 4) { /* the figure: the first images of the split written first (train) */
+        const float *row[4] = {host ? host : syn, plain, syn, sur};
+        for (int k = 0; k < 4; k++) memcpy(q->grid + (size_t)(4 * q->grid_rows + k) * len, row[k], sizeof(float) * len);
+        q->grid_rows++;
+    }
 }
 
 /* One split of a shard: /surrogate = IHM(x, G(x_sy)) image by image. */
@@ -248,7 +261,16 @@ static int quality_attrs(hid_t f, const quality_sums *q, const fesf_config *cfg,
     return rc ? fesf_error("cannot write the quality attributes") : 0;
 }
 
-static int write_surrogates(enhancer *e, int site_id, const float *host, const char *config_text)
+static int write_figure(const enhancer *e, int site_id, const quality_sums *q)
+{
+    char dir[FESF_PATH_MAX + 32], path[FESF_PATH_MAX + 64];
+    snprintf(dir, sizeof dir, "%s/figures", e->cfg->run.out);
+    snprintf(path, sizeof path, "%s/iqem-site-%03d.png", dir, site_id);
+    if (fesf_mkdir_p(dir)) return -1;
+    return fesf_png_write_grid_f32(path, q->grid, 4 * q->grid_rows, e->c, e->h, e->wd, 4);
+}
+
+static int write_surrogates(enhancer *e, int site_id, const float *host, const char *config_text, double *fstats)
 {
     static const char *const drop[] = {"surrogate", NULL};
     char path[FESF_PATH_MAX + 32], base[64];
@@ -261,8 +283,11 @@ static int write_surrogates(enhancer *e, int site_id, const float *host, const c
     float *bufs = malloc(sizeof(float) * img * IQEM_BATCH * 4);
     float *scratch = malloc(sizeof(float) * (fesf_ssim_scratch_floats(e->h, e->wd) + 1));
     quality_sums q = {0};
+    q.fsyn = fstats, q.fsur = fstats + fesf_feat_stats_len(FESF_FEAT_DIM);
+    q.fscratch = malloc(sizeof(float) * (fesf_features_scratch_floats(e->h, e->wd) + 1));
+    q.grid = malloc(sizeof(float) * img * 16);
     int rc = -1;
-    if (!bufs || !scratch) {
+    if (!bufs || !scratch || !q.fscratch || !q.grid) {
         fesf_error("out of memory");
         goto done;
     }
@@ -274,16 +299,56 @@ static int write_surrogates(enhancer *e, int site_id, const float *host, const c
             fesf_error("'%s': %s", base, fesf_errmsg());
             goto done;
         }
-    if (quality_attrs(o.file, &q, e->cfg, base) || fesf_h5out_commit(&o)) goto done;
+    if (quality_attrs(o.file, &q, e->cfg, base) || fesf_h5out_commit(&o) || write_figure(e, site_id, &q)) goto done;
     rc = 0;
 done:
     fesf_h5out_abort(&o);
     fesf_ihm_destroy(plan);
-    free(bufs), free(scratch);
+    free(bufs), free(scratch), free(q.fscratch), free(q.grid);
     return rc ? fesf_error("site %d: %s", site_id, fesf_errmsg()) : 0;
 }
 
 /* ---- the stage ----------------------------------------------------------------- */
+
+/* Coordinator: features of the public pool, the two Frechet distances, and
+ * iqem.h5 (G, with the distances as attributes). */
+static int frechet_report(enhancer *e, const double *fstats, int64_t rounds, const char *text, int save)
+{
+    const int d = FESF_FEAT_DIM;
+    size_t L = fesf_feat_stats_len(d), img = (size_t)e->c * e->h * e->wd;
+    double *pool = calloc(L, sizeof(double)), *mu = malloc(sizeof(double) * 3 * d), *cov = malloc(sizeof(double) * 3 * d * d);
+    float *scratch = malloc(sizeof(float) * (fesf_features_scratch_floats(e->h, e->wd) + 1));
+    double f[FESF_FEAT_DIM], fd[2] = {NAN, NAN};
+    int rc = -1;
+    if (!pool || !mu || !cov || !scratch) {
+        fesf_error("out of memory");
+        goto done;
+    }
+    for (int64_t i = 0; i < e->n_hosts; i++)
+        if (!fesf_features(e->hosts + img * (size_t)i, e->c, e->h, e->wd, f, scratch)) fesf_feat_stats_add(pool, d, f);
+    if (fesf_feat_stats_finish(pool, d, mu, cov)) goto done;
+    for (int k = 0; k < 2; k++)
+        if (fesf_feat_stats_finish(fstats + k * L, d, mu + (k + 1) * d, cov + (size_t)(k + 1) * d * d) ||
+            fesf_frechet(mu + (k + 1) * d, cov + (size_t)(k + 1) * d * d, mu, cov, d, &fd[k]))
+            goto done;
+    fesf_info("Frechet distance to the host pool's features (quality.h extractor): synthetic %.5f, surrogate %.5f",
+              fd[0], fd[1]);
+    if (!save) { /* G came from --load: leave its file alone */
+        rc = 0;
+        goto done;
+    }
+    char path[FESF_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/iqem.h5", e->cfg->run.out);
+    fesf_model_save_info info = {e->sg, 2 * e->ng, "adam", rounds, text};
+    if (fesf_model_save(path, e->gan.g, &info)) goto done;
+    hid_t h = fesf_h5_open(path, "fesf-model", FESF_MODEL_VERSION, 1);
+    if (h < 0) goto done;
+    rc = fesf_h5_attr_f64(h, "frechet_synthetic_hosts", fd[0]) || fesf_h5_attr_f64(h, "frechet_surrogate_hosts", fd[1]);
+    H5Fclose(h);
+done:
+    free(pool), free(mu), free(cov), free(scratch);
+    return rc ? -1 : 0;
+}
 
 static int setup(enhancer *e)
 {
@@ -331,6 +396,7 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
     memset(&e, 0, sizeof e);
     e.cfg = cfg, e.w = w;
     int rc = -1;
+    double *fstats = NULL;
     char *text = fesf_config_text_alloc(cfg);
     if (!text || setup(&e)) goto done;
     if (cfg->iqem.mode != FESF_IQEM_FEDERATED) {
@@ -354,22 +420,26 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
     }
     /* the final (or loaded) G to every rank */
     if (fesf_fed_bcast_f32(w, fesf_model_params(e.gan.g), e.ng)) goto done;
-    if (w->rank == 0 && !load) {
-        char path[FESF_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/iqem.h5", cfg->run.out);
-        fesf_model_save_info info = {e.sg, 2 * e.ng, "adam", rounds, text};
-        if (fesf_model_save(path, e.gan.g, &info)) goto done;
-    }
     /* the host of the hide stage, for the "against the host" measures (fixed mode) */
     const float *host = cfg->ihm.host_mode == FESF_HOST_FIXED && cfg->ihm.host_index < e.n_hosts
                             ? e.hosts + (size_t)cfg->ihm.host_index * e.c * e.h * e.wd
                             : NULL;
+    size_t L = fesf_feat_stats_len(FESF_FEAT_DIM);
+    fstats = calloc(2 * L, sizeof(double));
+    if (!fstats) {
+        fesf_error("out of memory");
+        goto done;
+    }
     for (int i = 0; i < e.n_mine; i++)
-        if (write_surrogates(&e, e.sites[i].id, host, text)) goto done;
+        if (write_surrogates(&e, e.sites[i].id, host, text, fstats)) goto done;
+    /* Frechet distances of synthetic and surrogate features to the host pool's (summed statistics) */
+    if (fesf_fed_sum_to_coord_f64(w, fstats, 2 * L)) goto done;
+    if (w->rank == 0 && frechet_report(&e, fstats, rounds, text, load == NULL)) goto done;
     if (fesf_world_barrier(w)) goto done;
     rc = 0;
 done:
     enhancer_free(&e);
     free(text);
+    free(fstats);
     return rc;
 }

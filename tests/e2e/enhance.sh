@@ -20,9 +20,11 @@ for p in sorted(glob.glob(run + "/site-*.h5")):
         assert k in a, k
 g = h5py.File(run + "/iqem.h5")
 assert g.attrs["format"] == "fesf-model" and g.attrs["arch"].startswith("iqem-g")
+assert g.attrs["frechet_synthetic_hosts"] >= 0 and g.attrs["frechet_surrogate_hosts"] >= 0
 a = h5py.File(run + "/site-001.h5")["surrogate"].attrs
 print(f"site 1 SSIM vs plaintext: synthetic {a['ssim_synthetic_plain']:.3f}, surrogate {a['ssim_surrogate_plain']:.3f}")
 PYEOF
+check "a figure per site: host | plaintext | synthetic | surrogate" sh -c "head -c 8 '$RUN/figures/iqem-site-004.png' | od -c | grep -q 'P   N   G'"
 check "train on surrogates" "$FESF" train -q --set run.out="$RUN" --set train.rounds=4 --set train.eval_every=2
 
 # Privacy invariant with a trained G: the plaintext rotated by 180 degrees (same amplitude,
