@@ -49,6 +49,8 @@ typedef struct {
     size_t ng, nd;
     float *acc;         /* [ng + nd + 3] */
     float *sg, *sd;     /* Adam states */
+    fesf_gan *local;    /* iqem.mode = local: one GAN per site of this rank ([n_mine]) */
+    float **lsg, **lsd; /* their Adam states */
     float *kb;          /* [B, C, H, W] augmented host batch */
     float *sb;          /* [B, C, H, W] synthetic batch */
     int32_t *order, ids[IQEM_BATCH];
@@ -111,10 +113,44 @@ static int load_sites(enhancer *e)
     return 0;
 }
 
+static fesf_optim_config adam(const fesf_config *cfg)
+{
+    fesf_optim_config oc;
+    fesf_optim_defaults(&oc, FESF_OPT_ADAM, (float)cfg->iqem.lr);
+    oc.beta1 = 0.5f;
+    return oc;
+}
+
+/* Site i's batches of round `round`: its synthetic images and augmented hosts. */
+static int site_batch(enhancer *e, const gan_site *s, int64_t round)
+{
+    size_t img = (size_t)e->c * e->h * e->wd;
+    int k = fesf_fed_sgd_batch(e->cfg->run.seed, s->id, s->n, round, IQEM_BATCH, e->order, e->ids);
+    for (int j = 0; j < k; j++) {
+        memcpy(e->sb + img * (size_t)j, s->x + img * (size_t)e->ids[j], sizeof(float) * img);
+        augment(e, s->id, round, j, e->kb + img * (size_t)j);
+    }
+    return k;
+}
+
+/* iqem.mode = local: every site steps its own GAN; nothing leaves the site. */
+static void local_round(enhancer *e, int64_t round)
+{
+    fesf_optim_config oc = adam(e->cfg);
+    for (int i = 0; i < e->n_mine; i++) {
+        fesf_gan *g = &e->local[i];
+        int k = site_batch(e, &e->sites[i], round);
+        fesf_gan_losses l;
+        fesf_gan_grads(g, e->sb, e->kb, k, &l);
+        fesf_optim_step(&oc, round, e->ng, fesf_model_params(g->g), fesf_model_grads(g->g), e->lsg[i]);
+        fesf_optim_step(&oc, round, e->nd, fesf_model_params(g->d), fesf_model_grads(g->d), e->lsd[i]);
+    }
+}
+
 /* One federated round: broadcast G and D, sum the sites' weighted gradients, step Adam. */
 static int gan_round(enhancer *e, int64_t round, fesf_gan_losses *mean)
 {
-    size_t ng = e->ng, nd = e->nd, img = (size_t)e->c * e->h * e->wd;
+    size_t ng = e->ng, nd = e->nd;
     float *pg = fesf_model_params(e->gan.g), *pd = fesf_model_params(e->gan.d);
     memcpy(e->acc, pg, sizeof(float) * ng), memcpy(e->acc + ng, pd, sizeof(float) * nd);
     if (fesf_fed_bcast_f32(e->w, e->acc, ng + nd)) return -1;
@@ -124,11 +160,7 @@ static int gan_round(enhancer *e, int64_t round, fesf_gan_losses *mean)
     for (int i = 0; i < e->n_sites; i++) total += e->site_n[i];
     for (int i = 0; i < e->n_mine; i++) {
         const gan_site *s = &e->sites[i];
-        int k = fesf_fed_sgd_batch(e->cfg->run.seed, s->id, s->n, round, IQEM_BATCH, e->order, e->ids);
-        for (int j = 0; j < k; j++) {
-            memcpy(e->sb + img * (size_t)j, s->x + img * (size_t)e->ids[j], sizeof(float) * img);
-            augment(e, s->id, round, j, e->kb + img * (size_t)j);
-        }
+        int k = site_batch(e, s, round);
         fesf_gan_losses l;
         fesf_gan_grads(&e->gan, e->sb, e->kb, k, &l);
         float wgt = (float)((double)s->n / total);
@@ -140,9 +172,7 @@ static int gan_round(enhancer *e, int64_t round, fesf_gan_losses *mean)
     }
     if (fesf_fed_sum_to_coord(e->w, e->acc, ng + nd + 3)) return -1;
     if (e->w->rank == 0) {
-        fesf_optim_config oc;
-        fesf_optim_defaults(&oc, FESF_OPT_ADAM, (float)e->cfg->iqem.lr);
-        oc.beta1 = 0.5f;
+        fesf_optim_config oc = adam(e->cfg);
         fesf_optim_step(&oc, round, ng, pg, e->acc, e->sg);
         fesf_optim_step(&oc, round, nd, pd, e->acc + ng, e->sd);
         *mean = (fesf_gan_losses){e->acc[ng + nd], e->acc[ng + nd + 1], e->acc[ng + nd + 2]};
@@ -184,8 +214,8 @@ static void add_quality(quality_sums *q, const float *plain, const float *syn, c
 }
 
 /* One split of a shard: /surrogate = IHM(x, G(x_sy)) image by image. */
-static int surrogate_split(enhancer *e, hid_t f, int sp, fesf_ihm *plan, const float *host, quality_sums *q,
-                           float *bufs, float *scratch)
+static int surrogate_split(enhancer *e, fesf_model *gen, hid_t f, int sp, fesf_ihm *plan, const float *host,
+                           quality_sums *q, float *bufs, float *scratch)
 {
     size_t img = (size_t)e->c * e->h * e->wd;
     float *x = bufs, *syn = x + img * IQEM_BATCH, *sur = syn + img * IQEM_BATCH;
@@ -219,7 +249,7 @@ static int surrogate_split(enhancer *e, hid_t f, int sp, fesf_ihm *plan, const f
         } else if (fesf_h5_read_rows(dp, s, k, H5T_NATIVE_FLOAT, x)) {
             goto done;
         }
-        const float *gout = fesf_model_forward(e->gan.g, syn, k, 1);
+        const float *gout = fesf_model_forward(gen, syn, k, 1);
         for (int i = 0; i < k; i++) { /* the enhanced image is this image's host */
             if (fesf_ihm_set_host(plan, gout + img * (size_t)i) ||
                 fesf_ihm_apply(plan, x + img * (size_t)i, sur + img * (size_t)i, 1))
@@ -270,7 +300,8 @@ static int write_figure(const enhancer *e, int site_id, const quality_sums *q)
     return fesf_png_write_grid_f32(path, q->grid, 4 * q->grid_rows, e->c, e->h, e->wd, 4);
 }
 
-static int write_surrogates(enhancer *e, int site_id, const float *host, const char *config_text, double *fstats)
+static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const float *host, const char *config_text,
+                            double *fstats)
 {
     static const char *const drop[] = {"surrogate", NULL};
     char path[FESF_PATH_MAX + 32], base[64];
@@ -295,7 +326,7 @@ static int write_surrogates(enhancer *e, int site_id, const float *host, const c
         fesf_ihm_create(&plan, e->h, e->wd, e->c, 1, &prm))
         goto done;
     for (int sp = 0; sp < FESF_NSPLITS; sp++)
-        if (surrogate_split(e, o.file, sp, plan, host, &q, bufs, scratch)) {
+        if (surrogate_split(e, gen, o.file, sp, plan, host, &q, bufs, scratch)) {
             fesf_error("'%s': %s", base, fesf_errmsg());
             goto done;
         }
@@ -379,6 +410,17 @@ static int setup(enhancer *e)
     e->sg = calloc(2 * e->ng, sizeof(float)), e->sd = calloc(2 * e->nd, sizeof(float));
     e->kb = malloc(sizeof(float) * img * IQEM_BATCH), e->sb = malloc(sizeof(float) * img * IQEM_BATCH);
     if (!e->acc || !e->sg || !e->sd || !e->kb || !e->sb) return fesf_error("out of memory");
+    if (e->cfg->iqem.mode != FESF_IQEM_LOCAL) return 0;
+    e->local = calloc((size_t)e->n_mine + 1, sizeof(fesf_gan));
+    e->lsg = calloc((size_t)e->n_mine + 1, sizeof(float *)), e->lsd = calloc((size_t)e->n_mine + 1, sizeof(float *));
+    if (!e->local || !e->lsg || !e->lsd) return fesf_error("out of memory");
+    for (int i = 0; i < e->n_mine; i++) { /* the same initial G and D as the federated run */
+        if (fesf_gan_create(&e->local[i], IQEM_WIDTH, e->c, e->h, e->wd, IQEM_BATCH, (float)e->cfg->iqem.lambda_id,
+                            e->cfg->run.seed))
+            return -1;
+        e->lsg[i] = calloc(2 * e->ng, sizeof(float)), e->lsd[i] = calloc(2 * e->nd, sizeof(float));
+        if (!e->lsg[i] || !e->lsd[i]) return fesf_error("out of memory");
+    }
     return 0;
 }
 
@@ -387,6 +429,11 @@ static void enhancer_free(enhancer *e)
     for (int i = 0; e->sites && i < e->n_mine; i++) free(e->sites[i].x);
     free(e->sites), free(e->site_n), free(e->hosts), free(e->acc), free(e->sg), free(e->sd), free(e->kb), free(e->sb);
     free(e->order);
+    for (int i = 0; e->local && i < e->n_mine; i++) {
+        if (e->local[i].g) fesf_gan_destroy(&e->local[i]);
+        free(e->lsg[i]), free(e->lsd[i]);
+    }
+    free(e->local), free(e->lsg), free(e->lsd);
     fesf_gan_destroy(&e->gan);
 }
 
@@ -399,8 +446,9 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
     double *fstats = NULL;
     char *text = fesf_config_text_alloc(cfg);
     if (!text || setup(&e)) goto done;
-    if (cfg->iqem.mode != FESF_IQEM_FEDERATED) {
-        fesf_error("iqem.mode = local is not implemented yet (use federated)");
+    int local = cfg->iqem.mode == FESF_IQEM_LOCAL;
+    if (local && load) {
+        fesf_error("--load applies one G to every site; it does not go with iqem.mode = local");
         goto done;
     }
     double most = 0;
@@ -413,6 +461,10 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
     double t0 = fesf_now();
     for (int64_t r = 0; r < rounds; r++) {
         fesf_gan_losses l = {0};
+        if (local) {
+            local_round(&e, r);
+            continue;
+        }
         if (gan_round(&e, r, &l)) goto done;
         if (w->rank == 0 && ((r + 1) % 20 == 0 || r + 1 == rounds))
             fesf_info("IQEM round %lld/%lld: L_D %.4f, L_G adversarial %.4f, identity L1 %.4f, %.1f s", (long long)r + 1,
@@ -430,11 +482,19 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
         fesf_error("out of memory");
         goto done;
     }
-    for (int i = 0; i < e.n_mine; i++)
-        if (write_surrogates(&e, e.sites[i].id, host, text, fstats)) goto done;
+    for (int i = 0; i < e.n_mine; i++) {
+        fesf_model *gen = local ? e.local[i].g : e.gan.g;
+        if (write_surrogates(&e, gen, e.sites[i].id, host, text, fstats)) goto done;
+        if (local) { /* each site keeps its own G */
+            char path[FESF_PATH_MAX + 32];
+            snprintf(path, sizeof path, "%s/iqem-site-%03d.h5", cfg->run.out, e.sites[i].id);
+            fesf_model_save_info info = {e.lsg[i], 2 * e.ng, "adam", rounds, text};
+            if (fesf_model_save(path, gen, &info)) goto done;
+        }
+    }
     /* Frechet distances of synthetic and surrogate features to the host pool's (summed statistics) */
     if (fesf_fed_sum_to_coord_f64(w, fstats, 2 * L)) goto done;
-    if (w->rank == 0 && frechet_report(&e, fstats, rounds, text, load == NULL)) goto done;
+    if (w->rank == 0 && frechet_report(&e, fstats, rounds, text, load == NULL && !local)) goto done;
     if (fesf_world_barrier(w)) goto done;
     rc = 0;
 done:
