@@ -24,4 +24,9 @@ typedef struct {
  * random data; also the peak RSS. */
 int fesf_bench_train(const fesf_bench_train_args *a, FILE *out);
 
+/* IQEM's inference: images/s of G on a batch plus the second IHM pass
+ * (one host per image, the enhanced image), as `fesf enhance` writes
+ * surrogates. */
+int fesf_bench_iqem(const fesf_bench_ihm_args *a, FILE *out);
+
 #endif

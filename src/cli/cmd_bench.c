@@ -22,7 +22,13 @@ static int int_opt(int argc, char **argv, int *i, const char *name, int lo, int 
     return 1;
 }
 
-static int bench_ihm(int argc, char **argv)
+static int bench_ihm_like(int argc, char **argv, int iqem);
+
+static int bench_ihm(int argc, char **argv) { return bench_ihm_like(argc, argv, 0); }
+static int bench_iqem(int argc, char **argv) { return bench_ihm_like(argc, argv, 1); }
+
+/* ihm and iqem take the same options */
+static int bench_ihm_like(int argc, char **argv, int iqem)
 {
     fesf_bench_ihm_args a = {64, 1, 64, 1.0};
     int tenths = 10;
@@ -32,11 +38,11 @@ static int bench_ihm(int argc, char **argv)
         if (!r) r = int_opt(argc, argv, &i, "--batch", 1, 65536, &a.batch);
         if (!r) r = int_opt(argc, argv, &i, "--tenths", 1, 600, &tenths);
         if (r < 0) return FESF_EXIT_USAGE;
-        if (!r) return fesf_cli_usage("bench", "unknown option '%s' for bench ihm", argv[i]);
+        if (!r) return fesf_cli_usage("bench", "unknown option '%s' for bench %s", argv[i], argv[1]);
     }
     if (a.channels == 2) return fesf_cli_usage("bench", "--channels must be 1 or 3");
     a.seconds = tenths / 10.0;
-    if (fesf_bench_ihm(&a, stdout)) return fesf_cli_fail(NULL);
+    if ((iqem ? fesf_bench_iqem(&a, stdout) : fesf_bench_ihm(&a, stdout))) return fesf_cli_fail(NULL);
     return FESF_EXIT_OK;
 }
 
@@ -99,12 +105,13 @@ static const struct {
     {"ihm", bench_ihm},
     {"train", bench_train},
     {"agg", bench_agg},
+    {"iqem", bench_iqem},
 };
 
 int fesf_cmd_bench(int argc, char **argv)
 {
-    if (argc < 2) return fesf_cli_usage("bench", "which benchmark? (ihm | train | agg)");
+    if (argc < 2) return fesf_cli_usage("bench", "which benchmark? (ihm | train | agg | iqem)");
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         if (!strcmp(argv[1], kinds[k].kind)) return kinds[k].run(argc, argv);
-    return fesf_cli_usage("bench", "unknown benchmark '%s' (ihm | train | agg)", argv[1]);
+    return fesf_cli_usage("bench", "unknown benchmark '%s' (ihm | train | agg | iqem)", argv[1]);
 }

@@ -54,6 +54,8 @@ const fesf_command fesf_commands[] = {
      "       sleeping waits) against a bare blocking MPI_Bcast + MPI_Reduce of the same buffer, R\n"
      "       interleaved rounds each (medians), and rank 0's CPU seconds per round in each. Defaults:\n"
      "       P = 11200000 (ResNet-18), R = 10.\n"
+     "fesf bench iqem [--size S] [--channels C] [--batch B] [--tenths T]\n"
+     "  iqem: images/s of the IQEM generator (width 16) on a batch plus the second IHM pass per image.\n"
      "Prints one line: bench KIND key=value ..."},
     {"version", fesf_cmd_version, "print the version and the libraries in use", "fesf version"},
     {"help", fesf_cmd_help, "list commands, or explain one ('fesf help config' lists every key)",
