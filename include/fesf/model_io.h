@@ -22,6 +22,11 @@ typedef struct {
 
 int fesf_model_save(const char *path, const fesf_model *m, const fesf_model_save_info *info);
 
+/* iqem.h5: the generator as a model file (/params, /buffers, `arch`;
+ * fesf_model_load reads it) plus the discriminator under /D/params and
+ * /D/buffers with its architecture in `arch_d`. */
+int fesf_model_save_gan(const char *path, const fesf_model *g, const fesf_model *d, const fesf_model_save_info *info);
+
 /* Training checkpoint ckpt-RRRR.h5: a model file (parameters and buffers =
  * the global state, /optim/state) plus what a resumed run needs to end
  * bit-identical to an uninterrupted one: /resume/best (the best-validation

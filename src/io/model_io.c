@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 
-/* "/params/layer1.0.conv1/weight" from "layer1.0.conv1.weight" */
-static void tensor_path(const fesf_tensor_info *t, char *buf, size_t size)
+/* "PREFIX/params/layer1.0.conv1/weight" from "layer1.0.conv1.weight" */
+static void tensor_path_in(const char *prefix, const fesf_tensor_info *t, char *buf, size_t size)
 {
     const char *dot = strrchr(t->name, '.');
-    snprintf(buf, size, "/%s/%.*s/%s", t->buffer ? "buffers" : "params", (int)(dot - t->name), t->name, dot + 1);
+    snprintf(buf, size, "%s/%s/%.*s/%s", prefix, t->buffer ? "buffers" : "params", (int)(dot - t->name), t->name,
+             dot + 1);
 }
+
+static void tensor_path(const fesf_tensor_info *t, char *buf, size_t size) { tensor_path_in("", t, buf, size); }
 
 /* A float32 dataset `name` of the given shape under group `group`. */
 static int write_f32(hid_t file, const char *group, const char *name, int rank, const hsize_t *dims,
@@ -31,15 +34,20 @@ static int write_f32(hid_t file, const char *group, const char *name, int rank, 
     return rc;
 }
 
-static int write_tensor(hid_t file, const fesf_tensor_info *t, const float *data)
+static int write_tensor_in(hid_t file, const char *prefix, const fesf_tensor_info *t, const float *data)
 {
-    char path[160];
-    tensor_path(t, path, sizeof path);
+    char path[200];
+    tensor_path_in(prefix, t, path, sizeof path);
     char *slash = strrchr(path, '/');
     *slash = '\0'; /* path = group, slash + 1 = name */
     hsize_t dims[4];
     for (int i = 0; i < t->rank; i++) dims[i] = (hsize_t)t->dims[i];
     return write_f32(file, path, slash + 1, t->rank, dims, data);
+}
+
+static int write_tensor(hid_t file, const fesf_tensor_info *t, const float *data)
+{
+    return write_tensor_in(file, "", t, data);
 }
 
 static int read_exact(hid_t f, const char *path, float *data, size_t n, const char *file);
@@ -175,4 +183,19 @@ int fesf_model_load(const char *path, fesf_model *m, float *optim_state, size_t 
 done:
     H5Fclose(f);
     return rc;
+}
+
+int fesf_model_save_gan(const char *path, const fesf_model *g, const fesf_model *d, const fesf_model_save_info *info)
+{
+    fesf_h5out o = FESF_H5OUT_INIT;
+    if (fesf_h5out_create(&o, path, "fesf-model", FESF_MODEL_VERSION, info ? info->config_text : NULL)) return -1;
+    int rc = write_model(&o, g, info) || fesf_h5_attr_str(o.file, "arch_d", fesf_model_arch(d));
+    float *params = fesf_model_params((fesf_model *)d), *buffers = fesf_model_buffers((fesf_model *)d);
+    for (int i = 0; i < fesf_model_n_tensors(d) && !rc; i++) {
+        const fesf_tensor_info *t = fesf_model_tensor(d, i);
+        rc = write_tensor_in(o.file, "/D", t, (t->buffer ? buffers : params) + t->off);
+    }
+    if (!rc) rc = fesf_h5out_commit(&o);
+    fesf_h5out_abort(&o);
+    return rc ? fesf_error("'%s': %s", path, fesf_errmsg()) : 0;
 }

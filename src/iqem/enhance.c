@@ -371,7 +371,7 @@ static int frechet_report(enhancer *e, const double *fstats, int64_t rounds, con
     char path[FESF_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/iqem.h5", e->cfg->run.out);
     fesf_model_save_info info = {e->sg, 2 * e->ng, "adam", rounds, text};
-    if (fesf_model_save(path, e->gan.g, &info)) goto done;
+    if (fesf_model_save_gan(path, e->gan.g, e->gan.d, &info)) goto done;
     hid_t h = fesf_h5_open(path, "fesf-model", FESF_MODEL_VERSION, 1);
     if (h < 0) goto done;
     rc = fesf_h5_attr_f64(h, "frechet_synthetic_hosts", fd[0]) || fesf_h5_attr_f64(h, "frechet_surrogate_hosts", fd[1]);
@@ -489,7 +489,7 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
             char path[FESF_PATH_MAX + 32];
             snprintf(path, sizeof path, "%s/iqem-site-%03d.h5", cfg->run.out, e.sites[i].id);
             fesf_model_save_info info = {e.lsg[i], 2 * e.ng, "adam", rounds, text};
-            if (fesf_model_save(path, gen, &info)) goto done;
+            if (fesf_model_save_gan(path, gen, e.local[i].d, &info)) goto done;
         }
     }
     /* Frechet distances of synthetic and surrogate features to the host pool's (summed statistics) */

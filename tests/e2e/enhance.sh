@@ -21,6 +21,7 @@ for p in sorted(glob.glob(run + "/site-*.h5")):
 g = h5py.File(run + "/iqem.h5")
 assert g.attrs["format"] == "fesf-model" and g.attrs["arch"].startswith("iqem-g")
 assert g.attrs["frechet_synthetic_hosts"] >= 0 and g.attrs["frechet_surrogate_hosts"] >= 0
+assert g.attrs["arch_d"].startswith("iqem-d") and "D/params/c1/weight" in g and "params/enc1.conv/weight" in g
 a = h5py.File(run + "/site-001.h5")["surrogate"].attrs
 print(f"site 1 SSIM vs plaintext: synthetic {a['ssim_synthetic_plain']:.3f}, surrogate {a['ssim_surrogate_plain']:.3f}")
 PYEOF
