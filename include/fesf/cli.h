@@ -45,6 +45,10 @@ int fesf_cli_config_ready(fesf_cli *c);
  * than 0 call it once the config has been broadcast). */
 void fesf_cli_apply_log_level(const fesf_cli *c);
 
+/* Start a computing job: MPI up, the config resolved on rank 0 (and printed)
+ * and broadcast, log level and OpenBLAS threads set on every rank. 0 or -1. */
+int fesf_cli_start(fesf_cli *c, int *argc, char ***argv);
+
 /* Report the recorded error as "[role] error: message" and end the job
  * (MPI_Abort if other ranks exist). Returns the exit code for main. */
 int fesf_cli_fail(fesf_cli *c);

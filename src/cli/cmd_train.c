@@ -4,7 +4,6 @@
 #include "fesf/fed.h"
 #include "fesf/log.h"
 
-#include <cblas.h>
 #include <string.h>
 
 int fesf_cmd_train(int argc, char **argv)
@@ -18,12 +17,7 @@ int fesf_cmd_train(int argc, char **argv)
         if (!r && !strcmp(argv[i], "--resume")) resume = 1;
         else if (!r) return fesf_cli_usage("train", "unknown option '%s'", argv[i]);
     }
-    if (fesf_world_init(&c.world, &argc, &argv)) return fesf_cli_fail(&c);
-    c.mpi = 1;
-    if (c.world.rank == 0 && fesf_cli_config_ready(&c)) return fesf_cli_fail(&c);
-    if (fesf_world_bcast(&c.world, &c.cfg, sizeof c.cfg, 0)) return fesf_cli_fail(&c);
-    if (c.world.rank) fesf_cli_apply_log_level(&c);
-    openblas_set_num_threads(c.cfg.run.threads);
+    if (fesf_cli_start(&c, &argc, &argv)) return fesf_cli_fail(&c);
     if (fesf_fed_train(&c.cfg, &c.world, resume)) return fesf_cli_fail(&c);
     fesf_world_finalize(&c.world);
     return FESF_EXIT_OK;

@@ -3,6 +3,7 @@
 #include "fesf/error.h"
 #include "fesf/log.h"
 
+#include <cblas.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,6 +83,17 @@ int fesf_cli_config_ready(fesf_cli *c)
         for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) fesf_info("  %s", line);
         free(text);
     }
+    return 0;
+}
+
+int fesf_cli_start(fesf_cli *c, int *argc, char ***argv)
+{
+    if (fesf_world_init(&c->world, argc, argv)) return -1;
+    c->mpi = 1;
+    if (c->world.rank == 0 && fesf_cli_config_ready(c)) return -1;
+    if (fesf_world_bcast(&c->world, &c->cfg, sizeof c->cfg, 0)) return -1;
+    if (c->world.rank) fesf_cli_apply_log_level(c);
+    openblas_set_num_threads(c->cfg.run.threads); /* one rank per core unless run.threads says otherwise */
     return 0;
 }
 
