@@ -28,6 +28,12 @@ typedef struct {
 int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out, int64_t *k, int *c, int *h,
                     int *w);
 
+/* The stage: every rank of `w` hides the shards it owns (shard s on worker
+ * 1 + (s-1) mod N; a world of one does all) with the host rank 0 broadcast. */
+#include "fesf/config.h"
+#include "fesf/world.h"
+int fesf_hide_run(const fesf_config *cfg, const fesf_world *w);
+
 /* Hide one shard (site-NNN.h5): /synthetic from /plain. */
 int fesf_hide_shard(const char *path, const fesf_hide_args *a);
 
