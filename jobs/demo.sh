@@ -1,13 +1,11 @@
 #!/bin/sh
-# make demo: the main job on the embedded phantom data. Until training lands
-# (issues 5-7) this runs `prepare` + `inspect`: 4 site shards and a host pool,
-# summarised, with a picture of the host pool.
+# make demo: the main job on the embedded phantom data, one coordinator and 4 sites:
+# prepare, hide (IHM), enhance (IQEM) and train on plain / synthetic / surrogate images,
+# then report.md. A few minutes on 2 cores.
 set -e
 cd "$(dirname "$0")/.."
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
 OUT=${OUT:-runs/demo}
-mpirun --oversubscribe -np "${NP:-1}" bin/fesf prepare -c configs/demo.ini --set run.out="$OUT"
-bin/fesf inspect "$OUT/site-001.h5"
-bin/fesf inspect "$OUT/hosts.h5" --png "$OUT/hosts.png" --count 16
-bin/fesf inspect "$OUT/site-001.h5" --dataset /plain/train/images --png "$OUT/site-001-train.png" --count 16
-echo "demo: shards and host pool in $OUT/ (pictures: $OUT/hosts.png, $OUT/site-001-train.png)"
+mpirun --oversubscribe -np "${NP:-5}" bin/fesf run configs/demo.ini --set run.out="$OUT"
+bin/fesf inspect "$OUT/hosts.h5" --png "$OUT/figures/hosts.png" --count 16 >/dev/null
+echo "demo: report in $OUT/report.md, figures in $OUT/figures/"

@@ -62,5 +62,6 @@ int fesf_cmd_bench(int argc, char **argv);
 int fesf_cmd_hide(int argc, char **argv);
 int fesf_cmd_train(int argc, char **argv);
 int fesf_cmd_enhance(int argc, char **argv);
+int fesf_cmd_run(int argc, char **argv);
 
 #endif

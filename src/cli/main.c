@@ -5,6 +5,11 @@
 #include <string.h>
 
 const fesf_command fesf_commands[] = {
+    {"run", fesf_cmd_run, "prepare, hide, enhance and train plain / synthetic / surrogate in one job",
+     "fesf run CONFIG [--set section.key=value]... [-v|-q]\n"
+     "  Runs every stage in one MPI job (rank 0 coordinates), skipping prepare when the shards exist and\n"
+     "  hide / enhance when their outputs match ihm.alpha/beta (iqem.alpha2/beta2); trains on each input\n"
+     "  into run.out/train-<input>/ and writes run.out/report.md with one row per input."},
     {"prepare", fesf_cmd_prepare, "ingest a dataset into site shards and a host pool",
      "fesf prepare [-c FILE] [--set section.key=value]... [--site K] [-v|-q]\n"
      "  -c FILE        configuration (INI); defaults are used for keys it omits\n"

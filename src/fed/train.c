@@ -62,6 +62,7 @@ typedef struct {
     int best_round;
     FILE *metrics;
     int resume;                 /* --resume: continue from the newest checkpoint */
+    const char *out;            /* folder of the outputs (metrics, models, checkpoints, report) */
 } trainer;
 
 /* ---- data ----------------------------------------------------------------- */
@@ -560,7 +561,7 @@ static int save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_re
     memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
     fesf_ckpt c = {repeat, done, resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
                    results, (size_t)R * RESULT_DOUBLES};
-    snprintf(path, sizeof path, "%s/ckpt-%04lld.h5", t->cfg->run.out,
+    snprintf(path, sizeof path, "%s/ckpt-%04lld.h5", t->out,
              (long long)repeat * t->cfg->train.rounds + (long long)done);
     int rc = fesf_ckpt_save(path, t->m, t->opt_state, opt_floats(t), &c, text);
     free(results), free(text);
@@ -582,8 +583,8 @@ static int load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
 {
     char path[FESF_PATH_MAX + 32];
     int R = t->cfg->run.repeats;
-    if (newest_checkpoint(t->cfg->run.out, path, sizeof path)) {
-        fesf_warn("--resume: no checkpoint in '%s'; starting from round 1", t->cfg->run.out);
+    if (newest_checkpoint(t->out, path, sizeof path)) {
+        fesf_warn("--resume: no checkpoint in '%s'; starting from round 1", t->out);
         start[0] = start[1] = 0;
         return 0;
     }
@@ -634,8 +635,8 @@ static int trim_metrics(const char *path, int64_t repeat, int64_t round)
 static int save_best(trainer *t, int repeat)
 {
     char path[FESF_PATH_MAX + 32];
-    if (repeat == 0) snprintf(path, sizeof path, "%s/model.h5", t->cfg->run.out);
-    else snprintf(path, sizeof path, "%s/model-r%d.h5", t->cfg->run.out, repeat);
+    if (repeat == 0) snprintf(path, sizeof path, "%s/model.h5", t->out);
+    else snprintf(path, sizeof path, "%s/model-r%d.h5", t->out, repeat);
     memcpy(fesf_model_params(t->m), t->best, sizeof(float) * t->np);
     memcpy(fesf_model_buffers(t->m), t->best + t->np, sizeof(float) * t->nb);
     char *text = fesf_config_text_alloc(t->cfg);
@@ -658,7 +659,7 @@ static void mean_sd(const double *v, int n, double *mean, double *sd)
 static int write_report(const trainer *t, const repeat_result *res, int n)
 {
     char path[FESF_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/report.md", t->cfg->run.out);
+    snprintf(path, sizeof path, "%s/report.md", t->out);
     FILE *f = fopen(path, "w");
     if (!f) return fesf_error("cannot write '%s'", path);
     fprintf(f, "# fesf training report\n\ninput `%s`, %s, model %s, %d sites, %d rounds, %d repeat%s\n\n",
@@ -701,18 +702,23 @@ static void trainer_free(trainer *t)
 
 int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume)
 {
+    return fesf_fed_train_to(cfg, w, resume, cfg->run.out);
+}
+
+int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, const char *out)
+{
     trainer t;
     memset(&t, 0, sizeof t);
-    t.cfg = cfg, t.w = w;
+    t.cfg = cfg, t.w = w, t.out = out;
     int rc = -1, R = cfg->run.repeats;
     repeat_result *res = calloc((size_t)R, sizeof *res);
-    if (!res || setup(&t)) goto done;
+    if (!res || setup(&t) || (w->rank == 0 && fesf_mkdir_p(out))) goto done;
     int64_t start[2] = {0, 0}; /* repeat, rounds done */
     if (w->rank == 0 && resume && load_checkpoint(&t, res, start)) goto done;
     if (fesf_world_bcast(w, start, sizeof start, 0)) goto done;
     if (w->rank == 0) {
         char path[FESF_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/metrics.jsonl", cfg->run.out);
+        snprintf(path, sizeof path, "%s/metrics.jsonl", t.out);
         if (start[0] || start[1]) {
             if (trim_metrics(path, start[0], start[1])) goto done;
         }
