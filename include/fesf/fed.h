@@ -23,6 +23,10 @@
 int fesf_fed_sum_to_coord(const fesf_world *w, float *buf, size_t n);
 int fesf_fed_sum_to_coord_f64(const fesf_world *w, double *buf, size_t n);
 
+/* Sum `n` doubles of every rank and give the sum to every rank (fixed-size
+ * statistics such as the sites' training-image counts). 0 or -1. */
+int fesf_fed_share_sum_f64(const fesf_world *w, double *buf, size_t n);
+
 /* Broadcast `n` floats from the coordinator. 0 or -1. */
 int fesf_fed_bcast_f32(const fesf_world *w, float *buf, size_t n);
 

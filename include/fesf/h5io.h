@@ -55,6 +55,7 @@ int fesf_h5_attr_i32s(hid_t obj, const char *name, const int32_t *v, int rank, c
 /* Read a string attribute into buf (truncated to size); -1 if absent. */
 int fesf_h5_attr_get_str(hid_t obj, const char *name, char *buf, size_t size);
 int fesf_h5_attr_get_i64(hid_t obj, const char *name, int64_t *value);
+int fesf_h5_attr_get_f64(hid_t obj, const char *name, double *value);
 
 /* Create the groups of a path like "/plain/train" (intermediate included). */
 hid_t fesf_h5_group(hid_t file, const char *path);

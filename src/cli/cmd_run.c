@@ -29,10 +29,7 @@ static int stage_valid(const fesf_config *cfg, const char *group, const char *ka
     if (H5Lexists(f, group, H5P_DEFAULT) > 0) {
         hid_t g = H5Gopen2(f, group, H5P_DEFAULT);
         double va = NAN, vb = NAN;
-        hid_t x = H5Aexists(g, ka) > 0 ? H5Aopen(g, ka, H5P_DEFAULT) : -1, y = H5Aexists(g, kb) > 0 ? H5Aopen(g, kb, H5P_DEFAULT) : -1;
-        if (x >= 0) H5Aread(x, H5T_NATIVE_DOUBLE, &va), H5Aclose(x);
-        if (y >= 0) H5Aread(y, H5T_NATIVE_DOUBLE, &vb), H5Aclose(y);
-        ok = va == a && vb == b;
+        ok = !fesf_h5_attr_get_f64(g, ka, &va) && !fesf_h5_attr_get_f64(g, kb, &vb) && va == a && vb == b;
         H5Gclose(g);
     }
     H5Fclose(f);
@@ -79,8 +76,7 @@ static int write_report(const fesf_config *cfg, int n_inputs, const char *const 
         fprintf(f, "| measure | value |\n| --- | --- |\n");
         for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
             double v = NAN;
-            hid_t a = H5Aexists(g, keys[k]) > 0 ? H5Aopen(g, keys[k], H5P_DEFAULT) : -1;
-            if (a >= 0) H5Aread(a, H5T_NATIVE_DOUBLE, &v), H5Aclose(a);
+            fesf_h5_attr_get_f64(g, keys[k], &v);
             fprintf(f, "| %s | %.4f |\n", keys[k], v);
         }
         H5Gclose(g);

@@ -39,3 +39,9 @@ int fesf_fed_bcast_f32(const fesf_world *w, float *buf, size_t n)
 {
     return w->size > 1 ? fesf_world_bcast(w, buf, n * sizeof(float), 0) : 0;
 }
+
+int fesf_fed_share_sum_f64(const fesf_world *w, double *buf, size_t n)
+{
+    if (fesf_fed_sum_to_coord_f64(w, buf, n)) return -1;
+    return w->size > 1 ? fesf_world_bcast(w, buf, n * sizeof(double), 0) : 0;
+}

@@ -438,9 +438,7 @@ static int setup(trainer *t)
         most = s->n[SPLIT_TRAIN] > most ? s->n[SPLIT_TRAIN] : most;
     }
     /* every rank learns every site's training count (fixed-size statistics) */
-    if (fesf_fed_sum_to_coord_f64(t->w, t->site_n, (size_t)t->n_sites) ||
-        (t->w->size > 1 && fesf_world_bcast(t->w, t->site_n, sizeof(double) * (size_t)t->n_sites, 0)))
-        return -1;
+    if (fesf_fed_share_sum_f64(t->w, t->site_n, (size_t)t->n_sites)) return -1;
     if (normalise(t)) return -1;
     int batch = t->w->rank == 0 && t->w->size > 1 ? 1 : cfg->train.batch; /* the coordinator holds no images */
     const char *arch = fesf_config_enum_name("model.arch", cfg->model.arch);
@@ -477,10 +475,11 @@ typedef struct {
 static int save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res);
 
 /* One training run with `seed` from round `start` (0, or where a checkpoint
- * left off); the coordinator fills res and keeps the best state. */
-static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *res, int64_t start)
+ * left off); the coordinator fills all[repeat] and keeps the best state. */
+static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all, int64_t start)
 {
     const fesf_config *cfg = t->cfg;
+    repeat_result *res = &all[repeat];
     if (start == 0) {
         fesf_model_init(t->m, seed);
         memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
@@ -514,7 +513,7 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *res,
                   cfg->train.rounds, loss, extra, ips, now - t0, eta);
         int every = cfg->run.checkpoint_every;
         if (every > 0 && ((r + 1) % every == 0 || r + 1 == cfg->train.rounds) &&
-            save_checkpoint(t, repeat, r + 1, res - repeat))
+            save_checkpoint(t, repeat, r + 1, all))
             return -1;
     }
     return 0;
@@ -731,7 +730,7 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
                   fesf_config_enum_name("train.algo", cfg->train.algo), cfg->train.rounds);
     }
     for (int r = (int)start[0]; r < R; r++) {
-        if (train_once(&t, r, cfg->run.seed + (uint64_t)r, &res[r], r == start[0] ? start[1] : 0)) goto done;
+        if (train_once(&t, r, cfg->run.seed + (uint64_t)r, res, r == start[0] ? start[1] : 0)) goto done;
         if (w->rank == 0 && save_best(&t, r)) goto done;
         if (w->rank == 0)
             fesf_info("repeat %d: best validation round %d: test accuracy %.3f, AUC %.3f", r + 1, res[r].best_round,

@@ -123,14 +123,24 @@ done:
     return rc;
 }
 
-int fesf_h5_attr_get_i64(hid_t obj, const char *name, int64_t *value)
+/* A numeric scalar attribute, converted to the memory type. */
+static int attr_get(hid_t obj, const char *name, hid_t memtype, void *value)
 {
     if (H5Aexists(obj, name) <= 0) return fesf_error("no attribute '%s'", name);
     hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    int rc = (a >= 0 && H5Aread(a, H5T_NATIVE_INT64, value) >= 0) ? 0
-                                                                 : fesf_error("cannot read attribute '%s'", name);
+    int rc = (a >= 0 && H5Aread(a, memtype, value) >= 0) ? 0 : fesf_error("cannot read attribute '%s'", name);
     if (a >= 0) H5Aclose(a);
     return rc;
+}
+
+int fesf_h5_attr_get_i64(hid_t obj, const char *name, int64_t *value)
+{
+    return attr_get(obj, name, H5T_NATIVE_INT64, value);
+}
+
+int fesf_h5_attr_get_f64(hid_t obj, const char *name, double *value)
+{
+    return attr_get(obj, name, H5T_NATIVE_DOUBLE, value);
 }
 
 static void iso_now(char *buf, size_t size)

@@ -123,12 +123,11 @@ int fesf_ckpt_load(const char *path, fesf_model *m, float *optim_state, size_t o
                    "run.checkpoint_every, run.threads and run.log may change on --resume", path, hash, want);
         goto done;
     }
-    hid_t a = H5Aopen(f, "best_score", H5P_DEFAULT);
-    int bad = a < 0 || H5Aread(a, H5T_NATIVE_DOUBLE, &c->best_score) < 0;
-    if (a >= 0) H5Aclose(a);
-    if (bad || read_exact(f, "/resume/best", c->best, c->best_floats, path)) goto done;
+    if (fesf_h5_attr_get_f64(f, "best_score", &c->best_score) ||
+        read_exact(f, "/resume/best", c->best, c->best_floats, path))
+        goto done;
     hid_t d = H5Dopen2(f, "/resume/results", H5P_DEFAULT);
-    bad = d < 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->results) < 0;
+    int bad = d < 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->results) < 0;
     if (d >= 0) H5Dclose(d);
     if (bad) {
         fesf_error("'%s': cannot read /resume/results", path);

@@ -107,9 +107,7 @@ static int load_sites(enhancer *e)
     }
     e->order = malloc(sizeof(int32_t) * (size_t)most);
     if (!e->order) return fesf_error("out of memory");
-    if (fesf_fed_sum_to_coord_f64(e->w, e->site_n, (size_t)e->n_sites) ||
-        (e->w->size > 1 && fesf_world_bcast(e->w, e->site_n, sizeof(double) * (size_t)e->n_sites, 0)))
-        return -1;
+    if (fesf_fed_share_sum_f64(e->w, e->site_n, (size_t)e->n_sites)) return -1;
     return 0;
 }
 

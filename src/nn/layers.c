@@ -88,6 +88,16 @@ int fesf_pool_shape_init(fesf_pool_shape *s)
     return 0;
 }
 
+/* Input range [lo, hi) of output position o along one axis of length n,
+ * clipped to the image (padding is never part of a window). */
+static void pool_window(int o, int stride, int pad, int k, int n, int *lo, int *hi)
+{
+    *lo = o * stride - pad;
+    *hi = *lo + k;
+    if (*lo < 0) *lo = 0;
+    if (*hi > n) *hi = n;
+}
+
 void fesf_maxpool_forward(const fesf_pool_shape *s, const float *x, float *y, int32_t *idx)
 {
     const size_t planes = (size_t)s->n * s->c, hw = (size_t)s->h * s->w, po = (size_t)s->ho * s->wo;
@@ -96,13 +106,11 @@ void fesf_maxpool_forward(const fesf_pool_shape *s, const float *x, float *y, in
         float *yp = y + pl * po;
         int32_t *ip = idx + pl * po;
         for (int oh = 0; oh < s->ho; oh++) {
-            int h0 = oh * s->stride - s->pad, h1 = h0 + s->k;
-            if (h0 < 0) h0 = 0;
-            if (h1 > s->h) h1 = s->h;
+            int h0, h1;
+            pool_window(oh, s->stride, s->pad, s->k, s->h, &h0, &h1);
             for (int ow = 0; ow < s->wo; ow++) {
-                int w0 = ow * s->stride - s->pad, w1 = w0 + s->k;
-                if (w0 < 0) w0 = 0;
-                if (w1 > s->w) w1 = s->w;
+                int w0, w1;
+                pool_window(ow, s->stride, s->pad, s->k, s->w, &w0, &w1);
                 /* as torch's CPU kernel: strict > (the first maximum wins),
                  * NaN propagates, padding is never a candidate */
                 float best = -INFINITY;
@@ -151,13 +159,11 @@ void fesf_avgpool_forward(const fesf_pool_shape *s, const float *x, float *y)
         const float *xp = x + pl * hw;
         float *yp = y + pl * po;
         for (int oh = 0; oh < s->ho; oh++) {
-            int h0 = oh * s->stride - s->pad, h1 = h0 + s->k;
-            if (h0 < 0) h0 = 0;
-            if (h1 > s->h) h1 = s->h;
+            int h0, h1;
+            pool_window(oh, s->stride, s->pad, s->k, s->h, &h0, &h1);
             for (int ow = 0; ow < s->wo; ow++) {
-                int w0 = ow * s->stride - s->pad, w1 = w0 + s->k;
-                if (w0 < 0) w0 = 0;
-                if (w1 > s->w) w1 = s->w;
+                int w0, w1;
+                pool_window(ow, s->stride, s->pad, s->k, s->w, &w0, &w1);
                 float acc = 0.0f;
                 for (int ih = h0; ih < h1; ih++)
                     for (int iw = w0; iw < w1; iw++) acc += xp[ih * s->w + iw];
@@ -174,13 +180,11 @@ void fesf_avgpool_backward(const fesf_pool_shape *s, const float *dy, float *dx)
         float *dxp = dx + pl * hw;
         const float *dyp = dy + pl * po;
         for (int oh = 0; oh < s->ho; oh++) {
-            int h0 = oh * s->stride - s->pad, h1 = h0 + s->k;
-            if (h0 < 0) h0 = 0;
-            if (h1 > s->h) h1 = s->h;
+            int h0, h1;
+            pool_window(oh, s->stride, s->pad, s->k, s->h, &h0, &h1);
             for (int ow = 0; ow < s->wo; ow++) {
-                int w0 = ow * s->stride - s->pad, w1 = w0 + s->k;
-                if (w0 < 0) w0 = 0;
-                if (w1 > s->w) w1 = s->w;
+                int w0, w1;
+                pool_window(ow, s->stride, s->pad, s->k, s->w, &w0, &w1);
                 float g = dyp[oh * s->wo + ow] / (float)avg_divisor(s, oh, ow);
                 for (int ih = h0; ih < h1; ih++)
                     for (int iw = w0; iw < w1; iw++) dxp[ih * s->w + iw] += g;
