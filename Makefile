@@ -10,7 +10,7 @@
 
 PREFIX ?= /usr/local
 BUILD ?= build
-PKGS := ompi-c hdf5-openmpi fftw3f openblas inih libzip libpng
+PKGS := ompi-c hdf5-openmpi fftw3f openblas inih libzip libpng cairo
 TEST_PKGS := cmocka
 
 CC ?= cc
@@ -28,7 +28,7 @@ PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 $(WARN) -Iinclude $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
 LDLIBS = $(PKG_LIBS) -lm
 
-LIB_SRC := $(wildcard src/core/*.c src/io/*.c src/ihm/*.c src/nn/*.c src/iqem/*.c src/fed/*.c)
+LIB_SRC := $(wildcard src/core/*.c src/io/*.c src/ihm/*.c src/nn/*.c src/iqem/*.c src/fed/*.c src/audit/*.c)
 CLI_SRC := $(wildcard src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
@@ -40,7 +40,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(filter-out tests/tools/pmpi_sizes.c,$(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(BUILD)/tools/libpmpi_sizes.so
 
-.PHONY: all deps check unit demo bench asan install clean help
+.PHONY: all deps check unit demo bench asan install clean help check-slurm
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -76,6 +76,12 @@ unit: $(UNIT_BIN)
 
 check: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
 	@BUILD=$(BUILD) FESF=$(abspath $(BIN)) sh tests/run.sh
+
+# The SLURM job scripts on a one-node SLURM cluster started on localhost (root; installs
+# slurm-wlm and munge first; starts and stops its own daemons): tests/slurm/check-slurm.sh
+check-slurm: $(BIN)
+	@sh jobs/install-slurm.sh
+	@FESF=$(abspath $(BIN)) bash tests/slurm/check-slurm.sh
 
 demo: $(BIN)
 	@sh jobs/demo.sh

@@ -1,5 +1,5 @@
 /* Run configuration: INI (parsed by libinih) with sections [data] [ihm]
- * [iqem] [model] [train] [run]. Every key has a documented default and an
+ * [iqem] [model] [train] [audit] [sweep] [run]. Every key has a documented default and an
  * allowed range; unknown keys and bad values are errors that name the file,
  * the line, the key and what is allowed. `--set section.key=value` overrides
  * go through the same checks. The effective config (every key, resolved) is
@@ -20,6 +20,12 @@ enum { FESF_ALGO_FEDSGD, FESF_ALGO_FEDAVG };
 enum { FESF_OPT_SGD, FESF_OPT_ADAM, FESF_OPT_ADAMW };
 
 #define FESF_PATH_MAX 1024
+#define FESF_LIST_MAX 16
+
+typedef struct {
+    int n;
+    double v[FESF_LIST_MAX];
+} fesf_list; /* a list-valued key, e.g. sweep.alpha = 0.1,0.2 */
 
 typedef struct {
     struct {
@@ -43,6 +49,7 @@ typedef struct {
     struct {
         int enabled, mode, epochs;
         double lr, lambda_id, alpha2, beta2;
+        int alpha2_auto, beta2_auto; /* set by fesf_config_finish: the key was 'auto' */
     } iqem;
     struct {
         int arch, width;
@@ -51,6 +58,13 @@ typedef struct {
         int input, algo, rounds, local_epochs, batch, optimizer, eval_every;
         double lr, momentum, weight_decay, participation, server_momentum;
     } train;
+    struct {
+        int enabled, synthetic, epochs, width, threads, batch;
+        double lr;
+    } audit;
+    struct {
+        fesf_list alpha, beta; /* empty: no sweep */
+    } sweep;
     struct {
         char out[FESF_PATH_MAX];
         int checkpoint_every, threads, repeats, log;

@@ -10,6 +10,8 @@
 
 #include "fesf/model.h"
 
+#define FESF_IQEM_WIDTH 16 /* base width of G and D */
+
 typedef struct {
     fesf_model *g, *d;   /* owned */
     int batch, c, h, w;

@@ -22,7 +22,10 @@
  *   iqem-d     IQEM PatchGAN discriminator: two stride-2 3x3 convs with leaky
  *              ReLU (0.2; instance norm on the second), a 3x3 conv to one
  *              logit per patch: output [1, H/4, W/4] (rounded up).
- * For iqem-* the `classes` argument is ignored and fesf_model_classes gives
+ *   attack-cnn the privacy audit's inversion attacker: seven 3x3
+ *              conv-BN-ReLU layers of `width` channels and a 3x3 conv with
+ *              bias to the input's channels: output [C, H, W].
+ * For iqem-* and attack-cnn the `classes` argument is ignored and fesf_model_classes gives
  * the output size per sample. */
 #ifndef FESF_MODEL_H
 #define FESF_MODEL_H

@@ -22,7 +22,8 @@ enum {
     FESF_STREAM_HOST = 3,
     FESF_STREAM_DATA_ORDER = 4,
     FESF_STREAM_INIT = 5,
-    FESF_STREAM_AUGMENT = 6
+    FESF_STREAM_AUGMENT = 6,
+    FESF_STREAM_AUDIT = 7
 };
 
 void fesf_rng_init(fesf_rng *r, uint64_t seed, uint32_t stream_a, uint32_t stream_b);

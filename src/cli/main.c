@@ -5,11 +5,13 @@
 #include <string.h>
 
 const fesf_command fesf_commands[] = {
-    {"run", fesf_cmd_run, "prepare, hide, enhance and train plain / synthetic / surrogate in one job",
-     "fesf run CONFIG [--set section.key=value]... [-v|-q]\n"
-     "  Runs every stage in one MPI job (rank 0 coordinates), skipping prepare when the shards exist and\n"
-     "  hide / enhance when their outputs match ihm.alpha/beta (iqem.alpha2/beta2); trains on each input\n"
-     "  into run.out/train-<input>/ and writes run.out/report.md with one row per input."},
+    {"run", fesf_cmd_run, "every stage in one job: prepare, hide, enhance, train, audit, report",
+     "fesf run CONFIG [--set section.key=value]... [--point I] [-v|-q]\n"
+     "  Runs every stage in one MPI job (rank 0 coordinates): prepare, hide, enhance, training on plain /\n"
+     "  synthetic / surrogate images (run.out/train-<input>/) and the audit, skipping each stage whose\n"
+     "  outputs exist and match the config, so an interrupted run continues; then run.out/report.md.\n"
+     "  With [sweep] alpha / beta lists: every point in run.out/alpha<A>-beta<B>/, then the frontier\n"
+     "  (report.md, figures/frontier.png); --point I runs only point I (0-based, alpha-major; array jobs)."},
     {"prepare", fesf_cmd_prepare, "ingest a dataset into site shards and a host pool",
      "fesf prepare [-c FILE] [--set section.key=value]... [--site K] [-v|-q]\n"
      "  -c FILE        configuration (INI); defaults are used for keys it omits\n"
@@ -39,6 +41,14 @@ const fesf_command fesf_commands[] = {
      "  ckpt-RRRR.h5 every run.checkpoint_every rounds. --resume continues from the newest checkpoint\n"
      "  and ends bit-identical to an uninterrupted run.\n"
      "  Under mpirun -np N+1 rank 0 coordinates and ranks 1..N hold the sites; one process does all."},
+    {"audit", fesf_cmd_audit, "privacy audit: a learned inversion attack on the released images",
+     "fesf audit [-c FILE] [--set section.key=value]... [-v|-q]\n"
+     "  The attacker knows alpha, beta, the host, G and the public host pool (run.out/hosts.h5). Rank 0\n"
+     "  trains an 8-layer CNN (audit.width channels, batch norm; audit.epochs of Adam) from released\n"
+     "  versions of augmented public images back to the images; every site reconstructs its own released\n"
+     "  test images (/synthetic, and /surrogate with IQEM) and scores PSNR / SSIM against its plaintext,\n"
+     "  next to the host and the mean public image (the prior). Writes run.out/audit.md, audit.tsv,\n"
+     "  audit-<target>.h5 and figures/audit-<target>-site-NNN.png."},
     {"inspect", fesf_cmd_inspect, "summarise a fesf HDF5 file; export image grids as PNG",
      "fesf inspect FILE [--png OUT.png] [--dataset PATH] [--count N] [--config]\n"
      "  --png OUT.png    write a grid of images from an image dataset\n"

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_INT, T_I64, T_U64, T_DOUBLE, T_AUTO_DOUBLE, T_BOOL, T_ENUM, T_STRING, T_PUBLIC } key_type;
+typedef enum { T_INT, T_I64, T_U64, T_DOUBLE, T_AUTO_DOUBLE, T_BOOL, T_ENUM, T_STRING, T_PUBLIC, T_LIST } key_type;
 
 typedef struct {
     const char *section, *name;
@@ -97,6 +97,23 @@ static const key_desc keys[] = {
     {"train", "server_momentum", T_DOUBLE, F(train, server_momentum), "0", 0, 0.9999, NULL,
      "FedAvg server momentum (FedAvgM; 0 = plain averaging)"},
 
+    {"audit", "enabled", T_BOOL, F(audit, enabled), "true", 0, 0, NULL,
+     "run the privacy audit (a learned inversion attack) in 'fesf run'"},
+    {"audit", "synthetic", T_BOOL, F(audit, synthetic), "true", 0, 0, NULL,
+     "also attack the synthetic (IHM only) images; the surrogates are attacked whenever IQEM runs"},
+    {"audit", "epochs", T_INT, F(audit, epochs), "20", 1, 100000, NULL, "attacker training epochs over the public images"},
+    {"audit", "width", T_INT, F(audit, width), "64", 1, 1024, NULL,
+     "channels of the attacker's 8-layer CNN (64 is the reference strength)"},
+    {"audit", "threads", T_INT, F(audit, threads), "1", 1, 1024, NULL,
+     "OpenBLAS threads of the coordinator while it trains the attacker (the sites wait)"},
+    {"audit", "batch", T_INT, F(audit, batch), "32", 1, 65536, NULL, "attacker minibatch"},
+    {"audit", "lr", T_DOUBLE, F(audit, lr), "0.001", 0, 10, NULL, "attacker learning rate (Adam)"},
+
+    {"sweep", "alpha", T_LIST, F(sweep, alpha), "", 0, 1, NULL,
+     "comma-separated ihm.alpha values of a privacy-utility sweep (empty: no sweep)"},
+    {"sweep", "beta", T_LIST, F(sweep, beta), "", 0, 1, NULL,
+     "comma-separated ihm.beta values of the sweep (empty: ihm.beta only)"},
+
     {"run", "out", T_STRING, F(run, out), "runs/default", 0, 0, NULL, "run directory"},
     {"run", "checkpoint_every", T_INT, F(run, checkpoint_every), "10", 0, 1e7, NULL,
      "checkpoint every K rounds (0 = never)"},
@@ -152,6 +169,9 @@ static void range_text(const key_desc *k, char *buf, size_t size)
     case T_PUBLIC:
         snprintf(buf, size, "'val' or a fraction in [%g, %g]", k->min, k->max);
         break;
+    case T_LIST:
+        snprintf(buf, size, "up to %d comma-separated numbers in [%g, %g], or empty", FESF_LIST_MAX, k->min, k->max);
+        break;
     }
 }
 
@@ -172,6 +192,32 @@ static int parse_ll(const char *s, long long *out)
     long long v = strtoll(s, &end, 10);
     if (end == s || *end || errno) return -1;
     *out = v;
+    return 0;
+}
+
+static int bad_value(const key_desc *k, const char *value, const char *allowed)
+{
+    return fesf_error("%s.%s = '%s': expected %s", k->section, k->name, value, allowed);
+}
+
+/* "0.1, 0.2,0.3" -> {3, {0.1, 0.2, 0.3}}; "" -> {0}. -1 if an item is bad. */
+static int parse_list(const char *value, const key_desc *k, fesf_list *out)
+{
+    fesf_list l = {0};
+    char item[64];
+    for (const char *s = value; *s;) {
+        while (*s == ' ' || *s == '\t') s++;
+        size_t len = strcspn(s, ",");
+        if (len >= sizeof item || l.n == FESF_LIST_MAX) return -1;
+        memcpy(item, s, len);
+        while (len && (item[len - 1] == ' ' || item[len - 1] == '\t')) len--;
+        item[len] = '\0';
+        if (parse_double(item, &l.v[l.n]) || l.v[l.n] < k->min || l.v[l.n] > k->max) return -1;
+        l.n++;
+        s += strcspn(s, ",");
+        if (*s == ',' && !*++s) return -1; /* trailing comma */
+    }
+    *out = l;
     return 0;
 }
 
@@ -235,9 +281,11 @@ static int set_value(fesf_config *cfg, const key_desc *k, const char *value)
         cfg->data.public_val = 0;
         cfg->data.public_fraction = d;
         return 0;
+    case T_LIST:
+        return parse_list(value, k, (fesf_list *)p) ? bad_value(k, value, allowed) : 0;
     }
 bad:
-    return fesf_error("%s.%s = '%s': expected %s", k->section, k->name, value, allowed);
+    return bad_value(k, value, allowed);
 }
 
 void fesf_config_defaults(fesf_config *cfg)
@@ -270,7 +318,7 @@ static int on_key(void *user, const char *section, const char *name, const char 
     const key_desc *k = find_key(section, name);
     int rc;
     if (!known_section(section))
-        rc = fesf_error("unknown section [%s] (sections: data ihm iqem model train run)", section);
+        rc = fesf_error("unknown section [%s] (sections: data ihm iqem model train audit sweep run)", section);
     else if (!k)
         rc = fesf_error("unknown key '%s.%s' (see 'fesf help config')", section, name);
     else
@@ -323,8 +371,9 @@ static int check_source(const char *src)
 
 int fesf_config_finish(fesf_config *cfg)
 {
-    if (cfg->iqem.alpha2 < 0) cfg->iqem.alpha2 = cfg->ihm.alpha;
-    if (cfg->iqem.beta2 < 0) cfg->iqem.beta2 = cfg->ihm.beta;
+    cfg->iqem.alpha2_auto = cfg->iqem.alpha2 < 0, cfg->iqem.beta2_auto = cfg->iqem.beta2 < 0;
+    if (cfg->iqem.alpha2_auto) cfg->iqem.alpha2 = cfg->ihm.alpha;
+    if (cfg->iqem.beta2_auto) cfg->iqem.beta2 = cfg->ihm.beta;
     if (check_source(cfg->data.source)) return -1;
     if (cfg->data.public_fraction + cfg->data.val_fraction >= 1.0)
         return fesf_error("data.public (%g) + data.val_fraction (%g) must be below 1",
@@ -358,6 +407,17 @@ static int value_text(const fesf_config *cfg, const key_desc *k, char *buf, size
     case T_PUBLIC:
         if (cfg->data.public_val) return snprintf(buf, size, "val");
         return double_text(cfg->data.public_fraction, buf, size);
+    case T_LIST: {
+        const fesf_list *l = (const fesf_list *)p;
+        size_t n = 0; /* buf is a caller's array (value_text is file-local) */
+        if (size) buf[0] = '\0';
+        for (int i = 0; i < l->n && n < size; i++) {
+            char t[40];
+            double_text(l->v[i], t, sizeof t);
+            n += (size_t)snprintf(buf + n, size - n, "%s%s", i ? "," : "", t);
+        }
+        return (int)n;
+    }
     }
     return 0;
 }

@@ -470,6 +470,7 @@ static int setup(trainer *t)
 typedef struct {
     fesf_metrics best, last;
     int best_round;
+    fesf_metrics *site;         /* [n_sites] test figures per site at the best round */
 } repeat_result;
 
 static int save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res);
@@ -506,6 +507,8 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
             if (score > t->best_auc) {
                 t->best_auc = score, t->best_round = (int)r + 1, res->best = test, res->best_round = (int)r + 1;
                 memcpy(t->best, t->global, sizeof(float) * (t->np + t->nb));
+                for (int s = 0; s < t->n_sites; s++)
+                    fesf_metrics_compute(t->stats + ((size_t)t->n_sites + s) * t->stats_len, t->shape.k, &res->site[s]);
             }
         }
         double eta = (now - t0) / (double)(r + 1 - start) * (double)(cfg->train.rounds - r - 1);
@@ -521,7 +524,9 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
 
 /* ---- checkpoints ------------------------------------------------------------ */
 
-#define RESULT_DOUBLES 13 /* per repeat: best (6), last (6), best round */
+/* Per repeat: best (6), last (6), best round, then the sites' best (6 each). */
+#define RESULT_DOUBLES 13
+static size_t result_doubles(const trainer *t) { return RESULT_DOUBLES + 6 * (size_t)t->n_sites; }
 
 static void pack_metrics(const fesf_metrics *m, double *v)
 {
@@ -545,21 +550,23 @@ static uint64_t resume_hash(const fesf_config *cfg)
 static int save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res)
 {
     int R = t->cfg->run.repeats;
-    double *results = calloc((size_t)R * RESULT_DOUBLES, sizeof(double));
+    size_t per = result_doubles(t);
+    double *results = calloc((size_t)R * per, sizeof(double));
     char path[FESF_PATH_MAX + 32], *text = fesf_config_text_alloc(t->cfg);
     if (!results || !text) {
         free(results), free(text);
         return fesf_error("out of memory");
     }
     for (int i = 0; i <= repeat; i++) {
-        pack_metrics(&res[i].best, results + i * RESULT_DOUBLES);
-        pack_metrics(&res[i].last, results + i * RESULT_DOUBLES + 6);
-        results[i * RESULT_DOUBLES + 12] = res[i].best_round;
+        double *v = results + (size_t)i * per;
+        pack_metrics(&res[i].best, v), pack_metrics(&res[i].last, v + 6);
+        v[12] = res[i].best_round;
+        for (int s = 0; s < t->n_sites; s++) pack_metrics(&res[i].site[s], v + RESULT_DOUBLES + 6 * s);
     }
     memcpy(fesf_model_params(t->m), t->global, sizeof(float) * t->np);
     memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
     fesf_ckpt c = {repeat, done, resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
-                   results, (size_t)R * RESULT_DOUBLES};
+                   results, (size_t)R * per};
     snprintf(path, sizeof path, "%s/ckpt-%04lld.h5", t->out,
              (long long)repeat * t->cfg->train.rounds + (long long)done);
     int rc = fesf_ckpt_save(path, t->m, t->opt_state, opt_floats(t), &c, text);
@@ -587,9 +594,10 @@ static int load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
         start[0] = start[1] = 0;
         return 0;
     }
-    double *results = calloc((size_t)R * RESULT_DOUBLES, sizeof(double));
+    size_t per = result_doubles(t);
+    double *results = calloc((size_t)R * per, sizeof(double));
     if (!results) return fesf_error("out of memory");
-    fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * RESULT_DOUBLES};
+    fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * per};
     int rc = fesf_ckpt_load(path, t->m, t->opt_state, opt_floats(t), &c);
     if (!rc && c.repeat >= R) rc = fesf_error("'%s' is from repeat %lld but run.repeats = %d", path, (long long)c.repeat + 1, R);
     if (!rc) {
@@ -597,9 +605,10 @@ static int load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
         memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
         t->best_auc = c.best_score, t->best_round = (int)c.best_round;
         for (int i = 0; i <= c.repeat; i++) {
-            unpack_metrics(results + i * RESULT_DOUBLES, &res[i].best);
-            unpack_metrics(results + i * RESULT_DOUBLES + 6, &res[i].last);
-            res[i].best_round = (int)results[i * RESULT_DOUBLES + 12];
+            const double *v = results + (size_t)i * per;
+            unpack_metrics(v, &res[i].best), unpack_metrics(v + 6, &res[i].last);
+            res[i].best_round = (int)v[12];
+            for (int s = 0; s < t->n_sites; s++) unpack_metrics(v + RESULT_DOUBLES + 6 * s, &res[i].site[s]);
         }
         start[0] = c.repeat, start[1] = c.round;
         fesf_info("resuming from '%s': repeat %lld, %lld rounds done", path, (long long)c.repeat + 1, (long long)c.round);
@@ -646,47 +655,64 @@ static int save_best(trainer *t, int repeat)
     return rc;
 }
 
-static void mean_sd(const double *v, int n, double *mean, double *sd)
+/* The figures of repeat i a table row shows: pooled best (which = -2),
+ * pooled last round (-1), or site `which` at the best round. */
+static const fesf_metrics *row_metrics(const repeat_result *r, int which)
 {
-    double s = 0, q = 0;
-    for (int i = 0; i < n; i++) s += v[i];
-    *mean = s / n;
-    for (int i = 0; i < n; i++) q += (v[i] - *mean) * (v[i] - *mean);
-    *sd = n > 1 ? sqrt(q / (n - 1)) : 0;
+    return which == -2 ? &r->best : which == -1 ? &r->last : &r->site[which];
 }
 
+/* One row of report.md and summary.tsv: mean ± sd over the n repeats. */
+static void report_row(const trainer *t, FILE *md, FILE *tsv, const repeat_result *res, int n, int which)
+{
+    char scope[32] = "all";
+    if (which >= 0) snprintf(scope, sizeof scope, "site %d", which + 1);
+    const char *round = which == -1 ? "last round" : "best validation round";
+    fprintf(md, "| %s | %s | %s |", input_group(t->cfg), scope, round);
+    fprintf(tsv, "%s\t%s\t%s\t%d", input_group(t->cfg), which >= 0 ? scope + 5 : scope, which == -1 ? "last" : "best", n);
+    for (int q = 0; q < 4; q++) {
+        double s = 0, ss = 0, mean, sd;
+        for (int i = 0; i < n; i++) {
+            const fesf_metrics *m = row_metrics(&res[i], which);
+            double v = q == 0 ? m->accuracy : q == 1 ? m->balanced_accuracy : q == 2 ? m->macro_f1 : m->auc;
+            s += v, ss += v * v;
+        }
+        mean = s / n, sd = n > 1 ? sqrt(fmax(0, (ss - n * mean * mean) / (n - 1))) : 0;
+        fprintf(md, " %.3f ± %.3f |", mean, sd);
+        fprintf(tsv, "\t%.6f\t%.6f", mean, sd);
+    }
+    fputc('\n', md), fputc('\n', tsv);
+}
+
+/* report.md (human) and summary.tsv (for `fesf run`'s report and sweeps). */
 static int write_report(const trainer *t, const repeat_result *res, int n)
 {
-    char path[FESF_PATH_MAX + 32];
+    char path[FESF_PATH_MAX + 32], tsv_path[FESF_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/report.md", t->out);
-    FILE *f = fopen(path, "w");
-    if (!f) return fesf_error("cannot write '%s'", path);
+    snprintf(tsv_path, sizeof tsv_path, "%s/summary.tsv", t->out);
+    FILE *f = fopen(path, "w"), *tsv = fopen(tsv_path, "w");
+    if (!f || !tsv) {
+        if (f) fclose(f);
+        if (tsv) fclose(tsv);
+        return fesf_error("cannot write '%s'", f ? tsv_path : path);
+    }
     fprintf(f, "# fesf training report\n\ninput `%s`, %s, model %s, %d sites, %d rounds, %d repeat%s\n\n",
             input_group(t->cfg), fesf_config_enum_name("train.algo", t->cfg->train.algo), fesf_model_arch(t->m),
             t->n_sites, t->cfg->train.rounds, n, n > 1 ? "s" : "");
-    fprintf(f, "| input | round | accuracy | balanced accuracy | macro-F1 | AUC |\n| --- | --- | --- | --- | --- | --- |\n");
-    const char *which[2] = {"best validation round", "last round"};
-    for (int b = 0; b < 2; b++) {
-        double v[4][1000];
-        for (int i = 0; i < n && i < 1000; i++) {
-            const fesf_metrics *m = b ? &res[i].last : &res[i].best;
-            v[0][i] = m->accuracy, v[1][i] = m->balanced_accuracy, v[2][i] = m->macro_f1, v[3][i] = m->auc;
-        }
-        fprintf(f, "| %s | %s |", input_group(t->cfg), which[b]);
-        for (int q = 0; q < 4; q++) {
-            double mean, sd;
-            mean_sd(v[q], n < 1000 ? n : 1000, &mean, &sd);
-            fprintf(f, " %.3f ± %.3f |", mean, sd);
-        }
-        fputc('\n', f);
-    }
-    fprintf(f, "\nTest figures pooled over sites (mean ± standard deviation over repeats); per-round and per-site "
-               "figures in metrics.jsonl.\n\n## Config\n\n```ini\n");
+    fprintf(f, "| input | sites | round | accuracy | balanced accuracy | macro-F1 | AUC |\n"
+               "| --- | --- | --- | --- | --- | --- | --- |\n");
+    fprintf(tsv, "# fesf train config_hash=%016llx\n", (unsigned long long)fesf_fed_train_hash(t->cfg));
+    fprintf(tsv, "input\tsite\tround\trepeats\taccuracy\taccuracy_sd\tbalanced_accuracy\tbalanced_accuracy_sd\t"
+                 "macro_f1\tmacro_f1_sd\tauc\tauc_sd\n");
+    for (int which = -2; which < t->n_sites; which++) report_row(t, f, tsv, res, n, which);
+    fprintf(f, "\nTest figures, pooled over sites (all) and per site, as mean ± standard deviation over repeats; "
+               "per-round figures in metrics.jsonl.\n\n## Config\n\n```ini\n");
     char *text = fesf_config_text_alloc(t->cfg);
     fputs(text ? text : "", f);
     free(text);
     fputs("```\n", f);
-    return fclose(f) ? fesf_error("cannot write '%s'", path) : 0;
+    int bad = fclose(tsv);
+    return fclose(f) || bad ? fesf_error("cannot write '%s'", path) : 0;
 }
 
 static void trainer_free(trainer *t)
@@ -697,6 +723,14 @@ static void trainer_free(trainer *t)
     free(t->local_state), free(t->xb), free(t->yb), free(t->idx), free(t->stats);
     fesf_model_destroy(t->m);
     if (t->metrics) fclose(t->metrics);
+}
+
+uint64_t fesf_fed_train_hash(const fesf_config *cfg)
+{
+    fesf_config c = *cfg; /* the audit and the sweep lists do not change a training */
+    memset(&c.audit, 0, sizeof c.audit), memset(&c.sweep, 0, sizeof c.sweep);
+    c.run.log = 0;
+    return fesf_config_hash(&c);
 }
 
 int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume)
@@ -711,7 +745,13 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
     t.cfg = cfg, t.w = w, t.out = out;
     int rc = -1, R = cfg->run.repeats;
     repeat_result *res = calloc((size_t)R, sizeof *res);
+    fesf_metrics *site_best = NULL;
     if (!res || setup(&t) || (w->rank == 0 && fesf_mkdir_p(out))) goto done;
+    if (!(site_best = calloc((size_t)R * (size_t)t.n_sites, sizeof *site_best))) {
+        fesf_error("out of memory");
+        goto done;
+    }
+    for (int r = 0; r < R; r++) res[r].site = site_best + (size_t)r * t.n_sites;
     int64_t start[2] = {0, 0}; /* repeat, rounds done */
     if (w->rank == 0 && resume && load_checkpoint(&t, res, start)) goto done;
     if (fesf_world_bcast(w, start, sizeof start, 0)) goto done;
@@ -740,6 +780,6 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
     rc = 0;
 done:
     trainer_free(&t);
-    free(res);
+    free(res), free(site_best);
     return rc;
 }

@@ -44,12 +44,14 @@ void fesf_world_abort(const fesf_world *w, int code)
 
 int fesf_world_wait(MPI_Request *req)
 {
-    const struct timespec nap = {0, 200000}; /* 0.2 ms */
+    /* spin briefly, then sleep 0.2 ms; after ~1 s (a long wait, e.g. the
+     * sites while the coordinator trains the audit's attacker) sleep 2 ms */
+    const struct timespec nap = {0, 200000}, long_nap = {0, 2000000};
     int done = 0;
     long polls = 0;
     while (!done) {
         if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return fesf_error("MPI wait failed");
-        if (!done && ++polls > 50) nanosleep(&nap, NULL); /* spin briefly, then sleep */
+        if (!done && ++polls > 50) nanosleep(polls > 5000 ? &long_nap : &nap, NULL);
     }
     return 0;
 }

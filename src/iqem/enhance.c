@@ -28,7 +28,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IQEM_WIDTH 16
 #define IQEM_BATCH 16
 
 typedef struct {
@@ -400,7 +399,7 @@ static int setup(enhancer *e)
     e->site_n = calloc((size_t)e->n_sites, sizeof(double));
     if (!e->sites || !e->site_n) return fesf_error("out of memory");
     if (load_sites(e)) return -1;
-    if (fesf_gan_create(&e->gan, IQEM_WIDTH, e->c, e->h, e->wd, IQEM_BATCH, (float)e->cfg->iqem.lambda_id,
+    if (fesf_gan_create(&e->gan, FESF_IQEM_WIDTH, e->c, e->h, e->wd, IQEM_BATCH, (float)e->cfg->iqem.lambda_id,
                         e->cfg->run.seed))
         return -1;
     e->ng = fesf_model_n_params(e->gan.g), e->nd = fesf_model_n_params(e->gan.d);
@@ -413,7 +412,7 @@ static int setup(enhancer *e)
     e->lsg = calloc((size_t)e->n_mine + 1, sizeof(float *)), e->lsd = calloc((size_t)e->n_mine + 1, sizeof(float *));
     if (!e->local || !e->lsg || !e->lsd) return fesf_error("out of memory");
     for (int i = 0; i < e->n_mine; i++) { /* the same initial G and D as the federated run */
-        if (fesf_gan_create(&e->local[i], IQEM_WIDTH, e->c, e->h, e->wd, IQEM_BATCH, (float)e->cfg->iqem.lambda_id,
+        if (fesf_gan_create(&e->local[i], FESF_IQEM_WIDTH, e->c, e->h, e->wd, IQEM_BATCH, (float)e->cfg->iqem.lambda_id,
                             e->cfg->run.seed))
             return -1;
         e->lsg[i] = calloc(2 * e->ng, sizeof(float)), e->lsd[i] = calloc(2 * e->nd, sizeof(float));

@@ -287,6 +287,22 @@ static void build_iqem_d(fesf_model *m, int w)
     conv_b(m, "out", x, 1, 3, 1, 1, 1);
 }
 
+/* Inversion attacker of the privacy audit: seven 3x3 conv-BN-ReLU layers of
+ * w channels, then a 3x3 conv with bias back to the input's channels. */
+static void build_attack_cnn(fesf_model *m, int w)
+{
+    int x = 0;
+    for (int l = 1; l <= 7; l++) {
+        char cn[16], bn_name[16];
+        snprintf(cn, sizeof cn, "conv%d", l), snprintf(bn_name, sizeof bn_name, "bn%d", l);
+        x = relu(m, bn(m, bn_name, conv(m, cn, x, w, 3, 1, 1)));
+    }
+    conv_b(m, "out", x, m->acts[0].c, 3, 1, 1, 1);
+}
+
+/* Architectures whose output is an image or a map, not class logits. */
+static int image_output(const char *arch) { return !strncmp(arch, "iqem-", 5) || !strcmp(arch, "attack-cnn"); }
+
 static int alloc_buffers(fesf_model *m)
 {
     m->params = calloc(m->n_params, sizeof(float));
@@ -306,7 +322,7 @@ static int alloc_buffers(fesf_model *m)
 int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes, int batch)
 {
     *out = NULL;
-    int gan = !strncmp(arch, "iqem-", 5); /* output size set by the architecture */
+    int gan = image_output(arch); /* output size set by the architecture */
     if (width < 1 || c < 1 || h < 1 || w < 1 || (classes < 2 && !gan) || batch < 1)
         return fesf_error("model %s: bad shape (width %d, input %dx%dx%d, %d classes, batch %d)", arch, width, c, h,
                           w, classes, batch);
@@ -319,6 +335,7 @@ int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int 
     else if (!strcmp(arch, "resnet18")) build_resnet18(m, width);
     else if (!strcmp(arch, "iqem-g") && h % 2 == 0 && w % 2 == 0) build_iqem_g(m, width);
     else if (!strcmp(arch, "iqem-d")) build_iqem_d(m, width);
+    else if (!strcmp(arch, "attack-cnn")) build_attack_cnn(m, width);
     else if (!strcmp(arch, "iqem-g")) {
         free(m);
         return fesf_error("model iqem-g needs even image sizes, not %dx%d", h, w);
@@ -326,7 +343,7 @@ int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int 
         free(m);
         return fesf_error("unknown model.arch '%s' (cnn-small | resnet18)", arch);
     }
-    if (!strncmp(arch, "iqem-", 5)) { /* output size per sample, not classes */
+    if (gan) { /* output size per sample, not classes */
         const act_desc *o = &m->acts[m->n_acts - 1];
         m->classes = o->c * o->h * o->w;
         snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%d", arch, width, c, h, w);

@@ -1,16 +1,32 @@
 # fesf run: every stage in one MPI job, stages skipped when their outputs match,
-# and one report with plaintext, synthetic and surrogate rows.
+# one report with plaintext, synthetic and surrogate rows, per site, the audit and
+# the versions; a sweep writes the frontier table and plot.
 . tests/lib.sh
-R="--set run.out=$TMP/run --set data.size=28 --set data.count=400 --set train.rounds=3 --set train.eval_every=1 --set iqem.epochs=1"
+R="--set run.out=$TMP/run --set data.size=28 --set data.count=400 --set train.rounds=3 --set train.eval_every=1 --set iqem.epochs=1 --set audit.epochs=1 --set audit.width=8"
 check "fesf run configs/demo.ini (small), mpirun -np 5" mpirun --oversubscribe -np 5 "$FESF" run configs/demo.ini -q $R
 for input in plain synthetic surrogate; do
-    grep -q "^| $input | best validation round |" "$TMP/run/report.md" && ok "report.md has the $input row" || nok "no $input row"
+    grep -q "^| $input | all | best validation |" "$TMP/run/report.md" && ok "report.md has the $input row" || nok "no $input row"
 done
+grep -q "^| surrogate | site 4 | best validation |" "$TMP/run/report.md" && ok "report.md has per-site rows" || nok "per-site rows"
+grep -q "^| synthetic | all | [0-9]* |" "$TMP/run/report.md" && grep -q "^| surrogate | all | [0-9]* |" "$TMP/run/report.md" \
+    && ok "report.md has the audit table (synthetic and surrogate)" || nok "audit table"
+grep -q "^  hdf5: " "$TMP/run/report.md" && grep -q "^alpha = 0.3" "$TMP/run/report.md" && ok "report.md has the config and versions" || nok "config / versions"
 grep -q "ssim_surrogate_plain" "$TMP/run/report.md" && ok "report.md has the image-quality table" || nok "quality table"
 mpirun --oversubscribe -np 5 "$FESF" run configs/demo.ini $R >"$TMP/o" 2>&1
 n=$(grep -c "outputs exist and match the config, skipped" "$TMP/o")
-[ "$n" -eq 3 ] && ok "second run skips prepare, hide and enhance" || { nok "skips ($n)"; sed 's/^/#   /' "$TMP/o" | grep stage; }
+[ "$n" -eq 7 ] && ok "second run skips every stage (prepare, hide, enhance, 3 trainings, audit)" || { nok "skips ($n)"; sed 's/^/#   /' "$TMP/o" | grep stage; }
 mpirun --oversubscribe -np 5 "$FESF" run configs/demo.ini $R --set ihm.alpha=0.5 >"$TMP/o" 2>&1
 grep -q "stage hide: run" "$TMP/o" && grep -q "stage enhance: run" "$TMP/o" \
-    && ok "another ihm.alpha runs hide and enhance again" || nok "alpha change not detected"
+    && grep -q "stage train (surrogate): run" "$TMP/o" && grep -q "stage audit: run" "$TMP/o" \
+    && ok "another ihm.alpha runs hide, enhance, training and the audit again" || nok "alpha change not detected"
+# a sweep: 2 x 2 points, each in its own folder, then the frontier
+S="--set run.out=$TMP/sweep --set data.size=28 --set data.count=300 --set data.sites=2 --set train.rounds=2 --set iqem.epochs=1 --set audit.epochs=1 --set audit.width=4 --set sweep.alpha=0.1,0.5 --set sweep.beta=0.5,1"
+check "fesf run --point 3 (one point of a sweep, as an array task)" mpirun --oversubscribe -np 3 "$FESF" run configs/demo.ini -q $S --point 3
+[ -f "$TMP/sweep/alpha0.5-beta1/report.md" ] && [ ! -d "$TMP/sweep/alpha0.1-beta0.5" ] && ok "--point runs only its point" || nok "--point"
+check "fesf run with [sweep] runs the other points" mpirun --oversubscribe -np 3 "$FESF" run configs/demo.ini -q $S
+n=$(grep -c "^| 0\.[15] | " "$TMP/sweep/report.md")
+[ "$n" -eq 4 ] && ok "sweep report has the 4 points" || nok "sweep rows ($n)"
+$PY -c "import sys,struct; d=open(sys.argv[1],'rb').read(); assert d[:8]==b'\x89PNG\r\n\x1a\n'; w,h=struct.unpack('>II',d[16:24]); assert (w,h)==(800,560)" \
+    "$TMP/sweep/figures/frontier.png" && ok "frontier.png is an 800x560 PNG" || nok "frontier.png"
+expect_fail "--point past the sweep is refused" "the sweep has points 0..3" "$FESF" run configs/demo.ini -q $S --point 4
 echo "1..$_n"

@@ -20,7 +20,7 @@ for r in ev:
 print(f"{len(rows)} rounds, last test AUC {ev[-1]['auc']:.3f}")
 PYEOF
 check "model.h5 is a fesf-model with its architecture" sh -c "'$FESF' inspect '$RUN/model.h5' | grep -q 'arch = cnn-small width=16 input=1x28x28 classes=2'"
-check "report.md has the results table" grep -q '| synthetic | best validation round |' "$RUN/report.md"
+check "report.md has the results table (pooled and per site)" grep -q '| synthetic | site 2 | best validation round |' "$RUN/report.md"
 
 cp "$RUN/model.h5" "$TMP/one.h5"
 check "train FedSGD, mpirun -np 5" mpirun --oversubscribe -np 5 "$FESF" train -q $T

@@ -1,0 +1,782 @@
+/* Plots on a cairo image surface with cairo's toy text API (font "sans").
+ * Three steps: layout (plot area, ticks, the places of the point labels and
+ * of the legend, all in pixels), drawing, and an atomic PNG write.
+ * Sizes scale with the canvas through one unit u (1 at 800 x 560). */
+#include "fesf/plot.h"
+#include "fesf/error.h"
+
+#include <cairo.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define DEFAULT_W 800
+#define DEFAULT_H 560
+#define MIN_SIDE 200
+#define MAX_SIDE 8192
+#define MARGIN 0.05 /* fraction of the data span added on each side of an axis */
+
+/* Sizes in units u. */
+#define PAD 12.0
+#define TICK_LEN 5.0
+#define MARKER_R 4.5
+#define LINE_W 2.0
+#define FONT_TITLE 17.0
+#define FONT_AXIS 14.0
+#define FONT_TICK 12.0
+#define FONT_LEGEND 12.5
+#define FONT_POINT 11.0
+
+#define INK 0x333333   /* frame, ticks, texts */
+#define GRID 0xE3E3E3  /* grid lines */
+#define BORDER 0xBBBBBB /* legend box */
+#define HIT 1000        /* collision weight of a marker, a label or leaving the plot area */
+
+/* Okabe & Ito (2008), colour-blind safe; yellow, the weakest on white, last. */
+static const unsigned palette[] = {0x0072B2, 0xD55E00, 0x009E73, 0xE69F00,
+                                   0xCC79A7, 0x56B4E9, 0x000000, 0xF0E442};
+#define N_COLORS ((int)(sizeof palette / sizeof palette[0]))
+#define N_SHAPES 5 /* circle, square, triangle up, diamond, triangle down */
+
+/* Tick i is (k0 + i) * mult * 10^e, kept in integers so that every tick is
+ * the double nearest to the decimal it stands for (0.3, not 0.30000000000000004). */
+typedef struct {
+    long long k0;
+    int mult, e, count;
+} ticks;
+
+typedef struct {
+    double lo, hi; /* axis range in data units */
+    ticks t;
+} axis;
+
+typedef struct {
+    double x, y, w, h;
+} rect;
+
+/* An obstacle for labels and the legend: a marker (r > 0) or a point on a line (r = 0). */
+typedef struct {
+    double x, y, r;
+} dot;
+
+typedef struct {
+    rect box; /* font box of the text */
+    const char *text;
+} label;
+
+typedef struct {
+    cairo_t *cr;
+    const char *title, *xlabel, *ylabel;
+    const fesf_plot_series *s;
+    int ns, w, h, any; /* any: some finite point */
+    double u;
+    rect area; /* plot area */
+    axis ax, ay;
+    dot *dots;
+    size_t n_dots, cap_dots;
+    label *labels;
+    size_t n_labels;
+    rect legend; /* w == 0: no legend */
+} plot;
+
+unsigned fesf_plot_color(int i)
+{
+    return palette[(i < 0 ? 0 : i) % N_COLORS];
+}
+
+/* ---- ticks --------------------------------------------------------------- */
+
+static double tick_step(const ticks *t)
+{
+    return t->e >= 0 ? t->mult * pow(10, t->e) : t->mult / pow(10, -t->e);
+}
+
+static double tick_value(const ticks *t, int i)
+{
+    double m = (double)((t->k0 + i) * t->mult);
+    return t->e >= 0 ? m * pow(10, t->e) : m / pow(10, -t->e);
+}
+
+/* The smallest 1-2-5 step with at most max ticks in [lo, hi]; with max >= 3
+ * that step is below the span, so there is at least one tick. */
+static int find_ticks(double lo, double hi, int max, ticks *t)
+{
+    static const int mults[] = {1, 2, 5};
+    if (!isfinite(lo) || !isfinite(hi) || !(hi > lo) || !isfinite(hi - lo) || max < 3)
+        return fesf_error("cannot place at most %d ticks in [%g, %g]", max, lo, hi);
+    for (int e = (int)floor(log10((hi - lo) / max));; e++)
+        for (int j = 0; j < 3; j++) {
+            t->mult = mults[j];
+            t->e = e;
+            double step = tick_step(t);
+            double a = ceil(lo / step - 1e-9), b = floor(hi / step + 1e-9);
+            if (!(fabs(a) < 1e15 && fabs(b) < 1e15)) /* also NaN: span too small for doubles */
+                return fesf_error("cannot place ticks in [%g, %g]", lo, hi);
+            if (b - a + 1 <= max) {
+                t->k0 = (long long)a;
+                t->count = (int)(b - a + 1);
+                return 0;
+            }
+        }
+}
+
+int fesf_plot_ticks(double lo, double hi, int max_ticks, double *first, double *step, int *count)
+{
+    ticks t;
+    if (find_ticks(lo, hi, max_ticks, &t))
+        return -1;
+    *first = tick_value(&t, 0);
+    *step = tick_step(&t);
+    *count = t.count;
+    return 0;
+}
+
+/* Tick labels share the decimals of the step; extreme magnitudes use %g with
+ * as many significant digits as the step needs. */
+static void tick_label(const ticks *t, int i, char *buf, size_t n)
+{
+    double v = tick_value(t, i);
+    if (t->e >= -5 && t->e <= 5) {
+        snprintf(buf, n, "%.*f", t->e < 0 ? -t->e : 0, v);
+        return;
+    }
+    double big = fmax(fabs(tick_value(t, 0)), fabs(tick_value(t, t->count - 1)));
+    int digits = big > 0 ? (int)floor(log10(big)) - t->e + 1 : 1;
+    snprintf(buf, n, "%.*g", digits < 1 ? 1 : digits > 15 ? 15 : digits, v);
+}
+
+/* ---- text ------------------------------------------------------------------ */
+
+static void set_rgb(cairo_t *cr, unsigned rgb)
+{
+    cairo_set_source_rgb(cr, (rgb >> 16 & 255) / 255.0, (rgb >> 8 & 255) / 255.0, (rgb & 255) / 255.0);
+}
+
+static void set_font(cairo_t *cr, double size, int bold)
+{
+    cairo_select_font_face(cr, "sans", CAIRO_FONT_SLANT_NORMAL,
+                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
+    cairo_set_font_size(cr, size);
+}
+
+/* Shrink the font until text fits in maxw pixels (long titles). */
+static void set_font_fit(cairo_t *cr, double size, int bold, const char *text, double maxw)
+{
+    cairo_text_extents_t e;
+    set_font(cr, size, bold);
+    cairo_text_extents(cr, text, &e);
+    if (e.x_advance > maxw && maxw > 0)
+        set_font(cr, fmax(6.0, size * maxw / e.x_advance), bold);
+}
+
+static double text_w(cairo_t *cr, const char *text)
+{
+    cairo_text_extents_t e;
+    cairo_text_extents(cr, text, &e);
+    return e.x_advance;
+}
+
+/* Height of the font box (ascent + descent): the same for every text, so
+ * labels on one line share a baseline. */
+static double text_h(cairo_t *cr)
+{
+    cairo_font_extents_t f;
+    cairo_font_extents(cr, &f);
+    return f.ascent + f.descent;
+}
+
+/* Draw text with its font box anchored at (x, y): ax, ay = 0 left/top,
+ * 0.5 centre, 1 right/bottom. */
+static void draw_text(cairo_t *cr, const char *text, double x, double y, double ax, double ay)
+{
+    cairo_font_extents_t f;
+    cairo_font_extents(cr, &f);
+    cairo_move_to(cr, x - ax * text_w(cr, text), y - ay * (f.ascent + f.descent) + f.ascent);
+    cairo_show_text(cr, text);
+}
+
+static int has_text(const char *s)
+{
+    return s && *s;
+}
+
+/* ---- layout ------------------------------------------------------------------ */
+
+static int finite_pt(const fesf_plot_series *s, int i)
+{
+    return isfinite(s->x[i]) && isfinite(s->y[i]);
+}
+
+/* Widen [lo, hi] by MARGIN, or around a single value by 5% of it (0.5 at 0). */
+static void pad_range(axis *a)
+{
+    double m = a->hi > a->lo ? MARGIN * (a->hi - a->lo) : fabs(a->lo) > 0 ? 0.05 * fabs(a->lo) : 0.5;
+    a->lo -= m;
+    a->hi += m;
+}
+
+/* Axis ranges from the finite points; [0, 1] on both axes without any. */
+static void data_ranges(plot *p)
+{
+    p->ax.lo = p->ay.lo = INFINITY;
+    p->ax.hi = p->ay.hi = -INFINITY;
+    for (int k = 0; k < p->ns; k++)
+        for (int i = 0; i < p->s[k].n; i++)
+            if (finite_pt(&p->s[k], i)) {
+                p->ax.lo = fmin(p->ax.lo, p->s[k].x[i]);
+                p->ax.hi = fmax(p->ax.hi, p->s[k].x[i]);
+                p->ay.lo = fmin(p->ay.lo, p->s[k].y[i]);
+                p->ay.hi = fmax(p->ay.hi, p->s[k].y[i]);
+                p->any = 1;
+            }
+    if (!p->any) {
+        p->ax = p->ay = (axis){.lo = 0, .hi = 1};
+        return;
+    }
+    pad_range(&p->ax);
+    pad_range(&p->ay);
+}
+
+static double widest_tick_label(plot *p, const axis *a)
+{
+    char buf[64];
+    double w = 0;
+    for (int i = 0; i < a->t.count; i++) {
+        tick_label(&a->t, i, buf, sizeof buf);
+        w = fmax(w, text_w(p->cr, buf));
+    }
+    return w;
+}
+
+/* Ticks for an axis of len pixels: about one per 80u (x) or 50u (y) pixels,
+ * fewer while neighbouring labels would touch. */
+static int axis_ticks(plot *p, axis *a, double len, int horizontal)
+{
+    set_font(p->cr, FONT_TICK * p->u, 0);
+    int max = (int)(len / ((horizontal ? 80 : 50) * p->u));
+    for (max = max < 3 ? 3 : max;; max--) {
+        if (find_ticks(a->lo, a->hi, max, &a->t))
+            return -1;
+        double need = horizontal ? widest_tick_label(p, a) + 12 * p->u : text_h(p->cr) + 6 * p->u;
+        if (len * tick_step(&a->t) / (a->hi - a->lo) >= need || max == 3)
+            return 0;
+    }
+}
+
+/* Pixel coordinates of data values. */
+static double px_x(const plot *p, double v)
+{
+    return p->area.x + (v - p->ax.lo) / (p->ax.hi - p->ax.lo) * p->area.w;
+}
+
+static double px_y(const plot *p, double v)
+{
+    return p->area.y + p->area.h - (v - p->ay.lo) / (p->ay.hi - p->ay.lo) * p->area.h;
+}
+
+/* Narrow the plot area if the label of the last x tick (centred on the tick,
+ * which may sit on the right edge) would leave the canvas. */
+static int fit_last_x_label(plot *p)
+{
+    char buf[64];
+    const ticks *t = &p->ax.t;
+    tick_label(t, t->count - 1, buf, sizeof buf);
+    double over = px_x(p, tick_value(t, t->count - 1)) + text_w(p->cr, buf) / 2 - (p->w - PAD * p->u);
+    if (over <= 0)
+        return 0;
+    p->area.w -= ceil(over);
+    return axis_ticks(p, &p->ax, p->area.w, 1);
+}
+
+/* Plot area and ticks: title above, x tick labels and x label below, y label
+ * and y tick labels left, and on the right either a small margin or the legend. */
+static int layout(plot *p, double legend_w)
+{
+    cairo_t *cr = p->cr;
+    double u = p->u, pad = PAD * u, top = pad, bottom = pad, left = pad;
+    if (has_text(p->title)) {
+        set_font(cr, FONT_TITLE * u, 1);
+        top += text_h(cr) + 0.4 * pad;
+    }
+    set_font(cr, FONT_AXIS * u, 0);
+    double axis_h = text_h(cr);
+    set_font(cr, FONT_TICK * u, 0);
+    top += text_h(cr) / 2; /* room for the label of a tick at the top edge */
+    bottom += (TICK_LEN + 3) * u + text_h(cr) + (has_text(p->xlabel) ? axis_h + 0.5 * pad : 0);
+    p->area.y = round(top);
+    p->area.h = round(p->h - bottom) - p->area.y;
+    if (p->area.h < 60)
+        return fesf_error("%dx%d pixels leave no room for the plot", p->w, p->h);
+    if (axis_ticks(p, &p->ay, p->area.h, 0))
+        return -1;
+    left += (TICK_LEN + 4) * u + widest_tick_label(p, &p->ay);
+    left += has_text(p->ylabel) ? axis_h + 0.5 * pad : 0;
+    p->area.x = round(left);
+    p->area.w = round(p->w - (legend_w > 0 ? legend_w + 2.5 * pad : 2 * pad)) - p->area.x;
+    if (p->area.w < 60)
+        return fesf_error("%dx%d pixels leave no room for the plot", p->w, p->h);
+    if (axis_ticks(p, &p->ax, p->area.w, 1))
+        return -1;
+    return fit_last_x_label(p);
+}
+
+static int add_dot(plot *p, double x, double y, double r)
+{
+    if (p->n_dots == p->cap_dots) {
+        size_t cap = p->cap_dots ? 2 * p->cap_dots : 256;
+        dot *d = realloc(p->dots, cap * sizeof *d);
+        if (!d)
+            return fesf_error("out of memory");
+        p->dots = d;
+        p->cap_dots = cap;
+    }
+    p->dots[p->n_dots++] = (dot){x, y, r};
+    return 0;
+}
+
+/* Obstacles of series k: its markers, and points every 4u pixels along its line. */
+static int series_dots(plot *p, int k)
+{
+    const fesf_plot_series *s = &p->s[k];
+    double px = NAN, py = NAN, step = 4 * p->u;
+    for (int i = 0; i < s->n; i++) {
+        if (!finite_pt(s, i))
+            continue;
+        double x = px_x(p, s->x[i]), y = px_y(p, s->y[i]);
+        if (add_dot(p, x, y, (s->markers ? MARKER_R + 1 : 2) * p->u))
+            return -1;
+        int m = s->lines && !isnan(px) ? (int)ceil(hypot(x - px, y - py) / step) : 0;
+        for (int j = 1; j < m; j++)
+            if (add_dot(p, px + (x - px) * j / m, py + (y - py) * j / m, 0))
+                return -1;
+        px = x;
+        py = y;
+    }
+    return 0;
+}
+
+static int overlaps(rect a, rect b)
+{
+    return a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+}
+
+/* How badly box b would sit: HIT for each marker or placed label it covers and
+ * for leaving the plot area, 1 for each line point it covers. */
+static long collisions(const plot *p, rect b)
+{
+    long n = 0;
+    rect in = {p->area.x + 2, p->area.y + 2, p->area.w - 4, p->area.h - 4};
+    if (b.x < in.x || b.y < in.y || b.x + b.w > in.x + in.w || b.y + b.h > in.y + in.h)
+        n += HIT;
+    for (size_t i = 0; i < p->n_dots; i++) {
+        const dot *d = &p->dots[i];
+        if (overlaps(b, (rect){d->x - d->r, d->y - d->r, 2 * d->r, 2 * d->r}))
+            n += d->r > 0 ? HIT : 1;
+    }
+    for (size_t i = 0; i < p->n_labels; i++)
+        n += overlaps(b, p->labels[i].box) ? HIT : 0;
+    return n;
+}
+
+/* Put a label next to the marker at (x, y): of eight places around it (right
+ * first, as readers expect), the first with the fewest collisions. */
+static void place_label(plot *p, const char *text, double x, double y)
+{
+    static const double at[8][2] = {{1, 0}, {0.7, -0.7}, {0.7, 0.7}, {-1, 0},
+                                    {-0.7, -0.7}, {-0.7, 0.7}, {0, -1}, {0, 1}};
+    double w = text_w(p->cr, text), h = text_h(p->cr), d = (MARKER_R + 3) * p->u;
+    rect best = {0};
+    long best_n = -1;
+    for (int c = 0; c < 8; c++) {
+        double cx = x + at[c][0] * (d + w / 2), cy = y + at[c][1] * (d + h / 2);
+        rect b = {cx - w / 2, cy - h / 2, w, h};
+        long n = collisions(p, b);
+        if (best_n < 0 || n < best_n) {
+            best = b;
+            best_n = n;
+        }
+    }
+    p->labels[p->n_labels++] = (label){best, text};
+}
+
+/* Obstacles of every series, then the point labels in series order. */
+static int place_labels(plot *p)
+{
+    size_t n = 0;
+    p->n_dots = p->n_labels = 0;
+    for (int k = 0; k < p->ns; k++) {
+        if (series_dots(p, k))
+            return -1;
+        n += p->s[k].point_labels ? (size_t)p->s[k].n : 0;
+    }
+    free(p->labels);
+    if (!(p->labels = malloc((n ? n : 1) * sizeof *p->labels)))
+        return fesf_error("out of memory");
+    set_font(p->cr, FONT_POINT * p->u, 0);
+    for (int k = 0; k < p->ns; k++) {
+        const fesf_plot_series *s = &p->s[k];
+        for (int i = 0; s->point_labels && i < s->n; i++)
+            if (finite_pt(s, i) && has_text(s->point_labels[i]))
+                place_label(p, s->point_labels[i], px_x(p, s->x[i]), px_y(p, s->y[i]));
+    }
+    return 0;
+}
+
+/* Legend geometry: one row per labelled series (swatch, gap, text). */
+static int legend_rows(const plot *p)
+{
+    int n = 0;
+    for (int k = 0; k < p->ns; k++)
+        n += has_text(p->s[k].label);
+    return n;
+}
+
+static double legend_row_h(plot *p)
+{
+    set_font(p->cr, FONT_LEGEND * p->u, 0);
+    return fmax(text_h(p->cr), 2 * (MARKER_R + 2) * p->u) + 3 * p->u;
+}
+
+static void legend_size(plot *p, double *w, double *h)
+{
+    double tw = 0, row = legend_row_h(p);
+    for (int k = 0; k < p->ns; k++)
+        if (has_text(p->s[k].label))
+            tw = fmax(tw, text_w(p->cr, p->s[k].label));
+    *w = (2 * 8 + 26 + 8) * p->u + tw;
+    *h = 2 * 6 * p->u + legend_rows(p) * row;
+}
+
+/* An inside corner of the plot area that covers nothing (upper right, upper
+ * left, lower right, lower left); 0 if found, 1 if the legend must go outside. */
+static int legend_inside(plot *p, double w, double h)
+{
+    double in = 8 * p->u;
+    rect a = p->area;
+    double xs[4] = {a.x + a.w - in - w, a.x + in, a.x + a.w - in - w, a.x + in};
+    double ys[4] = {a.y + in, a.y + in, a.y + a.h - in - h, a.y + a.h - in - h};
+    for (int c = 0; c < 4; c++) {
+        rect b = {round(xs[c]), round(ys[c]), round(w), round(h)};
+        if (collisions(p, b) == 0) {
+            p->legend = b;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* The whole layout: first with the legend inside the plot area; if no corner
+ * is free, again with room for the legend on the right. */
+static int arrange(plot *p)
+{
+    double lw = 0, lh = 0;
+    int rows = legend_rows(p);
+    p->legend = (rect){0};
+    if (rows)
+        legend_size(p, &lw, &lh);
+    if (layout(p, 0) || place_labels(p))
+        return -1;
+    if (!rows || legend_inside(p, lw, lh) == 0)
+        return 0;
+    if (layout(p, lw) || place_labels(p))
+        return -1;
+    p->legend = (rect){round(p->area.x + p->area.w + 1.5 * PAD * p->u), p->area.y, round(lw), round(lh)};
+    return 0;
+}
+
+/* ---- drawing ----------------------------------------------------------------- */
+
+/* Coordinate of a crisp line of width lw near v (odd widths on pixel centres). */
+static double crisp(double v, double lw)
+{
+    return ((int)lw % 2) ? floor(v) + 0.5 : round(v);
+}
+
+static void line(cairo_t *cr, double x0, double y0, double x1, double y1)
+{
+    cairo_move_to(cr, x0, y0);
+    cairo_line_to(cr, x1, y1);
+    cairo_stroke(cr);
+}
+
+/* Grid lines under the data, at every tick. */
+static void draw_grid(plot *p)
+{
+    cairo_t *cr = p->cr;
+    rect a = p->area;
+    set_rgb(cr, GRID);
+    cairo_set_line_width(cr, 1);
+    for (int i = 0; i < p->ax.t.count; i++) {
+        double x = crisp(px_x(p, tick_value(&p->ax.t, i)), 1);
+        line(cr, x, a.y, x, a.y + a.h);
+    }
+    for (int i = 0; i < p->ay.t.count; i++) {
+        double y = crisp(px_y(p, tick_value(&p->ay.t, i)), 1);
+        line(cr, a.x, y, a.x + a.w, y);
+    }
+}
+
+/* Frame around the plot area, outward tick marks and tick labels. */
+static void draw_axes(plot *p)
+{
+    cairo_t *cr = p->cr;
+    rect a = p->area;
+    double lw = fmax(1, round(p->u)), tl = TICK_LEN * p->u, x0 = crisp(a.x, lw), y1 = crisp(a.y + a.h, lw);
+    char buf[64];
+    set_rgb(cr, INK);
+    cairo_set_line_width(cr, lw);
+    cairo_rectangle(cr, x0, crisp(a.y, lw), crisp(a.x + a.w, lw) - x0, y1 - crisp(a.y, lw));
+    cairo_stroke(cr);
+    set_font(cr, FONT_TICK * p->u, 0);
+    for (int i = 0; i < p->ax.t.count; i++) {
+        double x = crisp(px_x(p, tick_value(&p->ax.t, i)), lw);
+        line(cr, x, y1, x, y1 + tl);
+        tick_label(&p->ax.t, i, buf, sizeof buf);
+        draw_text(cr, buf, x, y1 + tl + 3 * p->u, 0.5, 0);
+    }
+    for (int i = 0; i < p->ay.t.count; i++) {
+        double y = crisp(px_y(p, tick_value(&p->ay.t, i)), lw);
+        line(cr, x0 - tl, y, x0, y);
+        tick_label(&p->ay.t, i, buf, sizeof buf);
+        draw_text(cr, buf, x0 - tl - 4 * p->u, y, 1, 0.5);
+    }
+}
+
+/* Title centred over the plot area, x label under it, y label rotated on the left. */
+static void draw_titles(plot *p)
+{
+    cairo_t *cr = p->cr;
+    double pad = PAD * p->u, cx = p->area.x + p->area.w / 2;
+    set_rgb(cr, INK);
+    if (has_text(p->title)) {
+        set_font_fit(cr, FONT_TITLE * p->u, 1, p->title, p->w - 2 * pad);
+        double half = text_w(cr, p->title) / 2; /* centred, but kept on the canvas */
+        draw_text(cr, p->title, fmin(fmax(cx, pad + half), p->w - pad - half), pad, 0.5, 0);
+    }
+    if (has_text(p->xlabel)) {
+        set_font_fit(cr, FONT_AXIS * p->u, 0, p->xlabel, p->area.w);
+        draw_text(cr, p->xlabel, cx, p->h - pad, 0.5, 1);
+    }
+    if (has_text(p->ylabel)) {
+        set_font_fit(cr, FONT_AXIS * p->u, 0, p->ylabel, p->area.h);
+        cairo_save(cr);
+        cairo_translate(cr, pad, p->area.y + p->area.h / 2);
+        cairo_rotate(cr, -M_PI / 2);
+        draw_text(cr, p->ylabel, 0, 0, 0.5, 0);
+        cairo_restore(cr);
+    }
+}
+
+/* Path of marker `shape` centred at (x, y), of about the area of a circle of radius r. */
+static void marker_path(cairo_t *cr, int shape, double x, double y, double r)
+{
+    double t = 1.3 * r, q = 0.89 * r, d = 1.2 * r;
+    cairo_new_sub_path(cr);
+    switch (shape % N_SHAPES) {
+    case 0: cairo_arc(cr, x, y, r, 0, 2 * M_PI); break;
+    case 1: cairo_rectangle(cr, x - q, y - q, 2 * q, 2 * q); break;
+    case 2:
+        cairo_move_to(cr, x, y - t);
+        cairo_line_to(cr, x + 0.866 * t, y + 0.5 * t);
+        cairo_line_to(cr, x - 0.866 * t, y + 0.5 * t);
+        break;
+    case 3:
+        cairo_move_to(cr, x, y - d);
+        cairo_line_to(cr, x + d, y);
+        cairo_line_to(cr, x, y + d);
+        cairo_line_to(cr, x - d, y);
+        break;
+    default:
+        cairo_move_to(cr, x, y + t);
+        cairo_line_to(cr, x + 0.866 * t, y - 0.5 * t);
+        cairo_line_to(cr, x - 0.866 * t, y - 0.5 * t);
+    }
+    cairo_close_path(cr);
+}
+
+/* A filled marker with a thin white rim, so that markers stand out from lines. */
+static void draw_marker(plot *p, int k, double x, double y)
+{
+    marker_path(p->cr, k, x, y, MARKER_R * p->u);
+    set_rgb(p->cr, fesf_plot_color(k));
+    cairo_fill_preserve(p->cr);
+    set_rgb(p->cr, 0xFFFFFF);
+    cairo_set_line_width(p->cr, 0.8 * p->u);
+    cairo_stroke(p->cr);
+}
+
+/* Line through the finite points of series k, then its markers. */
+static void draw_series(plot *p, int k)
+{
+    const fesf_plot_series *s = &p->s[k];
+    cairo_t *cr = p->cr;
+    if (s->lines) {
+        for (int i = 0; i < s->n; i++)
+            if (finite_pt(s, i))
+                cairo_line_to(cr, px_x(p, s->x[i]), px_y(p, s->y[i]));
+        set_rgb(cr, fesf_plot_color(k));
+        cairo_set_line_width(cr, LINE_W * p->u);
+        cairo_stroke(cr);
+    }
+    for (int i = 0; s->markers && i < s->n; i++)
+        if (finite_pt(s, i))
+            draw_marker(p, k, px_x(p, s->x[i]), px_y(p, s->y[i]));
+}
+
+static void draw_data(plot *p)
+{
+    cairo_t *cr = p->cr;
+    cairo_save(cr);
+    cairo_rectangle(cr, p->area.x, p->area.y, p->area.w, p->area.h);
+    cairo_clip(cr);
+    cairo_set_line_join(cr, CAIRO_LINE_JOIN_ROUND);
+    cairo_set_line_cap(cr, CAIRO_LINE_CAP_ROUND);
+    for (int k = 0; k < p->ns; k++)
+        draw_series(p, k);
+    set_rgb(cr, INK);
+    set_font(cr, FONT_POINT * p->u, 0);
+    for (size_t i = 0; i < p->n_labels; i++)
+        draw_text(cr, p->labels[i].text, p->labels[i].box.x, p->labels[i].box.y, 0, 0);
+    if (!p->any) {
+        set_rgb(cr, 0x888888);
+        set_font(cr, FONT_AXIS * p->u, 0);
+        draw_text(cr, "no data", p->area.x + p->area.w / 2, p->area.y + p->area.h / 2, 0.5, 0.5);
+    }
+    cairo_restore(cr);
+}
+
+/* White box with a grey border; per row a line and/or marker swatch and the label. */
+static void draw_legend(plot *p)
+{
+    cairo_t *cr = p->cr;
+    rect b = p->legend;
+    double u = p->u, row = legend_row_h(p), y = b.y + 6 * u + row / 2, x = b.x + 8 * u;
+    if (b.w <= 0)
+        return;
+    cairo_rectangle(cr, b.x + 0.5, b.y + 0.5, b.w - 1, b.h - 1);
+    set_rgb(cr, 0xFFFFFF);
+    cairo_fill_preserve(cr);
+    set_rgb(cr, BORDER);
+    cairo_set_line_width(cr, 1);
+    cairo_stroke(cr);
+    for (int k = 0; k < p->ns; k++) {
+        if (!has_text(p->s[k].label))
+            continue;
+        if (p->s[k].lines) {
+            set_rgb(cr, fesf_plot_color(k));
+            cairo_set_line_width(cr, LINE_W * u);
+            line(cr, x, y, x + 26 * u, y);
+        }
+        if (p->s[k].markers || !p->s[k].lines)
+            draw_marker(p, k, x + 13 * u, y);
+        set_rgb(cr, INK);
+        set_font(cr, FONT_LEGEND * u, 0);
+        draw_text(cr, p->s[k].label, x + 34 * u, y, 0, 0.5);
+        y += row;
+    }
+}
+
+static void draw(plot *p)
+{
+    set_rgb(p->cr, 0xFFFFFF);
+    cairo_paint(p->cr);
+    draw_grid(p);
+    draw_data(p);
+    draw_axes(p);
+    draw_titles(p);
+    draw_legend(p);
+}
+
+/* ---- output ------------------------------------------------------------------ */
+
+static cairo_status_t write_cb(void *f, const unsigned char *data, unsigned int len)
+{
+    return fwrite(data, 1, len, f) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
+}
+
+/* PNG to PATH.tmp, fsync, rename to PATH. */
+static int write_png(cairo_surface_t *sf, const char *path)
+{
+    size_t len = strlen(path);
+    char *tmp = malloc(len + 5);
+    if (!tmp)
+        return fesf_error("'%s': out of memory", path);
+    memcpy(tmp, path, len);
+    memcpy(tmp + len, ".tmp", 5);
+    FILE *f = fopen(tmp, "wb");
+    if (!f) {
+        fesf_error("cannot create '%s': %s", tmp, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    errno = 0;
+    cairo_status_t st = cairo_surface_write_to_png_stream(sf, write_cb, f);
+    int bad = st != CAIRO_STATUS_SUCCESS || fflush(f) != 0 || fsync(fileno(f)) != 0;
+    int e = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad)
+        fesf_error("cannot write '%s': %s", tmp, e ? strerror(e) : cairo_status_to_string(st));
+    else if (rename(tmp, path) != 0)
+        bad = fesf_error("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
+    if (bad)
+        remove(tmp);
+    free(tmp);
+    return bad ? -1 : 0;
+}
+
+static int check_args(const char *path, const fesf_plot_series *s, int ns, int w, int h)
+{
+    if (!has_text(path))
+        return fesf_error("plot: no output path");
+    if (ns < 0 || (ns > 0 && !s))
+        return fesf_error("'%s': cannot plot %d series", path, ns);
+    for (int k = 0; k < ns; k++)
+        if (s[k].n < 0 || (s[k].n > 0 && (!s[k].x || !s[k].y)))
+            return fesf_error("'%s': series %d ('%s') has %d points and no coordinates", path, k + 1,
+                              has_text(s[k].label) ? s[k].label : "", s[k].n);
+    if (w < MIN_SIDE || h < MIN_SIDE || w > MAX_SIDE || h > MAX_SIDE)
+        return fesf_error("'%s': plot size %dx%d is out of range (%d to %d pixels a side)", path, w, h,
+                          MIN_SIDE, MAX_SIDE);
+    return 0;
+}
+
+int fesf_plot_png(const char *path, const fesf_plot_opts *o, const fesf_plot_series *s, int n_series)
+{
+    plot p = {.s = s, .ns = n_series};
+    p.w = o && o->width ? o->width : DEFAULT_W;
+    p.h = o && o->height ? o->height : DEFAULT_H;
+    if (check_args(path, s, n_series, p.w, p.h))
+        return -1;
+    if (o) {
+        p.title = o->title;
+        p.xlabel = o->xlabel;
+        p.ylabel = o->ylabel;
+    }
+    p.u = fmin(4, fmax(0.75, fmin(p.w / (double)DEFAULT_W, p.h / (double)DEFAULT_H)));
+    cairo_surface_t *sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, p.w, p.h);
+    p.cr = cairo_create(sf);
+    int rc = -1;
+    data_ranges(&p);
+    if (cairo_status(p.cr) != CAIRO_STATUS_SUCCESS)
+        fesf_error("'%s': cairo: %s", path, cairo_status_to_string(cairo_status(p.cr)));
+    else if (arrange(&p))
+        fesf_error("'%s': %s", path, fesf_errmsg());
+    else {
+        draw(&p);
+        if (cairo_status(p.cr) != CAIRO_STATUS_SUCCESS)
+            fesf_error("'%s': cairo: %s", path, cairo_status_to_string(cairo_status(p.cr)));
+        else
+            rc = write_png(sf, path);
+    }
+    cairo_destroy(p.cr);
+    cairo_surface_destroy(sf);
+    free(p.dots);
+    free(p.labels);
+    return rc;
+}
