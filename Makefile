@@ -83,7 +83,10 @@ check-slurm: $(BIN)
 	@sh jobs/install-slurm.sh
 	@FESF=$(abspath $(BIN)) bash tests/slurm/check-slurm.sh
 
-demo: $(BIN)
+# installs what is missing first, so a fresh clone needs only `make demo`
+demo:
+	@sh jobs/install-deps.sh
+	@$(MAKE) --no-print-directory $(BIN)
 	@sh jobs/demo.sh
 
 # Benchmarks (not timed tests): ratios against references measured in the same run.

@@ -165,6 +165,47 @@ static void config_and_versions(FILE *f, const fesf_config *cfg)
     fprintf(f, "```\n");
 }
 
+/* Pooled validation AUC per round of the first repeat, from a metrics.jsonl
+ * this program wrote (fixed key order: "repeat", "round", ... "val_auc"
+ * before "per_site"). Returns the rounds read, at most max. */
+static int read_curve(const char *path, double *x, double *y, int max)
+{
+    FILE *f = fopen(path, "r");
+    char line[8192];
+    int n = 0;
+    while (f && n < max && fgets(line, sizeof line, f)) {
+        int rep = -1, round = 0;
+        const char *v = strstr(line, "\"val_auc\": "), *ps = strstr(line, "\"per_site\"");
+        if (sscanf(line, "{\"repeat\": %d, \"round\": %d", &rep, &round) != 2 || rep != 0) continue;
+        x[n] = round, y[n] = NAN; /* rounds without evaluation, or an undefined AUC ("null") */
+        if (v && (!ps || v < ps) && strncmp(v + 11, "null", 4)) y[n] = strtod(v + 11, NULL);
+        n++;
+    }
+    if (f) fclose(f);
+    return n;
+}
+
+/* figures/curves.png: validation AUC per round of every input (first repeat). */
+static int curves_plot(const fesf_config *cfg, int n_inputs, const int *which)
+{
+    enum { MAXR = 100000 };
+    double *xy = malloc(sizeof(double) * 2 * MAXR * 3);
+    fesf_plot_series s[3];
+    char path[FESF_PATH_MAX + 64], dir[FESF_PATH_MAX + 16];
+    if (!xy) return fesf_error("out of memory");
+    for (int i = 0; i < n_inputs; i++) {
+        double *x = xy + (size_t)2 * MAXR * i, *y = x + MAXR;
+        snprintf(path, sizeof path, "%s/train-%s/metrics.jsonl", cfg->run.out, inputs[which[i]]);
+        s[i] = (fesf_plot_series){inputs[which[i]], read_curve(path, x, y, MAXR), x, y, NULL, 1, 1};
+    }
+    snprintf(dir, sizeof dir, "%s/figures", cfg->run.out);
+    snprintf(path, sizeof path, "%s/curves.png", dir);
+    fesf_plot_opts o = {"Training (first repeat)", "round", "pooled validation AUC", 0, 0};
+    int rc = fesf_mkdir_p(dir) || fesf_plot_png(path, &o, s, n_inputs) ? -1 : 0;
+    free(xy);
+    return rc;
+}
+
 static int write_report(const fesf_config *cfg, int n_inputs, const int *which)
 {
     char path[FESF_PATH_MAX + 64], tmp[FESF_PATH_MAX + 72];
@@ -176,6 +217,7 @@ static int write_report(const fesf_config *cfg, int n_inputs, const int *which)
             cfg->data.sites, fesf_config_enum_name("data.partition", cfg->data.partition), cfg->ihm.alpha,
             cfg->ihm.beta, fesf_config_enum_name("model.arch", cfg->model.arch), "plain / synthetic / surrogate");
     results_table(f, cfg, n_inputs, which);
+    fprintf(f, "![training curves](figures/curves.png)\n\n");
     quality_table(f, cfg);
     fprintf(f, "## Privacy audit\n\n");
     snprintf(path, sizeof path, "%s/audit.md", cfg->run.out);
@@ -185,7 +227,7 @@ static int write_report(const fesf_config *cfg, int n_inputs, const int *which)
     config_and_versions(f, cfg);
     snprintf(path, sizeof path, "%s/report.md", cfg->run.out);
     if (fclose(f) || rename(tmp, path)) return fesf_error("cannot write '%s'", path);
-    return 0;
+    return curves_plot(cfg, n_inputs, which);
 }
 
 /* ---- one run ------------------------------------------------------------------ */

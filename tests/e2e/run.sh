@@ -10,6 +10,8 @@ done
 grep -q "^| surrogate | site 4 | best validation |" "$TMP/run/report.md" && ok "report.md has per-site rows" || nok "per-site rows"
 grep -q "^| synthetic | all | [0-9]* |" "$TMP/run/report.md" && grep -q "^| surrogate | all | [0-9]* |" "$TMP/run/report.md" \
     && ok "report.md has the audit table (synthetic and surrogate)" || nok "audit table"
+head -c 8 "$TMP/run/figures/curves.png" | od -c | grep -q 'P   N   G' && grep -q "figures/curves.png" "$TMP/run/report.md" \
+    && ok "training curves figures/curves.png, linked from report.md" || nok "curves.png"
 grep -q "^  hdf5: " "$TMP/run/report.md" && grep -q "^alpha = 0.3" "$TMP/run/report.md" && ok "report.md has the config and versions" || nok "config / versions"
 grep -q "ssim_surrogate_plain" "$TMP/run/report.md" && ok "report.md has the image-quality table" || nok "quality table"
 mpirun --oversubscribe -np 5 "$FESF" run configs/demo.ini $R >"$TMP/o" 2>&1
