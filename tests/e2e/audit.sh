@@ -6,7 +6,7 @@
 . tests/lib.sh
 MPI="mpirun --oversubscribe"
 
-# ---- the demo pipeline, small: 2 sites of 28 px phantoms, 20 public images ----
+# ---- the demo pipeline, small: 2 sites of 28 px phantoms, 80 public images ----
 RUN=$TMP/run
 SETS="-c configs/demo.ini --set run.out=$RUN --set data.size=28 --set data.count=400 --set data.sites=2"
 SETS="$SETS --set iqem.epochs=1 --set audit.epochs=2 --set audit.width=8"
