@@ -356,6 +356,13 @@ static int frontier_plot(const fesf_config *cfg, const point_result *pr, int n, 
     return fesf_mkdir_p(dir) || fesf_plot_png(path, &o, s, ns) ? -1 : 0;
 }
 
+/* "m ± sd", or "m" for a single repeat (whose spread is not known). */
+static void mean_sd(FILE *f, double m, double sd, int repeats)
+{
+    if (repeats > 1) fprintf(f, "%.3f ± %.3f", m, sd);
+    else fprintf(f, "%.3f", m);
+}
+
 static int sweep_report(const fesf_config *cfg)
 {
     int n = n_points(cfg);
@@ -371,19 +378,22 @@ static int sweep_report(const fesf_config *cfg)
     FILE *f = fopen(tmp, "w");
     if (!f) return fesf_error("cannot write '%s'", tmp);
     fprintf(f, "# fesf sweep report: the privacy-utility frontier\n\n%s, %d sites, %d points; test figures at the "
-               "best-validation round, mean ± sd over %d repeat%s; the audit's advantage is the attack on the %s images "
+               "best-validation round (mean ± sd over %d repeat%s); the audit's advantage is the attack on the %s images "
                "over the prior (mean public image). Each point's full report: `alpha<A>-beta<B>/report.md`.\n\n"
                "| alpha | beta | synthetic accuracy | synthetic AUC | surrogate accuracy | surrogate AUC | attack SSIM | "
                "advantage dB | advantage SSIM |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
             cfg->data.source, cfg->data.sites, n, cfg->run.repeats, cfg->run.repeats > 1 ? "s" : "",
             cfg->iqem.enabled ? "surrogate" : "synthetic");
-    for (int p = 0; p < n; p++)
-        fprintf(f, "| %g | %g | %.3f ± %.3f | %.3f | %.3f ± %.3f | %.3f | %.3f | %+.2f | %+.3f |\n", pr[p].alpha,
-                pr[p].beta, pr[p].acc[1], pr[p].acc_sd[1], pr[p].auc[1], pr[p].acc[2], pr[p].acc_sd[2], pr[p].auc[2],
-                pr[p].att_ssim, pr[p].adv_db, pr[p].adv_ssim);
-    fprintf(f, "\nplain (upper bound, trained once, in the first point's folder): accuracy %.3f ± %.3f, AUC %.3f.\n\n"
-               "![frontier](figures/frontier.png)\n\n",
-            pr[0].acc[0], pr[0].acc_sd[0], pr[0].auc[0]);
+    for (int p = 0; p < n; p++) {
+        fprintf(f, "| %g | %g | ", pr[p].alpha, pr[p].beta);
+        mean_sd(f, pr[p].acc[1], pr[p].acc_sd[1], cfg->run.repeats);
+        fprintf(f, " | %.3f | ", pr[p].auc[1]);
+        mean_sd(f, pr[p].acc[2], pr[p].acc_sd[2], cfg->run.repeats);
+        fprintf(f, " | %.3f | %.3f | %+.2f | %+.3f |\n", pr[p].auc[2], pr[p].att_ssim, pr[p].adv_db, pr[p].adv_ssim);
+    }
+    fprintf(f, "\nplain (upper bound, trained once, in the first point's folder): accuracy ");
+    mean_sd(f, pr[0].acc[0], pr[0].acc_sd[0], cfg->run.repeats);
+    fprintf(f, ", AUC %.3f.\n\n![frontier](figures/frontier.png)\n\n", pr[0].auc[0]);
     config_and_versions(f, cfg);
     if (fclose(f) || rename(tmp, path)) return fesf_error("cannot write '%s'", path);
     if (frontier_plot(cfg, pr, n, pr[0].acc[0])) return -1;

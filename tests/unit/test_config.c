@@ -121,6 +121,37 @@ static void test_text_round_trip(void **state)
     free(text2);
 }
 
+/* List-valued keys ([sweep]): items with spaces, the empty list, bad items
+ * and trailing commas, the text form read back, and the 'auto' alpha2 flag. */
+static void test_lists(void **state)
+{
+    fesf_config c;
+    fesf_config_defaults(&c);
+    assert_int_equal(c.sweep.alpha.n, 0);
+    write_ini("[sweep]\nalpha = 0.1, 0.2,0.3 , 0.5\nbeta = 1\n");
+    assert_int_equal(fesf_config_load(&c, path), 0);
+    unlink(path);
+    assert_int_equal(c.sweep.alpha.n, 4);
+    assert_true(c.sweep.alpha.v[0] == 0.1 && c.sweep.alpha.v[2] == 0.3 && c.sweep.alpha.v[3] == 0.5);
+    assert_int_equal(c.sweep.beta.n, 1);
+    char *text = fesf_config_text_alloc(&c);
+    assert_non_null(strstr(text, "[sweep]\nalpha = 0.1,0.2,0.3,0.5\nbeta = 1\n"));
+    free(text);
+    assert_int_equal(fesf_config_set(&c, "sweep.alpha="), 0);
+    assert_int_equal(c.sweep.alpha.n, 0);
+    static const char *const bad[] = {"sweep.alpha=0.1,", "sweep.alpha=0.1,,0.2", "sweep.alpha=1.5",
+                                      "sweep.beta=x", "sweep.alpha=0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        assert_int_equal(fesf_config_set(&c, bad[i]), -1);
+        assert_non_null(strstr(fesf_errmsg(), "comma-separated numbers in [0, 1]"));
+    }
+    assert_int_equal(fesf_config_finish(&c), 0);
+    assert_true(c.iqem.alpha2_auto && c.iqem.beta2_auto);
+    assert_int_equal(fesf_config_set(&c, "iqem.alpha2=0.4"), 0);
+    assert_int_equal(fesf_config_finish(&c), 0);
+    assert_false(c.iqem.alpha2_auto);
+}
+
 static void test_finish_checks(void **state)
 {
     fesf_config c;
@@ -143,6 +174,7 @@ int main(void)
         cmocka_unit_test(test_errors_name_line_key_range),
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_text_round_trip),
+        cmocka_unit_test(test_lists),
         cmocka_unit_test(test_finish_checks),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
