@@ -94,6 +94,13 @@ static void copy_lines(FILE *out, const char *path, const char *prefix)
 
 /* ---- report.md of one run ----------------------------------------------------- */
 
+/* "m ± sd", or "m" for a single repeat (whose spread is not known). */
+static void mean_sd(FILE *f, double m, double sd, int repeats)
+{
+    if (repeats > 1) fprintf(f, "%.3f ± %.3f", m, sd);
+    else fprintf(f, "%.3f", m);
+}
+
 /* The results table: every input's summary.tsv rows (pooled best, per site, pooled last). */
 static void results_table(FILE *f, const fesf_config *cfg, int n_inputs, const int *which)
 {
@@ -119,7 +126,7 @@ static void results_table(FILE *f, const fesf_config *cfg, int n_inputs, const i
                 int all = !strcmp(site, "all"), last = !strcmp(round, "last");
                 if ((pass == 0 && (!all || last)) || (pass == 1 && all) || (pass == 2 && !last)) continue;
                 fprintf(f, "| %s | %s%s | %s |", in, all ? "" : "site ", site, last ? "last round" : "best validation");
-                for (int q = 0; q < 4; q++) fprintf(f, " %.3f ± %.3f |", v[2 * q], v[2 * q + 1]);
+                for (int q = 0; q < 4; q++) fputc(' ', f), mean_sd(f, v[2 * q], v[2 * q + 1], rep), fputs(" |", f);
                 fputc('\n', f);
             }
             if (s) fclose(s);
@@ -354,13 +361,6 @@ static int frontier_plot(const fesf_config *cfg, const point_result *pr, int n, 
                         "attack advantage over the prior (SSIM; lower is more private)",
                         cfg->iqem.enabled ? "surrogate test accuracy" : "synthetic test accuracy", 0, 0};
     return fesf_mkdir_p(dir) || fesf_plot_png(path, &o, s, ns) ? -1 : 0;
-}
-
-/* "m ± sd", or "m" for a single repeat (whose spread is not known). */
-static void mean_sd(FILE *f, double m, double sd, int repeats)
-{
-    if (repeats > 1) fprintf(f, "%.3f ± %.3f", m, sd);
-    else fprintf(f, "%.3f", m);
 }
 
 static int sweep_report(const fesf_config *cfg)

@@ -678,7 +678,8 @@ static void report_row(const trainer *t, FILE *md, FILE *tsv, const repeat_resul
             s += v, ss += v * v;
         }
         mean = s / n, sd = n > 1 ? sqrt(fmax(0, (ss - n * mean * mean) / (n - 1))) : 0;
-        fprintf(md, " %.3f ± %.3f |", mean, sd);
+        if (n > 1) fprintf(md, " %.3f ± %.3f |", mean, sd);
+        else fprintf(md, " %.3f |", mean); /* one repeat: no spread to show */
         fprintf(tsv, "\t%.6f\t%.6f", mean, sd);
     }
     fputc('\n', md), fputc('\n', tsv);
