@@ -28,6 +28,14 @@ typedef struct {
 int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out, int64_t *k, int *c, int *h,
                     int *w);
 
+/* Rank 0 counts the shards of run_out and loads hosts.h5 (the host of
+ * host_index in fixed mode, the whole pool in random mode); every rank of w
+ * gets meta = {shards, images, C, H, W} and *hosts (malloc'ed
+ * [images, C, H, W]). 0 or -1. */
+#include "fesf/world.h"
+int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, int host_index, int64_t meta[5],
+                     float **hosts);
+
 /* The stage: every rank of `w` hides the shards it owns (shard s on worker
  * 1 + (s-1) mod N; a world of one does all) with the host rank 0 broadcast. */
 #include "fesf/config.h"

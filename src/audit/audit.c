@@ -322,23 +322,14 @@ static int write_md(const auditor *a)
 
 /* ---- setup and the stage ------------------------------------------------------- */
 
+/* The public pool to every rank: the attacker's data and the sites' prior. */
 static int share_pool(auditor *a)
 {
     int64_t meta[5] = {0};
-    if (a->w->rank == 0) {
-        char path[FESF_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/hosts.h5", a->cfg->run.out);
-        int k = 0, c = 0, h = 0, wd = 0;
-        if (fesf_count_shards(a->cfg->run.out, &k) ||
-            fesf_hosts_load(path, FESF_HOST_RANDOM, 0, &a->pub, &meta[1], &c, &h, &wd))
-            return -1;
-        meta[0] = k, meta[2] = c, meta[3] = h, meta[4] = wd;
-    }
-    if (fesf_world_bcast(a->w, meta, sizeof meta, 0)) return -1;
+    if (fesf_hosts_share(a->cfg->run.out, a->w, FESF_HOST_RANDOM, 0, meta, &a->pub)) return -1;
     a->n_sites = (int)meta[0], a->n_pub = meta[1], a->c = (int)meta[2], a->h = (int)meta[3], a->wd = (int)meta[4];
     a->img = (size_t)a->c * (size_t)a->h * (size_t)a->wd;
-    if (a->w->rank && !(a->pub = malloc(sizeof(float) * a->img * (size_t)a->n_pub))) return fesf_error("out of memory");
-    return fesf_world_bcast(a->w, a->pub, sizeof(float) * a->img * (size_t)a->n_pub, 0); /* public images */
+    return 0;
 }
 
 static int load_generator(auditor *a)

@@ -205,21 +205,18 @@ done:
 
 #define HIDE_BATCH 64
 
-/* Rank 0 loads the host (or pool) and counts the shards; everyone gets them. */
-static int share_hosts(const fesf_config *cfg, const fesf_world *w, int64_t meta[5], float **hosts)
+int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, int host_index, int64_t meta[5],
+                     float **hosts)
 {
+    *hosts = NULL;
     if (w->rank == 0) {
         char path[FESF_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/hosts.h5", cfg->run.out);
+        snprintf(path, sizeof path, "%s/hosts.h5", run_out);
         int shards = 0, c = 0, h = 0, wd = 0;
-        if (fesf_count_shards(cfg->run.out, &shards) ||
-            fesf_hosts_load(path, cfg->ihm.host_mode, cfg->ihm.host_index, hosts, &meta[1], &c, &h, &wd))
+        if (fesf_count_shards(run_out, &shards) ||
+            fesf_hosts_load(path, host_mode, host_index, hosts, &meta[1], &c, &h, &wd))
             return -1;
         meta[0] = shards, meta[2] = c, meta[3] = h, meta[4] = wd;
-        fesf_info("host %s: %lld image%s of %d x %d x %d; %d shard%s, %d worker rank%s",
-                  cfg->ihm.host_mode == FESF_HOST_FIXED ? "fixed" : "pool (random per image)", (long long)meta[1],
-                  meta[1] > 1 ? "s" : "", c, h, wd, shards, shards > 1 ? "s" : "", fesf_world_workers(w),
-                  fesf_world_workers(w) > 1 ? "s" : "");
     }
     if (fesf_world_bcast(w, meta, sizeof(int64_t) * 5, 0)) return -1;
     size_t len = (size_t)meta[1] * (size_t)meta[2] * (size_t)meta[3] * (size_t)meta[4];
@@ -234,7 +231,12 @@ int fesf_hide_run(const fesf_config *cfg, const fesf_world *w)
     char *text = fesf_config_text_alloc(cfg);
     double t0 = fesf_now();
     int rc = -1;
-    if (!text || share_hosts(cfg, w, meta, &hosts)) goto done;
+    if (!text || fesf_hosts_share(cfg->run.out, w, cfg->ihm.host_mode, cfg->ihm.host_index, meta, &hosts)) goto done;
+    if (w->rank == 0)
+        fesf_info("host %s: %lld image%s of %d x %d x %d; %lld shard%s, %d worker rank%s",
+                  cfg->ihm.host_mode == FESF_HOST_FIXED ? "fixed" : "pool (random per image)", (long long)meta[1],
+                  meta[1] > 1 ? "s" : "", (int)meta[2], (int)meta[3], (int)meta[4], (long long)meta[0],
+                  meta[0] > 1 ? "s" : "", fesf_world_workers(w), fesf_world_workers(w) > 1 ? "s" : "");
     fesf_hide_args a = {{cfg->ihm.alpha, cfg->ihm.beta, cfg->ihm.mask}, cfg->ihm.host_mode, cfg->ihm.host_index, hosts,
                         meta[1], (int)meta[2], (int)meta[3], (int)meta[4], cfg->data.seed, HIDE_BATCH, text};
     for (int s = 1; s <= meta[0]; s++) {

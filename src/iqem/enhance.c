@@ -380,21 +380,10 @@ done:
 
 static int setup(enhancer *e)
 {
-    int64_t meta[5] = {0};
-    if (e->w->rank == 0) {
-        char path[FESF_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/hosts.h5", e->cfg->run.out);
-        int k = 0;
-        if (fesf_count_shards(e->cfg->run.out, &k) ||
-            fesf_hosts_load(path, FESF_HOST_RANDOM, 0, &e->hosts, &e->n_hosts, &e->c, &e->h, &e->wd))
-            return -1;
-        meta[0] = k, meta[1] = e->n_hosts, meta[2] = e->c, meta[3] = e->h, meta[4] = e->wd;
-    }
-    if (fesf_world_bcast(e->w, meta, sizeof meta, 0)) return -1;
+    int64_t meta[5] = {0}; /* the public pool, to every rank */
+    if (fesf_hosts_share(e->cfg->run.out, e->w, FESF_HOST_RANDOM, 0, meta, &e->hosts)) return -1;
     e->n_sites = (int)meta[0], e->n_hosts = meta[1], e->c = (int)meta[2], e->h = (int)meta[3], e->wd = (int)meta[4];
     size_t img = (size_t)e->c * e->h * e->wd;
-    if (e->w->rank && !(e->hosts = malloc(sizeof(float) * img * (size_t)e->n_hosts))) return fesf_error("out of memory");
-    if (fesf_world_bcast(e->w, e->hosts, sizeof(float) * img * (size_t)e->n_hosts, 0)) return -1; /* public images */
     e->sites = calloc((size_t)e->n_sites, sizeof(gan_site));
     e->site_n = calloc((size_t)e->n_sites, sizeof(double));
     if (!e->sites || !e->site_n) return fesf_error("out of memory");
