@@ -82,13 +82,12 @@ static int tsv_find(const char *path, const char *k1, const char *k2, double *v,
     return n;
 }
 
-/* Copy the lines of `path` that start with `prefix` (NULL: every line). */
-static void copy_lines(FILE *out, const char *path, const char *prefix)
+/* Copy the file at `path` (if any) into out. */
+static void copy_file(FILE *out, const char *path)
 {
     FILE *f = fopen(path, "r");
     char line[2048];
-    while (f && fgets(line, sizeof line, f))
-        if (!prefix || !strncmp(line, prefix, strlen(prefix))) fputs(line, out);
+    while (f && fgets(line, sizeof line, f)) fputs(line, out);
     if (f) fclose(f);
 }
 
@@ -220,15 +219,15 @@ static int write_report(const fesf_config *cfg, int n_inputs, const int *which)
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
     FILE *f = fopen(tmp, "w");
     if (!f) return fesf_error("cannot write '%s'", tmp);
-    fprintf(f, "# fesf report\n\n%s, %d sites (%s), alpha %g, beta %g, %s on %s images.\n\n", cfg->data.source,
+    fprintf(f, "# fesf report\n\n%s, %d sites (%s), alpha %g, beta %g, model %s.\n\n", cfg->data.source,
             cfg->data.sites, fesf_config_enum_name("data.partition", cfg->data.partition), cfg->ihm.alpha,
-            cfg->ihm.beta, fesf_config_enum_name("model.arch", cfg->model.arch), "plain / synthetic / surrogate");
+            cfg->ihm.beta, fesf_config_enum_name("model.arch", cfg->model.arch));
     results_table(f, cfg, n_inputs, which);
     fprintf(f, "![training curves](figures/curves.png)\n\n");
     quality_table(f, cfg);
     fprintf(f, "## Privacy audit\n\n");
     snprintf(path, sizeof path, "%s/audit.md", cfg->run.out);
-    if (cfg->audit.enabled) copy_lines(f, path, NULL);
+    if (cfg->audit.enabled) copy_file(f, path);
     else fprintf(f, "Not run (audit.enabled = false): this report states no privacy figure.\n");
     fprintf(f, "\n");
     config_and_versions(f, cfg);
