@@ -46,7 +46,8 @@ int fesf_fed_sgd_batch(uint64_t seed, int site_id, int64_t n, int64_t round, int
  * run.log); the result is bit-identical to an uninterrupted run. 0 or -1. */
 int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume);
 /* Hash of the keys a training depends on (all but [audit], [sweep] and
- * run.log), the first line of its summary.tsv. */
+ * run.log; for train.input = plain, not [ihm] and [iqem] either), the first
+ * line of its summary.tsv. */
 uint64_t fesf_fed_train_hash(const fesf_config *cfg);
 
 /* Same, with the outputs in folder `out` (created) instead of run.out. */

@@ -730,6 +730,8 @@ uint64_t fesf_fed_train_hash(const fesf_config *cfg)
 {
     fesf_config c = *cfg; /* the audit and the sweep lists do not change a training */
     memset(&c.audit, 0, sizeof c.audit), memset(&c.sweep, 0, sizeof c.sweep);
+    if (c.train.input == FESF_INPUT_PLAIN) /* nor IHM and IQEM one on the plaintext */
+        memset(&c.ihm, 0, sizeof c.ihm), memset(&c.iqem, 0, sizeof c.iqem);
     c.run.log = 0;
     return fesf_config_hash(&c);
 }

@@ -20,7 +20,8 @@ n=$(grep -c "outputs exist and match the config, skipped" "$TMP/o")
 mpirun --oversubscribe -np 5 "$FESF" run configs/demo.ini $R --set ihm.alpha=0.5 >"$TMP/o" 2>&1
 grep -q "stage hide: run" "$TMP/o" && grep -q "stage enhance: run" "$TMP/o" \
     && grep -q "stage train (surrogate): run" "$TMP/o" && grep -q "stage audit: run" "$TMP/o" \
-    && ok "another ihm.alpha runs hide, enhance, training and the audit again" || nok "alpha change not detected"
+    && grep -q "stage train (plain): outputs exist and match the config, skipped" "$TMP/o" \
+    && ok "another ihm.alpha runs hide, enhance, the synthetic / surrogate trainings and the audit again, not plain" || nok "alpha change not detected"
 # a sweep: 2 x 2 points, each in its own folder, then the frontier
 S="--set run.out=$TMP/sweep --set data.size=28 --set data.count=300 --set data.sites=2 --set train.rounds=2 --set iqem.epochs=1 --set audit.epochs=1 --set audit.width=4 --set sweep.alpha=0.1,0.5 --set sweep.beta=0.5,1"
 check "fesf run --point 3 (one point of a sweep, as an array task)" mpirun --oversubscribe -np 3 "$FESF" run configs/demo.ini -q $S --point 3
