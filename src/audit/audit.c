@@ -253,6 +253,23 @@ static void pooled(const auditor *a, int target, double *out)
         for (int k = 0; k < S_LEN; k++) out[k] += a->sums[((size_t)target * a->n_sites + s) * S_LEN + k];
 }
 
+/* Every audited target: its pooled row ("all"), then, if per_site, one row per site. */
+static void table_rows(const auditor *a, FILE *f, void (*row)(FILE *, const char *, const char *, const double *),
+                       int per_site)
+{
+    for (int i = 0; i < a->n_targets; i++) {
+        int t = a->targets[i];
+        double all[S_LEN];
+        pooled(a, t, all);
+        row(f, target_names[t], "all", all);
+        for (int s = 0; s < a->n_sites && per_site; s++) {
+            char site[16];
+            snprintf(site, sizeof site, "%d", s + 1);
+            row(f, target_names[t], site, a->sums + ((size_t)t * a->n_sites + s) * S_LEN);
+        }
+    }
+}
+
 static int write_tsv(const auditor *a)
 {
     char path[FESF_PATH_MAX + 32], tmp[FESF_PATH_MAX + 40];
@@ -263,17 +280,7 @@ static int write_tsv(const auditor *a)
     fprintf(f, "# fesf audit config_hash=%016llx\n", (unsigned long long)fesf_audit_hash(a->cfg));
     fprintf(f, "target\tsite\timages\tpsnr_attack\tssim_attack\tpsnr_prior\tssim_prior\tpsnr_host\tssim_host\t"
                "psnr_released\tssim_released\tadvantage_db\tadvantage_ssim\n");
-    for (int i = 0; i < a->n_targets; i++) {
-        int t = a->targets[i];
-        double all[S_LEN];
-        pooled(a, t, all);
-        tsv_row(f, target_names[t], "all", all);
-        for (int s = 0; s < a->n_sites; s++) {
-            char site[16];
-            snprintf(site, sizeof site, "%d", s + 1);
-            tsv_row(f, target_names[t], site, a->sums + ((size_t)t * a->n_sites + s) * S_LEN);
-        }
-    }
+    table_rows(a, f, tsv_row, 1);
     if (fclose(f) || rename(tmp, path)) return fesf_error("cannot write '%s'", path);
     return 0;
 }
@@ -295,17 +302,7 @@ static int write_md(const auditor *a)
                "figure (lower is more private).\n\n");
     fprintf(f, "| released | site | images | attack | prior | host | released itself | advantage dB | advantage SSIM |\n"
                "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    for (int i = 0; i < a->n_targets; i++) {
-        int t = a->targets[i];
-        double all[S_LEN];
-        pooled(a, t, all);
-        md_row(f, target_names[t], "all", all);
-        for (int s = 0; s < a->n_sites && a->n_sites > 1; s++) {
-            char site[16];
-            snprintf(site, sizeof site, "%d", s + 1);
-            md_row(f, target_names[t], site, a->sums + ((size_t)t * a->n_sites + s) * S_LEN);
-        }
-    }
+    table_rows(a, f, md_row, a->n_sites > 1);
     if (cfg->audit.width < 64 || cfg->audit.epochs < 20)
         fprintf(f, "\n**This attacker is weaker than the reference (64 channels, 20 epochs): the leak may be "
                    "understated.**\n");
