@@ -272,17 +272,15 @@ static void table_rows(const auditor *a, FILE *f, void (*row)(FILE *, const char
 
 static int write_tsv(const auditor *a)
 {
-    char path[FESF_PATH_MAX + 32], tmp[FESF_PATH_MAX + 40];
+    char path[FESF_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/audit.tsv", a->cfg->run.out);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return fesf_error("cannot write '%s'", tmp);
+    FILE *f = fesf_atomic_open(path);
+    if (!f) return -1;
     fprintf(f, "# fesf audit config_hash=%016llx\n", (unsigned long long)fesf_audit_hash(a->cfg));
     fprintf(f, "target\tsite\timages\tpsnr_attack\tssim_attack\tpsnr_prior\tssim_prior\tpsnr_host\tssim_host\t"
                "psnr_released\tssim_released\tadvantage_db\tadvantage_ssim\n");
     table_rows(a, f, tsv_row, 1);
-    if (fclose(f) || rename(tmp, path)) return fesf_error("cannot write '%s'", path);
-    return 0;
+    return fesf_atomic_commit(f, path);
 }
 
 static int write_md(const auditor *a)

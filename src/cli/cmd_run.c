@@ -214,11 +214,10 @@ static int curves_plot(const fesf_config *cfg, int n_inputs, const int *which)
 
 static int write_report(const fesf_config *cfg, int n_inputs, const int *which)
 {
-    char path[FESF_PATH_MAX + 64], tmp[FESF_PATH_MAX + 72];
+    char path[FESF_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/report.md", cfg->run.out);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return fesf_error("cannot write '%s'", tmp);
+    FILE *f = fesf_atomic_open(path);
+    if (!f) return -1;
     fprintf(f, "# fesf report\n\n%s, %d sites (%s), alpha %g, beta %g, model %s.\n\n", cfg->data.source,
             cfg->data.sites, fesf_config_enum_name("data.partition", cfg->data.partition), cfg->ihm.alpha,
             cfg->ihm.beta, fesf_config_enum_name("model.arch", cfg->model.arch));
@@ -232,7 +231,7 @@ static int write_report(const fesf_config *cfg, int n_inputs, const int *which)
     fprintf(f, "\n");
     config_and_versions(f, cfg);
     snprintf(path, sizeof path, "%s/report.md", cfg->run.out);
-    if (fclose(f) || rename(tmp, path)) return fesf_error("cannot write '%s'", path);
+    if (fesf_atomic_commit(f, path)) return -1;
     return curves_plot(cfg, n_inputs, which);
 }
 
@@ -371,11 +370,10 @@ static int sweep_report(const fesf_config *cfg)
         point_config(cfg, p, &one);
         point_read(&one, &pr[p]);
     }
-    char path[FESF_PATH_MAX + 64], tmp[FESF_PATH_MAX + 72];
+    char path[FESF_PATH_MAX + 64];
     snprintf(path, sizeof path, "%s/report.md", cfg->run.out);
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (!f) return fesf_error("cannot write '%s'", tmp);
+    FILE *f = fesf_atomic_open(path);
+    if (!f) return -1;
     fprintf(f, "# fesf sweep report: the privacy-utility frontier\n\n%s, %d sites, %d points; test figures at the "
                "best-validation round (mean ± sd over %d repeat%s); the audit's advantage is the attack on the %s images "
                "over the prior (mean public image). Each point's full report: `alpha<A>-beta<B>/report.md`.\n\n"
@@ -394,7 +392,7 @@ static int sweep_report(const fesf_config *cfg)
     mean_sd(f, pr[0].acc[0], pr[0].acc_sd[0], cfg->run.repeats);
     fprintf(f, ", AUC %.3f.\n\n![frontier](figures/frontier.png)\n\n", pr[0].auc[0]);
     config_and_versions(f, cfg);
-    if (fclose(f) || rename(tmp, path)) return fesf_error("cannot write '%s'", path);
+    if (fesf_atomic_commit(f, path)) return -1;
     if (frontier_plot(cfg, pr, n, pr[0].acc[0])) return -1;
     fesf_info("sweep report: %s (figure %s/figures/frontier.png)", path, cfg->run.out);
     return 0;

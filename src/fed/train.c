@@ -622,12 +622,11 @@ static int trim_metrics(const char *path, int64_t repeat, int64_t round)
 {
     FILE *f = fopen(path, "r");
     if (!f) return 0;
-    char tmp[FESF_PATH_MAX + 48], line[1 << 16];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    FILE *o = fopen(tmp, "w");
+    char line[1 << 16];
+    FILE *o = fesf_atomic_open(path);
     if (!o) {
         fclose(f);
-        return fesf_error("cannot write '%s'", tmp);
+        return -1;
     }
     while (fgets(line, sizeof line, f)) {
         long long rep = -1, rnd = -1;
@@ -636,8 +635,7 @@ static int trim_metrics(const char *path, int64_t repeat, int64_t round)
             fputs(line, o);
     }
     fclose(f);
-    if (fclose(o) || rename(tmp, path)) return fesf_error("cannot rewrite '%s'", path);
-    return 0;
+    return fesf_atomic_commit(o, path);
 }
 
 static int save_best(trainer *t, int repeat)

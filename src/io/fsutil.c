@@ -33,3 +33,24 @@ int fesf_count_shards(const char *dir, int *n)
     if (*n == 0) return fesf_error("no site-001.h5 in '%s' (run 'fesf prepare' first)", dir);
     return 0;
 }
+
+FILE *fesf_atomic_open(const char *path)
+{
+    char tmp[4096];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return fesf_error("path too long: '%s'", path), NULL;
+    FILE *f = fopen(tmp, "w");
+    if (!f) fesf_error("cannot write '%s': %s", tmp, strerror(errno));
+    return f;
+}
+
+int fesf_atomic_commit(FILE *f, const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (fclose(f) || rename(tmp, path)) {
+        int e = errno;
+        remove(tmp);
+        return fesf_error("cannot write '%s': %s", path, strerror(e));
+    }
+    return 0;
+}
