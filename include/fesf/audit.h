@@ -33,11 +33,19 @@
  * /surrogate with iqem.h5 when iqem.enabled). 0 or -1. */
 int fesf_audit_run(const fesf_config *cfg, const fesf_world *w);
 
-/* Hash of the keys the audit depends on (data, ihm, iqem, audit, run.seed),
- * written into audit.tsv so that `fesf run` can tell a valid audit. */
-uint64_t fesf_audit_hash(const fesf_config *cfg);
+/* Copy run_out/audit.md (the report's audit section, written by
+ * fesf_audit_run) to out without its stamp line; nothing if absent. */
+#include <stdio.h>
+void fesf_audit_md_copy(FILE *out, const char *run_out);
 
-/* 1 if run.out/audit.tsv exists and was made with this config's hash. */
-int fesf_audit_valid(const fesf_config *cfg);
+/* One row of run_out/audit.tsv (target "synthetic" | "surrogate", site "all"
+ * or the site number): image count and image-weighted mean figures. 0, or -1
+ * when the file or the row is absent. */
+enum { FESF_AUDIT_COLS = 11 };
+typedef struct {
+    double images, psnr_attack, ssim_attack, psnr_prior, ssim_prior, psnr_host, ssim_host, psnr_released,
+        ssim_released, advantage_db, advantage_ssim;
+} fesf_audit_row;
+int fesf_audit_row_read(const char *run_out, const char *target, const char *site, fesf_audit_row *r);
 
 #endif

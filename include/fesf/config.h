@@ -90,6 +90,11 @@ int fesf_config_finish(fesf_config *cfg);
  * length written (like snprintf); a NULL buffer with size 0 measures. */
 int fesf_config_text(const fesf_config *cfg, char *buf, size_t size);
 
+/* The keys matching any of `patterns` (NULL-terminated; "section.*" or
+ * "section.key"), one "section.key = value" line each, in table order.
+ * Returns the length written (like snprintf). Stages hash this text. */
+int fesf_config_keys_text(const fesf_config *cfg, const char *const *patterns, char *buf, size_t size);
+
 /* Same, as a newly allocated string (caller frees); NULL on OOM. */
 char *fesf_config_text_alloc(const fesf_config *cfg);
 
@@ -102,5 +107,12 @@ uint64_t fesf_config_hash(const fesf_config *cfg);
 
 /* Name of an enum value of a key ("data.partition", FESF_PART_IID -> "iid"). */
 const char *fesf_config_enum_name(const char *key, int value);
+
+/* A [sweep]'s points (0: no sweep), alpha-major; point p's config (ihm.alpha,
+ * ihm.beta, auto alpha2/beta2 resolved, no [sweep], run.out =
+ * run.out/alpha<A>-beta<B>); the number of beta values. (sweep.c) */
+int fesf_sweep_points(const fesf_config *cfg);
+void fesf_sweep_point(const fesf_config *cfg, int p, fesf_config *one);
+int fesf_sweep_betas(const fesf_config *cfg);
 
 #endif

@@ -45,12 +45,29 @@ int fesf_fed_sgd_batch(uint64_t seed, int site_id, int64_t n, int64_t round, int
  * config differs beyond train.rounds, run.checkpoint_every, run.threads,
  * run.log); the result is bit-identical to an uninterrupted run. 0 or -1. */
 int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume);
-/* Hash of the keys a training depends on (all but [audit], [sweep] and
- * run.log; for train.input = plain, not [ihm] and [iqem] either), the first
- * line of its summary.tsv. */
-uint64_t fesf_fed_train_hash(const fesf_config *cfg);
-
 /* Same, with the outputs in folder `out` (created) instead of run.out. */
 int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, const char *out);
+
+/* Readers of a training's files in folder `dir` (train_report.c, beside
+ * the writers): summary.tsv rows and the validation curve. */
+enum { FESF_TRAIN_FIGURES = 4 }; /* accuracy, balanced accuracy, macro-F1, AUC */
+typedef struct {
+    int site;                       /* 0: pooled over sites ("all"), else the site number */
+    int last;                       /* 1: last round, 0: best-validation round */
+    int repeats;
+    double mean[FESF_TRAIN_FIGURES], sd[FESF_TRAIN_FIGURES];
+} fesf_train_row;
+typedef struct {
+    int n;
+    fesf_train_row *rows;           /* pooled best, per site best, pooled last, as written */
+} fesf_train_summary;
+/* 0, or -1 when there is no summary.tsv (no finished training). */
+int fesf_train_summary_load(const char *dir, fesf_train_summary *s);
+void fesf_train_summary_free(fesf_train_summary *s);
+/* The row of `site` (0 = pooled) at the best (last = 0) or last round; NULL if none. */
+const fesf_train_row *fesf_train_summary_find(const fesf_train_summary *s, int site, int last);
+/* Pooled validation AUC per round of `repeat` (NaN where not evaluated);
+ * returns the rounds read, at most max. */
+int fesf_train_curve_read(const char *dir, int repeat, double *round, double *val_auc, int max);
 
 #endif

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "fesf/dataset.h"
+#include "fesf/stage.h"
 
 void fesf_h5_quiet(void);
 
@@ -56,6 +57,11 @@ int fesf_h5_attr_i32s(hid_t obj, const char *name, const int32_t *v, int rank, c
 int fesf_h5_attr_get_str(hid_t obj, const char *name, char *buf, size_t size);
 int fesf_h5_attr_get_i64(hid_t obj, const char *name, int64_t *value);
 int fesf_h5_attr_get_f64(hid_t obj, const char *name, double *value);
+
+/* Stamp obj (the root or a stage's group) with the stage that made it:
+ * attributes `stage` (name) and `stage_hash` (16 hex digits); fesf run's
+ * freshness check reads them (run_dir.h). NULL stage: nothing. */
+int fesf_h5_stamp(hid_t obj, const fesf_stage *s);
 
 /* Create the groups of a path like "/plain/train" (intermediate included). */
 hid_t fesf_h5_group(hid_t file, const char *path);

@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "fesf/ihm.h"
+#include "fesf/stage.h"
 
 typedef struct {
     fesf_ihm_params prm;
@@ -21,6 +22,7 @@ typedef struct {
     uint64_t seed;          /* random mode: per-image host draws */
     int batch;              /* images per IHM call */
     const char *config_text;
+    const fesf_stage *stage; /* stamped on /synthetic (NULL: none) */
 } fesf_hide_args;
 
 /* Load the host image (fixed mode: row host_index) or the whole pool
@@ -37,10 +39,13 @@ int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, in
                      float **hosts);
 
 /* The stage: every rank of `w` hides the shards it owns (shard s on worker
- * 1 + (s-1) mod N; a world of one does all) with the host rank 0 broadcast. */
+ * 1 + (s-1) mod N; a world of one does all) with the host rank 0 broadcast,
+ * stamping each /synthetic with the hide stage. only_stale: keep the shards
+ * whose /synthetic already carries the current stamp (a rerun after a crash
+ * half-way redoes the rest only). */
 #include "fesf/config.h"
 #include "fesf/world.h"
-int fesf_hide_run(const fesf_config *cfg, const fesf_world *w);
+int fesf_hide_run(const fesf_config *cfg, const fesf_world *w, int only_stale);
 
 /* Hide one shard (site-NNN.h5): /synthetic from /plain. */
 int fesf_hide_shard(const char *path, const fesf_hide_args *a);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "fesf/model.h"
+#include "fesf/stage.h"
 
 typedef struct {
     const float *optim_state; /* NULL: none saved */
@@ -18,6 +19,7 @@ typedef struct {
     const char *optimizer;    /* e.g. "sgd" */
     int64_t round;
     const char *config_text;
+    const fesf_stage *stage;  /* stamped on the root; NULL: none */
 } fesf_model_save_info;
 
 int fesf_model_save(const char *path, const fesf_model *m, const fesf_model_save_info *info);

@@ -16,6 +16,7 @@
 #include "fesf/png.h"
 #include "fesf/quality.h"
 #include "fesf/rng.h"
+#include "fesf/run_dir.h"
 #include "fesf/version.h"
 
 #include <cblas.h>
@@ -51,6 +52,7 @@ typedef struct {
     float *grid;           /* [FIG_ROWS * 4, C, H, W] */
     int32_t *order;        /* [K] */
     double *sums;          /* [N_TARGETS][n_sites][S_LEN] */
+    fesf_stage stage;      /* stamped on audit.tsv, audit.md and audit-TARGET.h5 */
 } auditor;
 
 /* ---- the attacker's data: released images of augmented public images ---- */
@@ -135,7 +137,7 @@ static int save_attacker(auditor *a, int target)
 {
     char path[FESF_PATH_MAX + 48], *text = fesf_config_text_alloc(a->cfg);
     snprintf(path, sizeof path, "%s/audit-%s.h5", a->cfg->run.out, target_names[target]);
-    fesf_model_save_info info = {a->opt, 2 * fesf_model_n_params(a->att), "adam", a->cfg->audit.epochs, text};
+    fesf_model_save_info info = {a->opt, 2 * fesf_model_n_params(a->att), "adam", a->cfg->audit.epochs, text, &a->stage};
     int rc = text ? fesf_model_save(path, a->att, &info) : fesf_error("out of memory");
     free(text);
     return rc;
@@ -276,7 +278,7 @@ static int write_tsv(const auditor *a)
     snprintf(path, sizeof path, "%s/audit.tsv", a->cfg->run.out);
     FILE *f = fesf_atomic_open(path);
     if (!f) return -1;
-    fprintf(f, "# fesf audit config_hash=%016llx\n", (unsigned long long)fesf_audit_hash(a->cfg));
+    fesf_stamp_text(f, &a->stage, 0);
     fprintf(f, "target\tsite\timages\tpsnr_attack\tssim_attack\tpsnr_prior\tssim_prior\tpsnr_host\tssim_host\t"
                "psnr_released\tssim_released\tadvantage_db\tadvantage_ssim\n");
     table_rows(a, f, tsv_row, 1);
@@ -288,8 +290,9 @@ static int write_md(const auditor *a)
     const fesf_config *cfg = a->cfg;
     char path[FESF_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/audit.md", cfg->run.out);
-    FILE *f = fopen(path, "w");
-    if (!f) return fesf_error("cannot write '%s'", path);
+    FILE *f = fesf_atomic_open(path);
+    if (!f) return -1;
+    fesf_stamp_text(f, &a->stage, 1);
     fprintf(f, "Attacker: `%s` (8 layers, batch norm), %d epochs of Adam (lr %g, batch %d) on %lld public images "
                "(the host pool) and their released versions; it knows alpha %g, beta %g, %s%s.\n\n",
             fesf_model_arch(a->att), cfg->audit.epochs, cfg->audit.lr, a->batch, (long long)a->n_pub, cfg->ihm.alpha,
@@ -312,7 +315,7 @@ static int write_md(const auditor *a)
         fprintf(f, "\n**The attacker held only %lld public images; a larger public set (data.public) makes a "
                    "stronger attack.**\n", (long long)a->n_pub);
     fprintf(f, "\nIHM is not differential privacy: these are the measured figures of one attack, not a guarantee.\n");
-    return fclose(f) ? fesf_error("cannot write '%s'", path) : 0;
+    return fesf_atomic_commit(f, path);
 }
 
 /* ---- setup and the stage ------------------------------------------------------- */
@@ -440,7 +443,7 @@ int fesf_audit_run(const fesf_config *cfg, const fesf_world *w)
     memset(&a, 0, sizeof a);
     a.cfg = cfg, a.w = w;
     int rc = -1;
-    if (setup(&a)) goto done;
+    if (fesf_stage_make(cfg, FESF_STAGE_AUDIT, &a.stage) || setup(&a)) goto done;
     if (w->rank == 0)
         fesf_info("audit: inversion attack on %d target%s, %lld public images, %d sites", a.n_targets,
                   a.n_targets > 1 ? "s" : "", (long long)a.n_pub, a.n_sites);
@@ -453,21 +456,32 @@ done:
     return rc;
 }
 
-uint64_t fesf_audit_hash(const fesf_config *cfg)
+void fesf_audit_md_copy(FILE *out, const char *run_out)
 {
-    fesf_config c = *cfg; /* only data, ihm, iqem, audit, run.out and run.seed matter */
-    memset(&c.model, 0, sizeof c.model), memset(&c.train, 0, sizeof c.train), memset(&c.sweep, 0, sizeof c.sweep);
-    c.run.checkpoint_every = 0, c.run.threads = 1, c.run.repeats = 1, c.run.log = 0;
-    return fesf_config_hash(&c);
+    char path[FESF_RUN_PATH_MAX], line[2048];
+    fesf_run_file(path, run_out, "audit.md");
+    FILE *f = fopen(path, "r");
+    for (int first = 1; f && fgets(line, sizeof line, f); first = 0)
+        if (!first || strncmp(line, "<!--", 4)) fputs(line, out); /* not the stamp */
+    if (f) fclose(f);
 }
 
-int fesf_audit_valid(const fesf_config *cfg)
+int fesf_audit_row_read(const char *run_out, const char *target, const char *site, fesf_audit_row *r)
 {
-    char path[FESF_PATH_MAX + 32], line[128], want[64];
-    snprintf(path, sizeof path, "%s/audit.tsv", cfg->run.out);
-    snprintf(want, sizeof want, "# fesf audit config_hash=%016llx\n", (unsigned long long)fesf_audit_hash(cfg));
+    char path[FESF_RUN_PATH_MAX], line[1024];
+    fesf_run_file(path, run_out, "audit.tsv");
     FILE *f = fopen(path, "r");
-    int ok = f && fgets(line, sizeof line, f) && !strcmp(line, want);
+    int rc = -1;
+    while (f && rc && fgets(line, sizeof line, f)) {
+        char *save = NULL, *t = strtok_r(line, "\t\n", &save), *s = strtok_r(NULL, "\t\n", &save);
+        if (!t || !s || t[0] == '#' || strcmp(t, target) || strcmp(s, site)) continue;
+        double v[FESF_AUDIT_COLS];
+        int n = 0;
+        for (char *c; n < FESF_AUDIT_COLS && (c = strtok_r(NULL, "\t\n", &save));) v[n++] = strtod(c, NULL);
+        if (n != FESF_AUDIT_COLS) continue;
+        *r = (fesf_audit_row){v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]};
+        rc = 0;
+    }
     if (f) fclose(f);
-    return ok;
+    return rc;
 }

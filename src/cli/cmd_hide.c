@@ -13,7 +13,7 @@ int fesf_cmd_hide(int argc, char **argv)
         if (r < 0) return FESF_EXIT_USAGE;
         if (!r) return fesf_cli_usage("hide", "unknown option '%s'", argv[i]);
     }
-    if (fesf_cli_start(&c, &argc, &argv) || fesf_hide_run(&c.cfg, &c.world)) return fesf_cli_fail(&c);
+    if (fesf_cli_start(&c, &argc, &argv) || fesf_hide_run(&c.cfg, &c.world, 0)) return fesf_cli_fail(&c);
     fesf_world_finalize(&c.world);
     return FESF_EXIT_OK;
 }

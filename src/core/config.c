@@ -446,6 +446,29 @@ int fesf_config_text(const fesf_config *cfg, char *buf, size_t size)
     return (int)n;
 }
 
+/* Does key k match pattern "section.*" or "section.name"? */
+static int key_matches(const key_desc *k, const char *pat)
+{
+    size_t ls = strlen(k->section);
+    if (strncmp(pat, k->section, ls) || pat[ls] != '.') return 0;
+    return !strcmp(pat + ls + 1, "*") || !strcmp(pat + ls + 1, k->name);
+}
+
+int fesf_config_keys_text(const fesf_config *cfg, const char *const *patterns, char *buf, size_t size)
+{
+    size_t n = 0;
+    for (int i = 0; i < NKEYS; i++) {
+        int take = 0;
+        for (int p = 0; patterns[p]; p++)
+            if (key_matches(&keys[i], patterns[p])) take = 1;
+        if (!take) continue;
+        char v[FESF_PATH_MAX + 32];
+        value_text(cfg, &keys[i], v, sizeof v);
+        APPEND("%s.%s = %s\n", keys[i].section, keys[i].name, v);
+    }
+    return (int)n;
+}
+
 char *fesf_config_text_alloc(const fesf_config *cfg)
 {
     int len = fesf_config_text(cfg, NULL, 0);

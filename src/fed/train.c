@@ -17,6 +17,7 @@
 #include "fesf/model_io.h"
 #include "fesf/optim.h"
 #include "fesf/rng.h"
+#include "fesf/run_dir.h"
 #include "fesf/version.h"
 
 #include <math.h>
@@ -63,6 +64,7 @@ typedef struct {
     FILE *metrics;
     int resume;                 /* --resume: continue from the newest checkpoint */
     const char *out;            /* folder of the outputs (metrics, models, checkpoints, report) */
+    fesf_stage stage;           /* stamped on model.h5 and summary.tsv */
 } trainer;
 
 /* ---- data ----------------------------------------------------------------- */
@@ -647,7 +649,7 @@ static int save_best(trainer *t, int repeat)
     memcpy(fesf_model_buffers(t->m), t->best + t->np, sizeof(float) * t->nb);
     char *text = fesf_config_text_alloc(t->cfg);
     fesf_model_save_info info = {NULL, 0, fesf_config_enum_name("train.optimizer", t->cfg->train.optimizer),
-                                 t->best_round, text};
+                                 t->best_round, text, repeat == 0 ? &t->stage : NULL};
     int rc = fesf_model_save(path, t->m, &info);
     free(text);
     return rc;
@@ -689,18 +691,17 @@ static int write_report(const trainer *t, const repeat_result *res, int n)
     char path[FESF_PATH_MAX + 32], tsv_path[FESF_PATH_MAX + 32];
     snprintf(path, sizeof path, "%s/report.md", t->out);
     snprintf(tsv_path, sizeof tsv_path, "%s/summary.tsv", t->out);
-    FILE *f = fopen(path, "w"), *tsv = fopen(tsv_path, "w");
+    FILE *f = fesf_atomic_open(path), *tsv = f ? fesf_atomic_open(tsv_path) : NULL;
     if (!f || !tsv) {
-        if (f) fclose(f);
-        if (tsv) fclose(tsv);
-        return fesf_error("cannot write '%s'", f ? tsv_path : path);
+        if (f) fesf_atomic_commit(f, path);
+        return -1;
     }
     fprintf(f, "# fesf training report\n\ninput `%s`, %s, model %s, %d sites, %d rounds, %d repeat%s\n\n",
             input_group(t->cfg), fesf_config_enum_name("train.algo", t->cfg->train.algo), fesf_model_arch(t->m),
             t->n_sites, t->cfg->train.rounds, n, n > 1 ? "s" : "");
     fprintf(f, "| input | sites | round | accuracy | balanced accuracy | macro-F1 | AUC |\n"
                "| --- | --- | --- | --- | --- | --- | --- |\n");
-    fprintf(tsv, "# fesf train config_hash=%016llx\n", (unsigned long long)fesf_fed_train_hash(t->cfg));
+    fesf_stamp_text(tsv, &t->stage, 0);
     fprintf(tsv, "input\tsite\tround\trepeats\taccuracy\taccuracy_sd\tbalanced_accuracy\tbalanced_accuracy_sd\t"
                  "macro_f1\tmacro_f1_sd\tauc\tauc_sd\n");
     for (int which = -2; which < t->n_sites; which++) report_row(t, f, tsv, res, n, which);
@@ -710,8 +711,8 @@ static int write_report(const trainer *t, const repeat_result *res, int n)
     fputs(text ? text : "", f);
     free(text);
     fputs("```\n", f);
-    int bad = fclose(tsv);
-    return fclose(f) || bad ? fesf_error("cannot write '%s'", path) : 0;
+    /* summary.tsv last: it carries the stamp that marks the training done */
+    return fesf_atomic_commit(f, path) || fesf_atomic_commit(tsv, tsv_path) ? -1 : 0;
 }
 
 static void trainer_free(trainer *t)
@@ -722,16 +723,6 @@ static void trainer_free(trainer *t)
     free(t->local_state), free(t->xb), free(t->yb), free(t->idx), free(t->stats);
     fesf_model_destroy(t->m);
     if (t->metrics) fclose(t->metrics);
-}
-
-uint64_t fesf_fed_train_hash(const fesf_config *cfg)
-{
-    fesf_config c = *cfg; /* the audit and the sweep lists do not change a training */
-    memset(&c.audit, 0, sizeof c.audit), memset(&c.sweep, 0, sizeof c.sweep);
-    if (c.train.input == FESF_INPUT_PLAIN) /* nor IHM and IQEM one on the plaintext */
-        memset(&c.ihm, 0, sizeof c.ihm), memset(&c.iqem, 0, sizeof c.iqem);
-    c.run.log = 0;
-    return fesf_config_hash(&c);
 }
 
 int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume)
@@ -747,7 +738,7 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
     int rc = -1, R = cfg->run.repeats;
     repeat_result *res = calloc((size_t)R, sizeof *res);
     fesf_metrics *site_best = NULL;
-    if (!res || setup(&t) || (w->rank == 0 && fesf_mkdir_p(out))) goto done;
+    if (!res || fesf_stage_make(cfg, FESF_STAGE_TRAIN, &t.stage) || setup(&t) || (w->rank == 0 && fesf_mkdir_p(out))) goto done;
     if (!(site_best = calloc((size_t)R * (size_t)t.n_sites, sizeof *site_best))) {
         fesf_error("out of memory");
         goto done;

@@ -6,6 +6,7 @@
 #include "fesf/h5io.h"
 #include "fesf/log.h"
 #include "fesf/rng.h"
+#include "fesf/run_dir.h"
 #include "fesf/version.h"
 #include "fesf/fsutil.h"
 #include "fesf/world.h"
@@ -158,6 +159,7 @@ static int hide_attrs(hid_t file, const fesf_hide_args *a)
              fesf_h5_attr_str(objs[i], "mask", fesf_config_enum_name("ihm.mask", a->prm.mask)) ||
              fesf_h5_attr_str(objs[i], "host_mode", fesf_config_enum_name("ihm.host_mode", a->host_mode)) ||
              fesf_h5_attr_i64(objs[i], "host_index", a->host_mode == FESF_HOST_FIXED ? a->host_index : -1);
+    if (!rc) rc = fesf_h5_stamp(g, a->stage);
     if (g >= 0) H5Gclose(g);
     return rc ? -1 : 0;
 }
@@ -210,8 +212,8 @@ int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, in
 {
     *hosts = NULL;
     if (w->rank == 0) {
-        char path[FESF_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/hosts.h5", run_out);
+        char path[FESF_RUN_PATH_MAX];
+        fesf_run_hosts_path(path, run_out);
         int shards = 0, c = 0, h = 0, wd = 0;
         if (fesf_count_shards(run_out, &shards) ||
             fesf_hosts_load(path, host_mode, host_index, hosts, &meta[1], &c, &h, &wd))
@@ -224,25 +226,37 @@ int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, in
     return fesf_world_bcast(w, *hosts, sizeof(float) * len, 0);
 }
 
-int fesf_hide_run(const fesf_config *cfg, const fesf_world *w)
+/* Does shard s need hiding? Always, unless only_stale and its /synthetic is current. */
+static int needs_hiding(const fesf_config *cfg, const fesf_stage *st, int s, int only_stale)
+{
+    char why[FESF_RUN_PATH_MAX + 64];
+    if (!only_stale) return 1;
+    int cur = fesf_run_stage_current(cfg, st, s, why, sizeof why);
+    if (cur == 1) fesf_info("site-%03d.h5: /synthetic is current, kept", s);
+    return cur != 1;
+}
+
+int fesf_hide_run(const fesf_config *cfg, const fesf_world *w, int only_stale)
 {
     int64_t meta[5] = {0}; /* shards, hosts, c, h, w */
     float *hosts = NULL;
     char *text = fesf_config_text_alloc(cfg);
     double t0 = fesf_now();
     int rc = -1;
-    if (!text || fesf_hosts_share(cfg->run.out, w, cfg->ihm.host_mode, cfg->ihm.host_index, meta, &hosts)) goto done;
+    fesf_stage st;
+    if (!text || fesf_stage_make(cfg, FESF_STAGE_HIDE, &st) || fesf_hosts_share(cfg->run.out, w, cfg->ihm.host_mode, cfg->ihm.host_index, meta, &hosts)) goto done;
     if (w->rank == 0)
         fesf_info("host %s: %lld image%s of %d x %d x %d; %lld shard%s, %d worker rank%s",
                   cfg->ihm.host_mode == FESF_HOST_FIXED ? "fixed" : "pool (random per image)", (long long)meta[1],
                   meta[1] > 1 ? "s" : "", (int)meta[2], (int)meta[3], (int)meta[4], (long long)meta[0],
                   meta[0] > 1 ? "s" : "", fesf_world_workers(w), fesf_world_workers(w) > 1 ? "s" : "");
     fesf_hide_args a = {{cfg->ihm.alpha, cfg->ihm.beta, cfg->ihm.mask}, cfg->ihm.host_mode, cfg->ihm.host_index, hosts,
-                        meta[1], (int)meta[2], (int)meta[3], (int)meta[4], cfg->data.seed, HIDE_BATCH, text};
+                        meta[1], (int)meta[2], (int)meta[3], (int)meta[4], cfg->data.seed, HIDE_BATCH, text, &st};
     for (int s = 1; s <= meta[0]; s++) {
-        char path[FESF_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/site-%03d.h5", cfg->run.out, s);
-        if (fesf_world_owns_shard(w, s) && fesf_hide_shard(path, &a)) goto done;
+        char path[FESF_RUN_PATH_MAX];
+        fesf_run_shard_path(path, cfg->run.out, s);
+        if (fesf_world_owns_shard(w, s) && needs_hiding(cfg, &st, s, only_stale) && fesf_hide_shard(path, &a))
+            goto done;
     }
     if (fesf_world_barrier(w)) goto done;
     if (w->rank == 0)

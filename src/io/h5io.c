@@ -307,6 +307,12 @@ hid_t fesf_h5_open(const char *path, const char *format, int version, int writab
     return f;
 }
 
+int fesf_h5_stamp(hid_t obj, const fesf_stage *s)
+{
+    if (!s) return 0;
+    return fesf_h5_attr_str(obj, "stage", s->name) || fesf_h5_attr_str(obj, "stage_hash", s->hex) ? -1 : 0;
+}
+
 hid_t fesf_h5_group(hid_t file, const char *path)
 {
     hid_t lcpl = H5Pcreate(H5P_LINK_CREATE), g;

@@ -8,6 +8,7 @@
 #include "fesf/h5io.h"
 #include "fesf/log.h"
 #include "fesf/partition.h"
+#include "fesf/run_dir.h"
 #include "fesf/version.h"
 
 #include <stdio.h>
@@ -32,6 +33,7 @@ typedef struct {
     int32_t *table;                         /* [n_sites][3][n_classes] class counts */
     int64_t n_hosts;
     fesf_h5out *out;                        /* [n_sites + 1], the last is hosts.h5 */
+    fesf_stage stage;                       /* stamped on every shard's /plain and on hosts.h5 */
     hid_t *img, *lab;                       /* [n_sites * 3] datasets, + hosts images */
     hid_t host_img;
     int32_t *host_labels;                   /* [n_hosts], public like the images */
@@ -252,7 +254,10 @@ static int shard_attrs(prep *p, int s, const fesf_config *cfg)
         if (g >= 0) H5Gclose(g);
         if (rc) return -1;
     }
-    return 0;
+    hid_t g = H5Gopen2(f, "/plain", H5P_DEFAULT);
+    int rc = g < 0 || fesf_h5_stamp(g, &p->stage);
+    if (g >= 0) H5Gclose(g);
+    return rc ? -1 : 0;
 }
 
 /* Create every output as NAME.tmp with its (empty, sized) datasets. */
@@ -262,7 +267,7 @@ static int open_outputs(prep *p, const char *config_text)
     const fesf_source_info *in = &p->src->info;
     char path[FESF_PATH_MAX + 64];
     for (int s = 0; s < p->n_sites; s++) {
-        snprintf(path, sizeof path, "%s/site-%03d.h5", cfg->run.out, p->first_site + s);
+        fesf_run_shard_path(path, cfg->run.out, p->first_site + s);
         if (fesf_h5out_create(&p->out[s], path, "fesf-shard", FESF_SHARD_VERSION, config_text)) return -1;
         for (int sp = 0; sp < FESF_NSPLITS; sp++) {
             char g_path[64];
@@ -279,7 +284,7 @@ static int open_outputs(prep *p, const char *config_text)
     }
     if (!p->n_hosts) return 0;
     fesf_h5out *h = &p->out[p->n_sites];
-    snprintf(path, sizeof path, "%s/hosts.h5", cfg->run.out);
+    fesf_run_hosts_path(path, cfg->run.out);
     if (fesf_h5out_create(h, path, "fesf-hosts", FESF_HOSTS_VERSION, config_text)) return -1;
     char desc[700];
     snprintf(desc, sizeof desc, "%s, %s", p->src->desc,
@@ -287,7 +292,7 @@ static int open_outputs(prep *p, const char *config_text)
     p->host_img = fesf_h5_create_images(h->file, "images", FESF_F32, p->n_hosts, in->c, in->h, in->w);
     if (p->host_img < 0 || fesf_h5_attr_str(h->file, "source", desc) ||
         fesf_h5_attr_i64(h->file, "count", p->n_hosts) ||
-        fesf_h5_attr_strs(h->file, "class_names", p->names, p->n_classes))
+        fesf_h5_attr_strs(h->file, "class_names", p->names, p->n_classes) || fesf_h5_stamp(h->file, &p->stage))
         return fesf_error("'%s': %s", path, fesf_errmsg());
     return 0;
 }
@@ -466,6 +471,7 @@ int fesf_prepare(const fesf_config *cfg, int site)
         fesf_error("out of memory");
         goto done;
     }
+    if (fesf_stage_make(cfg, FESF_STAGE_PREPARE, &p.stage)) goto done;
     if (fesf_source_open(&p.src, cfg->data.source, &ph)) goto done;
     fesf_info("source %s: %lld images (train %lld, val %lld, test %lld), %d x %d x %d %s", p.src->desc,
               (long long)total(&p), (long long)p.src->info.n[0], (long long)p.src->info.n[1],
@@ -474,6 +480,8 @@ int fesf_prepare(const fesf_config *cfg, int site)
     if (read_labels(&p) || class_names(&p) || plan(&p, site) || tabulate(&p) || prep_alloc(&p)) goto done;
     print_table(&p);
     if (fesf_mkdir_p(cfg->run.out) || write_all(&p, config_text)) goto done;
+    /* a former run with more sites leaves site-NNN.h5 beyond ours: they are not this dataset's */
+    if (site == 0 && fesf_run_remove_shards_from(cfg->run.out, p.n_sites + 1)) goto done;
     fesf_info("wrote %d shard%s%s to '%s'", p.n_sites, p.n_sites > 1 ? "s" : "", p.n_hosts ? " and hosts.h5" : "",
               cfg->run.out);
     rc = 0;

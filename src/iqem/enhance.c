@@ -20,6 +20,7 @@
 #include "fesf/png.h"
 #include "fesf/quality.h"
 #include "fesf/rng.h"
+#include "fesf/run_dir.h"
 #include "fesf/version.h"
 
 #include <libgen.h>
@@ -53,6 +54,7 @@ typedef struct {
     float *kb;          /* [B, C, H, W] augmented host batch */
     float *sb;          /* [B, C, H, W] synthetic batch */
     int32_t *order, ids[IQEM_BATCH];
+    const fesf_stage *stage; /* stamped on /surrogate and the G files; NULL with --load (not this config's G) */
 } enhancer;
 
 /* A host image, flipped, shifted by up to 2 pixels (circularly) and scaled
@@ -81,8 +83,8 @@ static int load_sites(enhancer *e)
     for (int id = 1; id <= e->n_sites; id++) {
         if (!fesf_world_owns_shard(e->w, id)) continue;
         gan_site *s = &e->sites[e->n_mine++];
-        char path[FESF_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/site-%03d.h5", e->cfg->run.out, id);
+        char path[FESF_RUN_PATH_MAX];
+        fesf_run_shard_path(path, e->cfg->run.out, id);
         hid_t f = fesf_h5_open(path, "fesf-shard", FESF_SHARD_VERSION, 0), d = H5I_INVALID_HID;
         hsize_t dims[8];
         if (f < 0) return fesf_error("site %d: %s", id, fesf_errmsg());
@@ -267,14 +269,16 @@ done:;
     return rc;
 }
 
-static int quality_attrs(hid_t f, const quality_sums *q, const fesf_config *cfg, const char *name)
+static const char *const pn[4] = {"psnr_synthetic_plain", "psnr_surrogate_plain", "psnr_synthetic_host",
+                                  "psnr_surrogate_host"};
+static const char *const sn[4] = {"ssim_synthetic_plain", "ssim_surrogate_plain", "ssim_synthetic_host",
+                                  "ssim_surrogate_host"};
+
+static int quality_attrs(hid_t f, const quality_sums *q, const enhancer *e, const char *name)
 {
-    static const char *const pn[4] = {"psnr_synthetic_plain", "psnr_surrogate_plain", "psnr_synthetic_host",
-                                      "psnr_surrogate_host"};
-    static const char *const sn[4] = {"ssim_synthetic_plain", "ssim_surrogate_plain", "ssim_synthetic_host",
-                                      "ssim_surrogate_host"};
+    const fesf_config *cfg = e->cfg;
     hid_t g = H5Gopen2(f, "/surrogate", H5P_DEFAULT);
-    int rc = g < 0 || fesf_h5_attr_f64(g, "alpha2", cfg->iqem.alpha2) || fesf_h5_attr_f64(g, "beta2", cfg->iqem.beta2) ||
+    int rc = g < 0 || fesf_h5_stamp(g, e->stage) || fesf_h5_attr_f64(g, "alpha2", cfg->iqem.alpha2) || fesf_h5_attr_f64(g, "beta2", cfg->iqem.beta2) ||
              fesf_h5_attr_f64(g, "outside01_synthetic", q->outside[0] / q->n) ||
              fesf_h5_attr_f64(g, "outside01_surrogate", q->outside[1] / q->n);
     for (int k = 0; k < 4 && !rc; k++)
@@ -301,8 +305,8 @@ static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const flo
                             double *fstats)
 {
     static const char *const drop[] = {"surrogate", NULL};
-    char path[FESF_PATH_MAX + 32], base[64];
-    snprintf(path, sizeof path, "%s/site-%03d.h5", e->cfg->run.out, site_id);
+    char path[FESF_RUN_PATH_MAX], base[64];
+    fesf_run_shard_path(path, e->cfg->run.out, site_id);
     snprintf(base, sizeof base, "site-%03d.h5", site_id);
     size_t img = (size_t)e->c * e->h * e->wd;
     fesf_h5out o = FESF_H5OUT_INIT;
@@ -327,7 +331,7 @@ static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const flo
             fesf_error("'%s': %s", base, fesf_errmsg());
             goto done;
         }
-    if (quality_attrs(o.file, &q, e->cfg, base) || fesf_h5out_commit(&o) || write_figure(e, site_id, &q)) goto done;
+    if (quality_attrs(o.file, &q, e, base) || fesf_h5out_commit(&o) || write_figure(e, site_id, &q)) goto done;
     rc = 0;
 done:
     fesf_h5out_abort(&o);
@@ -365,9 +369,9 @@ static int frechet_report(enhancer *e, const double *fstats, int64_t rounds, con
         rc = 0;
         goto done;
     }
-    char path[FESF_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/iqem.h5", e->cfg->run.out);
-    fesf_model_save_info info = {e->sg, 2 * e->ng, "adam", rounds, text};
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_iqem_path(path, e->cfg->run.out, 0);
+    fesf_model_save_info info = {e->sg, 2 * e->ng, "adam", rounds, text, e->stage};
     if (fesf_model_save_gan(path, e->gan.g, e->gan.d, &info)) goto done;
     hid_t h = fesf_h5_open(path, "fesf-model", FESF_MODEL_VERSION, 1);
     if (h < 0) goto done;
@@ -431,7 +435,9 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
     int rc = -1;
     double *fstats = NULL;
     char *text = fesf_config_text_alloc(cfg);
-    if (!text || setup(&e)) goto done;
+    fesf_stage st;
+    if (!text || fesf_stage_make(cfg, FESF_STAGE_ENHANCE, &st) || setup(&e)) goto done;
+    e.stage = load ? NULL : &st;
     int local = cfg->iqem.mode == FESF_IQEM_LOCAL;
     if (local && load) {
         fesf_error("--load applies one G to every site; it does not go with iqem.mode = local");
@@ -472,9 +478,9 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
         fesf_model *gen = local ? e.local[i].g : e.gan.g;
         if (write_surrogates(&e, gen, e.sites[i].id, host, text, fstats)) goto done;
         if (local) { /* each site keeps its own G */
-            char path[FESF_PATH_MAX + 32];
-            snprintf(path, sizeof path, "%s/iqem-site-%03d.h5", cfg->run.out, e.sites[i].id);
-            fesf_model_save_info info = {e.lsg[i], 2 * e.ng, "adam", rounds, text};
+            char path[FESF_RUN_PATH_MAX];
+            fesf_run_iqem_path(path, cfg->run.out, e.sites[i].id);
+            fesf_model_save_info info = {e.lsg[i], 2 * e.ng, "adam", rounds, text, e.stage};
             if (fesf_model_save_gan(path, gen, e.local[i].d, &info)) goto done;
         }
     }
@@ -487,5 +493,27 @@ done:
     enhancer_free(&e);
     free(text);
     free(fstats);
+    return rc;
+}
+
+const char *const fesf_iqem_quality_names[FESF_IQEM_QUALITY_N] = {
+    "psnr_synthetic_plain", "ssim_synthetic_plain", "psnr_surrogate_plain", "ssim_surrogate_plain",
+    "psnr_synthetic_host",  "ssim_synthetic_host",  "psnr_surrogate_host",  "ssim_surrogate_host",
+    "outside01_synthetic",  "outside01_surrogate"};
+
+int fesf_iqem_quality_read(const char *run_out, int site, double v[FESF_IQEM_QUALITY_N])
+{
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_shard_path(path, run_out, site);
+    for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) v[k] = NAN;
+    hid_t h = fesf_h5_open(path, "fesf-shard", FESF_SHARD_VERSION, 0), g = H5I_INVALID_HID;
+    int rc = -1;
+    if (h >= 0 && H5Lexists(h, "surrogate", H5P_DEFAULT) > 0 && (g = H5Gopen2(h, "surrogate", H5P_DEFAULT)) >= 0) {
+        for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) fesf_h5_attr_get_f64(g, fesf_iqem_quality_names[k], &v[k]);
+        rc = 0;
+    }
+    if (g >= 0) H5Gclose(g);
+    if (h >= 0) H5Fclose(h);
+    fesf_error_clear();
     return rc;
 }

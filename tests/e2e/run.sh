@@ -15,12 +15,12 @@ head -c 8 "$TMP/run/figures/curves.png" | od -c | grep -q 'P   N   G' && grep -q
 grep -q "^  hdf5: " "$TMP/run/report.md" && grep -q "^alpha = 0.3" "$TMP/run/report.md" && ok "report.md has the config and versions" || nok "config / versions"
 grep -q "ssim_surrogate_plain" "$TMP/run/report.md" && ok "report.md has the image-quality table" || nok "quality table"
 mpirun --oversubscribe -np 5 "$FESF" run configs/demo.ini $R >"$TMP/o" 2>&1
-n=$(grep -c "outputs exist and match the config, skipped" "$TMP/o")
+n=$(grep -c "skip (outputs exist and match the config)" "$TMP/o")
 [ "$n" -eq 7 ] && ok "second run skips every stage (prepare, hide, enhance, 3 trainings, audit)" || { nok "skips ($n)"; sed 's/^/#   /' "$TMP/o" | grep stage; }
 mpirun --oversubscribe -np 5 "$FESF" run configs/demo.ini $R --set ihm.alpha=0.5 >"$TMP/o" 2>&1
 grep -q "stage hide: run" "$TMP/o" && grep -q "stage enhance: run" "$TMP/o" \
     && grep -q "stage train (surrogate): run" "$TMP/o" && grep -q "stage audit: run" "$TMP/o" \
-    && grep -q "stage train (plain): outputs exist and match the config, skipped" "$TMP/o" \
+    && grep -q "stage train (plain): skip (outputs exist and match the config)" "$TMP/o" \
     && ok "another ihm.alpha runs hide, enhance, the synthetic / surrogate trainings and the audit again, not plain" || nok "alpha change not detected"
 # a sweep: 2 x 2 points, each in its own folder, then the frontier
 S="--set run.out=$TMP/sweep --set data.size=28 --set data.count=300 --set data.sites=2 --set train.rounds=2 --set iqem.epochs=1 --set audit.epochs=1 --set audit.width=4 --set sweep.alpha=0.1,0.5 --set sweep.beta=0.5,1"

@@ -1,0 +1,65 @@
+/* The run directory (DESIGN section 3): the one module that knows its file
+ * names, which outputs each stage makes, and how a stage's stamp is written
+ * and checked in them.
+ *
+ *   run.out/hosts.h5              prepare   (root attribute stamp)
+ *   run.out/site-NNN.h5           prepare /plain, hide /synthetic, enhance
+ *                                 /surrogate (a stamp on each group; only
+ *                                 that site's ranks open it)
+ *   run.out/iqem.h5               enhance, federated mode (root stamp)
+ *   run.out/iqem-site-NNN.h5      enhance, local mode (written by the site)
+ *   run.out/train-<input>/        train: summary.tsv (first line) and
+ *                                 model.h5 (root stamp); metrics.jsonl,
+ *                                 report.md, ckpt-RRRR.h5
+ *   run.out/audit.tsv, audit.md   audit (first line), audit-<target>.h5 (root)
+ *   run.out/stages.ini            the keys each finished stage was made with
+ *                                 (only to say which key changed; validity
+ *                                 is the stamps in the outputs)
+ *   run.out/report.md, figures/   the run report (regenerated every run)
+ *
+ * A stamp is the stage's hash: HDF5 attributes `stage` and `stage_hash`
+ * (16 hex digits), or a text file's first line
+ * "# fesf <kind> config_hash=<hex>" (audit.md: inside an HTML comment, so
+ * that the report it is copied into does not show it). */
+#ifndef FESF_RUN_DIR_H
+#define FESF_RUN_DIR_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "fesf/config.h"
+#include "fesf/stage.h"
+
+#define FESF_RUN_PATH_MAX (FESF_PATH_MAX + 64)
+
+/* Paths inside run directory `out` (buf of FESF_RUN_PATH_MAX). */
+void fesf_run_shard_path(char *buf, const char *out, int site);
+void fesf_run_hosts_path(char *buf, const char *out);
+void fesf_run_iqem_path(char *buf, const char *out, int site); /* site 0: the federated G */
+void fesf_run_train_dir(char *buf, const char *out, int input); /* FESF_INPUT_* */
+void fesf_run_file(char *buf, const char *dir, const char *name); /* dir/name */
+
+/* The name of a training input ("plain", "synthetic", "surrogate"). */
+const char *fesf_run_input_name(int input);
+
+/* Write a text file's stamp line (the first line of summary.tsv, audit.tsv;
+ * `html` wraps it in a comment, for markdown). 0 or -1. */
+int fesf_stamp_text(FILE *f, const fesf_stage *s, int html);
+
+/* Is every output of stage s that `site` holds stamped with s's hash?
+ * site 0: the coordinator's outputs (hosts.h5, iqem.h5, train-*, audit*);
+ * site k >= 1: what site k's shard (and local G) hold. Returns 1 (all
+ * current), 0 (stale: why says which output and how, e.g. "site-002.h5
+ * /synthetic: made by another config") or -1 on a real error. */
+int fesf_run_stage_current(const fesf_config *cfg, const fesf_stage *s, int site, char *why, size_t size);
+
+/* stages.ini: record that stage s finished (rank 0), and read the keys an
+ * earlier run recorded for a stage name (0, or -1 with old[0] = 0 if none). */
+int fesf_run_record_stage(const char *out, const fesf_stage *s);
+int fesf_run_recorded_keys(const char *out, const char *name, char *old, size_t size);
+
+/* Remove shards site-NNN.h5 numbered from `first` on (left by a run with
+ * more sites), so that counting shards finds the current ones only. */
+int fesf_run_remove_shards_from(const char *out, int first);
+
+#endif

@@ -1,0 +1,228 @@
+/* The run directory's layout, stage stamps and stages.ini (see run_dir.h). */
+#include "fesf/run_dir.h"
+#include "fesf/error.h"
+#include "fesf/fsutil.h"
+#include "fesf/h5io.h"
+#include "fesf/version.h"
+
+#include <ini.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *const input_names[] = {"surrogate", "synthetic", "plain"}; /* FESF_INPUT_* */
+
+const char *fesf_run_input_name(int input) { return input >= 0 && input < 3 ? input_names[input] : "?"; }
+
+void fesf_run_file(char *buf, const char *dir, const char *name)
+{
+    snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/%s", FESF_PATH_MAX, dir, name);
+}
+
+void fesf_run_shard_path(char *buf, const char *out, int site)
+{
+    snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/site-%03d.h5", FESF_PATH_MAX, out, site);
+}
+
+void fesf_run_hosts_path(char *buf, const char *out) { fesf_run_file(buf, out, "hosts.h5"); }
+
+void fesf_run_iqem_path(char *buf, const char *out, int site)
+{
+    if (site) snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/iqem-site-%03d.h5", FESF_PATH_MAX, out, site);
+    else fesf_run_file(buf, out, "iqem.h5");
+}
+
+void fesf_run_train_dir(char *buf, const char *out, int input)
+{
+    snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/train-%s", FESF_PATH_MAX, out, fesf_run_input_name(input));
+}
+
+int fesf_stamp_text(FILE *f, const fesf_stage *s, int html)
+{
+    int w = html ? fprintf(f, "<!-- fesf %s config_hash=%s -->\n", s->kind, s->hex)
+                 : fprintf(f, "# fesf %s config_hash=%s\n", s->kind, s->hex);
+    return w < 0 ? fesf_error("cannot write the stamp of stage %s", s->name) : 0;
+}
+
+/* ---- checking one output --------------------------------------------------------- */
+
+static const char *base(const char *path)
+{
+    const char *b = strrchr(path, '/');
+    return b ? b + 1 : path;
+}
+
+/* A text output: its first line is the stamp. 1 current, 0 stale. */
+static int text_current(const char *path, const fesf_stage *s, char *why, size_t size)
+{
+    char line[256], want[128];
+    FILE *f = fopen(path, "r");
+    if (!f) return snprintf(why, size, "%s: missing", base(path)), 0;
+    snprintf(want, sizeof want, "fesf %s config_hash=%s", s->kind, s->hex);
+    int ok = fgets(line, sizeof line, f) && (!strncmp(line, "# ", 2) || !strncmp(line, "<!-- ", 5)) &&
+             !strncmp(line + (line[0] == '#' ? 2 : 5), want, strlen(want));
+    fclose(f);
+    if (!ok) snprintf(why, size, "%s: made by another config", base(path));
+    return ok;
+}
+
+/* An HDF5 output: object `obj` ("/" or a group) carries the stamp. */
+static int h5_current(const char *path, const char *format, int version, const char *obj, const fesf_stage *s,
+                      char *why, size_t size)
+{
+    if (access(path, F_OK)) return snprintf(why, size, "%s: missing", base(path)), 0;
+    char hash[32] = "";
+    hid_t f = fesf_h5_open(path, format, version, 0), g = H5I_INVALID_HID;
+    int ok = 0;
+    if (f < 0) {
+        snprintf(why, size, "%s: %s", base(path), fesf_errmsg());
+        fesf_error_clear();
+        return 0;
+    }
+    if (strcmp(obj, "/") && H5Lexists(f, obj, H5P_DEFAULT) <= 0) {
+        snprintf(why, size, "%s: no %s", base(path), obj);
+    } else if ((g = H5Oopen(f, obj, H5P_DEFAULT)) < 0 || fesf_h5_attr_get_str(g, "stage_hash", hash, sizeof hash)) {
+        snprintf(why, size, "%s %s: not stamped", base(path), obj);
+    } else if (strcmp(hash, s->hex)) {
+        snprintf(why, size, "%s %s: made by another config", base(path), obj);
+    } else {
+        ok = 1;
+    }
+    if (g >= 0) H5Oclose(g);
+    H5Fclose(f);
+    fesf_error_clear();
+    return ok;
+}
+
+/* ---- the outputs of each stage ------------------------------------------------------ */
+
+static int shared_current(const fesf_config *cfg, const fesf_stage *s, char *why, size_t size)
+{
+    char p[FESF_RUN_PATH_MAX], dir[FESF_RUN_PATH_MAX];
+    const char *out = cfg->run.out;
+    switch (s->id) {
+    case FESF_STAGE_PREPARE:
+        fesf_run_hosts_path(p, out);
+        return h5_current(p, "fesf-hosts", FESF_HOSTS_VERSION, "/", s, why, size);
+    case FESF_STAGE_ENHANCE:
+        if (cfg->iqem.mode != FESF_IQEM_FEDERATED) return 1;
+        fesf_run_iqem_path(p, out, 0);
+        return h5_current(p, "fesf-model", FESF_MODEL_VERSION, "/", s, why, size);
+    case FESF_STAGE_TRAIN:
+        fesf_run_train_dir(dir, out, cfg->train.input);
+        fesf_run_file(p, dir, "summary.tsv");
+        if (!text_current(p, s, why, size)) return 0;
+        fesf_run_file(p, dir, "model.h5");
+        return h5_current(p, "fesf-model", FESF_MODEL_VERSION, "/", s, why, size);
+    case FESF_STAGE_AUDIT: {
+        int sur = cfg->iqem.enabled, syn = !sur || cfg->audit.synthetic;
+        fesf_run_file(p, out, "audit.tsv");
+        if (!text_current(p, s, why, size)) return 0;
+        fesf_run_file(p, out, "audit.md");
+        if (!text_current(p, s, why, size)) return 0;
+        for (int t = 0; t < 2; t++) {
+            if (!(t ? sur : syn)) continue;
+            snprintf(p, sizeof p, "%.*s/audit-%s.h5", FESF_PATH_MAX, out, t ? "surrogate" : "synthetic");
+            if (!h5_current(p, "fesf-model", FESF_MODEL_VERSION, "/", s, why, size)) return 0;
+        }
+        return 1;
+    }
+    default:
+        return 1; /* hide writes only into the shards */
+    }
+}
+
+static int site_current(const fesf_config *cfg, const fesf_stage *s, int site, char *why, size_t size)
+{
+    static const char *const group[] = {"/plain", "/synthetic", "/surrogate"};
+    char p[FESF_RUN_PATH_MAX];
+    if (s->id > FESF_STAGE_ENHANCE) return 1; /* training and audit leave nothing in the site's files */
+    fesf_run_shard_path(p, cfg->run.out, site);
+    if (!h5_current(p, "fesf-shard", FESF_SHARD_VERSION, group[s->id], s, why, size)) return 0;
+    if (s->id != FESF_STAGE_ENHANCE || cfg->iqem.mode != FESF_IQEM_LOCAL) return 1;
+    fesf_run_iqem_path(p, cfg->run.out, site);
+    return h5_current(p, "fesf-model", FESF_MODEL_VERSION, "/", s, why, size);
+}
+
+int fesf_run_stage_current(const fesf_config *cfg, const fesf_stage *s, int site, char *why, size_t size)
+{
+    why[0] = '\0';
+    return site ? site_current(cfg, s, site, why, size) : shared_current(cfg, s, why, size);
+}
+
+/* ---- stages.ini ---------------------------------------------------------------------- */
+
+#define MAX_RECORDS 16
+
+typedef struct {
+    int n;
+    char name[MAX_RECORDS][32];
+    char keys[MAX_RECORDS][FESF_STAGE_KEYS_MAX];
+} records;
+
+static int record_line(void *user, const char *section, const char *key, const char *value)
+{
+    records *r = user;
+    int i = 0;
+    while (i < r->n && strcmp(r->name[i], section)) i++;
+    if (i == r->n) {
+        if (r->n == MAX_RECORDS) return 1;
+        snprintf(r->name[r->n++], sizeof r->name[0], "%s", section);
+    }
+    size_t len = strlen(r->keys[i]);
+    snprintf(r->keys[i] + len, sizeof r->keys[i] - len, "%s = %s\n", key, value);
+    return 1;
+}
+
+static records *records_read(const char *out)
+{
+    char path[FESF_RUN_PATH_MAX];
+    records *r = calloc(1, sizeof *r);
+    fesf_run_file(path, out, "stages.ini");
+    if (r && access(path, F_OK) == 0 && ini_parse(path, record_line, r) != 0) r->n = 0; /* unreadable: forget it */
+    return r;
+}
+
+int fesf_run_record_stage(const char *out, const fesf_stage *s)
+{
+    char path[FESF_RUN_PATH_MAX];
+    records *r = records_read(out);
+    if (!r) return fesf_error("out of memory");
+    int i = 0;
+    while (i < r->n && strcmp(r->name[i], s->name)) i++;
+    if (i == r->n && r->n < MAX_RECORDS) r->n++;
+    if (i < MAX_RECORDS) {
+        snprintf(r->name[i], sizeof r->name[i], "%s", s->name);
+        snprintf(r->keys[i], sizeof r->keys[i], "%s", s->keys);
+    }
+    fesf_run_file(path, out, "stages.ini");
+    FILE *f = fesf_atomic_open(path);
+    if (f) {
+        fprintf(f, "# fesf stages: the keys each finished stage of this run directory was made with\n"
+                   "# (fesf run names the key that changed from these; validity is the outputs' stamps)\n");
+        for (int k = 0; k < r->n; k++) fprintf(f, "\n[%s]\n%s", r->name[k], r->keys[k]);
+    }
+    free(r);
+    return f ? fesf_atomic_commit(f, path) : -1;
+}
+
+int fesf_run_recorded_keys(const char *out, const char *name, char *old, size_t size)
+{
+    records *r = records_read(out);
+    int rc = -1;
+    old[0] = '\0';
+    for (int i = 0; r && i < r->n; i++)
+        if (!strcmp(r->name[i], name)) snprintf(old, size, "%s", r->keys[i]), rc = 0;
+    free(r);
+    return rc;
+}
+
+int fesf_run_remove_shards_from(const char *out, int first)
+{
+    char p[FESF_RUN_PATH_MAX];
+    for (int s = first;; s++) {
+        fesf_run_shard_path(p, out, s);
+        if (access(p, F_OK)) return 0;
+        if (remove(p)) return fesf_error("cannot remove '%s'", p);
+    }
+}

@@ -1,0 +1,231 @@
+/* The run report and the sweep report (see report.h). Every figure comes
+ * from its writer's typed reader: training summaries and curves (fed.h),
+ * the audit table (audit.h) and image quality (iqem.h). */
+#include "fesf/report.h"
+#include "fesf/audit.h"
+#include "fesf/cli.h"
+#include "fesf/error.h"
+#include "fesf/fed.h"
+#include "fesf/fsutil.h"
+#include "fesf/iqem.h"
+#include "fesf/log.h"
+#include "fesf/plot.h"
+#include "fesf/run_dir.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* "m ± sd", or "m" for a single repeat (whose spread is not known). */
+static void mean_sd(FILE *f, double m, double sd, int repeats)
+{
+    if (repeats > 1) fprintf(f, "%.3f ± %.3f", m, sd);
+    else fprintf(f, "%.3f", m);
+}
+
+/* Rows of one input's summary in pass 0 (pooled best), 1 (per site) or 2 (pooled last). */
+static void results_rows(FILE *f, const fesf_config *cfg, int input, int pass)
+{
+    char dir[FESF_RUN_PATH_MAX];
+    fesf_train_summary s;
+    fesf_run_train_dir(dir, cfg->run.out, input);
+    if (fesf_train_summary_load(dir, &s)) {
+        fesf_error_clear();
+        return;
+    }
+    for (int i = 0; i < s.n; i++) {
+        const fesf_train_row *r = &s.rows[i];
+        int all = r->site == 0;
+        if ((pass == 0 && (!all || r->last)) || (pass == 1 && all) || (pass == 2 && !r->last)) continue;
+        fprintf(f, "| %s | ", fesf_run_input_name(input));
+        if (all) fprintf(f, "all |");
+        else fprintf(f, "site %d |", r->site);
+        fprintf(f, " %s |", r->last ? "last round" : "best validation");
+        for (int q = 0; q < FESF_TRAIN_FIGURES; q++) fputc(' ', f), mean_sd(f, r->mean[q], r->sd[q], r->repeats), fputs(" |", f);
+        fputc('\n', f);
+    }
+    fesf_train_summary_free(&s);
+}
+
+static void results_table(FILE *f, const fesf_config *cfg, const int *inputs, int n)
+{
+    fprintf(f, "## Results\n\nTest figures of the model of the best-validation round (the last round's too), pooled "
+               "over sites (all) and per site; mean ± sd over %d repeat%s (seeds %llu..%llu). plain is the upper bound, "
+               "for comparison only: no plaintext reaches the model in fesf.\n\n"
+               "| input | sites | round | accuracy | balanced accuracy | macro-F1 | AUC |\n"
+               "| --- | --- | --- | --- | --- | --- | --- |\n",
+            cfg->run.repeats, cfg->run.repeats > 1 ? "s" : "", (unsigned long long)cfg->run.seed,
+            (unsigned long long)cfg->run.seed + (unsigned long long)cfg->run.repeats - 1);
+    for (int pass = 0; pass < 3; pass++)
+        for (int i = 0; i < n; i++) results_rows(f, cfg, inputs[i], pass);
+    fprintf(f, "\nPer-round figures: `train-<input>/metrics.jsonl`; models: `train-<input>/model.h5`.\n\n");
+}
+
+static void quality_table(FILE *f, const fesf_config *cfg)
+{
+    double v[FESF_IQEM_QUALITY_N];
+    fprintf(f, "## Image quality (site 1, all splits)\n\n");
+    if (fesf_iqem_quality_read(cfg->run.out, 1, v) == 0) {
+        fprintf(f, "| measure | value |\n| --- | --- |\n");
+        for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) fprintf(f, "| %s | %.4f |\n", fesf_iqem_quality_names[k], v[k]);
+    } else {
+        fprintf(f, "(no surrogates: iqem.enabled = false)\n");
+    }
+    fprintf(f, "\nFigure: `figures/iqem-site-NNN.png` (rows of host | plaintext | synthetic | surrogate).\n\n");
+}
+
+static void config_and_versions(FILE *f, const fesf_config *cfg)
+{
+    fprintf(f, "## Config\n\n```ini\n");
+    char *text = fesf_config_text_alloc(cfg);
+    fputs(text ? text : "", f);
+    free(text);
+    fprintf(f, "```\n\n## Versions\n\n```\n");
+    fesf_cli_print_versions(f);
+    fprintf(f, "```\n");
+}
+
+/* figures/curves.png: validation AUC per round of every input (first repeat). */
+static int curves_plot(const fesf_config *cfg, const int *inputs, int n)
+{
+    enum { MAXR = 100000 };
+    double *xy = malloc(sizeof(double) * 2 * MAXR * 3);
+    fesf_plot_series s[3];
+    char path[FESF_RUN_PATH_MAX], dir[FESF_RUN_PATH_MAX];
+    if (!xy) return fesf_error("out of memory");
+    for (int i = 0; i < n; i++) {
+        double *x = xy + (size_t)2 * MAXR * i, *y = x + MAXR;
+        fesf_run_train_dir(dir, cfg->run.out, inputs[i]);
+        s[i] = (fesf_plot_series){fesf_run_input_name(inputs[i]), fesf_train_curve_read(dir, 0, x, y, MAXR), x, y,
+                                  NULL, 1, 1};
+    }
+    fesf_run_file(dir, cfg->run.out, "figures");
+    fesf_run_file(path, dir, "curves.png");
+    fesf_plot_opts o = {"Training (first repeat)", "round", "pooled validation AUC", 0, 0};
+    int rc = fesf_mkdir_p(dir) || fesf_plot_png(path, &o, s, n) ? -1 : 0;
+    free(xy);
+    return rc;
+}
+
+int fesf_report_run(const fesf_config *cfg, const int *inputs, int n)
+{
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_file(path, cfg->run.out, "report.md");
+    FILE *f = fesf_atomic_open(path);
+    if (!f) return -1;
+    fprintf(f, "# fesf report\n\n%s, %d sites (%s), alpha %g, beta %g, model %s.\n\n", cfg->data.source,
+            cfg->data.sites, fesf_config_enum_name("data.partition", cfg->data.partition), cfg->ihm.alpha,
+            cfg->ihm.beta, fesf_config_enum_name("model.arch", cfg->model.arch));
+    results_table(f, cfg, inputs, n);
+    fprintf(f, "![training curves](figures/curves.png)\n\n");
+    quality_table(f, cfg);
+    fprintf(f, "## Privacy audit\n\n");
+    if (cfg->audit.enabled) fesf_audit_md_copy(f, cfg->run.out);
+    else fprintf(f, "Not run (audit.enabled = false): this report states no privacy figure.\n");
+    fprintf(f, "\n");
+    config_and_versions(f, cfg);
+    if (fesf_atomic_commit(f, path)) return -1;
+    return curves_plot(cfg, inputs, n);
+}
+
+/* ---- the sweep report ----------------------------------------------------------- */
+
+typedef struct {
+    double alpha, beta, acc[3], acc_sd[3], auc[3], adv_db, adv_ssim, att_ssim;
+} point_result;
+
+static const int report_inputs[3] = {FESF_INPUT_PLAIN, FESF_INPUT_SYNTHETIC, FESF_INPUT_SURROGATE};
+
+static void point_read(const fesf_config *one, point_result *r)
+{
+    char dir[FESF_RUN_PATH_MAX];
+    r->alpha = one->ihm.alpha, r->beta = one->ihm.beta;
+    for (int i = 0; i < 3; i++) {
+        fesf_train_summary s;
+        const fesf_train_row *row = NULL;
+        fesf_run_train_dir(dir, one->run.out, report_inputs[i]);
+        if (fesf_train_summary_load(dir, &s) == 0) row = fesf_train_summary_find(&s, 0, 0);
+        fesf_error_clear();
+        r->acc[i] = row ? row->mean[0] : NAN, r->acc_sd[i] = row ? row->sd[0] : NAN, r->auc[i] = row ? row->mean[3] : NAN;
+        fesf_train_summary_free(&s);
+    }
+    fesf_audit_row a;
+    int ok = fesf_audit_row_read(one->run.out, one->iqem.enabled ? "surrogate" : "synthetic", "all", &a) == 0;
+    r->adv_db = ok ? a.advantage_db : NAN, r->adv_ssim = ok ? a.advantage_ssim : NAN, r->att_ssim = ok ? a.ssim_attack : NAN;
+}
+
+static int frontier_plot(const fesf_config *cfg, const point_result *pr, int n, double plain_acc)
+{
+    int nb = fesf_sweep_betas(cfg), na = n / nb;
+    char path[FESF_RUN_PATH_MAX], dir[FESF_RUN_PATH_MAX];
+    char labels[FESF_LIST_MAX * FESF_LIST_MAX][24], names[FESF_LIST_MAX + 1][32];
+    const char *lp[FESF_LIST_MAX * FESF_LIST_MAX];
+    double x[FESF_LIST_MAX * FESF_LIST_MAX], y[FESF_LIST_MAX * FESF_LIST_MAX], px[2] = {INFINITY, -INFINITY}, py[2];
+    fesf_plot_series s[FESF_LIST_MAX + 1];
+    for (int b = 0; b < nb; b++) {
+        for (int a = 0; a < na; a++) {
+            int k = b * na + a;
+            const point_result *r = &pr[a * nb + b];
+            x[k] = r->adv_ssim, y[k] = r->acc[cfg->iqem.enabled ? 2 : 1];
+            snprintf(labels[k], sizeof labels[k], "alpha %g", r->alpha), lp[k] = labels[k];
+            if (isfinite(x[k])) px[0] = fmin(px[0], x[k]), px[1] = fmax(px[1], x[k]);
+        }
+        snprintf(names[b], sizeof names[b], "beta %g", pr[b].beta);
+        s[b] = (fesf_plot_series){names[b], na, x + b * na, y + b * na, lp + b * na, 1, 1};
+    }
+    int ns = nb;
+    if (isfinite(plain_acc) && isfinite(px[0])) { /* the upper bound as a horizontal line */
+        py[0] = py[1] = plain_acc;
+        snprintf(names[nb], sizeof names[nb], "plain (upper bound)");
+        s[ns++] = (fesf_plot_series){names[nb], 2, px, py, NULL, 1, 0};
+    }
+    fesf_run_file(dir, cfg->run.out, "figures");
+    fesf_run_file(path, dir, "frontier.png");
+    fesf_plot_opts o = {"Privacy-utility frontier",
+                        "attack advantage over the prior (SSIM; lower is more private)",
+                        cfg->iqem.enabled ? "surrogate test accuracy" : "synthetic test accuracy", 0, 0};
+    return fesf_mkdir_p(dir) || fesf_plot_png(path, &o, s, ns) ? -1 : 0;
+}
+
+static void sweep_table(FILE *f, const fesf_config *cfg, const point_result *pr, int n)
+{
+    fprintf(f, "# fesf sweep report: the privacy-utility frontier\n\n%s, %d sites, %d points; test figures at the "
+               "best-validation round (mean ± sd over %d repeat%s); the audit's advantage is the attack on the %s images "
+               "over the prior (mean public image). Each point's full report: `alpha<A>-beta<B>/report.md`.\n\n"
+               "| alpha | beta | synthetic accuracy | synthetic AUC | surrogate accuracy | surrogate AUC | attack SSIM | "
+               "advantage dB | advantage SSIM |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+            cfg->data.source, cfg->data.sites, n, cfg->run.repeats, cfg->run.repeats > 1 ? "s" : "",
+            cfg->iqem.enabled ? "surrogate" : "synthetic");
+    for (int p = 0; p < n; p++) {
+        fprintf(f, "| %g | %g | ", pr[p].alpha, pr[p].beta);
+        mean_sd(f, pr[p].acc[1], pr[p].acc_sd[1], cfg->run.repeats);
+        fprintf(f, " | %.3f | ", pr[p].auc[1]);
+        mean_sd(f, pr[p].acc[2], pr[p].acc_sd[2], cfg->run.repeats);
+        fprintf(f, " | %.3f | %.3f | %+.2f | %+.3f |\n", pr[p].auc[2], pr[p].att_ssim, pr[p].adv_db, pr[p].adv_ssim);
+    }
+    fprintf(f, "\nplain (upper bound, trained once, in the first point's folder): accuracy ");
+    mean_sd(f, pr[0].acc[0], pr[0].acc_sd[0], cfg->run.repeats);
+    fprintf(f, ", AUC %.3f.\n\n![frontier](figures/frontier.png)\n\n", pr[0].auc[0]);
+}
+
+int fesf_report_sweep(const fesf_config *cfg)
+{
+    int n = fesf_sweep_points(cfg);
+    point_result pr[FESF_LIST_MAX * FESF_LIST_MAX];
+    for (int p = 0; p < n; p++) {
+        fesf_config one;
+        fesf_sweep_point(cfg, p, &one);
+        point_read(&one, &pr[p]);
+    }
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_file(path, cfg->run.out, "report.md");
+    FILE *f = fesf_atomic_open(path);
+    if (!f) return -1;
+    sweep_table(f, cfg, pr, n);
+    config_and_versions(f, cfg);
+    if (fesf_atomic_commit(f, path)) return -1;
+    if (frontier_plot(cfg, pr, n, pr[0].acc[0])) return -1;
+    fesf_info("sweep report: %s (figure %s/figures/frontier.png)", path, cfg->run.out);
+    return 0;
+}
