@@ -25,19 +25,6 @@ typedef struct {
     const fesf_stage *stage; /* stamped on /synthetic (NULL: none) */
 } fesf_hide_args;
 
-/* Load the host image (fixed mode: row host_index) or the whole pool
- * (random mode) of hosts.h5; *out is malloc'ed [K, C, H, W] float. */
-int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out, int64_t *k, int *c, int *h,
-                    int *w);
-
-/* Rank 0 counts the shards of run_out and loads hosts.h5 (the host of
- * host_index in fixed mode, the whole pool in random mode); every rank of w
- * gets meta = {shards, images, C, H, W} and *hosts (malloc'ed
- * [images, C, H, W]). 0 or -1. */
-#include "fesf/world.h"
-int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, int host_index, int64_t meta[5],
-                     float **hosts);
-
 /* The stage: every rank of `w` hides the shards it owns (shard s on worker
  * 1 + (s-1) mod N; a world of one does all) with the host rank 0 broadcast,
  * stamping each /synthetic with the hide stage. only_stale: keep the shards

@@ -20,6 +20,9 @@ typedef struct {
     int64_t round;
     const char *config_text;
     const fesf_stage *stage;  /* stamped on the root; NULL: none */
+    int n_extra;              /* further root attributes (float64): names and values */
+    const char *const *extra_names;
+    const double *extra_values;
 } fesf_model_save_info;
 
 int fesf_model_save(const char *path, const fesf_model *m, const fesf_model_save_info *info);

@@ -38,6 +38,9 @@ void fesf_run_hosts_path(char *buf, const char *out);
 void fesf_run_iqem_path(char *buf, const char *out, int site); /* site 0: the federated G */
 void fesf_run_train_dir(char *buf, const char *out, int input); /* FESF_INPUT_* */
 void fesf_run_file(char *buf, const char *dir, const char *name); /* dir/name */
+void fesf_run_audit_model_path(char *buf, const char *out, const char *target); /* audit-<target>.h5 */
+/* out/figures/<name> (the folder is created; 0 or -1) */
+int fesf_run_figure_path(char *buf, const char *out, const char *name);
 
 /* The name of a training input ("plain", "synthetic", "surrogate"). */
 const char *fesf_run_input_name(int input);
@@ -61,5 +64,19 @@ int fesf_run_recorded_keys(const char *out, const char *name, char *old, size_t 
 /* Remove shards site-NNN.h5 numbered from `first` on (left by a run with
  * more sites), so that counting shards finds the current ones only. */
 int fesf_run_remove_shards_from(const char *out, int first);
+
+/* hosts.h5 (hosts.c): load the host image (fixed mode: row host_index) or
+ * the whole pool (random mode); *out is malloc'ed [K, C, H, W] float. */
+#include <stdint.h>
+int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out, int64_t *k, int *c, int *h,
+                    int *w);
+
+/* Rank 0 counts the shards of run_out and loads hosts.h5 (the host of
+ * host_index in fixed mode, the whole pool in random mode); every rank of w
+ * gets meta = {shards, images, C, H, W} and *hosts (malloc'ed
+ * [images, C, H, W]). 0 or -1. */
+#include "fesf/world.h"
+int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, int host_index, int64_t meta[5],
+                     float **hosts);
 
 #endif

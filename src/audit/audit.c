@@ -4,8 +4,7 @@
 #include "fesf/error.h"
 #include "fesf/fed.h"
 #include "fesf/fsutil.h"
-#include "fesf/h5io.h"
-#include "fesf/hide.h"
+#include "fesf/shard.h"
 #include "fesf/ihm.h"
 #include "fesf/iqem.h"
 #include "fesf/log.h"
@@ -135,9 +134,10 @@ static int train_attacker(auditor *a, int target)
 
 static int save_attacker(auditor *a, int target)
 {
-    char path[FESF_PATH_MAX + 48], *text = fesf_config_text_alloc(a->cfg);
-    snprintf(path, sizeof path, "%s/audit-%s.h5", a->cfg->run.out, target_names[target]);
-    fesf_model_save_info info = {a->opt, 2 * fesf_model_n_params(a->att), "adam", a->cfg->audit.epochs, text, &a->stage};
+    char path[FESF_RUN_PATH_MAX], *text = fesf_config_text_alloc(a->cfg);
+    fesf_run_audit_model_path(path, a->cfg->run.out, target_names[target]);
+    fesf_model_save_info info = {a->opt, 2 * fesf_model_n_params(a->att), "adam", a->cfg->audit.epochs, text, &a->stage,
+                                 0, NULL, NULL};
     int rc = text ? fesf_model_save(path, a->att, &info) : fesf_error("out of memory");
     free(text);
     return rc;
@@ -182,47 +182,34 @@ static void score_batch(auditor *a, int n, double *sums, int *fig_rows)
 /* One site: reconstruct its released test images, score them against its plaintext. */
 static int score_site(auditor *a, int target, int site_id, double *sums)
 {
-    char path[FESF_PATH_MAX + 64], rel_name[64];
-    snprintf(path, sizeof path, "%s/site-%03d.h5", a->cfg->run.out, site_id);
-    snprintf(rel_name, sizeof rel_name, "/%s/test/images", target_names[target]);
-    hid_t f = fesf_h5_open(path, "fesf-shard", FESF_SHARD_VERSION, 0), dp = H5I_INVALID_HID, dr = H5I_INVALID_HID;
-    hid_t t = H5I_INVALID_HID;
-    hsize_t dims[8];
+    const char *rel = target_names[target];
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_shard_path(path, a->cfg->run.out, site_id);
+    fesf_shard *sh = NULL;
+    fesf_shard_split in;
     int rc = -1, fig_rows = 0;
-    if (f < 0) return -1;
-    if (H5Lexists(f, target_names[target], H5P_DEFAULT) <= 0) {
-        fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, target_names[target],
-                   target == TARGET_SYN ? "hide" : "enhance");
+    if (fesf_shard_open(&sh, path)) return -1;
+    if (!fesf_shard_has(sh, rel)) {
+        fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, rel, target == TARGET_SYN ? "hide" : "enhance");
         goto done;
     }
-    dp = H5Dopen2(f, "/plain/test/images", H5P_DEFAULT), dr = H5Dopen2(f, rel_name, H5P_DEFAULT);
-    if (dp < 0 || dr < 0 || fesf_h5_dims(dr, dims) != 4 || (size_t)(dims[1] * dims[2] * dims[3]) != a->img) {
+    if (fesf_shard_info(sh, rel, FESF_SPLIT_TEST, &in) || (size_t)in.c * in.h * in.w != a->img) {
         fesf_error("'%s': cannot read the test images", path);
         goto done;
     }
-    t = H5Dget_type(dp);
-    int u8 = H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1;
-    for (int64_t s = 0; s < (int64_t)dims[0]; s += a->batch) {
-        int n = (int)((int64_t)dims[0] - s < a->batch ? (int64_t)dims[0] - s : a->batch);
-        if (fesf_h5_read_rows(dr, s, n, H5T_NATIVE_FLOAT, a->rel)) goto done;
-        if (u8) { /* bytes into the tail of rec, then scaled into x */
-            uint8_t *b = (uint8_t *)a->rec;
-            if (fesf_h5_read_rows(dp, s, n, H5T_NATIVE_UINT8, b)) goto done;
-            for (size_t q = 0; q < (size_t)n * a->img; q++) a->x[q] = (float)b[q] / 255.0f;
-        } else if (fesf_h5_read_rows(dp, s, n, H5T_NATIVE_FLOAT, a->x)) {
+    for (int64_t s = 0; s < in.n; s += a->batch) {
+        int n = (int)(in.n - s < a->batch ? in.n - s : a->batch);
+        if (fesf_shard_read_images(sh, rel, FESF_SPLIT_TEST, s, n, FESF_F32, a->rel) ||
+            fesf_shard_read_images(sh, "plain", FESF_SPLIT_TEST, s, n, FESF_F32, a->x))
             goto done;
-        }
         score_batch(a, n, sums, &fig_rows);
     }
-    char dir[FESF_PATH_MAX + 16];
-    snprintf(dir, sizeof dir, "%s/figures", a->cfg->run.out);
-    snprintf(path, sizeof path, "%s/audit-%s-site-%03d.png", dir, target_names[target], site_id);
-    rc = fig_rows && (fesf_mkdir_p(dir) || fesf_png_write_grid_f32(path, a->grid, 4 * fig_rows, a->c, a->h, a->wd, 4));
+    char name[64];
+    snprintf(name, sizeof name, "audit-%s-site-%03d.png", rel, site_id);
+    rc = fig_rows && (fesf_run_figure_path(path, a->cfg->run.out, name) ||
+                      fesf_png_write_grid_f32(path, a->grid, 4 * fig_rows, a->c, a->h, a->wd, 4));
 done:
-    if (t >= 0) H5Tclose(t);
-    if (dp >= 0) H5Dclose(dp);
-    if (dr >= 0) H5Dclose(dr);
-    H5Fclose(f);
+    fesf_shard_close(sh);
     return rc ? fesf_error("site %d: %s", site_id, fesf_errmsg()) : 0;
 }
 
@@ -274,8 +261,8 @@ static void table_rows(const auditor *a, FILE *f, void (*row)(FILE *, const char
 
 static int write_tsv(const auditor *a)
 {
-    char path[FESF_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/audit.tsv", a->cfg->run.out);
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_file(path, a->cfg->run.out, "audit.tsv");
     FILE *f = fesf_atomic_open(path);
     if (!f) return -1;
     fesf_stamp_text(f, &a->stage, 0);
@@ -288,8 +275,8 @@ static int write_tsv(const auditor *a)
 static int write_md(const auditor *a)
 {
     const fesf_config *cfg = a->cfg;
-    char path[FESF_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/audit.md", cfg->run.out);
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_file(path, cfg->run.out, "audit.md");
     FILE *f = fesf_atomic_open(path);
     if (!f) return -1;
     fesf_stamp_text(f, &a->stage, 1);
@@ -332,8 +319,8 @@ static int share_pool(auditor *a)
 
 static int load_generator(auditor *a)
 {
-    char path[FESF_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/iqem.h5", a->cfg->run.out);
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_iqem_path(path, a->cfg->run.out, 0);
     if (fesf_model_create(&a->gen, "iqem-g", FESF_IQEM_WIDTH, a->c, a->h, a->wd, 0, a->batch) ||
         fesf_model_load(path, a->gen, NULL, 0, NULL))
         return fesf_error("the surrogate audit needs G: %s", fesf_errmsg());
@@ -345,14 +332,14 @@ static int check_shards(const auditor *a)
 {
     for (int s = 1; s <= a->n_sites; s++) {
         if (!fesf_world_owns_shard(a->w, s)) continue;
-        char path[FESF_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/site-%03d.h5", a->cfg->run.out, s);
-        hid_t f = fesf_h5_open(path, "fesf-shard", FESF_SHARD_VERSION, 0);
-        if (f < 0) return -1;
+        char path[FESF_RUN_PATH_MAX];
+        fesf_run_shard_path(path, a->cfg->run.out, s);
+        fesf_shard *sh = NULL;
+        if (fesf_shard_open(&sh, path)) return -1;
         int bad = -1;
         for (int i = 0; i < a->n_targets && bad < 0; i++)
-            if (H5Lexists(f, target_names[a->targets[i]], H5P_DEFAULT) <= 0) bad = a->targets[i];
-        H5Fclose(f);
+            if (!fesf_shard_has(sh, target_names[a->targets[i]])) bad = a->targets[i];
+        fesf_shard_close(sh);
         if (bad >= 0)
             return fesf_error("site %d: '%s' has no /%s images (run 'fesf %s' first)", s, path, target_names[bad],
                               bad == TARGET_SYN ? "hide" : "enhance");

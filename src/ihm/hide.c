@@ -3,57 +3,14 @@
 #include "fesf/config.h"
 #include "fesf/dataset.h"
 #include "fesf/error.h"
-#include "fesf/h5io.h"
+#include "fesf/shard.h"
 #include "fesf/log.h"
 #include "fesf/rng.h"
 #include "fesf/run_dir.h"
-#include "fesf/version.h"
-#include "fesf/fsutil.h"
 #include "fesf/world.h"
 
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-
-int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out, int64_t *k, int *c, int *h,
-                    int *w)
-{
-    *out = NULL;
-    hid_t f = fesf_h5_open(path, "fesf-hosts", FESF_HOSTS_VERSION, 0), d = H5I_INVALID_HID;
-    hsize_t dims[8];
-    int rc = -1;
-    if (f < 0) return -1;
-    d = H5Dopen2(f, "images", H5P_DEFAULT);
-    if (d < 0 || fesf_h5_dims(d, dims) != 4 || dims[0] == 0) {
-        fesf_error("'%s': no host images", path);
-        goto done;
-    }
-    if (host_mode == FESF_HOST_FIXED && (hsize_t)host_index >= dims[0]) {
-        fesf_error("ihm.host_index = %d but '%s' holds %llu host images", host_index, path,
-                   (unsigned long long)dims[0]);
-        goto done;
-    }
-    *k = host_mode == FESF_HOST_FIXED ? 1 : (int64_t)dims[0];
-    *c = (int)dims[1], *h = (int)dims[2], *w = (int)dims[3];
-    *out = malloc(sizeof(float) * (size_t)*k * dims[1] * dims[2] * dims[3]);
-    if (!*out) {
-        fesf_error("out of memory for %lld host images", (long long)*k);
-        goto done;
-    }
-    if (fesf_h5_read_rows(d, host_mode == FESF_HOST_FIXED ? host_index : 0, *k, H5T_NATIVE_FLOAT, *out)) {
-        fesf_error("'%s': %s", path, fesf_errmsg());
-        goto done;
-    }
-    rc = 0;
-done:
-    if (rc) {
-        free(*out);
-        *out = NULL;
-    }
-    if (d >= 0) H5Dclose(d);
-    H5Fclose(f);
-    return rc;
-}
 
 /* Buffers and plan for one split, sized for a batch. */
 typedef struct {
@@ -93,89 +50,57 @@ static int hide_batch(hide_ctx *x, int u8, int64_t start, int k)
     return 0;
 }
 
-static int hide_split(hide_ctx *x, hid_t file, const char *name)
+static int hide_split(hide_ctx *x, fesf_shard *sh)
 {
     const fesf_hide_args *a = x->a;
-    char path[64];
-    hid_t src = H5I_INVALID_HID, lab = H5I_INVALID_HID, g = H5I_INVALID_HID, di = H5I_INVALID_HID,
-          dl = H5I_INVALID_HID, dh = H5I_INVALID_HID, t = H5I_INVALID_HID;
-    hsize_t dims[8];
-    int rc = -1;
-    snprintf(path, sizeof path, "/plain/%s/images", fesf_split_names[x->sp]);
-    src = H5Dopen2(file, path, H5P_DEFAULT);
-    snprintf(path, sizeof path, "/plain/%s/labels", fesf_split_names[x->sp]);
-    lab = H5Dopen2(file, path, H5P_DEFAULT);
-    if (src < 0 || lab < 0 || fesf_h5_dims(src, dims) != 4) {
-        fesf_error("'%s' has no /plain/%s images and labels", name, fesf_split_names[x->sp]);
-        goto done;
-    }
-    if ((int)dims[1] != a->c || (int)dims[2] != a->h || (int)dims[3] != a->w) {
-        fesf_error("'%s': images are %dx%dx%d but the host is %dx%dx%d", name, (int)dims[1], (int)dims[2],
-                   (int)dims[3], a->c, a->h, a->w);
-        goto done;
-    }
-    t = H5Dget_type(src);
-    int u8 = H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1;
-    int64_t n = (int64_t)dims[0];
-    snprintf(path, sizeof path, "/synthetic/%s", fesf_split_names[x->sp]);
-    g = fesf_h5_group(file, path);
-    if (g < 0) goto done;
-    di = fesf_h5_create_images(g, "images", FESF_F32, n, a->c, a->h, a->w);
-    dl = fesf_h5_create_labels(g, "labels", n);
-    if (a->host_mode == FESF_HOST_RANDOM) dh = fesf_h5_create_labels(g, "host_index", n);
-    if (di < 0 || dl < 0 || (a->host_mode == FESF_HOST_RANDOM && dh < 0)) goto done;
+    const char *split = fesf_split_names[x->sp];
+    fesf_shard_split in;
+    if (fesf_shard_info(sh, "plain", x->sp, &in)) return -1;
+    if (in.c != a->c || in.h != a->h || in.w != a->w)
+        return fesf_error("'%s': images are %dx%dx%d but the host is %dx%dx%d", fesf_shard_name(sh), in.c, in.h, in.w,
+                          a->c, a->h, a->w);
+    int u8 = in.dtype == FESF_U8, random = a->host_mode == FESF_HOST_RANDOM;
+    if (fesf_shard_create_split(sh, "synthetic", x->sp, in.n, a->c, a->h, a->w, random)) return -1;
     double t0 = fesf_now();
-    for (int64_t s = 0; s < n; s += a->batch) {
-        int k = (int)(n - s < a->batch ? n - s : a->batch);
-        if (fesf_h5_read_rows(src, s, k, u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, x->in) || hide_batch(x, u8, s, k) ||
-            fesf_h5_write_rows(di, s, k, H5T_NATIVE_FLOAT, x->out) ||
-            (dh >= 0 && fesf_h5_write_rows(dh, s, k, H5T_NATIVE_INT32, x->ints)) ||
-            fesf_h5_read_rows(lab, s, k, H5T_NATIVE_INT32, x->ints) ||
-            fesf_h5_write_rows(dl, s, k, H5T_NATIVE_INT32, x->ints))
-            goto done;
+    for (int64_t s = 0; s < in.n; s += a->batch) {
+        int k = (int)(in.n - s < a->batch ? in.n - s : a->batch);
+        if (fesf_shard_read_images(sh, "plain", x->sp, s, k, in.dtype, x->in) || hide_batch(x, u8, s, k) ||
+            fesf_shard_write_images(sh, "synthetic", x->sp, s, k, x->out) ||
+            (random && fesf_shard_write_hosts(sh, "synthetic", x->sp, s, k, x->ints)) ||
+            fesf_shard_read_labels(sh, "plain", x->sp, s, k, x->ints) ||
+            fesf_shard_write_labels(sh, "synthetic", x->sp, s, k, x->ints))
+            return fesf_error("'%s' %s: %s", fesf_shard_name(sh), split, fesf_errmsg());
     }
-    if (fesf_h5_attr_i64(g, "count", n)) goto done;
     double dt = fesf_now() - t0;
-    fesf_info("%s %s: %lld images hidden (%.0f images/s)", name, fesf_split_names[x->sp], (long long)n,
-              dt > 0 ? (double)n / dt : 0.0);
-    rc = 0;
-done:
-    if (rc && !strstr(fesf_errmsg(), name)) fesf_error("'%s' %s: %s", name, fesf_split_names[x->sp], fesf_errmsg());
-    hid_t ids[] = {src, lab, di, dl, dh};
-    for (int i = 0; i < 5; i++)
-        if (ids[i] >= 0) H5Dclose(ids[i]);
-    if (g >= 0) H5Gclose(g);
-    if (t >= 0) H5Tclose(t);
-    return rc;
+    fesf_info("%s %s: %lld images hidden (%.0f images/s)", fesf_shard_name(sh), split, (long long)in.n,
+              dt > 0 ? (double)in.n / dt : 0.0);
+    return 0;
 }
 
-static int hide_attrs(hid_t file, const fesf_hide_args *a)
+/* The IHM parameters on the root and on /synthetic, and the stage stamp. */
+static int hide_attrs(fesf_shard *sh, const fesf_hide_args *a)
 {
-    hid_t g = H5Gopen2(file, "/synthetic", H5P_DEFAULT);
-    hid_t objs[2] = {file, g};
-    int rc = g < 0;
-    for (int i = 0; i < 2 && !rc; i++)
-        rc = fesf_h5_attr_f64(objs[i], "alpha", a->prm.alpha) || fesf_h5_attr_f64(objs[i], "beta", a->prm.beta) ||
-             fesf_h5_attr_str(objs[i], "mask", fesf_config_enum_name("ihm.mask", a->prm.mask)) ||
-             fesf_h5_attr_str(objs[i], "host_mode", fesf_config_enum_name("ihm.host_mode", a->host_mode)) ||
-             fesf_h5_attr_i64(objs[i], "host_index", a->host_mode == FESF_HOST_FIXED ? a->host_index : -1);
-    if (!rc) rc = fesf_h5_stamp(g, a->stage);
-    if (g >= 0) H5Gclose(g);
-    return rc ? -1 : 0;
+    static const char *const objs[2] = {"/", "/synthetic"};
+    const char *mask = fesf_config_enum_name("ihm.mask", a->prm.mask);
+    const char *mode = fesf_config_enum_name("ihm.host_mode", a->host_mode);
+    int64_t index = a->host_mode == FESF_HOST_FIXED ? a->host_index : -1;
+    for (int i = 0; i < 2; i++)
+        if (fesf_shard_set_f64(sh, objs[i], "alpha", a->prm.alpha) || fesf_shard_set_f64(sh, objs[i], "beta", a->prm.beta) ||
+            fesf_shard_set_str(sh, objs[i], "mask", mask) || fesf_shard_set_str(sh, objs[i], "host_mode", mode) ||
+            fesf_shard_set_i64(sh, objs[i], "host_index", index))
+            return -1;
+    return fesf_shard_stamp(sh, "/synthetic", a->stage);
 }
 
 int fesf_hide_shard(const char *path, const fesf_hide_args *a)
 {
     static const char *const drop[] = {"synthetic", "surrogate", NULL}; /* surrogates derive from synthetic */
-    char base[1100];
-    snprintf(base, sizeof base, "%s", path);
-    const char *name = basename(base);
-    fesf_h5out o = FESF_H5OUT_INIT;
+    fesf_shard *sh = NULL;
     hide_ctx x = {a, NULL, 0, 0, NULL, NULL, NULL};
     size_t img = (size_t)a->c * (size_t)a->h * (size_t)a->w;
     int batch = a->host_mode == FESF_HOST_FIXED ? a->batch : 1, rc = -1;
     int64_t site_id = 0;
-    if (fesf_h5out_rewrite(&o, path, "fesf-shard", FESF_SHARD_VERSION, drop, a->config_text)) return -1;
+    if (fesf_shard_rewrite(&sh, path, drop, a->config_text)) return -1;
     x.in = malloc(sizeof(float) * img * (size_t)a->batch);
     x.out = malloc(sizeof(float) * img * (size_t)a->batch);
     x.ints = malloc(sizeof(int32_t) * (size_t)a->batch);
@@ -183,19 +108,16 @@ int fesf_hide_shard(const char *path, const fesf_hide_args *a)
         fesf_error("out of memory");
         goto done;
     }
-    if (fesf_h5_attr_get_i64(o.file, "site_id", &site_id)) {
-        fesf_error("'%s': %s", path, fesf_errmsg());
-        goto done;
-    }
+    if (fesf_shard_get_i64(sh, "site_id", &site_id)) goto done;
     x.site_id = (int)site_id;
     if (fesf_ihm_create(&x.plan, a->h, a->w, a->c, batch, &a->prm)) goto done;
     if (a->host_mode == FESF_HOST_FIXED && fesf_ihm_set_host(x.plan, a->hosts)) goto done;
     for (x.sp = 0; x.sp < FESF_NSPLITS; x.sp++)
-        if (hide_split(&x, o.file, name)) goto done;
-    if (hide_attrs(o.file, a) || fesf_h5out_commit(&o)) goto done;
+        if (hide_split(&x, sh)) goto done;
+    if (hide_attrs(sh, a) || fesf_shard_commit(sh)) goto done;
     rc = 0;
 done:
-    fesf_h5out_abort(&o);
+    fesf_shard_close(sh);
     fesf_ihm_destroy(x.plan);
     free(x.in);
     free(x.out);
@@ -206,25 +128,6 @@ done:
 /* ---- the stage over the world ---------------------------------------------- */
 
 #define HIDE_BATCH 64
-
-int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, int host_index, int64_t meta[5],
-                     float **hosts)
-{
-    *hosts = NULL;
-    if (w->rank == 0) {
-        char path[FESF_RUN_PATH_MAX];
-        fesf_run_hosts_path(path, run_out);
-        int shards = 0, c = 0, h = 0, wd = 0;
-        if (fesf_count_shards(run_out, &shards) ||
-            fesf_hosts_load(path, host_mode, host_index, hosts, &meta[1], &c, &h, &wd))
-            return -1;
-        meta[0] = shards, meta[2] = c, meta[3] = h, meta[4] = wd;
-    }
-    if (fesf_world_bcast(w, meta, sizeof(int64_t) * 5, 0)) return -1;
-    size_t len = (size_t)meta[1] * (size_t)meta[2] * (size_t)meta[3] * (size_t)meta[4];
-    if (w->rank != 0 && !(*hosts = malloc(sizeof(float) * len))) return fesf_error("out of memory for the host images");
-    return fesf_world_bcast(w, *hosts, sizeof(float) * len, 0);
-}
 
 /* Does shard s need hiding? Always, unless only_stale and its /synthetic is current. */
 static int needs_hiding(const fesf_config *cfg, const fesf_stage *st, int s, int only_stale)

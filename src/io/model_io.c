@@ -59,6 +59,8 @@ static int write_model(fesf_h5out *o, const fesf_model *m, const fesf_model_save
              fesf_h5_attr_i64(o->file, "round", info ? info->round : 0) ||
              fesf_h5_attr_str(o->file, "optimizer", info && info->optimizer ? info->optimizer : "none") ||
              fesf_h5_stamp(o->file, info ? info->stage : NULL);
+    for (int i = 0; info && i < info->n_extra && !rc; i++)
+        rc = fesf_h5_attr_f64(o->file, info->extra_names[i], info->extra_values[i]);
     float *params = fesf_model_params((fesf_model *)m), *buffers = fesf_model_buffers((fesf_model *)m);
     for (int i = 0; i < fesf_model_n_tensors(m) && !rc; i++) {
         const fesf_tensor_info *t = fesf_model_tensor(m, i);
@@ -85,7 +87,7 @@ int fesf_ckpt_save(const char *path, const fesf_model *m, const float *optim_sta
                    const fesf_ckpt *c, const char *config_text)
 {
     fesf_h5out o = FESF_H5OUT_INIT;
-    fesf_model_save_info info = {optim_state, optim_floats, NULL, c->round, config_text, NULL};
+    fesf_model_save_info info = {optim_state, optim_floats, NULL, c->round, config_text, NULL, 0, NULL, NULL};
     if (fesf_h5out_create(&o, path, "fesf-model", FESF_MODEL_VERSION, config_text)) return -1;
     char hash[32];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)c->config_hash);

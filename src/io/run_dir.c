@@ -24,6 +24,19 @@ void fesf_run_shard_path(char *buf, const char *out, int site)
     snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/site-%03d.h5", FESF_PATH_MAX, out, site);
 }
 
+void fesf_run_audit_model_path(char *buf, const char *out, const char *target)
+{
+    snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/audit-%s.h5", FESF_PATH_MAX, out, target);
+}
+
+int fesf_run_figure_path(char *buf, const char *out, const char *name)
+{
+    char dir[FESF_RUN_PATH_MAX];
+    fesf_run_file(dir, out, "figures");
+    snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/%s", FESF_PATH_MAX, dir, name);
+    return fesf_mkdir_p(dir);
+}
+
 void fesf_run_hosts_path(char *buf, const char *out) { fesf_run_file(buf, out, "hosts.h5"); }
 
 void fesf_run_iqem_path(char *buf, const char *out, int site)
@@ -122,7 +135,7 @@ static int shared_current(const fesf_config *cfg, const fesf_stage *s, char *why
         if (!text_current(p, s, why, size)) return 0;
         for (int t = 0; t < 2; t++) {
             if (!(t ? sur : syn)) continue;
-            snprintf(p, sizeof p, "%.*s/audit-%s.h5", FESF_PATH_MAX, out, t ? "surrogate" : "synthetic");
+            fesf_run_audit_model_path(p, out, t ? "surrogate" : "synthetic");
             if (!h5_current(p, "fesf-model", FESF_MODEL_VERSION, "/", s, why, size)) return 0;
         }
         return 1;

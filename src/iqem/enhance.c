@@ -10,7 +10,7 @@
 #include "fesf/error.h"
 #include "fesf/fed.h"
 #include "fesf/fsutil.h"
-#include "fesf/h5io.h"
+#include "fesf/shard.h"
 #include "fesf/hide.h"
 #include "fesf/ihm.h"
 #include "fesf/iqem.h"
@@ -85,23 +85,21 @@ static int load_sites(enhancer *e)
         gan_site *s = &e->sites[e->n_mine++];
         char path[FESF_RUN_PATH_MAX];
         fesf_run_shard_path(path, e->cfg->run.out, id);
-        hid_t f = fesf_h5_open(path, "fesf-shard", FESF_SHARD_VERSION, 0), d = H5I_INVALID_HID;
-        hsize_t dims[8];
-        if (f < 0) return fesf_error("site %d: %s", id, fesf_errmsg());
-        d = H5Lexists(f, "synthetic", H5P_DEFAULT) > 0 ? H5Dopen2(f, "/synthetic/train/images", H5P_DEFAULT) : -1;
-        int rc = d < 0 || fesf_h5_dims(d, dims) != 4;
+        fesf_shard *sh = NULL;
+        fesf_shard_split in;
+        if (fesf_shard_open(&sh, path)) return fesf_error("site %d: %s", id, fesf_errmsg());
+        int rc = !fesf_shard_has(sh, "synthetic") || fesf_shard_info(sh, "synthetic", FESF_SPLIT_TRAIN, &in);
         if (rc) fesf_error("site %d: '%s' has no /synthetic images (run 'fesf hide' first)", id, path);
-        else if ((int)dims[1] != e->c || (int)dims[2] != e->h || (int)dims[3] != e->wd)
-            rc = fesf_error("site %d: images are %dx%dx%d but the hosts are %dx%dx%d", id, (int)dims[1], (int)dims[2],
-                            (int)dims[3], e->c, e->h, e->wd);
+        else if (in.c != e->c || in.h != e->h || in.w != e->wd)
+            rc = fesf_error("site %d: images are %dx%dx%d but the hosts are %dx%dx%d", id, in.c, in.h, in.w, e->c, e->h,
+                            e->wd);
         if (!rc) {
-            s->id = id, s->n = (int64_t)dims[0];
+            s->id = id, s->n = in.n;
             s->x = malloc(sizeof(float) * img * (size_t)(s->n ? s->n : 1));
-            rc = !s->x || fesf_h5_read_rows(d, 0, s->n, H5T_NATIVE_FLOAT, s->x);
+            rc = !s->x || fesf_shard_read_images(sh, "synthetic", FESF_SPLIT_TRAIN, 0, s->n, FESF_F32, s->x);
             if (rc) fesf_error("site %d: cannot read its synthetic images", id);
         }
-        if (d >= 0) H5Dclose(d);
-        H5Fclose(f);
+        fesf_shard_close(sh);
         if (rc) return -1;
         e->site_n[id - 1] = (double)s->n;
         most = s->n > most ? s->n : most;
@@ -213,60 +211,34 @@ static void add_quality(quality_sums *q, const float *plain, const float *syn, c
 }
 
 /* One split of a shard: /surrogate = IHM(x, G(x_sy)) image by image. */
-static int surrogate_split(enhancer *e, fesf_model *gen, hid_t f, int sp, fesf_ihm *plan, const float *host,
+static int surrogate_split(enhancer *e, fesf_model *gen, fesf_shard *sh, int sp, fesf_ihm *plan, const float *host,
                            quality_sums *q, float *bufs, float *scratch)
 {
     size_t img = (size_t)e->c * e->h * e->wd;
     float *x = bufs, *syn = x + img * IQEM_BATCH, *sur = syn + img * IQEM_BATCH;
-    uint8_t *x8 = (uint8_t *)(sur + img * IQEM_BATCH);
     int32_t lab[IQEM_BATCH];
-    char p1[64], p2[64], p3[64], g[64];
-    snprintf(p1, sizeof p1, "/plain/%s/images", fesf_split_names[sp]);
-    snprintf(p2, sizeof p2, "/synthetic/%s/images", fesf_split_names[sp]);
-    snprintf(p3, sizeof p3, "/plain/%s/labels", fesf_split_names[sp]);
-    snprintf(g, sizeof g, "/surrogate/%s", fesf_split_names[sp]);
-    hid_t dp = H5Dopen2(f, p1, H5P_DEFAULT), ds = H5Dopen2(f, p2, H5P_DEFAULT), dl = H5Dopen2(f, p3, H5P_DEFAULT);
-    hid_t grp = fesf_h5_group(f, g), di = H5I_INVALID_HID, dlo = H5I_INVALID_HID, t = H5Dget_type(dp);
-    hsize_t dims[8];
-    int rc = -1;
-    if (dp < 0 || ds < 0 || dl < 0 || grp < 0 || fesf_h5_dims(ds, dims) != 4) {
-        fesf_error("cannot open the %s split", fesf_split_names[sp]);
-        goto done;
-    }
-    int u8 = H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1;
-    int64_t n = (int64_t)dims[0];
-    di = fesf_h5_create_images(grp, "images", FESF_F32, n, e->c, e->h, e->wd);
-    dlo = fesf_h5_create_labels(grp, "labels", n);
-    if (di < 0 || dlo < 0 || fesf_h5_attr_i64(grp, "count", n)) goto done;
-    for (int64_t s = 0; s < n; s += IQEM_BATCH) {
-        int k = (int)(n - s < IQEM_BATCH ? n - s : IQEM_BATCH);
-        if (fesf_h5_read_rows(ds, s, k, H5T_NATIVE_FLOAT, syn) || fesf_h5_read_rows(dl, s, k, H5T_NATIVE_INT32, lab))
-            goto done;
-        if (u8) {
-            if (fesf_h5_read_rows(dp, s, k, H5T_NATIVE_UINT8, x8)) goto done;
-            for (size_t q2 = 0; q2 < img * (size_t)k; q2++) x[q2] = (float)x8[q2] / 255.0f;
-        } else if (fesf_h5_read_rows(dp, s, k, H5T_NATIVE_FLOAT, x)) {
-            goto done;
-        }
+    fesf_shard_split in;
+    if (fesf_shard_info(sh, "synthetic", sp, &in) ||
+        fesf_shard_create_split(sh, "surrogate", sp, in.n, e->c, e->h, e->wd, 0))
+        return -1;
+    for (int64_t s = 0; s < in.n; s += IQEM_BATCH) {
+        int k = (int)(in.n - s < IQEM_BATCH ? in.n - s : IQEM_BATCH);
+        if (fesf_shard_read_images(sh, "synthetic", sp, s, k, FESF_F32, syn) ||
+            fesf_shard_read_labels(sh, "plain", sp, s, k, lab) ||
+            fesf_shard_read_images(sh, "plain", sp, s, k, FESF_F32, x))
+            return -1;
         const float *gout = fesf_model_forward(gen, syn, k, 1);
         for (int i = 0; i < k; i++) { /* the enhanced image is this image's host */
             if (fesf_ihm_set_host(plan, gout + img * (size_t)i) ||
                 fesf_ihm_apply(plan, x + img * (size_t)i, sur + img * (size_t)i, 1))
-                goto done;
+                return -1;
             add_quality(q, x + img * (size_t)i, syn + img * (size_t)i, sur + img * (size_t)i, host, e->c, e->h, e->wd,
                         scratch);
         }
-        if (fesf_h5_write_rows(di, s, k, H5T_NATIVE_FLOAT, sur) || fesf_h5_write_rows(dlo, s, k, H5T_NATIVE_INT32, lab))
-            goto done;
+        if (fesf_shard_write_images(sh, "surrogate", sp, s, k, sur) || fesf_shard_write_labels(sh, "surrogate", sp, s, k, lab))
+            return -1;
     }
-    rc = 0;
-done:;
-    hid_t ids[] = {dp, ds, dl, di, dlo};
-    for (int i = 0; i < 5; i++)
-        if (ids[i] >= 0) H5Dclose(ids[i]);
-    if (grp >= 0) H5Gclose(grp);
-    if (t >= 0) H5Tclose(t);
-    return rc;
+    return 0;
 }
 
 static const char *const pn[4] = {"psnr_synthetic_plain", "psnr_surrogate_plain", "psnr_synthetic_host",
@@ -274,16 +246,16 @@ static const char *const pn[4] = {"psnr_synthetic_plain", "psnr_surrogate_plain"
 static const char *const sn[4] = {"ssim_synthetic_plain", "ssim_surrogate_plain", "ssim_synthetic_host",
                                   "ssim_surrogate_host"};
 
-static int quality_attrs(hid_t f, const quality_sums *q, const enhancer *e, const char *name)
+static int quality_attrs(fesf_shard *sh, const quality_sums *q, const enhancer *e, const char *name)
 {
     const fesf_config *cfg = e->cfg;
-    hid_t g = H5Gopen2(f, "/surrogate", H5P_DEFAULT);
-    int rc = g < 0 || fesf_h5_stamp(g, e->stage) || fesf_h5_attr_f64(g, "alpha2", cfg->iqem.alpha2) || fesf_h5_attr_f64(g, "beta2", cfg->iqem.beta2) ||
-             fesf_h5_attr_f64(g, "outside01_synthetic", q->outside[0] / q->n) ||
-             fesf_h5_attr_f64(g, "outside01_surrogate", q->outside[1] / q->n);
+    const char *g = "/surrogate";
+    int rc = fesf_shard_stamp(sh, g, e->stage) || fesf_shard_set_f64(sh, g, "alpha2", cfg->iqem.alpha2) ||
+             fesf_shard_set_f64(sh, g, "beta2", cfg->iqem.beta2) ||
+             fesf_shard_set_f64(sh, g, "outside01_synthetic", q->outside[0] / q->n) ||
+             fesf_shard_set_f64(sh, g, "outside01_surrogate", q->outside[1] / q->n);
     for (int k = 0; k < 4 && !rc; k++)
-        rc = fesf_h5_attr_f64(g, pn[k], q->psnr[k] / q->n) || fesf_h5_attr_f64(g, sn[k], q->ssim[k] / q->n);
-    if (g >= 0) H5Gclose(g);
+        rc = fesf_shard_set_f64(sh, g, pn[k], q->psnr[k] / q->n) || fesf_shard_set_f64(sh, g, sn[k], q->ssim[k] / q->n);
     fesf_info("%s quality (mean over %.0f images): synthetic vs plaintext PSNR %.2f dB SSIM %.3f; surrogate vs "
               "plaintext PSNR %.2f dB SSIM %.3f; vs host: synthetic %.2f dB / %.3f, surrogate %.2f dB / %.3f; "
               "outside [0,1]: %.4f -> %.4f",
@@ -294,10 +266,9 @@ static int quality_attrs(hid_t f, const quality_sums *q, const enhancer *e, cons
 
 static int write_figure(const enhancer *e, int site_id, const quality_sums *q)
 {
-    char dir[FESF_PATH_MAX + 32], path[FESF_PATH_MAX + 64];
-    snprintf(dir, sizeof dir, "%s/figures", e->cfg->run.out);
-    snprintf(path, sizeof path, "%s/iqem-site-%03d.png", dir, site_id);
-    if (fesf_mkdir_p(dir)) return -1;
+    char path[FESF_RUN_PATH_MAX], name[32];
+    snprintf(name, sizeof name, "iqem-site-%03d.png", site_id);
+    if (fesf_run_figure_path(path, e->cfg->run.out, name)) return -1;
     return fesf_png_write_grid_f32(path, q->grid, 4 * q->grid_rows, e->c, e->h, e->wd, 4);
 }
 
@@ -309,10 +280,10 @@ static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const flo
     fesf_run_shard_path(path, e->cfg->run.out, site_id);
     snprintf(base, sizeof base, "site-%03d.h5", site_id);
     size_t img = (size_t)e->c * e->h * e->wd;
-    fesf_h5out o = FESF_H5OUT_INIT;
+    fesf_shard *sh = NULL;
     fesf_ihm *plan = NULL;
     fesf_ihm_params prm = {e->cfg->iqem.alpha2, e->cfg->iqem.beta2, e->cfg->ihm.mask};
-    float *bufs = malloc(sizeof(float) * img * IQEM_BATCH * 4);
+    float *bufs = malloc(sizeof(float) * img * IQEM_BATCH * 3); /* plaintext, synthetic, surrogate */
     float *scratch = malloc(sizeof(float) * (fesf_ssim_scratch_floats(e->h, e->wd) + 1));
     quality_sums q = {0};
     q.fsyn = fstats, q.fsur = fstats + fesf_feat_stats_len(FESF_FEAT_DIM);
@@ -323,18 +294,17 @@ static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const flo
         fesf_error("out of memory");
         goto done;
     }
-    if (fesf_h5out_rewrite(&o, path, "fesf-shard", FESF_SHARD_VERSION, drop, config_text) ||
-        fesf_ihm_create(&plan, e->h, e->wd, e->c, 1, &prm))
+    if (fesf_shard_rewrite(&sh, path, drop, config_text) || fesf_ihm_create(&plan, e->h, e->wd, e->c, 1, &prm))
         goto done;
     for (int sp = 0; sp < FESF_NSPLITS; sp++)
-        if (surrogate_split(e, gen, o.file, sp, plan, host, &q, bufs, scratch)) {
-            fesf_error("'%s': %s", base, fesf_errmsg());
+        if (surrogate_split(e, gen, sh, sp, plan, host, &q, bufs, scratch)) {
+            fesf_error("'%s' %s: %s", base, fesf_split_names[sp], fesf_errmsg());
             goto done;
         }
-    if (quality_attrs(o.file, &q, e, base) || fesf_h5out_commit(&o) || write_figure(e, site_id, &q)) goto done;
+    if (quality_attrs(sh, &q, e, base) || fesf_shard_commit(sh) || write_figure(e, site_id, &q)) goto done;
     rc = 0;
 done:
-    fesf_h5out_abort(&o);
+    fesf_shard_close(sh);
     fesf_ihm_destroy(plan);
     free(bufs), free(scratch), free(q.fscratch), free(q.grid);
     return rc ? fesf_error("site %d: %s", site_id, fesf_errmsg()) : 0;
@@ -371,12 +341,9 @@ static int frechet_report(enhancer *e, const double *fstats, int64_t rounds, con
     }
     char path[FESF_RUN_PATH_MAX];
     fesf_run_iqem_path(path, e->cfg->run.out, 0);
-    fesf_model_save_info info = {e->sg, 2 * e->ng, "adam", rounds, text, e->stage};
-    if (fesf_model_save_gan(path, e->gan.g, e->gan.d, &info)) goto done;
-    hid_t h = fesf_h5_open(path, "fesf-model", FESF_MODEL_VERSION, 1);
-    if (h < 0) goto done;
-    rc = fesf_h5_attr_f64(h, "frechet_synthetic_hosts", fd[0]) || fesf_h5_attr_f64(h, "frechet_surrogate_hosts", fd[1]);
-    H5Fclose(h);
+    static const char *const fd_names[2] = {"frechet_synthetic_hosts", "frechet_surrogate_hosts"};
+    fesf_model_save_info info = {e->sg, 2 * e->ng, "adam", rounds, text, e->stage, 2, fd_names, fd};
+    rc = fesf_model_save_gan(path, e->gan.g, e->gan.d, &info);
 done:
     free(pool), free(mu), free(cov), free(scratch);
     return rc ? -1 : 0;
@@ -480,7 +447,7 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
         if (local) { /* each site keeps its own G */
             char path[FESF_RUN_PATH_MAX];
             fesf_run_iqem_path(path, cfg->run.out, e.sites[i].id);
-            fesf_model_save_info info = {e.lsg[i], 2 * e.ng, "adam", rounds, text, e.stage};
+            fesf_model_save_info info = {e.lsg[i], 2 * e.ng, "adam", rounds, text, e.stage, 0, NULL, NULL};
             if (fesf_model_save_gan(path, gen, e.local[i].d, &info)) goto done;
         }
     }
@@ -504,16 +471,15 @@ const char *const fesf_iqem_quality_names[FESF_IQEM_QUALITY_N] = {
 int fesf_iqem_quality_read(const char *run_out, int site, double v[FESF_IQEM_QUALITY_N])
 {
     char path[FESF_RUN_PATH_MAX];
-    fesf_run_shard_path(path, run_out, site);
-    for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) v[k] = NAN;
-    hid_t h = fesf_h5_open(path, "fesf-shard", FESF_SHARD_VERSION, 0), g = H5I_INVALID_HID;
+    fesf_shard *sh = NULL;
     int rc = -1;
-    if (h >= 0 && H5Lexists(h, "surrogate", H5P_DEFAULT) > 0 && (g = H5Gopen2(h, "surrogate", H5P_DEFAULT)) >= 0) {
-        for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) fesf_h5_attr_get_f64(g, fesf_iqem_quality_names[k], &v[k]);
+    for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) v[k] = NAN;
+    fesf_run_shard_path(path, run_out, site);
+    if (fesf_shard_open(&sh, path) == 0 && fesf_shard_has(sh, "surrogate")) {
+        for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) fesf_shard_get_f64(sh, "/surrogate", fesf_iqem_quality_names[k], &v[k]);
         rc = 0;
     }
-    if (g >= 0) H5Gclose(g);
-    if (h >= 0) H5Fclose(h);
+    fesf_shard_close(sh);
     fesf_error_clear();
     return rc;
 }

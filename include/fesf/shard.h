@@ -1,0 +1,75 @@
+/* A site's shard, site-NNN.h5 (format "fesf-shard", DESIGN section 3), as
+ * the stages that read and write it see it: groups /plain (prepare),
+ * /synthetic (hide) and /surrogate (enhance), each with splits
+ * train/val/test holding `images` [N, C, H, W] (uint8 or float32),
+ * `labels` int32 [N] and, for random hosts, `host_index` int32 [N].
+ * Only the site's own ranks open it. Images are read and written in row
+ * strips; uint8 images are widened to float as x / 255 (correctly rounded,
+ * as NumPy), here and nowhere else. Every function returns 0 or -1 with a
+ * message that names the shard. */
+#ifndef FESF_SHARD_H
+#define FESF_SHARD_H
+
+#include <stdint.h>
+
+#include "fesf/dataset.h"
+#include "fesf/stage.h"
+
+typedef struct fesf_shard fesf_shard;
+
+/* Open PATH read-only. */
+int fesf_shard_open(fesf_shard **sh, const char *path);
+/* Start a rewrite: PATH.tmp holds PATH's attributes and every group but
+ * those in `drop` (NULL-terminated); writes go there; commit renames it over
+ * PATH, close without commit removes it (PATH stays as it was). */
+int fesf_shard_rewrite(fesf_shard **sh, const char *path, const char *const *drop, const char *config_text);
+int fesf_shard_commit(fesf_shard *sh);
+void fesf_shard_close(fesf_shard *sh); /* NULL-safe */
+
+const char *fesf_shard_name(const fesf_shard *sh); /* "site-001.h5" */
+
+/* Does group ("synthetic") exist? 1 or 0. */
+int fesf_shard_has(fesf_shard *sh, const char *group);
+
+/* Root integer attribute (site_id, n_classes, ...). */
+int fesf_shard_get_i64(fesf_shard *sh, const char *name, int64_t *v);
+
+typedef struct {
+    int64_t n;
+    int c, h, w;
+    fesf_dtype dtype;
+} fesf_shard_split;
+
+/* Shape and type of group/split's images (labels checked to match). */
+int fesf_shard_info(fesf_shard *sh, const char *group, int split, fesf_shard_split *info);
+
+/* Rows [start, start+count) of group/split's images into buf as `as`:
+ * FESF_F32 widens uint8 images; FESF_U8 needs uint8 images. */
+int fesf_shard_read_images(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, fesf_dtype as,
+                           void *buf);
+int fesf_shard_read_labels(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, int32_t *buf);
+
+/* A rewrite: create group/split with float32 images [n, c, h, w], labels
+ * and (with_hosts) host_index, its `count` attribute set to n; then write
+ * their rows. */
+int fesf_shard_create_split(fesf_shard *sh, const char *group, int split, int64_t n, int c, int h, int w,
+                            int with_hosts);
+int fesf_shard_write_images(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count,
+                            const float *buf);
+int fesf_shard_write_labels(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count,
+                            const int32_t *buf);
+int fesf_shard_write_hosts(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count,
+                           const int32_t *buf);
+
+/* Attributes of a group ("/" = the root); read f64 fails if absent. */
+int fesf_shard_set_f64(fesf_shard *sh, const char *group, const char *name, double v);
+int fesf_shard_set_i64(fesf_shard *sh, const char *group, const char *name, int64_t v);
+int fesf_shard_set_str(fesf_shard *sh, const char *group, const char *name, const char *v);
+int fesf_shard_get_f64(fesf_shard *sh, const char *group, const char *name, double *v);
+/* The stage that made group (run_dir.h checks it). */
+int fesf_shard_stamp(fesf_shard *sh, const char *group, const fesf_stage *s);
+
+/* uint8 [n] to float x / 255 (the shard's widening, for other uint8 data too). */
+void fesf_u8_to_f32(const uint8_t *src, float *dst, size_t n);
+
+#endif

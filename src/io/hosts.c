@@ -1,0 +1,71 @@
+/* hosts.h5, the public host pool written by prepare: loading it on the
+ * coordinator and sharing it with every rank (run_dir.h). */
+#include "fesf/run_dir.h"
+#include "fesf/config.h"
+#include "fesf/error.h"
+#include "fesf/fsutil.h"
+#include "fesf/h5io.h"
+#include "fesf/version.h"
+#include "fesf/world.h"
+
+#include <stdlib.h>
+
+int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out, int64_t *k, int *c, int *h,
+                    int *w)
+{
+    *out = NULL;
+    hid_t f = fesf_h5_open(path, "fesf-hosts", FESF_HOSTS_VERSION, 0), d = H5I_INVALID_HID;
+    hsize_t dims[8];
+    int rc = -1;
+    if (f < 0) return -1;
+    d = H5Dopen2(f, "images", H5P_DEFAULT);
+    if (d < 0 || fesf_h5_dims(d, dims) != 4 || dims[0] == 0) {
+        fesf_error("'%s': no host images", path);
+        goto done;
+    }
+    if (host_mode == FESF_HOST_FIXED && (hsize_t)host_index >= dims[0]) {
+        fesf_error("ihm.host_index = %d but '%s' holds %llu host images", host_index, path,
+                   (unsigned long long)dims[0]);
+        goto done;
+    }
+    *k = host_mode == FESF_HOST_FIXED ? 1 : (int64_t)dims[0];
+    *c = (int)dims[1], *h = (int)dims[2], *w = (int)dims[3];
+    *out = malloc(sizeof(float) * (size_t)*k * dims[1] * dims[2] * dims[3]);
+    if (!*out) {
+        fesf_error("out of memory for %lld host images", (long long)*k);
+        goto done;
+    }
+    if (fesf_h5_read_rows(d, host_mode == FESF_HOST_FIXED ? host_index : 0, *k, H5T_NATIVE_FLOAT, *out)) {
+        fesf_error("'%s': %s", path, fesf_errmsg());
+        goto done;
+    }
+    rc = 0;
+done:
+    if (rc) {
+        free(*out);
+        *out = NULL;
+    }
+    if (d >= 0) H5Dclose(d);
+    H5Fclose(f);
+    return rc;
+}
+
+int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, int host_index, int64_t meta[5],
+                     float **hosts)
+{
+    *hosts = NULL;
+    if (w->rank == 0) {
+        char path[FESF_RUN_PATH_MAX];
+        fesf_run_hosts_path(path, run_out);
+        int shards = 0, c = 0, h = 0, wd = 0;
+        if (fesf_count_shards(run_out, &shards) ||
+            fesf_hosts_load(path, host_mode, host_index, hosts, &meta[1], &c, &h, &wd))
+            return -1;
+        meta[0] = shards, meta[2] = c, meta[3] = h, meta[4] = wd;
+    }
+    if (fesf_world_bcast(w, meta, sizeof(int64_t) * 5, 0)) return -1;
+    size_t len = (size_t)meta[1] * (size_t)meta[2] * (size_t)meta[3] * (size_t)meta[4];
+    if (w->rank != 0 && !(*hosts = malloc(sizeof(float) * len))) return fesf_error("out of memory for the host images");
+    return fesf_world_bcast(w, *hosts, sizeof(float) * len, 0);
+}
+
