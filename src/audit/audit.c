@@ -1,6 +1,7 @@
 /* The privacy audit: a learned inversion attack (see audit.h). */
 #include "fesf/audit.h"
 #include "fesf/dataset.h"
+#include "fesf/blas.h"
 #include "fesf/error.h"
 #include "fesf/fed.h"
 #include "fesf/fsutil.h"
@@ -18,7 +19,6 @@
 #include "fesf/run_dir.h"
 #include "fesf/version.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,7 +96,7 @@ static int release(auditor *a, int target, int n, fesf_rng *r)
  * OpenBLAS threads (a config key, since results depend on the count). */
 static void attacker_threads(const auditor *a, int on)
 {
-    openblas_set_num_threads(on ? a->cfg->audit.threads : a->cfg->run.threads);
+    fesf_blas_set_threads(on ? a->cfg->audit.threads : a->cfg->run.threads);
 }
 
 static int train_attacker(auditor *a, int target)

@@ -1,9 +1,9 @@
 /* Options and failure handling shared by the subcommands. */
 #include "fesf/cli.h"
+#include "fesf/blas.h"
 #include "fesf/error.h"
 #include "fesf/log.h"
 
-#include <cblas.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +93,7 @@ int fesf_cli_start(fesf_cli *c, int *argc, char ***argv)
     if (c->world.rank == 0 && fesf_cli_config_ready(c)) return -1;
     if (fesf_world_bcast(&c->world, &c->cfg, sizeof c->cfg, 0)) return -1;
     if (c->world.rank) fesf_cli_apply_log_level(c);
-    openblas_set_num_threads(c->cfg.run.threads); /* one rank per core unless run.threads says otherwise */
+    fesf_blas_set_threads(c->cfg.run.threads); /* one rank per core unless run.threads says otherwise */
     return 0;
 }
 
