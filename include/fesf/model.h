@@ -36,14 +36,7 @@
 #define FESF_MODEL_MAX_OPS 96
 #define FESF_MODEL_MAX_TENSORS 160
 
-typedef struct {
-    char name[64];  /* e.g. "layer1.0.conv1.weight" */
-    int buffer;     /* 0: trainable parameter (in params), 1: buffer (in buffers) */
-    size_t off;     /* offset in params or buffers */
-    int rank;
-    int dims[4];
-    size_t len;
-} fesf_tensor_info;
+#include "fesf/tensor.h"
 
 typedef struct fesf_model fesf_model;
 
@@ -88,6 +81,10 @@ size_t fesf_model_n_params(const fesf_model *m);
 size_t fesf_model_n_buffers(const fesf_model *m);
 int fesf_model_classes(const fesf_model *m);
 int fesf_model_batch(const fesf_model *m);
+
+/* The model's tensors as a list for the model files (model_io.h); points
+ * into the model, valid while it lives. */
+const fesf_tensor_list *fesf_model_tensors(const fesf_model *m);
 
 /* Named tensors (parameters then buffers, in creation order). */
 int fesf_model_n_tensors(const fesf_model *m);

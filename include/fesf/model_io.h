@@ -3,14 +3,16 @@
  * /buffers/<layer>/<name> (batch-norm running statistics), the optimizer
  * state as /optim/state, and root attributes `arch`, `round`, `optimizer`
  * besides the common ones. Written atomically. A file made for another
- * architecture is refused with a message naming both. */
+ * architecture is refused with a message naming both. The model is a
+ * tensor list (tensor.h; fesf_model_tensors(m) gives an engine model's),
+ * so the format does not depend on the engine. */
 #ifndef FESF_MODEL_IO_H
 #define FESF_MODEL_IO_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fesf/model.h"
+#include "fesf/tensor.h"
 #include "fesf/stage.h"
 
 typedef struct {
@@ -25,12 +27,13 @@ typedef struct {
     const double *extra_values;
 } fesf_model_save_info;
 
-int fesf_model_save(const char *path, const fesf_model *m, const fesf_model_save_info *info);
+int fesf_model_save(const char *path, const fesf_tensor_list *m, const fesf_model_save_info *info);
 
 /* iqem.h5: the generator as a model file (/params, /buffers, `arch`;
  * fesf_model_load reads it) plus the discriminator under /D/params and
  * /D/buffers with its architecture in `arch_d`. */
-int fesf_model_save_gan(const char *path, const fesf_model *g, const fesf_model *d, const fesf_model_save_info *info);
+int fesf_model_save_gan(const char *path, const fesf_tensor_list *g, const fesf_tensor_list *d,
+                        const fesf_model_save_info *info);
 
 /* Training checkpoint ckpt-RRRR.h5: a model file (parameters and buffers =
  * the global state, /optim/state) plus what a resumed run needs to end
@@ -48,14 +51,14 @@ typedef struct {
     size_t results_len;
 } fesf_ckpt;
 
-int fesf_ckpt_save(const char *path, const fesf_model *m, const float *optim_state, size_t optim_floats,
+int fesf_ckpt_save(const char *path, const fesf_tensor_list *m, const float *optim_state, size_t optim_floats,
                    const fesf_ckpt *c, const char *config_text);
 /* Load into m, optim_state and c (whose best / results buffers the caller
  * provides, sized as when saved); refuses another config hash. */
-int fesf_ckpt_load(const char *path, fesf_model *m, float *optim_state, size_t optim_floats, fesf_ckpt *c);
+int fesf_ckpt_load(const char *path, const fesf_tensor_list *m, float *optim_state, size_t optim_floats, fesf_ckpt *c);
 
 /* Load parameters and buffers into m (same architecture string required);
  * optim_state (optim_floats) and *round are filled when non-NULL and present. */
-int fesf_model_load(const char *path, fesf_model *m, float *optim_state, size_t optim_floats, int64_t *round);
+int fesf_model_load(const char *path, const fesf_tensor_list *m, float *optim_state, size_t optim_floats, int64_t *round);
 
 #endif

@@ -138,7 +138,7 @@ static int save_attacker(auditor *a, int target)
     fesf_run_audit_model_path(path, a->cfg->run.out, target_names[target]);
     fesf_model_save_info info = {a->opt, 2 * fesf_model_n_params(a->att), "adam", a->cfg->audit.epochs, text, &a->stage,
                                  0, NULL, NULL};
-    int rc = text ? fesf_model_save(path, a->att, &info) : fesf_error("out of memory");
+    int rc = text ? fesf_model_save(path, fesf_model_tensors(a->att), &info) : fesf_error("out of memory");
     free(text);
     return rc;
 }
@@ -322,7 +322,7 @@ static int load_generator(auditor *a)
     char path[FESF_RUN_PATH_MAX];
     fesf_run_iqem_path(path, a->cfg->run.out, 0);
     if (fesf_model_create(&a->gen, "iqem-g", FESF_IQEM_WIDTH, a->c, a->h, a->wd, 0, a->batch) ||
-        fesf_model_load(path, a->gen, NULL, 0, NULL))
+        fesf_model_load(path, fesf_model_tensors(a->gen), NULL, 0, NULL))
         return fesf_error("the surrogate audit needs G: %s", fesf_errmsg());
     return 0;
 }

@@ -571,7 +571,7 @@ static int save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_re
                    results, (size_t)R * per};
     snprintf(path, sizeof path, "%s/ckpt-%04lld.h5", t->out,
              (long long)repeat * t->cfg->train.rounds + (long long)done);
-    int rc = fesf_ckpt_save(path, t->m, t->opt_state, opt_floats(t), &c, text);
+    int rc = fesf_ckpt_save(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c, text);
     free(results), free(text);
     return rc;
 }
@@ -600,7 +600,7 @@ static int load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
     double *results = calloc((size_t)R * per, sizeof(double));
     if (!results) return fesf_error("out of memory");
     fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * per};
-    int rc = fesf_ckpt_load(path, t->m, t->opt_state, opt_floats(t), &c);
+    int rc = fesf_ckpt_load(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c);
     if (!rc && c.repeat >= R) rc = fesf_error("'%s' is from repeat %lld but run.repeats = %d", path, (long long)c.repeat + 1, R);
     if (!rc) {
         memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
@@ -650,7 +650,7 @@ static int save_best(trainer *t, int repeat)
     char *text = fesf_config_text_alloc(t->cfg);
     fesf_model_save_info info = {NULL, 0, fesf_config_enum_name("train.optimizer", t->cfg->train.optimizer),
                                  t->best_round, text, repeat == 0 ? &t->stage : NULL, 0, NULL, NULL};
-    int rc = fesf_model_save(path, t->m, &info);
+    int rc = fesf_model_save(path, fesf_model_tensors(t->m), &info);
     free(text);
     return rc;
 }

@@ -53,18 +53,17 @@ static int write_tensor(hid_t file, const fesf_tensor_info *t, const float *data
 static int read_exact(hid_t f, const char *path, float *data, size_t n, const char *file);
 
 /* Write a model file into an open output; the caller commits. */
-static int write_model(fesf_h5out *o, const fesf_model *m, const fesf_model_save_info *info)
+static int write_model(fesf_h5out *o, const fesf_tensor_list *m, const fesf_model_save_info *info)
 {
-    int rc = fesf_h5_attr_str(o->file, "arch", fesf_model_arch(m)) ||
+    int rc = fesf_h5_attr_str(o->file, "arch", m->arch) ||
              fesf_h5_attr_i64(o->file, "round", info ? info->round : 0) ||
              fesf_h5_attr_str(o->file, "optimizer", info && info->optimizer ? info->optimizer : "none") ||
              fesf_h5_stamp(o->file, info ? info->stage : NULL);
     for (int i = 0; info && i < info->n_extra && !rc; i++)
         rc = fesf_h5_attr_f64(o->file, info->extra_names[i], info->extra_values[i]);
-    float *params = fesf_model_params((fesf_model *)m), *buffers = fesf_model_buffers((fesf_model *)m);
-    for (int i = 0; i < fesf_model_n_tensors(m) && !rc; i++) {
-        const fesf_tensor_info *t = fesf_model_tensor(m, i);
-        rc = write_tensor(o->file, t, (t->buffer ? buffers : params) + t->off);
+    for (int i = 0; i < m->n && !rc; i++) {
+        const fesf_tensor_info *t = &m->t[i];
+        rc = write_tensor(o->file, t, (t->buffer ? m->buffers : m->params) + t->off);
     }
     if (!rc && info && info->optim_state) {
         hsize_t n = (hsize_t)info->optim_floats;
@@ -73,7 +72,7 @@ static int write_model(fesf_h5out *o, const fesf_model *m, const fesf_model_save
     return rc;
 }
 
-int fesf_model_save(const char *path, const fesf_model *m, const fesf_model_save_info *info)
+int fesf_model_save(const char *path, const fesf_tensor_list *m, const fesf_model_save_info *info)
 {
     fesf_h5out o = FESF_H5OUT_INIT;
     if (fesf_h5out_create(&o, path, "fesf-model", FESF_MODEL_VERSION, info ? info->config_text : NULL)) return -1;
@@ -83,7 +82,7 @@ int fesf_model_save(const char *path, const fesf_model *m, const fesf_model_save
     return rc ? fesf_error("'%s': %s", path, fesf_errmsg()) : 0;
 }
 
-int fesf_ckpt_save(const char *path, const fesf_model *m, const float *optim_state, size_t optim_floats,
+int fesf_ckpt_save(const char *path, const fesf_tensor_list *m, const float *optim_state, size_t optim_floats,
                    const fesf_ckpt *c, const char *config_text)
 {
     fesf_h5out o = FESF_H5OUT_INIT;
@@ -108,7 +107,7 @@ int fesf_ckpt_save(const char *path, const fesf_model *m, const float *optim_sta
     return rc ? fesf_error("'%s': %s", path, fesf_errmsg()[0] ? fesf_errmsg() : "cannot write") : 0;
 }
 
-int fesf_ckpt_load(const char *path, fesf_model *m, float *optim_state, size_t optim_floats, fesf_ckpt *c)
+int fesf_ckpt_load(const char *path, const fesf_tensor_list *m, float *optim_state, size_t optim_floats, fesf_ckpt *c)
 {
     char hash[32], want[32];
     if (fesf_model_load(path, m, optim_state, optim_floats, &c->round)) return -1;
@@ -156,7 +155,7 @@ static int read_exact(hid_t f, const char *path, float *data, size_t n, const ch
     return rc;
 }
 
-int fesf_model_load(const char *path, fesf_model *m, float *optim_state, size_t optim_floats, int64_t *round)
+int fesf_model_load(const char *path, const fesf_tensor_list *m, float *optim_state, size_t optim_floats, int64_t *round)
 {
     char arch[256];
     hid_t f = fesf_h5_open(path, "fesf-model", FESF_MODEL_VERSION, 0);
@@ -166,15 +165,15 @@ int fesf_model_load(const char *path, fesf_model *m, float *optim_state, size_t 
         fesf_error("'%s': no 'arch' attribute", path);
         goto done;
     }
-    if (strcmp(arch, fesf_model_arch(m))) {
-        fesf_error("'%s' holds a model '%s', not '%s'", path, arch, fesf_model_arch(m));
+    if (strcmp(arch, m->arch)) {
+        fesf_error("'%s' holds a model '%s', not '%s'", path, arch, m->arch);
         goto done;
     }
-    for (int i = 0; i < fesf_model_n_tensors(m); i++) {
-        const fesf_tensor_info *t = fesf_model_tensor(m, i);
+    for (int i = 0; i < m->n; i++) {
+        const fesf_tensor_info *t = &m->t[i];
         char p[160];
         tensor_path(t, p, sizeof p);
-        float *base = t->buffer ? fesf_model_buffers(m) : fesf_model_params(m);
+        float *base = t->buffer ? m->buffers : m->params;
         if (read_exact(f, p, base + t->off, t->len, path)) goto done;
     }
     if (optim_state && H5Lexists(f, "/optim", H5P_DEFAULT) > 0 &&
@@ -187,15 +186,15 @@ done:
     return rc;
 }
 
-int fesf_model_save_gan(const char *path, const fesf_model *g, const fesf_model *d, const fesf_model_save_info *info)
+int fesf_model_save_gan(const char *path, const fesf_tensor_list *g, const fesf_tensor_list *d,
+                        const fesf_model_save_info *info)
 {
     fesf_h5out o = FESF_H5OUT_INIT;
     if (fesf_h5out_create(&o, path, "fesf-model", FESF_MODEL_VERSION, info ? info->config_text : NULL)) return -1;
-    int rc = write_model(&o, g, info) || fesf_h5_attr_str(o.file, "arch_d", fesf_model_arch(d));
-    float *params = fesf_model_params((fesf_model *)d), *buffers = fesf_model_buffers((fesf_model *)d);
-    for (int i = 0; i < fesf_model_n_tensors(d) && !rc; i++) {
-        const fesf_tensor_info *t = fesf_model_tensor(d, i);
-        rc = write_tensor_in(o.file, "/D", t, (t->buffer ? buffers : params) + t->off);
+    int rc = write_model(&o, g, info) || fesf_h5_attr_str(o.file, "arch_d", d->arch);
+    for (int i = 0; i < d->n && !rc; i++) {
+        const fesf_tensor_info *t = &d->t[i];
+        rc = write_tensor_in(o.file, "/D", t, (t->buffer ? d->buffers : d->params) + t->off);
     }
     if (!rc) rc = fesf_h5out_commit(&o);
     fesf_h5out_abort(&o);

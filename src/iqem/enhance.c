@@ -343,7 +343,7 @@ static int frechet_report(enhancer *e, const double *fstats, int64_t rounds, con
     fesf_run_iqem_path(path, e->cfg->run.out, 0);
     static const char *const fd_names[2] = {"frechet_synthetic_hosts", "frechet_surrogate_hosts"};
     fesf_model_save_info info = {e->sg, 2 * e->ng, "adam", rounds, text, e->stage, 2, fd_names, fd};
-    rc = fesf_model_save_gan(path, e->gan.g, e->gan.d, &info);
+    rc = fesf_model_save_gan(path, fesf_model_tensors(e->gan.g), fesf_model_tensors(e->gan.d), &info);
 done:
     free(pool), free(mu), free(cov), free(scratch);
     return rc ? -1 : 0;
@@ -413,7 +413,7 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
     double most = 0;
     for (int i = 0; i < e.n_sites; i++) most = e.site_n[i] > most ? e.site_n[i] : most;
     int64_t rounds = load ? 0 : (int64_t)cfg->iqem.epochs * (int64_t)ceil(most / IQEM_BATCH);
-    if (load && w->rank == 0 && fesf_model_load(load, e.gan.g, NULL, 0, NULL)) goto done;
+    if (load && w->rank == 0 && fesf_model_load(load, fesf_model_tensors(e.gan.g), NULL, 0, NULL)) goto done;
     if (w->rank == 0)
         fesf_info("IQEM: %s G on %d sites' synthetic images against %lld public hosts, %lld rounds",
                   load ? "loaded" : "training", e.n_sites, (long long)e.n_hosts, (long long)rounds);
@@ -448,7 +448,7 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
             char path[FESF_RUN_PATH_MAX];
             fesf_run_iqem_path(path, cfg->run.out, e.sites[i].id);
             fesf_model_save_info info = {e.lsg[i], 2 * e.ng, "adam", rounds, text, e.stage, 0, NULL, NULL};
-            if (fesf_model_save_gan(path, gen, e.local[i].d, &info)) goto done;
+            if (fesf_model_save_gan(path, fesf_model_tensors(gen), fesf_model_tensors(e.local[i].d), &info)) goto done;
         }
     }
     /* Frechet distances of synthetic and surrogate features to the host pool's (summed statistics) */

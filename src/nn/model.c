@@ -40,6 +40,7 @@ struct fesf_model {
     op_desc ops[FESF_MODEL_MAX_OPS];
     act_desc acts[MAX_ACTS];
     fesf_tensor_info tensors[FESF_MODEL_MAX_TENSORS];
+    fesf_tensor_list list;  /* the tensors for the model files, refreshed by fesf_model_tensors */
     size_t n_params, n_buffers, n_act, n_col, n_save, n_idx;
     float *params, *grads, *buffers;
     float *act, *dact;      /* [n_act] each */
@@ -524,6 +525,13 @@ int fesf_model_classes(const fesf_model *m) { return m->classes; }
 int fesf_model_batch(const fesf_model *m) { return m->batch; }
 int fesf_model_n_tensors(const fesf_model *m) { return m->n_tensors; }
 const fesf_tensor_info *fesf_model_tensor(const fesf_model *m, int i) { return &m->tensors[i]; }
+
+const fesf_tensor_list *fesf_model_tensors(const fesf_model *m)
+{
+    fesf_model *w = (fesf_model *)m; /* the list is a view; loads write through it */
+    w->list = (fesf_tensor_list){fesf_model_arch(m), m->n_tensors, m->tensors, w->params, w->buffers};
+    return &w->list;
+}
 
 size_t fesf_model_bytes(const fesf_model *m)
 {

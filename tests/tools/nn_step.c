@@ -67,7 +67,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < img * n; i++) x[i] = (float)fesf_rng_normal(&r);
     for (int i = 0; i < n; i++) labels[i] = (int32_t)fesf_rng_below(&r, (uint64_t)k);
     snprintf(path, sizeof path, "%s/init.h5", dir);
-    if (fesf_model_save(path, m, NULL)) die();
+    if (fesf_model_save(path, fesf_model_tensors(m), NULL)) die();
     double loss0 = 0;
     for (int t = 0; t < steps; t++) {
         fesf_model_zero_grad(m);
@@ -80,10 +80,10 @@ int main(int argc, char **argv)
         fesf_optim_step(&oc, t, np, fesf_model_params(m), fesf_model_grads(m), state);
     }
     snprintf(path, sizeof path, "%s/final.h5", dir);
-    if (fesf_model_save(path, m, NULL)) die();
+    if (fesf_model_save(path, fesf_model_tensors(m), NULL)) die();
     memcpy(fesf_model_params(m), grads, sizeof(float) * np); /* the gradients, in the parameters' layout */
     snprintf(path, sizeof path, "%s/grads.h5", dir);
-    if (fesf_model_save(path, m, NULL)) die();
+    if (fesf_model_save(path, fesf_model_tensors(m), NULL)) die();
     snprintf(path, sizeof path, "%s/io.h5", dir);
     fesf_h5_quiet();
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
