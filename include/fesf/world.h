@@ -2,17 +2,19 @@
  * collectives the CLI needs. World rank 0 is the coordinator, ranks 1..N are
  * sites. Waiting ranks poll non-blocking operations with a short sleep, so
  * an idle rank does not burn a core (Open MPI's blocking calls busy-poll).
- * This module and the rest of src/fed are the only places that call MPI
- * collectives. */
+ * This module and the rest of src/fed are the only places that call MPI. */
 #ifndef FESF_WORLD_H
 #define FESF_WORLD_H
 
-#include <mpi.h>
+#include <stddef.h>
 #include <stdint.h>
 
+/* The communicator lives behind an opaque pointer (src/fed/mpi_world.h), so
+ * no header outside src/fed exposes MPI. rank and size are read-only. */
+typedef struct fesf_world_mpi fesf_world_mpi;
 typedef struct {
-    MPI_Comm comm; /* duplicate of MPI_COMM_WORLD, errors returned */
     int rank, size;
+    fesf_world_mpi *mpi; /* NULL until fesf_world_init */
 } fesf_world;
 
 /* MPI_Init, MPI_ERRORS_RETURN, log role "coord" / "site N". 0 or -1. */
@@ -34,8 +36,5 @@ int fesf_world_barrier(const fesf_world *w);
  * Shard s (1-based) of n goes to worker (s-1) % workers. */
 int fesf_world_workers(const fesf_world *w);
 int fesf_world_owns_shard(const fesf_world *w, int shard);
-
-/* Wait for a request, sleeping between tests; 0 or -1. */
-int fesf_world_wait(MPI_Request *req);
 
 #endif

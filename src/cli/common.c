@@ -27,7 +27,7 @@ void fesf_cli_init(fesf_cli *c)
 {
     memset(c, 0, sizeof *c);
     fesf_config_defaults(&c->cfg);
-    c->world.comm = MPI_COMM_NULL;
+    c->world.mpi = NULL;
     c->world.size = 1;
 }
 

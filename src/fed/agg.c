@@ -9,6 +9,7 @@
  * floats on 2 ranks (46x for 0.1M). */
 #include "fesf/error.h"
 #include "fesf/fed.h"
+#include "mpi_world.h"
 
 #define PIECE ((size_t)1 << 28)
 
@@ -18,8 +19,8 @@ static int reduce(const fesf_world *w, void *buf, size_t n, MPI_Datatype t, size
         int k = (int)(n - off < PIECE ? n - off : PIECE);
         char *p = (char *)buf + off * size;
         if (off == 0 && fesf_world_barrier(w)) return -1;
-        int rc = w->rank == 0 ? MPI_Reduce(MPI_IN_PLACE, p, k, t, MPI_SUM, 0, w->comm)
-                              : MPI_Reduce(p, NULL, k, t, MPI_SUM, 0, w->comm);
+        int rc = w->rank == 0 ? MPI_Reduce(MPI_IN_PLACE, p, k, t, MPI_SUM, 0, fesf_world_comm(w))
+                              : MPI_Reduce(p, NULL, k, t, MPI_SUM, 0, fesf_world_comm(w));
         if (rc != MPI_SUCCESS) return fesf_error("MPI_Reduce failed");
     }
     return 0;

@@ -4,6 +4,7 @@
 #include "fesf/error.h"
 #include "fesf/fed.h"
 #include "fesf/log.h"
+#include "mpi_world.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -33,12 +34,12 @@ static int round_bare(const fesf_world *w, float *buf, size_t n)
 {
     for (size_t off = 0; off < n; off += PIECE) {
         int k = (int)(n - off < PIECE ? n - off : PIECE);
-        if (MPI_Bcast(buf + off, k, MPI_FLOAT, 0, w->comm) != MPI_SUCCESS) return fesf_error("MPI_Bcast failed");
+        if (MPI_Bcast(buf + off, k, MPI_FLOAT, 0, fesf_world_comm(w)) != MPI_SUCCESS) return fesf_error("MPI_Bcast failed");
     }
     for (size_t off = 0; off < n; off += PIECE) {
         int k = (int)(n - off < PIECE ? n - off : PIECE);
-        int rc = w->rank == 0 ? MPI_Reduce(MPI_IN_PLACE, buf + off, k, MPI_FLOAT, MPI_SUM, 0, w->comm)
-                              : MPI_Reduce(buf + off, NULL, k, MPI_FLOAT, MPI_SUM, 0, w->comm);
+        int rc = w->rank == 0 ? MPI_Reduce(MPI_IN_PLACE, buf + off, k, MPI_FLOAT, MPI_SUM, 0, fesf_world_comm(w))
+                              : MPI_Reduce(buf + off, NULL, k, MPI_FLOAT, MPI_SUM, 0, fesf_world_comm(w));
         if (rc != MPI_SUCCESS) return fesf_error("MPI_Reduce failed");
     }
     return 0;

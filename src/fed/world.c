@@ -1,22 +1,25 @@
 /* MPI start-up and job-wide helpers (see world.h). */
 #include "fesf/world.h"
+#include "mpi_world.h"
 #include "fesf/error.h"
 #include "fesf/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 int fesf_world_init(fesf_world *w, int *argc, char ***argv)
 {
-    w->comm = MPI_COMM_NULL;
     w->rank = 0;
     w->size = 1;
+    if (!(w->mpi = malloc(sizeof *w->mpi))) return fesf_error("out of memory");
+    w->mpi->comm = MPI_COMM_NULL;
     if (MPI_Init(argc, argv) != MPI_SUCCESS) return fesf_error("MPI_Init failed");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    if (MPI_Comm_dup(MPI_COMM_WORLD, &w->comm) != MPI_SUCCESS) return fesf_error("MPI_Comm_dup failed");
-    MPI_Comm_set_errhandler(w->comm, MPI_ERRORS_RETURN);
-    MPI_Comm_rank(w->comm, &w->rank);
-    MPI_Comm_size(w->comm, &w->size);
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &w->mpi->comm) != MPI_SUCCESS) return fesf_error("MPI_Comm_dup failed");
+    MPI_Comm_set_errhandler(w->mpi->comm, MPI_ERRORS_RETURN);
+    MPI_Comm_rank(w->mpi->comm, &w->rank);
+    MPI_Comm_size(w->mpi->comm, &w->size);
     char role[32];
     if (w->rank == 0) snprintf(role, sizeof role, "coord");
     else snprintf(role, sizeof role, "site %d", w->rank);
@@ -30,7 +33,9 @@ void fesf_world_finalize(fesf_world *w)
     MPI_Initialized(&up);
     MPI_Finalized(&down);
     if (!up || down) return;
-    if (w->comm != MPI_COMM_NULL) MPI_Comm_free(&w->comm);
+    if (w->mpi && w->mpi->comm != MPI_COMM_NULL) MPI_Comm_free(&w->mpi->comm);
+    free(w->mpi);
+    w->mpi = NULL;
     MPI_Finalize();
 }
 
@@ -59,7 +64,7 @@ int fesf_world_wait(MPI_Request *req)
 int fesf_world_bcast_i64(const fesf_world *w, int64_t *v, int root)
 {
     MPI_Request req;
-    if (MPI_Ibcast(v, 1, MPI_INT64_T, root, w->comm, &req) != MPI_SUCCESS)
+    if (MPI_Ibcast(v, 1, MPI_INT64_T, root, fesf_world_comm(w), &req) != MPI_SUCCESS)
         return fesf_error("MPI_Ibcast failed");
     return fesf_world_wait(&req);
 }
@@ -72,7 +77,7 @@ int fesf_world_bcast(const fesf_world *w, void *buf, size_t bytes, int root)
     if (w->size > 1 && fesf_world_barrier(w)) return -1;
     while (bytes > 0) { /* counts are int: send in pieces of at most 1 GiB */
         int n = bytes > (1u << 30) ? (1 << 30) : (int)bytes;
-        if (MPI_Bcast(p, n, MPI_BYTE, root, w->comm) != MPI_SUCCESS) return fesf_error("MPI_Bcast failed");
+        if (MPI_Bcast(p, n, MPI_BYTE, root, fesf_world_comm(w)) != MPI_SUCCESS) return fesf_error("MPI_Bcast failed");
         p += n;
         bytes -= (size_t)n;
     }
@@ -82,7 +87,7 @@ int fesf_world_bcast(const fesf_world *w, void *buf, size_t bytes, int root)
 int fesf_world_barrier(const fesf_world *w)
 {
     MPI_Request req;
-    if (MPI_Ibarrier(w->comm, &req) != MPI_SUCCESS) return fesf_error("MPI_Ibarrier failed");
+    if (MPI_Ibarrier(fesf_world_comm(w), &req) != MPI_SUCCESS) return fesf_error("MPI_Ibarrier failed");
     return fesf_world_wait(&req);
 }
 
