@@ -102,6 +102,42 @@ EOF
 run_log $N
 expect "after that rerun, every stage skips" "$NONE"
 
+# A real kill: `fesf hide` of a new config, SIGKILLed (the whole mpirun
+# process group) once its first shard is committed; the rerun keeps the
+# shards already hidden for that config and redoes the rest.
+K=$TMP/kill
+RK="--set run.out=$K --set data.size=64 --set data.count=8000 --set data.sites=8 --set iqem.enabled=false --set audit.enabled=false --set train.rounds=1"
+check "  (a run of 8 shards, then a copy hidden with ihm.mask = circle as the reference)" sh -c "
+    mpirun --oversubscribe -np 2 '$FESF' run configs/demo.ini -q $RK && cp -r '$K' '$TMP/ref' &&
+    mpirun --oversubscribe -np 2 '$FESF' hide -c configs/demo.ini -q $RK --set run.out='$TMP/ref' --set ihm.mask=circle"
+setsid mpirun --oversubscribe -np 2 "$FESF" hide -c configs/demo.ini $RK --set ihm.mask=circle >"$TMP/hide.log" 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null && ! grep -q "site-002.h5 train:" "$TMP/hide.log"; do sleep 0.01; done
+kill -KILL -$pid 2>/dev/null
+wait $pid 2>/dev/null
+sleep 0.5
+new=$($PY -c "
+import h5py, sys
+print(sum(h5py.File(f'{sys.argv[1]}/site-{s:03d}.h5', 'r')['synthetic'].attrs['mask'] in ('circle', b'circle') for s in range(1, 9)))" "$K")
+mpirun --oversubscribe -np 2 "$FESF" run configs/demo.ini $RK --set ihm.mask=circle >"$TMP/log" 2>&1
+kept=$(grep -c "/synthetic is current, kept" "$TMP/log")
+if [ "$new" -ge 8 ]; then
+    skip "hide killed after its first shard" "the kill landed after the last shard ($new of 8 hidden)"
+elif [ "$new" -ge 1 ] && [ "$kept" -eq "$new" ] && grep -q "stage hide: run (ihm.mask: square -> circle; $((8 - new)) of 8 shards stale" "$TMP/log"; then
+    ok "hide SIGKILLed after $new of 8 shards: the rerun keeps those $new and hides the other $((8 - new))"
+else
+    nok "hide SIGKILLed: $new shards were new, the rerun kept $kept"
+    grep 'stage\|kept' "$TMP/log" | sed 's/^/#   /'
+fi
+$PY - "$K" "$TMP/ref" >"$TMP/py" 2>&1 <<'EOF2' && ok "  then all 8 shards equal a hide that was never killed, bit for bit" || { nok "shards after the kill"; sed 's/^/#   /' "$TMP/py"; }
+import h5py, numpy as np, sys
+for s in range(1, 9):
+    with h5py.File(f"{sys.argv[1]}/site-{s:03d}.h5", "r") as a, h5py.File(f"{sys.argv[2]}/site-{s:03d}.h5", "r") as b:
+        for sp in ("train", "val", "test"):
+            assert np.array_equal(a[f"synthetic/{sp}/images"][()], b[f"synthetic/{sp}/images"][()]), (s, sp)
+        assert a["synthetic"].attrs["stage_hash"] == b["synthetic"].attrs["stage_hash"], s
+EOF2
+
 # fewer sites: prepare reruns and removes the shards the old partition left
 run_log $N --set data.sites=1
 [ ! -e "$OUT/site-002.h5" ] && grep -q "stage prepare: run (data.sites: 2 -> 1" "$TMP/log" \
