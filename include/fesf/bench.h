@@ -1,10 +1,16 @@
-/* Micro-benchmarks behind `fesf bench KIND`: each prints exactly one line to
- * stdout, "bench KIND key=value ...", with images_per_s and, for comparisons,
- * the reference measured in the same run and the ratio. */
+/* Micro-benchmarks behind `fesf bench KIND` (src/bench): each prints exactly
+ * one line to `out` (agg: at rank 0 only), "bench KIND key=value ...", with
+ * its rate and, for comparisons, the reference measured in the same run and
+ * the ratio. The CLI (src/cli/cmd_bench.c) parses the options; the
+ * references belong to their rooms (fesf_fft_ref in src/ihm,
+ * fesf_fed_bare_round in src/fed), so this room calls neither FFTW nor MPI. */
 #ifndef FESF_BENCH_H
 #define FESF_BENCH_H
 
+#include <stddef.h>
 #include <stdio.h>
+
+#include "fesf/world.h"
 
 typedef struct {
     int size, channels, batch;
@@ -28,5 +34,23 @@ int fesf_bench_train(const fesf_bench_train_args *a, FILE *out);
  * (one host per image, the enhanced image), as `fesf enhance` writes
  * surrogates. */
 int fesf_bench_iqem(const fesf_bench_ihm_args *a, FILE *out);
+
+/* Aggregation benchmark (DESIGN section 6, "Aggregation" and "Idle ranks"):
+ * one federated round's communication as fesf's trainer does it against a
+ * bare blocking MPI_Bcast + MPI_Reduce of the same buffer.
+ * Collective over the world: every rank calls it with the same arguments.
+ * Times `rounds` repetitions of each kind, interleaved (the order alternates
+ * every repetition), each after a barrier, on a buffer of `params` floats:
+ *   fesf: fesf_fed_bcast_f32 then fesf_fed_sum_to_coord (sleeping waits);
+ *   bare: fesf_fed_bare_round, blocking MPI_Bcast then MPI_Reduce (MPI_SUM
+ *         at rank 0, in place), in the same pieces of at most 2^28 elements.
+ * One warm-up round of each kind is not timed. Times are rank 0's (its
+ * reduce completes only once every rank's data has arrived); medians per
+ * kind. Rank 0 also measures the CPU seconds (user + system, getrusage) it
+ * uses per round in each kind (mean), and prints exactly one line to `out`:
+ *   bench agg ranks=R params=P fesf_ms=.. bare_ms=.. ratio=..
+ *       coord_cpu_s_per_round_fesf=.. coord_cpu_s_per_round_bare=..
+ * (ratio = fesf_ms / bare_ms; one line, wrapped here). 0 or -1. */
+int fesf_bench_agg(const fesf_world *w, size_t params, int rounds, FILE *out);
 
 #endif

@@ -53,9 +53,6 @@ int fesf_cli_start(fesf_cli *c, int *argc, char ***argv);
  * (MPI_Abort if other ranks exist). Returns the exit code for main. */
 int fesf_cli_fail(fesf_cli *c);
 
-/* "fesf VERSION" and the libraries in use, one per line (fesf version, reports). */
-#include <stdio.h>
-void fesf_cli_print_versions(FILE *out);
 
 /* Subcommands */
 int fesf_cmd_help(int argc, char **argv);

@@ -3,7 +3,8 @@
  * strips, NCHW, in source order).
  *
  * Backends: the built-in phantom generator (src/io/phantom.c), MedMNIST-style
- * .npz (src/io/npz.c) and a PNG folder with a CSV of labels (src/io/pngdir.c).
+ * .npz (src/io/npz.c, its .npy headers in src/io/npy.c) and a PNG folder
+ * with a CSV of labels (src/io/pngdir.c).
  * fesf_source_open() picks one from a spec string:
  *     "phantom" | "npz:PATH" | "png:DIR:CSV"
  *

@@ -30,6 +30,13 @@ int fesf_fed_share_sum_f64(const fesf_world *w, double *buf, size_t n);
 /* Broadcast `n` floats from the coordinator. 0 or -1. */
 int fesf_fed_bcast_f32(const fesf_world *w, float *buf, size_t n);
 
+/* Reference for `fesf bench agg`: the same round as fesf_fed_bcast_f32 then
+ * fesf_fed_sum_to_coord, done the bare way: blocking MPI_Bcast from rank 0
+ * then MPI_Reduce (MPI_SUM at rank 0, in place), in pieces of at most 2^28
+ * elements, no barrier, on any world size. Collective; 0 or -1. Not used by
+ * training (Open MPI's blocking calls busy-poll). */
+int fesf_fed_bare_round(const fesf_world *w, float *buf, size_t n);
+
 /* Data order of a site with n training images: epoch e's permutation
  * (order[n]), keyed by (seed, site, e); FedSGD's batch of round r is
  * positions r*k .. r*k+k-1 of the concatenated epochs, k = min(n, batch).

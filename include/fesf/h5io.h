@@ -10,12 +10,14 @@
 #define FESF_H5IO_H
 
 #include <hdf5.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fesf/dataset.h"
 #include "fesf/stage.h"
 
 void fesf_h5_quiet(void);
+
 
 /* A file being written as PATH.tmp and renamed to PATH on commit. */
 typedef struct {

@@ -64,4 +64,20 @@ int64_t fesf_ihm_mask_bins(const fesf_ihm *p);
 /* 1 if centred frequency (u, v) of an H x W image is inside the mask. */
 int fesf_ihm_in_mask(int u, int v, int h, int w, const fesf_ihm_params *prm);
 
+/* Bare FFTW reference for benchmarks (`fesf bench ihm`): a batched r2c
+ * forward + c2r inverse of `batch` images [C, H, W], planned once with
+ * FFTW_ESTIMATE (measure 0) or FFTW_MEASURE (measure 1) and executed many
+ * times. It lives here so that only src/ihm talks to FFTW. */
+typedef struct fesf_fft_ref fesf_fft_ref;
+
+/* Plan the reference; 0 or -1 (*out NULL). */
+int fesf_fft_ref_create(fesf_fft_ref **out, int batch, int c, int h, int w, int measure);
+/* One forward + inverse of x [batch, C, H, W] (copied in first; x is not
+ * modified). */
+void fesf_fft_ref_execute(fesf_fft_ref *r, const float *x);
+void fesf_fft_ref_destroy(fesf_fft_ref *r);
+
+/* FFTW's version string (fftwf_version), for `fesf version`. */
+const char *fesf_ihm_fftw_version(void);
+
 #endif

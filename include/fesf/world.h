@@ -37,4 +37,8 @@ int fesf_world_barrier(const fesf_world *w);
 int fesf_world_workers(const fesf_world *w);
 int fesf_world_owns_shard(const fesf_world *w, int shard);
 
+/* The MPI library's version, its first clause ("Open MPI v4.1.4"), into
+ * buf[n] (truncated); may be called before fesf_world_init. */
+void fesf_world_mpi_version(char *buf, size_t n);
+
 #endif

@@ -1,6 +1,5 @@
 /* fesf bench KIND [options]: micro-benchmarks, one result line on stdout. */
 #include "fesf/bench.h"
-#include "fesf/bench_agg.h"
 #include "fesf/cli.h"
 #include "fesf/error.h"
 

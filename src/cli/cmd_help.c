@@ -2,17 +2,9 @@
 #include "fesf/cli.h"
 #include "fesf/version.h"
 
-#include <H5public.h>
-#include <cairo.h>
-#include <cblas.h>
-#include <fftw3.h>
-#include <ini.h>
-#include <mpi.h>
-#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zip.h>
 
 static void list_commands(FILE *out)
 {
@@ -50,24 +42,9 @@ int fesf_cmd_help(int argc, char **argv)
     return FESF_EXIT_OK;
 }
 
-void fesf_cli_print_versions(FILE *out)
-{
-    char mpi[MPI_MAX_LIBRARY_VERSION_STRING];
-    int len = 0;
-    MPI_Get_library_version(mpi, &len);
-    char *nl = strchr(mpi, ','); /* first clause is enough */
-    if (nl) *nl = '\0';
-    fprintf(out, "fesf %s\n", FESF_VERSION);
-    fprintf(out, "  mpi: %s\n  hdf5: %d.%d.%d\n  fftw: %s\n  openblas: %s\n  libzip: %s\n  libpng: %s\n  cairo: %s\n"
-                 "  formats: shard %d, hosts %d, model %d\n",
-            mpi, H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE, fftwf_version, openblas_get_config(),
-            zip_libzip_version(), png_get_libpng_ver(NULL), cairo_version_string(), FESF_SHARD_VERSION,
-            FESF_HOSTS_VERSION, FESF_MODEL_VERSION);
-}
-
 int fesf_cmd_version(int argc, char **argv)
 {
     if (argc > 1) return fesf_cli_usage("version", "unexpected argument '%s'", argv[1]);
-    fesf_cli_print_versions(stdout);
+    fesf_print_versions(stdout);
     return FESF_EXIT_OK;
 }

@@ -46,3 +46,20 @@ int fesf_fed_share_sum_f64(const fesf_world *w, double *buf, size_t n)
     if (fesf_fed_sum_to_coord_f64(w, buf, n)) return -1;
     return w->size > 1 ? fesf_world_bcast(w, buf, n * sizeof(double), 0) : 0;
 }
+
+/* The benchmark's reference round (see fed.h): Open MPI's blocking
+ * (busy-polling) collectives with no barrier, in the same pieces as above. */
+int fesf_fed_bare_round(const fesf_world *w, float *buf, size_t n)
+{
+    for (size_t off = 0; off < n; off += PIECE) {
+        int k = (int)(n - off < PIECE ? n - off : PIECE);
+        if (MPI_Bcast(buf + off, k, MPI_FLOAT, 0, fesf_world_comm(w)) != MPI_SUCCESS) return fesf_error("MPI_Bcast failed");
+    }
+    for (size_t off = 0; off < n; off += PIECE) {
+        int k = (int)(n - off < PIECE ? n - off : PIECE);
+        int rc = w->rank == 0 ? MPI_Reduce(MPI_IN_PLACE, buf + off, k, MPI_FLOAT, MPI_SUM, 0, fesf_world_comm(w))
+                              : MPI_Reduce(buf + off, NULL, k, MPI_FLOAT, MPI_SUM, 0, fesf_world_comm(w));
+        if (rc != MPI_SUCCESS) return fesf_error("MPI_Reduce failed");
+    }
+    return 0;
+}

@@ -6,6 +6,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 int fesf_world_init(fesf_world *w, int *argc, char ***argv)
@@ -97,4 +98,16 @@ int fesf_world_owns_shard(const fesf_world *w, int shard)
 {
     int worker = (shard - 1) % fesf_world_workers(w);
     return w->size > 1 ? w->rank == worker + 1 : 1;
+}
+
+/* The MPI library's version, first clause only ("Open MPI v4.1.4"), for
+ * `fesf version`; callable before MPI_Init. */
+void fesf_world_mpi_version(char *buf, size_t n)
+{
+    char v[MPI_MAX_LIBRARY_VERSION_STRING] = "";
+    int len = 0;
+    MPI_Get_library_version(v, &len);
+    char *comma = strchr(v, ',');
+    if (comma) *comma = '\0';
+    snprintf(buf, n, "%s", v);
 }

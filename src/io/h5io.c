@@ -405,3 +405,9 @@ int fesf_h5_read_rows(hid_t dset, int64_t start, int64_t count, hid_t memtype, v
 {
     return rows_io(dset, start, count, memtype, buf, 0);
 }
+
+/* The HDF5 version fesf was built against ("1.10.8"), for `fesf version`. */
+void fesf_h5_version(char *buf, size_t n)
+{
+    snprintf(buf, n, "%d.%d.%d", H5_VERS_MAJOR, H5_VERS_MINOR, H5_VERS_RELEASE);
+}

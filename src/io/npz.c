@@ -4,12 +4,15 @@
  * Labels are read whole (they are small). Images are streamed: each split
  * keeps one open zip_file_t and the index of the next image it delivers;
  * reading ahead skips forward, reading behind reopens the member. Images
- * stored NHWC (N,H,W,3) are delivered NCHW. */
+ * stored NHWC (N,H,W,3) are delivered NCHW. This file reads the zip and
+ * implements the source; npy.c parses and checks the .npy headers and
+ * converts the elements. */
+#include "npy.h"
+
 #include "fesf/dataset.h"
 #include "fesf/error.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,24 +20,14 @@
 #include <sys/stat.h>
 #include <zip.h>
 
-#define NPY_MAXDIM 8
-#define NPY_MAX_HEADER 65536   /* real headers are ~128 bytes */
 #define SKIP_CHUNK 65536
-#define MAX_IMAGE_ELEMS (1 << 26)
 
 enum { IMAGES = 0, LABELS = 1 };
 
-/* One .npy member of the archive, as its header describes it. */
+/* One .npy member of the archive. */
 typedef struct {
     zip_int64_t index;      /* member index in the zip; -1 = absent */
-    char array[32];         /* array name, e.g. "train_images" */
-    char descr[16];         /* dtype string, e.g. "|u1" */
-    int fortran;            /* fortran_order */
-    int ndim;
-    int64_t shape[NPY_MAXDIM];
-    int64_t data_off;       /* bytes of preamble + header before the data */
-    int esize;              /* bytes per element */
-    int is_signed;          /* labels: signed integer type */
+    fesf_npy_array a;       /* its header; a.name is the array name, e.g. "train_images" */
 } npy_member;
 
 typedef struct {
@@ -54,176 +47,6 @@ typedef struct {
     size_t scratch_bytes;
 } npz_source;
 
-/* Label dtypes we accept, converted to int32. */
-static const struct { const char *descr; int esize, is_signed; } label_types[] = {
-    {"|u1", 1, 0}, {"|i1", 1, 1}, {"<u2", 2, 0}, {"<i2", 2, 1},
-    {"<u4", 4, 0}, {"<i4", 4, 1}, {"<u8", 8, 0}, {"<i8", 8, 1},
-};
-
-/* ---- .npy header parsing -------------------------------------------- */
-
-/* Cursor over the header dict literal; err holds the first problem. */
-typedef struct {
-    const char *p, *end;
-    const char *err;
-} npy_cursor;
-
-static void skip_ws(npy_cursor *c)
-{
-    while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r'))
-        c->p++;
-}
-
-static int expect(npy_cursor *c, char ch, const char *what)
-{
-    skip_ws(c);
-    if (c->p >= c->end || *c->p != ch) {
-        c->err = what;
-        return -1;
-    }
-    c->p++;
-    return 0;
-}
-
-/* A quoted Python string without escapes, copied into out[outsz]. */
-static int parse_str(npy_cursor *c, char *out, size_t outsz)
-{
-    skip_ws(c);
-    if (c->p >= c->end || (*c->p != '\'' && *c->p != '"')) {
-        c->err = "expected a quoted string";
-        return -1;
-    }
-    char q = *c->p++;
-    size_t len = 0;
-    while (c->p < c->end && *c->p != q) {
-        if (*c->p == '\\' || len + 1 >= outsz) {
-            c->err = *c->p == '\\' ? "escaped string" : "string too long";
-            return -1;
-        }
-        out[len++] = *c->p++;
-    }
-    if (c->p >= c->end) {
-        c->err = "unterminated string";
-        return -1;
-    }
-    c->p++;
-    out[len] = '\0';
-    return 0;
-}
-
-static int parse_bool(npy_cursor *c, int *out)
-{
-    skip_ws(c);
-    size_t left = (size_t)(c->end - c->p);
-    if (left >= 4 && memcmp(c->p, "True", 4) == 0) {
-        *out = 1;
-        c->p += 4;
-    } else if (left >= 5 && memcmp(c->p, "False", 5) == 0) {
-        *out = 0;
-        c->p += 5;
-    } else {
-        c->err = "fortran_order is not True or False";
-        return -1;
-    }
-    return 0;
-}
-
-static int parse_int(npy_cursor *c, int64_t *out)
-{
-    skip_ws(c);
-    int64_t v = 0;
-    const char *start = c->p;
-    while (c->p < c->end && *c->p >= '0' && *c->p <= '9') {
-        int d = *c->p++ - '0';
-        if (v > (INT64_MAX - d) / 10) {
-            c->err = "dimension too large";
-            return -1;
-        }
-        v = v * 10 + d;
-    }
-    if (c->p == start) {
-        c->err = "expected a dimension";
-        return -1;
-    }
-    if (c->p < c->end && *c->p == 'L') /* Python 2 long */
-        c->p++;
-    *out = v;
-    return 0;
-}
-
-/* A shape tuple: (), (5,), (5, 28, 28). */
-static int parse_shape(npy_cursor *c, npy_member *m)
-{
-    if (expect(c, '(', "shape is not a tuple") != 0)
-        return -1;
-    m->ndim = 0;
-    for (;;) {
-        skip_ws(c);
-        if (c->p < c->end && *c->p == ')') {
-            c->p++;
-            return 0;
-        }
-        if (m->ndim == NPY_MAXDIM) {
-            c->err = "too many dimensions";
-            return -1;
-        }
-        if (parse_int(c, &m->shape[m->ndim++]) != 0)
-            return -1;
-        skip_ws(c);
-        if (c->p < c->end && *c->p == ',')
-            c->p++;
-        else if (c->p >= c->end || *c->p != ')') {
-            c->err = "malformed shape tuple";
-            return -1;
-        }
-    }
-}
-
-/* The header dict: {'descr': '<f4', 'fortran_order': False, 'shape': (...), } */
-static int parse_dict(npy_cursor *c, npy_member *m)
-{
-    int seen_descr = 0, seen_fortran = 0, seen_shape = 0;
-    if (expect(c, '{', "header is not a dict") != 0)
-        return -1;
-    for (;;) {
-        char key[32];
-        skip_ws(c);
-        if (c->p < c->end && *c->p == '}')
-            break;
-        if (parse_str(c, key, sizeof key) != 0 || expect(c, ':', "expected ':'") != 0)
-            return -1;
-        int rc;
-        if (strcmp(key, "descr") == 0)
-            rc = parse_str(c, m->descr, sizeof m->descr), seen_descr = 1;
-        else if (strcmp(key, "fortran_order") == 0)
-            rc = parse_bool(c, &m->fortran), seen_fortran = 1;
-        else if (strcmp(key, "shape") == 0)
-            rc = parse_shape(c, m), seen_shape = 1;
-        else
-            rc = -1, c->err = "unexpected key (structured dtype?)";
-        if (rc != 0)
-            return -1;
-        skip_ws(c);
-        if (c->p < c->end && *c->p == ',')
-            c->p++;
-        else if (c->p >= c->end || *c->p != '}') {
-            c->err = "expected ',' or '}'";
-            return -1;
-        }
-    }
-    c->p++;
-    skip_ws(c);
-    if (c->p != c->end) {
-        c->err = "trailing characters";
-        return -1;
-    }
-    if (!seen_descr || !seen_fortran || !seen_shape) {
-        c->err = "missing 'descr', 'fortran_order' or 'shape'";
-        return -1;
-    }
-    return 0;
-}
-
 /* ---- reading zip members ---------------------------------------------- */
 
 static void split_stream_close(npz_split *sp)
@@ -241,11 +64,11 @@ static int read_exact(npz_source *ns, zip_file_t *zf, const npy_member *m, void 
     while (n > 0) {
         zip_int64_t got = zip_fread(zf, p, n);
         if (got < 0)
-            return fesf_error("'%s': cannot read member '%s': %s", ns->path, m->array,
+            return fesf_error("'%s': cannot read member '%s': %s", ns->path, m->a.name,
                               zip_error_strerror(zip_file_get_error(zf)));
         if (got == 0)
             return fesf_error("'%s': member '%s' is truncated (ends before the data the header says)",
-                              ns->path, m->array);
+                              ns->path, m->a.name);
         p += got;
         n -= (size_t)got;
     }
@@ -270,7 +93,7 @@ static int check_member_end(npz_source *ns, zip_file_t *zf, const npy_member *m)
 {
     uint8_t b;
     if (zip_fread(zf, &b, 1) < 0)
-        return fesf_error("'%s': cannot read member '%s': %s", ns->path, m->array,
+        return fesf_error("'%s': cannot read member '%s': %s", ns->path, m->a.name,
                           zip_error_strerror(zip_file_get_error(zf)));
     return 0;
 }
@@ -279,7 +102,7 @@ static int open_member(npz_source *ns, const npy_member *m, zip_file_t **zf)
 {
     *zf = zip_fopen_index(ns->za, (zip_uint64_t)m->index, 0);
     if (!*zf)
-        return fesf_error("'%s': cannot open member '%s': %s", ns->path, m->array,
+        return fesf_error("'%s': cannot open member '%s': %s", ns->path, m->a.name,
                           zip_strerror(ns->za));
     return 0;
 }
@@ -289,7 +112,7 @@ static int open_member_data(npz_source *ns, const npy_member *m, zip_file_t **zf
 {
     if (open_member(ns, m, zf) != 0)
         return -1;
-    if (skip_bytes(ns, *zf, m, m->data_off) != 0) {
+    if (skip_bytes(ns, *zf, m, m->a.data_off) != 0) {
         zip_fclose(*zf);
         *zf = NULL;
         return -1;
@@ -297,58 +120,29 @@ static int open_member_data(npz_source *ns, const npy_member *m, zip_file_t **zf
     return 0;
 }
 
-static uint32_t le16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
-static uint32_t le32(const uint8_t *p) { return le16(p) | le16(p + 2) << 16; }
-static uint64_t le64(const uint8_t *p) { return le32(p) | (uint64_t)le32(p + 4) << 32; }
-
-/* Read the preamble and header dict of member m into m. */
+/* Read the preamble and header dict of member m into m->a. */
 static int read_header(npz_source *ns, npy_member *m)
 {
     zip_file_t *zf = NULL;
     char *hdr = NULL;
-    int rc = -1;
-    uint8_t pre[12];
+    int rc = -1, plen;
+    int64_t hlen;
+    uint8_t pre[FESF_NPY_PREAMBLE + 2];
 
-    if (open_member(ns, m, &zf) != 0)
+    if (open_member(ns, m, &zf) != 0 || read_exact(ns, zf, m, pre, FESF_NPY_PREAMBLE) != 0)
         goto cleanup;
-    if (read_exact(ns, zf, m, pre, 10) != 0)
+    if ((plen = fesf_npy_preamble_len(ns->path, &m->a, pre)) < 0 ||
+        read_exact(ns, zf, m, pre + FESF_NPY_PREAMBLE, (size_t)plen - FESF_NPY_PREAMBLE) != 0 ||
+        (hlen = fesf_npy_header_len(ns->path, &m->a, pre)) < 0)
         goto cleanup;
-    if (memcmp(pre, "\x93NUMPY", 6) != 0) {
-        fesf_error("'%s': member '%s' is not a .npy array (bad magic)", ns->path, m->array);
-        goto cleanup;
-    }
-    uint32_t hlen;
-    if (pre[6] == 1) {
-        hlen = le16(pre + 8);
-        m->data_off = 10;
-    } else if (pre[6] == 2 || pre[6] == 3) {
-        if (read_exact(ns, zf, m, pre + 10, 2) != 0)
-            goto cleanup;
-        hlen = le32(pre + 8);
-        m->data_off = 12;
-    } else {
-        fesf_error("'%s': member '%s' has unsupported .npy version %d.%d", ns->path, m->array,
-                   pre[6], pre[7]);
-        goto cleanup;
-    }
-    if (hlen > NPY_MAX_HEADER) {
-        fesf_error("'%s': member '%s' has a .npy header of %u bytes (too long)", ns->path,
-                   m->array, hlen);
-        goto cleanup;
-    }
-    m->data_off += hlen;
-    hdr = malloc(hlen + 1);
+    hdr = malloc((size_t)hlen + 1);
     if (!hdr) {
         fesf_error("'%s': out of memory", ns->path);
         goto cleanup;
     }
-    if (read_exact(ns, zf, m, hdr, hlen) != 0)
+    if (read_exact(ns, zf, m, hdr, (size_t)hlen) != 0 ||
+        fesf_npy_parse_header(ns->path, &m->a, hdr, (size_t)hlen) != 0)
         goto cleanup;
-    npy_cursor c = {hdr, hdr + hlen, NULL};
-    if (parse_dict(&c, m) != 0) {
-        fesf_error("'%s': member '%s' has a malformed .npy header: %s", ns->path, m->array, c.err);
-        goto cleanup;
-    }
     rc = 0;
 cleanup:
     free(hdr);
@@ -359,101 +153,21 @@ cleanup:
 
 /* ---- validation -------------------------------------------------------- */
 
-/* descr d names dtype want ("|u1", "<i8"...); for one-byte types the byte
- * order character does not matter ('|u1', '<u1', '=u1' are the same). */
-static int descr_is(const char *d, const char *want)
-{
-    if (strcmp(d, want) == 0)
-        return 1;
-    return strlen(d) == 3 && want[2] == '1' && strchr("<>=|", d[0]) && strcmp(d + 1, want + 1) == 0;
-}
-
-static void shape_str(const npy_member *m, char *buf, size_t n)
-{
-    size_t len = (size_t)snprintf(buf, n, "(");
-    for (int d = 0; d < m->ndim && len < n; d++)
-        len += (size_t)snprintf(buf + len, n - len, "%s%lld", d ? ", " : "", (long long)m->shape[d]);
-    if (len < n)
-        snprintf(buf + len, n - len, ")");
-}
-
-/* Product of the dims; -1 on overflow. */
-static int64_t elem_count(const npy_member *m)
-{
-    int64_t n = 1;
-    for (int d = 0; d < m->ndim; d++) {
-        if (m->shape[d] != 0 && n > INT64_MAX / m->shape[d])
-            return -1;
-        n *= m->shape[d];
-    }
-    return n;
-}
-
 /* The member must hold at least data_off + elems*esize bytes. */
 static int check_member_size(npz_source *ns, const npy_member *m)
 {
     zip_stat_t st;
-    int64_t elems = elem_count(m);
-    if (elems < 0 || elems > (INT64_MAX - m->data_off) / m->esize)
-        return fesf_error("'%s': member '%s' has an impossibly large shape", ns->path, m->array);
-    int64_t need = m->data_off + elems * m->esize;
+    int64_t need = fesf_npy_nbytes(&m->a);
+    if (need < 0)
+        return fesf_error("'%s': member '%s' has an impossibly large shape", ns->path, m->a.name);
     zip_stat_init(&st);
     if (zip_stat_index(ns->za, (zip_uint64_t)m->index, 0, &st) != 0)
-        return fesf_error("'%s': cannot stat member '%s': %s", ns->path, m->array,
+        return fesf_error("'%s': cannot stat member '%s': %s", ns->path, m->a.name,
                           zip_strerror(ns->za));
     if ((st.valid & ZIP_STAT_SIZE) && st.size < (zip_uint64_t)need)
         return fesf_error("'%s': member '%s' is truncated: header says %lld bytes, member has %llu",
-                          ns->path, m->array, (long long)need, (unsigned long long)st.size);
+                          ns->path, m->a.name, (long long)need, (unsigned long long)st.size);
     return 0;
-}
-
-/* Images: |u1 or <f4, shape (N,H,W) or (N,H,W,C) with C in {1,3}. */
-static int check_images(npz_source *ns, npy_member *m, fesf_dtype *dt, int *c, int *h, int *w)
-{
-    char shape[160];
-    if (descr_is(m->descr, "|u1"))
-        *dt = FESF_U8, m->esize = 1;
-    else if (descr_is(m->descr, "<f4"))
-        *dt = FESF_F32, m->esize = 4;
-    else
-        return fesf_error("'%s': member '%s' has unsupported dtype '%s' (expected |u1 or <f4)",
-                          ns->path, m->array, m->descr);
-    if (m->fortran)
-        return fesf_error("'%s': member '%s' is in fortran order (unsupported)", ns->path, m->array);
-    shape_str(m, shape, sizeof shape);
-    if (!(m->ndim == 3 || (m->ndim == 4 && (m->shape[3] == 1 || m->shape[3] == 3))))
-        return fesf_error("'%s': member '%s' has shape %s (expected (N,H,W) or (N,H,W,3))",
-                          ns->path, m->array, shape);
-    *c = m->ndim == 4 ? (int)m->shape[3] : 1;
-    if (m->shape[1] < 1 || m->shape[2] < 1 || m->shape[1] > MAX_IMAGE_ELEMS ||
-        m->shape[2] > MAX_IMAGE_ELEMS / m->shape[1] / *c)
-        return fesf_error("'%s': member '%s' has unusable image size in shape %s", ns->path,
-                          m->array, shape);
-    *h = (int)m->shape[1];
-    *w = (int)m->shape[2];
-    return check_member_size(ns, m);
-}
-
-/* Labels: an integer dtype, shape (N,) or (N,1) with N = the image count. */
-static int check_labels(npz_source *ns, npy_member *m, int64_t n_images)
-{
-    char shape[160];
-    size_t k, nt = sizeof label_types / sizeof label_types[0];
-    for (k = 0; k < nt && !descr_is(m->descr, label_types[k].descr); k++)
-        ;
-    if (k == nt)
-        return fesf_error("'%s': member '%s' has unsupported dtype '%s' (expected an integer type "
-                          "such as |u1 or <i8)", ns->path, m->array, m->descr);
-    m->esize = label_types[k].esize;
-    m->is_signed = label_types[k].is_signed;
-    shape_str(m, shape, sizeof shape); /* (N,) and (N,1): fortran_order does not matter */
-    if (!(m->ndim == 1 || (m->ndim == 2 && m->shape[1] == 1)))
-        return fesf_error("'%s': member '%s' has shape %s (expected (N,) or (N,1))", ns->path,
-                          m->array, shape);
-    if (m->shape[0] != n_images)
-        return fesf_error("'%s': member '%s' has %lld labels but the images member has %lld",
-                          ns->path, m->array, (long long)m->shape[0], (long long)n_images);
-    return check_member_size(ns, m);
 }
 
 /* Find both members of split s and read their headers. */
@@ -464,8 +178,8 @@ static int locate_split(npz_source *ns, int s)
     char name[2][48];
     for (int k = 0; k < 2; k++) {
         npy_member *m = &sp->m[k];
-        snprintf(m->array, sizeof m->array, "%s_%s", fesf_split_names[s], kind[k]);
-        snprintf(name[k], sizeof name[k], "%s.npy", m->array);
+        snprintf(m->a.name, sizeof m->a.name, "%s_%s", fesf_split_names[s], kind[k]);
+        snprintf(name[k], sizeof name[k], "%s.npy", m->a.name);
         m->index = zip_name_locate(ns->za, name[k], 0);
     }
     if (s == FESF_SPLIT_TRAIN && sp->m[IMAGES].index < 0)
@@ -494,19 +208,21 @@ static int check_splits(npz_source *ns)
             return -1;
         if (sp->m[IMAGES].index < 0)
             continue;
-        if (check_images(ns, &sp->m[IMAGES], &dt, &c, &h, &w) != 0 ||
-            check_labels(ns, &sp->m[LABELS], sp->m[IMAGES].shape[0]) != 0)
+        npy_member *im = &sp->m[IMAGES], *lb = &sp->m[LABELS];
+        if (fesf_npy_check_images(ns->path, &im->a, &dt, &c, &h, &w) != 0 ||
+            check_member_size(ns, im) != 0 ||
+            fesf_npy_check_labels(ns->path, &lb->a, im->a.shape[0]) != 0 ||
+            check_member_size(ns, lb) != 0)
             return -1;
         if (!first) {
-            first = &sp->m[IMAGES];
+            first = im;
             info->c = c, info->h = h, info->w = w, info->dtype = dt;
         } else if (c != info->c || h != info->h || w != info->w || dt != info->dtype) {
             return fesf_error("'%s': member '%s' is %dx%dx%d %s but '%s' is %dx%dx%d %s "
-                              "(all splits must match)", ns->path, sp->m[IMAGES].array, h, w, c,
-                              sp->m[IMAGES].descr, first->array, info->h, info->w, info->c,
-                              first->descr);
+                              "(all splits must match)", ns->path, im->a.name, h, w, c, im->a.descr,
+                              first->a.name, info->h, info->w, info->c, first->a.descr);
         }
-        sp->n = sp->m[IMAGES].shape[0];
+        sp->n = im->a.shape[0];
         info->n[s] = sp->n;
     }
     if (ns->sp[FESF_SPLIT_TRAIN].n == 0)
@@ -523,29 +239,6 @@ static int check_split_arg(npz_source *ns, int split)
     return 0;
 }
 
-/* Convert n little-endian integers of member m to int32, rejecting labels
- * outside [0, INT32_MAX]. */
-static int convert_labels(npz_source *ns, const npy_member *m, const uint8_t *raw, int64_t n,
-                          int32_t *labels)
-{
-    for (int64_t i = 0; i < n; i++) {
-        const uint8_t *p = raw + i * m->esize;
-        uint64_t u = m->esize == 1 ? p[0] : m->esize == 2 ? le16(p) : m->esize == 4 ? le32(p) : le64(p);
-        int64_t v;
-        if (m->is_signed) {
-            int shift = 64 - 8 * m->esize; /* sign-extend */
-            v = (int64_t)(u << shift) >> shift;
-        } else {
-            v = u > INT64_MAX ? INT64_MAX : (int64_t)u;
-        }
-        if (v < 0 || v > INT32_MAX)
-            return fesf_error("'%s': member '%s' has label %lld at index %lld (expected 0..%d)",
-                              ns->path, m->array, (long long)v, (long long)i, INT32_MAX);
-        labels[i] = (int32_t)v;
-    }
-    return 0;
-}
-
 static int npz_read_labels(fesf_source *s, int split, int32_t *labels)
 {
     npz_source *ns = (npz_source *)s;
@@ -559,14 +252,15 @@ static int npz_read_labels(fesf_source *s, int split, int32_t *labels)
     int64_t n = ns->sp[split].n;
     if (n == 0)
         return 0;
-    raw = malloc((size_t)n * (size_t)m->esize);
+    raw = malloc((size_t)n * (size_t)m->a.esize);
     if (!raw) {
-        fesf_error("'%s': out of memory reading '%s'", ns->path, m->array);
+        fesf_error("'%s': out of memory reading '%s'", ns->path, m->a.name);
         goto cleanup;
     }
     if (open_member_data(ns, m, &zf) != 0 ||
-        read_exact(ns, zf, m, raw, (size_t)n * (size_t)m->esize) != 0 ||
-        check_member_end(ns, zf, m) != 0 || convert_labels(ns, m, raw, n, labels) != 0)
+        read_exact(ns, zf, m, raw, (size_t)n * (size_t)m->a.esize) != 0 ||
+        check_member_end(ns, zf, m) != 0 ||
+        fesf_npy_to_labels(ns->path, &m->a, raw, n, labels) != 0)
         goto cleanup;
     rc = 0;
 cleanup:
@@ -576,20 +270,6 @@ cleanup:
     return rc;
 }
 
-static void fix_f32_order(float *f, size_t n)
-{
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    for (size_t i = 0; i < n; i++) {
-        uint32_t u;
-        memcpy(&u, &f[i], 4);
-        u = __builtin_bswap32(u);
-        memcpy(&f[i], &u, 4);
-    }
-#else
-    (void)f, (void)n; /* file and host are both little-endian */
-#endif
-}
-
 /* Float images must lie in [0,1] (NaN is rejected too). */
 static int check_f32_range(npz_source *ns, const npy_member *m, const float *f, size_t n,
                            int64_t first_image, size_t per_image)
@@ -597,7 +277,7 @@ static int check_f32_range(npz_source *ns, const npy_member *m, const float *f, 
     for (size_t i = 0; i < n; i++)
         if (!(f[i] >= 0.0f && f[i] <= 1.0f))
             return fesf_error("'%s': member '%s' has value %g in image %lld (expected [0,1])",
-                              ns->path, m->array, (double)f[i],
+                              ns->path, m->a.name, (double)f[i],
                               (long long)(first_image + (int64_t)(i / per_image)));
     return 0;
 }
@@ -640,12 +320,12 @@ static int read_images_at(npz_source *ns, npz_split *sp, int64_t start, int64_t 
         for (int64_t i = 0; i < count; i++) {
             if (read_exact(ns, sp->zf, m, ns->scratch, ns->img_bytes) != 0)
                 return -1;
-            hwc_to_chw(buf + (size_t)i * ns->img_bytes, ns->scratch, info->c, hw, m->esize);
+            hwc_to_chw(buf + (size_t)i * ns->img_bytes, ns->scratch, info->c, hw, m->a.esize);
         }
     }
     sp->pos = start + count;
     if (info->dtype == FESF_F32) {
-        fix_f32_order((float *)buf, (size_t)count * per_image);
+        fesf_npy_f32_to_host((float *)buf, (size_t)count * per_image);
         if (check_f32_range(ns, m, (float *)buf, (size_t)count * per_image, start, per_image) != 0)
             return -1;
     }

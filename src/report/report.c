@@ -3,7 +3,6 @@
  * the audit table (audit.h) and image quality (iqem.h). */
 #include "fesf/report.h"
 #include "fesf/audit.h"
-#include "fesf/cli.h"
 #include "fesf/error.h"
 #include "fesf/fed.h"
 #include "fesf/fsutil.h"
@@ -11,6 +10,7 @@
 #include "fesf/log.h"
 #include "fesf/plot.h"
 #include "fesf/run_dir.h"
+#include "fesf/version.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -82,7 +82,7 @@ static void config_and_versions(FILE *f, const fesf_config *cfg)
     fputs(text ? text : "", f);
     free(text);
     fprintf(f, "```\n\n## Versions\n\n```\n");
-    fesf_cli_print_versions(f);
+    fesf_print_versions(f);
     fprintf(f, "```\n");
 }
 

@@ -8,40 +8,11 @@
 #include "fesf/log.h"
 #include "fesf/rng.h"
 
-#include <fftw3.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define ROUNDS 7
 
-/* A bare batched r2c + c2r over contiguous images. */
-typedef struct {
-    fftwf_plan fwd, inv;
-    float *real;
-    fftwf_complex *spec;
-} bare;
-
-static int bare_create(bare *b, const fesf_bench_ihm_args *a, unsigned flags)
-{
-    int n[2] = {a->size, a->size}, howmany = a->batch * a->channels;
-    size_t hw = (size_t)a->size * (size_t)a->size, hwc = (size_t)a->size * (size_t)(a->size / 2 + 1);
-    b->real = fftwf_alloc_real((size_t)howmany * hw);
-    b->spec = fftwf_alloc_complex((size_t)howmany * hwc);
-    if (!b->real || !b->spec) return fesf_error("out of memory for the FFTW reference");
-    b->fwd = fftwf_plan_many_dft_r2c(2, n, howmany, b->real, NULL, 1, (int)hw, b->spec, NULL, 1, (int)hwc, flags);
-    b->inv = fftwf_plan_many_dft_c2r(2, n, howmany, b->spec, NULL, 1, (int)hwc, b->real, NULL, 1, (int)hw, flags);
-    return b->fwd && b->inv ? 0 : fesf_error("cannot plan the FFTW reference");
-}
-
-static void bare_destroy(bare *b)
-{
-    if (b->fwd) fftwf_destroy_plan(b->fwd);
-    if (b->inv) fftwf_destroy_plan(b->inv);
-    fftwf_free(b->real);
-    fftwf_free(b->spec);
-}
-
-/* One timed round of each candidate; rates in images/s. */
+/* One timed round of IHM on the batch; rate in images/s. */
 static double time_ihm(fesf_ihm *p, const float *x, float *y, int batch, double secs)
 {
     long reps = 0;
@@ -54,14 +25,13 @@ static double time_ihm(fesf_ihm *p, const float *x, float *y, int batch, double 
     return (double)reps * batch / (t - t0);
 }
 
-static double time_bare(bare *b, const float *x, size_t len, int batch, double secs)
+/* One timed round of the bare FFTW reference (fesf_fft_ref) on the same batch. */
+static double time_bare(fesf_fft_ref *b, const float *x, int batch, double secs)
 {
     long reps = 0;
     double t0 = fesf_now(), t = t0;
     while (t - t0 < secs || reps < 2) {
-        memcpy(b->real, x, sizeof(float) * len); /* the c2r leaves its output there */
-        fftwf_execute(b->fwd);
-        fftwf_execute(b->inv);
+        fesf_fft_ref_execute(b, x);
         reps++;
         t = fesf_now();
     }
@@ -85,7 +55,7 @@ int fesf_bench_ihm(const fesf_bench_ihm_args *a, FILE *out)
     size_t img = (size_t)a->channels * (size_t)a->size * (size_t)a->size, len = img * (size_t)a->batch;
     float *x = malloc(sizeof(float) * len), *y = malloc(sizeof(float) * len), *host = malloc(sizeof(float) * img);
     fesf_ihm *p = NULL;
-    bare est = {0}, meas = {0};
+    fesf_fft_ref *est = NULL, *meas = NULL;
     double r_ihm[ROUNDS], r_est[ROUNDS], r_meas[ROUNDS], secs = a->seconds / ROUNDS;
     int rc = -1;
     if (!x || !y || !host) {
@@ -98,12 +68,13 @@ int fesf_bench_ihm(const fesf_bench_ihm_args *a, FILE *out)
     for (size_t i = 0; i < img; i++) host[i] = (float)fesf_rng_uniform(&r);
     fesf_ihm_params prm = {0.3, 1.0, FESF_MASK_SQUARE};
     if (fesf_ihm_create(&p, a->size, a->size, a->channels, a->batch, &prm) || fesf_ihm_set_host(p, host) ||
-        bare_create(&est, a, FFTW_ESTIMATE) || bare_create(&meas, a, FFTW_MEASURE))
+        fesf_fft_ref_create(&est, a->batch, a->channels, a->size, a->size, 0) ||
+        fesf_fft_ref_create(&meas, a->batch, a->channels, a->size, a->size, 1))
         goto done;
     for (int k = 0; k < ROUNDS; k++) {
         r_ihm[k] = time_ihm(p, x, y, a->batch, secs);
-        r_est[k] = time_bare(&est, x, len, a->batch, secs);
-        r_meas[k] = time_bare(&meas, x, len, a->batch, secs);
+        r_est[k] = time_bare(est, x, a->batch, secs);
+        r_meas[k] = time_bare(meas, x, a->batch, secs);
     }
     double ihm = median(r_ihm, ROUNDS), e = median(r_est, ROUNDS), m = median(r_meas, ROUNDS);
     double best = e > m ? e : m;
@@ -113,8 +84,8 @@ int fesf_bench_ihm(const fesf_bench_ihm_args *a, FILE *out)
             a->size, a->channels, a->batch, ihm, best, e, m, ihm / best);
     rc = 0;
 done:
-    bare_destroy(&est);
-    bare_destroy(&meas);
+    fesf_fft_ref_destroy(est);
+    fesf_fft_ref_destroy(meas);
     fesf_ihm_destroy(p);
     free(x);
     free(y);

@@ -1,8 +1,11 @@
 /* Plots on a cairo image surface with cairo's toy text API (font "sans").
  * Three steps: layout (plot area, ticks, the places of the point labels and
  * of the legend, all in pixels), drawing, and an atomic PNG write.
- * Sizes scale with the canvas through one unit u (1 at 800 x 560). */
-#include "fesf/plot.h"
+ * Sizes scale with the canvas through one unit u (1 at 800 x 560).
+ * This file: the entry points, the point labels and the legend, the data, and
+ * the output; plot_axes.c: ticks, the plot area, grid, axes and titles. */
+#include "plot_canvas.h"
+
 #include "fesf/error.h"
 
 #include <cairo.h>
@@ -17,23 +20,7 @@
 #define DEFAULT_H 560
 #define MIN_SIDE 200
 #define MAX_SIDE 8192
-#define MARGIN 0.05 /* fraction of the data span added on each side of an axis */
-
-/* Sizes in units u. */
-#define PAD 12.0
-#define TICK_LEN 5.0
-#define MARKER_R 4.5
-#define LINE_W 2.0
-#define FONT_TITLE 17.0
-#define FONT_AXIS 14.0
-#define FONT_TICK 12.0
-#define FONT_LEGEND 12.5
-#define FONT_POINT 11.0
-
-#define INK 0x333333   /* frame, ticks, texts */
-#define GRID 0xE3E3E3  /* grid lines */
-#define BORDER 0xBBBBBB /* legend box */
-#define HIT 1000        /* collision weight of a marker, a label or leaving the plot area */
+#define HIT 1000 /* collision weight of a marker, a label or leaving the plot area */
 
 /* Okabe & Ito (2008), colour-blind safe; yellow, the weakest on white, last. */
 static const unsigned palette[] = {0x0072B2, 0xD55E00, 0x009E73, 0xE69F00,
@@ -41,287 +28,12 @@ static const unsigned palette[] = {0x0072B2, 0xD55E00, 0x009E73, 0xE69F00,
 #define N_COLORS ((int)(sizeof palette / sizeof palette[0]))
 #define N_SHAPES 5 /* circle, square, triangle up, diamond, triangle down */
 
-/* Tick i is (k0 + i) * mult * 10^e, kept in integers so that every tick is
- * the double nearest to the decimal it stands for (0.3, not 0.30000000000000004). */
-typedef struct {
-    long long k0;
-    int mult, e, count;
-} ticks;
-
-typedef struct {
-    double lo, hi; /* axis range in data units */
-    ticks t;
-} axis;
-
-typedef struct {
-    double x, y, w, h;
-} rect;
-
-/* An obstacle for labels and the legend: a marker (r > 0) or a point on a line (r = 0). */
-typedef struct {
-    double x, y, r;
-} dot;
-
-typedef struct {
-    rect box; /* font box of the text */
-    const char *text;
-} label;
-
-typedef struct {
-    cairo_t *cr;
-    const char *title, *xlabel, *ylabel;
-    const fesf_plot_series *s;
-    int ns, w, h, any; /* any: some finite point */
-    double u;
-    rect area; /* plot area */
-    axis ax, ay;
-    dot *dots;
-    size_t n_dots, cap_dots;
-    label *labels;
-    size_t n_labels;
-    rect legend; /* w == 0: no legend */
-} plot;
-
 unsigned fesf_plot_color(int i)
 {
     return palette[(i < 0 ? 0 : i) % N_COLORS];
 }
 
-/* ---- ticks --------------------------------------------------------------- */
-
-static double tick_step(const ticks *t)
-{
-    return t->e >= 0 ? t->mult * pow(10, t->e) : t->mult / pow(10, -t->e);
-}
-
-static double tick_value(const ticks *t, int i)
-{
-    double m = (double)((t->k0 + i) * t->mult);
-    return t->e >= 0 ? m * pow(10, t->e) : m / pow(10, -t->e);
-}
-
-/* The smallest 1-2-5 step with at most max ticks in [lo, hi]; with max >= 3
- * that step is below the span, so there is at least one tick. */
-static int find_ticks(double lo, double hi, int max, ticks *t)
-{
-    static const int mults[] = {1, 2, 5};
-    if (!isfinite(lo) || !isfinite(hi) || !(hi > lo) || !isfinite(hi - lo) || max < 3)
-        return fesf_error("cannot place at most %d ticks in [%g, %g]", max, lo, hi);
-    for (int e = (int)floor(log10((hi - lo) / max));; e++)
-        for (int j = 0; j < 3; j++) {
-            t->mult = mults[j];
-            t->e = e;
-            double step = tick_step(t);
-            double a = ceil(lo / step - 1e-9), b = floor(hi / step + 1e-9);
-            if (!(fabs(a) < 1e15 && fabs(b) < 1e15)) /* also NaN: span too small for doubles */
-                return fesf_error("cannot place ticks in [%g, %g]", lo, hi);
-            if (b - a + 1 <= max) {
-                t->k0 = (long long)a;
-                t->count = (int)(b - a + 1);
-                return 0;
-            }
-        }
-}
-
-int fesf_plot_ticks(double lo, double hi, int max_ticks, double *first, double *step, int *count)
-{
-    ticks t;
-    if (find_ticks(lo, hi, max_ticks, &t))
-        return -1;
-    *first = tick_value(&t, 0);
-    *step = tick_step(&t);
-    *count = t.count;
-    return 0;
-}
-
-/* Tick labels share the decimals of the step; extreme magnitudes use %g with
- * as many significant digits as the step needs. */
-static void tick_label(const ticks *t, int i, char *buf, size_t n)
-{
-    double v = tick_value(t, i);
-    if (t->e >= -5 && t->e <= 5) {
-        snprintf(buf, n, "%.*f", t->e < 0 ? -t->e : 0, v);
-        return;
-    }
-    double big = fmax(fabs(tick_value(t, 0)), fabs(tick_value(t, t->count - 1)));
-    int digits = big > 0 ? (int)floor(log10(big)) - t->e + 1 : 1;
-    snprintf(buf, n, "%.*g", digits < 1 ? 1 : digits > 15 ? 15 : digits, v);
-}
-
-/* ---- text ------------------------------------------------------------------ */
-
-static void set_rgb(cairo_t *cr, unsigned rgb)
-{
-    cairo_set_source_rgb(cr, (rgb >> 16 & 255) / 255.0, (rgb >> 8 & 255) / 255.0, (rgb & 255) / 255.0);
-}
-
-static void set_font(cairo_t *cr, double size, int bold)
-{
-    cairo_select_font_face(cr, "sans", CAIRO_FONT_SLANT_NORMAL,
-                           bold ? CAIRO_FONT_WEIGHT_BOLD : CAIRO_FONT_WEIGHT_NORMAL);
-    cairo_set_font_size(cr, size);
-}
-
-/* Shrink the font until text fits in maxw pixels (long titles). */
-static void set_font_fit(cairo_t *cr, double size, int bold, const char *text, double maxw)
-{
-    cairo_text_extents_t e;
-    set_font(cr, size, bold);
-    cairo_text_extents(cr, text, &e);
-    if (e.x_advance > maxw && maxw > 0)
-        set_font(cr, fmax(6.0, size * maxw / e.x_advance), bold);
-}
-
-static double text_w(cairo_t *cr, const char *text)
-{
-    cairo_text_extents_t e;
-    cairo_text_extents(cr, text, &e);
-    return e.x_advance;
-}
-
-/* Height of the font box (ascent + descent): the same for every text, so
- * labels on one line share a baseline. */
-static double text_h(cairo_t *cr)
-{
-    cairo_font_extents_t f;
-    cairo_font_extents(cr, &f);
-    return f.ascent + f.descent;
-}
-
-/* Draw text with its font box anchored at (x, y): ax, ay = 0 left/top,
- * 0.5 centre, 1 right/bottom. */
-static void draw_text(cairo_t *cr, const char *text, double x, double y, double ax, double ay)
-{
-    cairo_font_extents_t f;
-    cairo_font_extents(cr, &f);
-    cairo_move_to(cr, x - ax * text_w(cr, text), y - ay * (f.ascent + f.descent) + f.ascent);
-    cairo_show_text(cr, text);
-}
-
-static int has_text(const char *s)
-{
-    return s && *s;
-}
-
-/* ---- layout ------------------------------------------------------------------ */
-
-static int finite_pt(const fesf_plot_series *s, int i)
-{
-    return isfinite(s->x[i]) && isfinite(s->y[i]);
-}
-
-/* Widen [lo, hi] by MARGIN, or around a single value by 5% of it (0.5 at 0). */
-static void pad_range(axis *a)
-{
-    double m = a->hi > a->lo ? MARGIN * (a->hi - a->lo) : fabs(a->lo) > 0 ? 0.05 * fabs(a->lo) : 0.5;
-    a->lo -= m;
-    a->hi += m;
-}
-
-/* Axis ranges from the finite points; [0, 1] on both axes without any. */
-static void data_ranges(plot *p)
-{
-    p->ax.lo = p->ay.lo = INFINITY;
-    p->ax.hi = p->ay.hi = -INFINITY;
-    for (int k = 0; k < p->ns; k++)
-        for (int i = 0; i < p->s[k].n; i++)
-            if (finite_pt(&p->s[k], i)) {
-                p->ax.lo = fmin(p->ax.lo, p->s[k].x[i]);
-                p->ax.hi = fmax(p->ax.hi, p->s[k].x[i]);
-                p->ay.lo = fmin(p->ay.lo, p->s[k].y[i]);
-                p->ay.hi = fmax(p->ay.hi, p->s[k].y[i]);
-                p->any = 1;
-            }
-    if (!p->any) {
-        p->ax = p->ay = (axis){.lo = 0, .hi = 1};
-        return;
-    }
-    pad_range(&p->ax);
-    pad_range(&p->ay);
-}
-
-static double widest_tick_label(plot *p, const axis *a)
-{
-    char buf[64];
-    double w = 0;
-    for (int i = 0; i < a->t.count; i++) {
-        tick_label(&a->t, i, buf, sizeof buf);
-        w = fmax(w, text_w(p->cr, buf));
-    }
-    return w;
-}
-
-/* Ticks for an axis of len pixels: about one per 80u (x) or 50u (y) pixels,
- * fewer while neighbouring labels would touch. */
-static int axis_ticks(plot *p, axis *a, double len, int horizontal)
-{
-    set_font(p->cr, FONT_TICK * p->u, 0);
-    int max = (int)(len / ((horizontal ? 80 : 50) * p->u));
-    for (max = max < 3 ? 3 : max;; max--) {
-        if (find_ticks(a->lo, a->hi, max, &a->t))
-            return -1;
-        double need = horizontal ? widest_tick_label(p, a) + 12 * p->u : text_h(p->cr) + 6 * p->u;
-        if (len * tick_step(&a->t) / (a->hi - a->lo) >= need || max == 3)
-            return 0;
-    }
-}
-
-/* Pixel coordinates of data values. */
-static double px_x(const plot *p, double v)
-{
-    return p->area.x + (v - p->ax.lo) / (p->ax.hi - p->ax.lo) * p->area.w;
-}
-
-static double px_y(const plot *p, double v)
-{
-    return p->area.y + p->area.h - (v - p->ay.lo) / (p->ay.hi - p->ay.lo) * p->area.h;
-}
-
-/* Narrow the plot area if the label of the last x tick (centred on the tick,
- * which may sit on the right edge) would leave the canvas. */
-static int fit_last_x_label(plot *p)
-{
-    char buf[64];
-    const ticks *t = &p->ax.t;
-    tick_label(t, t->count - 1, buf, sizeof buf);
-    double over = px_x(p, tick_value(t, t->count - 1)) + text_w(p->cr, buf) / 2 - (p->w - PAD * p->u);
-    if (over <= 0)
-        return 0;
-    p->area.w -= ceil(over);
-    return axis_ticks(p, &p->ax, p->area.w, 1);
-}
-
-/* Plot area and ticks: title above, x tick labels and x label below, y label
- * and y tick labels left, and on the right either a small margin or the legend. */
-static int layout(plot *p, double legend_w)
-{
-    cairo_t *cr = p->cr;
-    double u = p->u, pad = PAD * u, top = pad, bottom = pad, left = pad;
-    if (has_text(p->title)) {
-        set_font(cr, FONT_TITLE * u, 1);
-        top += text_h(cr) + 0.4 * pad;
-    }
-    set_font(cr, FONT_AXIS * u, 0);
-    double axis_h = text_h(cr);
-    set_font(cr, FONT_TICK * u, 0);
-    top += text_h(cr) / 2; /* room for the label of a tick at the top edge */
-    bottom += (TICK_LEN + 3) * u + text_h(cr) + (has_text(p->xlabel) ? axis_h + 0.5 * pad : 0);
-    p->area.y = round(top);
-    p->area.h = round(p->h - bottom) - p->area.y;
-    if (p->area.h < 60)
-        return fesf_error("%dx%d pixels leave no room for the plot", p->w, p->h);
-    if (axis_ticks(p, &p->ay, p->area.h, 0))
-        return -1;
-    left += (TICK_LEN + 4) * u + widest_tick_label(p, &p->ay);
-    left += has_text(p->ylabel) ? axis_h + 0.5 * pad : 0;
-    p->area.x = round(left);
-    p->area.w = round(p->w - (legend_w > 0 ? legend_w + 2.5 * pad : 2 * pad)) - p->area.x;
-    if (p->area.w < 60)
-        return fesf_error("%dx%d pixels leave no room for the plot", p->w, p->h);
-    if (axis_ticks(p, &p->ax, p->area.w, 1))
-        return -1;
-    return fit_last_x_label(p);
-}
+/* ---- point labels and legend ------------------------------------------------- */
 
 static int add_dot(plot *p, double x, double y, double r)
 {
@@ -477,98 +189,17 @@ static int arrange(plot *p)
     p->legend = (rect){0};
     if (rows)
         legend_size(p, &lw, &lh);
-    if (layout(p, 0) || place_labels(p))
+    if (fesf_plot_layout(p, 0) || place_labels(p))
         return -1;
     if (!rows || legend_inside(p, lw, lh) == 0)
         return 0;
-    if (layout(p, lw) || place_labels(p))
+    if (fesf_plot_layout(p, lw) || place_labels(p))
         return -1;
     p->legend = (rect){round(p->area.x + p->area.w + 1.5 * PAD * p->u), p->area.y, round(lw), round(lh)};
     return 0;
 }
 
 /* ---- drawing ----------------------------------------------------------------- */
-
-/* Coordinate of a crisp line of width lw near v (odd widths on pixel centres). */
-static double crisp(double v, double lw)
-{
-    return ((int)lw % 2) ? floor(v) + 0.5 : round(v);
-}
-
-static void line(cairo_t *cr, double x0, double y0, double x1, double y1)
-{
-    cairo_move_to(cr, x0, y0);
-    cairo_line_to(cr, x1, y1);
-    cairo_stroke(cr);
-}
-
-/* Grid lines under the data, at every tick. */
-static void draw_grid(plot *p)
-{
-    cairo_t *cr = p->cr;
-    rect a = p->area;
-    set_rgb(cr, GRID);
-    cairo_set_line_width(cr, 1);
-    for (int i = 0; i < p->ax.t.count; i++) {
-        double x = crisp(px_x(p, tick_value(&p->ax.t, i)), 1);
-        line(cr, x, a.y, x, a.y + a.h);
-    }
-    for (int i = 0; i < p->ay.t.count; i++) {
-        double y = crisp(px_y(p, tick_value(&p->ay.t, i)), 1);
-        line(cr, a.x, y, a.x + a.w, y);
-    }
-}
-
-/* Frame around the plot area, outward tick marks and tick labels. */
-static void draw_axes(plot *p)
-{
-    cairo_t *cr = p->cr;
-    rect a = p->area;
-    double lw = fmax(1, round(p->u)), tl = TICK_LEN * p->u, x0 = crisp(a.x, lw), y1 = crisp(a.y + a.h, lw);
-    char buf[64];
-    set_rgb(cr, INK);
-    cairo_set_line_width(cr, lw);
-    cairo_rectangle(cr, x0, crisp(a.y, lw), crisp(a.x + a.w, lw) - x0, y1 - crisp(a.y, lw));
-    cairo_stroke(cr);
-    set_font(cr, FONT_TICK * p->u, 0);
-    for (int i = 0; i < p->ax.t.count; i++) {
-        double x = crisp(px_x(p, tick_value(&p->ax.t, i)), lw);
-        line(cr, x, y1, x, y1 + tl);
-        tick_label(&p->ax.t, i, buf, sizeof buf);
-        draw_text(cr, buf, x, y1 + tl + 3 * p->u, 0.5, 0);
-    }
-    for (int i = 0; i < p->ay.t.count; i++) {
-        double y = crisp(px_y(p, tick_value(&p->ay.t, i)), lw);
-        line(cr, x0 - tl, y, x0, y);
-        tick_label(&p->ay.t, i, buf, sizeof buf);
-        draw_text(cr, buf, x0 - tl - 4 * p->u, y, 1, 0.5);
-    }
-}
-
-/* Title centred over the plot area, x label under it, y label rotated on the left. */
-static void draw_titles(plot *p)
-{
-    cairo_t *cr = p->cr;
-    double pad = PAD * p->u, cx = p->area.x + p->area.w / 2;
-    set_rgb(cr, INK);
-    if (has_text(p->title)) {
-        set_font_fit(cr, FONT_TITLE * p->u, 1, p->title, p->w - 2 * pad);
-        double half = text_w(cr, p->title) / 2; /* centred, but kept on the canvas */
-        draw_text(cr, p->title, fmin(fmax(cx, pad + half), p->w - pad - half), pad, 0.5, 0);
-    }
-    if (has_text(p->xlabel)) {
-        set_font_fit(cr, FONT_AXIS * p->u, 0, p->xlabel, p->area.w);
-        draw_text(cr, p->xlabel, cx, p->h - pad, 0.5, 1);
-    }
-    if (has_text(p->ylabel)) {
-        set_font_fit(cr, FONT_AXIS * p->u, 0, p->ylabel, p->area.h);
-        cairo_save(cr);
-        cairo_translate(cr, pad, p->area.y + p->area.h / 2);
-        cairo_rotate(cr, -M_PI / 2);
-        draw_text(cr, p->ylabel, 0, 0, 0.5, 0);
-        cairo_restore(cr);
-    }
-}
 
 /* Path of marker `shape` centred at (x, y), of about the area of a circle of radius r. */
 static void marker_path(cairo_t *cr, int shape, double x, double y, double r)
@@ -683,10 +314,10 @@ static void draw(plot *p)
 {
     set_rgb(p->cr, 0xFFFFFF);
     cairo_paint(p->cr);
-    draw_grid(p);
+    fesf_plot_draw_grid(p);
     draw_data(p);
-    draw_axes(p);
-    draw_titles(p);
+    fesf_plot_draw_axes(p);
+    fesf_plot_draw_titles(p);
     draw_legend(p);
 }
 
@@ -762,7 +393,7 @@ int fesf_plot_png(const char *path, const fesf_plot_opts *o, const fesf_plot_ser
     cairo_surface_t *sf = cairo_image_surface_create(CAIRO_FORMAT_RGB24, p.w, p.h);
     p.cr = cairo_create(sf);
     int rc = -1;
-    data_ranges(&p);
+    fesf_plot_ranges(&p);
     if (cairo_status(p.cr) != CAIRO_STATUS_SUCCESS)
         fesf_error("'%s': cairo: %s", path, cairo_status_to_string(cairo_status(p.cr)));
     else if (arrange(&p))

@@ -1,19 +1,17 @@
 /* fesf bench agg: fesf's aggregation round against bare blocking MPI (see
- * bench_agg.h). */
-#include "fesf/bench_agg.h"
+ * bench.h). It makes no MPI call itself: rounds and barriers are src/fed's. */
+#include "fesf/bench.h"
 #include "fesf/error.h"
 #include "fesf/fed.h"
 #include "fesf/log.h"
-#include "mpi_world.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-#define PIECE ((size_t)1 << 28) /* elements per MPI call, as in agg.c and world.c */
-
 enum { KIND_FESF, KIND_BARE, KINDS };
 
+/* CPU seconds (user + system) this process has used so far. */
 static double cpu_seconds(void)
 {
     struct rusage ru;
@@ -29,25 +27,10 @@ static int round_fesf(const fesf_world *w, float *buf, size_t n)
     return 0;
 }
 
-/* The same with Open MPI's blocking (busy-polling) collectives. */
-static int round_bare(const fesf_world *w, float *buf, size_t n)
-{
-    for (size_t off = 0; off < n; off += PIECE) {
-        int k = (int)(n - off < PIECE ? n - off : PIECE);
-        if (MPI_Bcast(buf + off, k, MPI_FLOAT, 0, fesf_world_comm(w)) != MPI_SUCCESS) return fesf_error("MPI_Bcast failed");
-    }
-    for (size_t off = 0; off < n; off += PIECE) {
-        int k = (int)(n - off < PIECE ? n - off : PIECE);
-        int rc = w->rank == 0 ? MPI_Reduce(MPI_IN_PLACE, buf + off, k, MPI_FLOAT, MPI_SUM, 0, fesf_world_comm(w))
-                              : MPI_Reduce(buf + off, NULL, k, MPI_FLOAT, MPI_SUM, 0, fesf_world_comm(w));
-        if (rc != MPI_SUCCESS) return fesf_error("MPI_Reduce failed");
-    }
-    return 0;
-}
-
+/* One round of the given kind; the bare one is fesf_fed_bare_round (src/fed). */
 static int run(int kind, const fesf_world *w, float *buf, size_t n)
 {
-    return kind == KIND_FESF ? round_fesf(w, buf, n) : round_bare(w, buf, n);
+    return kind == KIND_FESF ? round_fesf(w, buf, n) : fesf_fed_bare_round(w, buf, n);
 }
 
 static int cmp_double(const void *a, const void *b)

@@ -1,5 +1,6 @@
 /* fesf bench train: training throughput of the C engine. */
 #include "fesf/bench.h"
+#include "fesf/blas.h"
 #include "fesf/config.h"
 #include "fesf/error.h"
 #include "fesf/log.h"
@@ -7,7 +8,6 @@
 #include "fesf/optim.h"
 #include "fesf/rng.h"
 
-#include <cblas.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 
@@ -20,7 +20,7 @@ int fesf_bench_train(const fesf_bench_train_args *a, FILE *out)
     float *x = malloc(sizeof(float) * img * (size_t)a->batch), *state = NULL;
     int32_t *labels = malloc(sizeof(int32_t) * (size_t)a->batch);
     int rc = -1;
-    openblas_set_num_threads(a->threads);
+    fesf_blas_set_threads(a->threads);
     if (!x || !labels || fesf_model_create(&m, a->model, a->width, a->channels, a->size, a->size, a->classes, a->batch))
         goto done;
     fesf_model_init(m, 0);
