@@ -1,5 +1,5 @@
 /* IQEM's least-squares GAN gradients (see iqem.h). */
-#include "fesf/iqem.h"
+#include "fesf/gan.h"
 #include "fesf/error.h"
 #include "fesf/loss.h"
 
