@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run every test suite and print one summary line: "N passed, N failed, N skipped".
-# Suites: the cmocka unit tests (build/tests/test_*) and the end-to-end scripts
-# (tests/e2e/*.sh). Both speak TAP ("ok", "not ok", "# SKIP"); a suite that
+# Suites: the walls between the rooms (tests/walls.sh), the cmocka unit tests
+# (build/tests/test_*) and the end-to-end scripts (tests/e2e/*.sh). Both speak TAP ("ok", "not ok", "# SKIP"); a suite that
 # exits non-zero without reporting a failure counts as one failure.
 # Usage: tests/run.sh [PATTERN]   (only suites whose name contains PATTERN)
 cd "$(dirname "$0")/.." || exit 1
@@ -37,6 +37,7 @@ run_suite() { # name, command...
     grep -E '^(not )?ok [0-9]+.*# ?SKIP' "$log" | sed 's/^/    /'
 }
 
+run_suite "walls" sh tests/walls.sh  # the walls between the rooms (docs/architecture.md)
 for t in "$BUILD"/tests/test_*; do
     [ -x "$t" ] || continue
     run_suite "unit/$(basename "$t")" "$t"

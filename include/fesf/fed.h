@@ -37,11 +37,32 @@ int fesf_fed_bcast_f32(const fesf_world *w, float *buf, size_t n);
  * training (Open MPI's blocking calls busy-poll). */
 int fesf_fed_bare_round(const fesf_world *w, float *buf, size_t n);
 
+/* One federated round, the shape FedSGD, FedAvg and the federated GAN
+ * share (round.c): the coordinator's state[n_state] is broadcast to every
+ * rank; acc[n_acc] is zeroed; add(ctx, i, weight, acc) runs for every site
+ * of this rank that takes part and adds weight * its contribution into acc;
+ * the ranks' acc are summed into the coordinator's, and the caller steps
+ * there (rank 0). weight = (float)(site_n[id-1] / total), total the site_n
+ * of the round's sites summed in id order. Site i is this rank's i-th shard
+ * in id order (fesf_world_owns_shard), the order every trainer keeps its
+ * sites in. 0 or -1. */
+typedef void (*fesf_fed_site_fn)(void *ctx, int i, float weight, float *acc);
+typedef struct {
+    float *state, *acc;
+    size_t n_state, n_acc;
+    int n_sites;                    /* sites of the run */
+    const double *site_n;           /* [n_sites] every site's training images, on every rank */
+    const unsigned char *part;      /* [n_sites] 1 if site id-1 takes part this round; NULL: all do */
+    fesf_fed_site_fn add;
+    void *ctx;
+} fesf_fed_round_args;
+int fesf_fed_round(const fesf_world *w, const fesf_fed_round_args *a);
+
 /* Data order of a site with n training images: epoch e's permutation
  * (order[n]), keyed by (seed, site, e); FedSGD's batch of round r is
  * positions r*k .. r*k+k-1 of the concatenated epochs, k = min(n, batch).
  * fesf_fed_sgd_batch writes the k indices to ids (order is scratch [n]) and
- * returns k. Public so that tests can rebuild the same batches. */
+ * returns k. Public so that tests can rebuild the same batches (order.c). */
 void fesf_fed_epoch_order(uint64_t seed, int site_id, int64_t epoch, int64_t n, int32_t *order);
 int fesf_fed_sgd_batch(uint64_t seed, int site_id, int64_t n, int64_t round, int batch, int32_t *order, int32_t *ids);
 

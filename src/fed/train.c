@@ -5,221 +5,26 @@
  * training images; the weighted sums reach the coordinator in one reduce;
  * the coordinator steps its optimizer (FedSGD) or takes the average
  * (FedAvg). Data order comes from the counter RNG keyed by (seed, site,
- * epoch), so nothing but the round number is needed to continue a run. */
+ * epoch), so nothing but the round number is needed to continue a run.
+ * Here: the rounds, evaluation and the entry points; the shards, the
+ * checkpoints and the report files are train_data.c, train_ckpt.c and
+ * train_report.c (train_internal.h). */
+#include "train_internal.h"
+
 #include "fesf/error.h"
 #include "fesf/fed.h"
 #include "fesf/fsutil.h"
-#include "fesf/h5io.h"
 #include "fesf/log.h"
 #include "fesf/loss.h"
-#include "fesf/metrics.h"
-#include "fesf/model.h"
 #include "fesf/model_io.h"
-#include "fesf/optim.h"
 #include "fesf/rng.h"
-#include "fesf/run_dir.h"
-#include "fesf/version.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-
-#define MAX_CHANNELS 3
-enum { SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST };
-static const char *const split_names[] = {"train", "val", "test"};
-
-typedef struct {
-    int id;                     /* shard number, 1-based */
-    int64_t n[3];
-    float *x[3];                /* [n, C, H, W], normalised in place */
-    int32_t *y[3];
-} site_data;
-
-typedef struct {
-    int c, h, w, k;             /* image shape and classes, from site-001.h5 */
-} data_shape;
-
-typedef struct {
-    const fesf_config *cfg;
-    const fesf_world *w;
-    int n_sites, n_mine;
-    site_data *sites;           /* this rank's sites */
-    data_shape shape;
-    fesf_model *m;
-    size_t np, nb, nacc;        /* params, buffers, accumulator floats */
-    float *global;              /* [np + nb] the round's broadcast state */
-    float *acc;                 /* [np + nb + 2]: weighted sum, loss, images */
-    float *opt_state, *local_state, *xb;
-    float *velocity;            /* [np] FedAvg server momentum, inside opt_state (checkpointed with it) */
-    int32_t *yb, *idx;
-    fesf_optim_config oc, local;
-    size_t stats_len;
-    double *stats;              /* [2 (val, test)][n_sites][stats_len] */
-    double *site_n;             /* [n_sites] training images of every site */
-    float *best;                /* [np + nb] best-validation state (coordinator) */
-    double best_auc;
-    int best_round;
-    FILE *metrics;
-    int resume;                 /* --resume: continue from the newest checkpoint */
-    const char *out;            /* folder of the outputs (metrics, models, checkpoints, report) */
-    fesf_stage stage;           /* stamped on model.h5 and summary.tsv */
-} trainer;
-
-/* ---- data ----------------------------------------------------------------- */
-
-static const char *input_group(const fesf_config *cfg)
-{
-    return cfg->train.input == FESF_INPUT_PLAIN ? "plain" : cfg->train.input == FESF_INPUT_SYNTHETIC ? "synthetic"
-                                                                                                     : "surrogate";
-}
-
-/* Shape of site-001.h5's images and its class count (metadata only). */
-static int read_shape(const char *dir, const char *group, data_shape *s)
-{
-    char path[FESF_PATH_MAX + 32], ds[64];
-    snprintf(path, sizeof path, "%s/site-001.h5", dir);
-    hid_t f = fesf_h5_open(path, "fesf-shard", FESF_SHARD_VERSION, 0);
-    if (f < 0) return -1;
-    snprintf(ds, sizeof ds, "/%s/train/images", group);
-    hid_t d = H5Lexists(f, "/", H5P_DEFAULT) > 0 && H5Lexists(f, group, H5P_DEFAULT) > 0 ? H5Dopen2(f, ds, H5P_DEFAULT)
-                                                                                         : H5I_INVALID_HID;
-    hsize_t dims[8];
-    int64_t k = 0;
-    int rc = d >= 0 && fesf_h5_dims(d, dims) == 4 && !fesf_h5_attr_get_i64(f, "n_classes", &k) ? 0 : -1;
-    if (rc) fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, group,
-                       !strcmp(group, "synthetic") ? "hide" : "enhance");
-    else *s = (data_shape){(int)dims[1], (int)dims[2], (int)dims[3], (int)k};
-    if (d >= 0) H5Dclose(d);
-    H5Fclose(f);
-    return rc;
-}
-
-/* Load one split of a site (images as float in [0,1], labels). */
-static int load_split(hid_t f, const char *name, const char *group, int sp, const data_shape *want, site_data *s)
-{
-    char ds[64];
-    hsize_t dims[8];
-    snprintf(ds, sizeof ds, "/%s/%s/images", group, split_names[sp]);
-    hid_t d = H5Lexists(f, group, H5P_DEFAULT) > 0 ? H5Dopen2(f, ds, H5P_DEFAULT) : H5I_INVALID_HID, t = H5I_INVALID_HID;
-    snprintf(ds, sizeof ds, "/%s/%s/labels", group, split_names[sp]);
-    hid_t l = d >= 0 ? H5Dopen2(f, ds, H5P_DEFAULT) : H5I_INVALID_HID;
-    int rc = -1;
-    if (d < 0 || l < 0 || fesf_h5_dims(d, dims) != 4) {
-        fesf_error("'%s' has no /%s/%s images and labels", name, group, split_names[sp]);
-        goto done;
-    }
-    if ((int)dims[1] != want->c || (int)dims[2] != want->h || (int)dims[3] != want->w) {
-        fesf_error("'%s': images are %dx%dx%d but site-001.h5 has %dx%dx%d", name, (int)dims[1], (int)dims[2],
-                   (int)dims[3], want->c, want->h, want->w);
-        goto done;
-    }
-    int64_t n = (int64_t)dims[0];
-    size_t len = (size_t)n * (size_t)want->c * (size_t)want->h * (size_t)want->w;
-    s->n[sp] = n;
-    s->x[sp] = malloc(sizeof(float) * (len ? len : 1));
-    s->y[sp] = malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
-    if (!s->x[sp] || !s->y[sp]) {
-        fesf_error("out of memory loading '%s'", name);
-        goto done;
-    }
-    t = H5Dget_type(d);
-    int u8 = H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1;
-    if (u8) { /* read bytes into the tail of the float buffer, widen in place from the front */
-        uint8_t *b = (uint8_t *)(s->x[sp] + len) - len;
-        if (fesf_h5_read_rows(d, 0, n, H5T_NATIVE_UINT8, b)) goto done;
-        for (size_t i = 0; i < len; i++) s->x[sp][i] = (float)b[i] / 255.0f;
-    } else if (fesf_h5_read_rows(d, 0, n, H5T_NATIVE_FLOAT, s->x[sp])) {
-        goto done;
-    }
-    if (fesf_h5_read_rows(l, 0, n, H5T_NATIVE_INT32, s->y[sp])) goto done;
-    for (int64_t i = 0; i < n; i++)
-        if (s->y[sp][i] < 0 || s->y[sp][i] >= want->k) {
-            fesf_error("'%s': label %d outside the %d classes of site-001.h5", name, s->y[sp][i], want->k);
-            goto done;
-        }
-    rc = 0;
-done:
-    if (t >= 0) H5Tclose(t);
-    if (l >= 0) H5Dclose(l);
-    if (d >= 0) H5Dclose(d);
-    return rc;
-}
-
-static int load_site(trainer *t, site_data *s)
-{
-    char path[FESF_PATH_MAX + 32], name[32];
-    snprintf(name, sizeof name, "site-%03d.h5", s->id);
-    snprintf(path, sizeof path, "%s/%s", t->cfg->run.out, name);
-    hid_t f = fesf_h5_open(path, "fesf-shard", FESF_SHARD_VERSION, 0);
-    if (f < 0) return fesf_error("site %d: %s", s->id, fesf_errmsg());
-    int64_t k = 0;
-    int rc = fesf_h5_attr_get_i64(f, "n_classes", &k);
-    if (!rc && k != t->shape.k) rc = fesf_error("'%s' has %lld classes but site-001.h5 has %d", name, (long long)k, t->shape.k);
-    for (int sp = 0; sp < 3 && !rc; sp++) rc = load_split(f, name, input_group(t->cfg), sp, &t->shape, s);
-    H5Fclose(f);
-    if (!rc && s->n[SPLIT_TRAIN] == 0) rc = fesf_error("'%s' has no training images", name);
-    return rc ? fesf_error("site %d: %s", s->id, fesf_errmsg()) : 0;
-}
-
-/* Per-channel mean and std over all sites' training images, from reduced sums. */
-static int normalise(trainer *t)
-{
-    int c = t->shape.c;
-    size_t hw = (size_t)t->shape.h * (size_t)t->shape.w;
-    double sums[2 * MAX_CHANNELS + 1] = {0};
-    for (int i = 0; i < t->n_mine; i++) {
-        const site_data *s = &t->sites[i];
-        for (int64_t j = 0; j < s->n[SPLIT_TRAIN]; j++)
-            for (int ch = 0; ch < c; ch++) {
-                const float *p = s->x[SPLIT_TRAIN] + ((size_t)j * c + ch) * hw;
-                for (size_t q = 0; q < hw; q++) sums[ch] += p[q], sums[c + ch] += (double)p[q] * p[q];
-            }
-        sums[2 * c] += (double)s->n[SPLIT_TRAIN] * hw;
-    }
-    if (fesf_fed_sum_to_coord_f64(t->w, sums, (size_t)(2 * c + 1))) return -1;
-    float ms[2 * MAX_CHANNELS];
-    for (int ch = 0; ch < c; ch++) {
-        double mean = sums[ch] / sums[2 * c], var = sums[c + ch] / sums[2 * c] - mean * mean;
-        ms[ch] = (float)mean;
-        ms[c + ch] = (float)sqrt(var > 1e-12 ? var : 1e-12);
-    }
-    if (fesf_fed_bcast_f32(t->w, ms, (size_t)(2 * c))) return -1;
-    if (t->w->rank == 0)
-        fesf_info("normalisation from %d sites' sums: mean %.4f, std %.4f (channel 0)", t->n_sites, ms[0], ms[c]);
-    for (int i = 0; i < t->n_mine; i++)
-        for (int sp = 0; sp < 3; sp++)
-            for (int64_t j = 0; j < t->sites[i].n[sp]; j++)
-                for (int ch = 0; ch < c; ch++) {
-                    float *p = t->sites[i].x[sp] + ((size_t)j * c + ch) * hw;
-                    for (size_t q = 0; q < hw; q++) p[q] = (p[q] - ms[ch]) / ms[c + ch];
-                }
-    return 0;
-}
 
 /* ---- one site's contribution ------------------------------------------------ */
-
-/* A site's data stream: epoch e is a shuffle keyed by (seed, site, e), so
- * any position can be computed from the round alone (see fed.h). */
-void fesf_fed_epoch_order(uint64_t seed, int site_id, int64_t epoch, int64_t n, int32_t *order)
-{
-    fesf_rng r;
-    fesf_rng_init(&r, seed, (uint32_t)site_id, FESF_STREAM_DATA_ORDER + 256u * (uint32_t)epoch);
-    for (int64_t i = 0; i < n; i++) order[i] = (int32_t)i;
-    fesf_rng_shuffle_i32(&r, order, n);
-}
-
-int fesf_fed_sgd_batch(uint64_t seed, int site_id, int64_t n, int64_t round, int batch, int32_t *order, int32_t *ids)
-{
-    int k = (int)(n < batch ? n : batch);
-    int64_t pos = round * k, epoch = -1;
-    for (int i = 0; i < k; i++, pos++) {
-        if (pos / n != epoch) fesf_fed_epoch_order(seed, site_id, epoch = pos / n, n, order);
-        ids[i] = order[pos % n];
-    }
-    return k;
-}
 
 static void epoch_order(const trainer *t, const site_data *s, int64_t epoch, uint64_t seed)
 {
@@ -273,10 +78,13 @@ static double site_fedavg(trainer *t, const site_data *s, int64_t round, uint64_
 
 /* ---- a round ------------------------------------------------------------- */
 
-static int chosen(const trainer *t, int64_t round, int site_id)
+/* The sites of a round (part[id - 1] = 1): with train.participation p < 1,
+ * the first round(p * n_sites) of a shuffle keyed by (seed, round); NULL
+ * when every site takes part. */
+static const unsigned char *participants(const trainer *t, int64_t round, unsigned char *part)
 {
     double p = t->cfg->train.participation;
-    if (p >= 1) return 1;
+    if (p >= 1) return NULL;
     int m = (int)lround(p * t->n_sites);
     if (m < 1) m = 1;
     fesf_rng r;
@@ -284,52 +92,69 @@ static int chosen(const trainer *t, int64_t round, int site_id)
     int32_t order[4096];
     for (int i = 0; i < t->n_sites; i++) order[i] = i + 1;
     fesf_rng_shuffle_i32(&r, order, t->n_sites);
-    for (int i = 0; i < m; i++)
-        if (order[i] == site_id) return 1;
-    return 0;
+    memset(part, 0, (size_t)t->n_sites);
+    for (int i = 0; i < m; i++) part[order[i] - 1] = 1;
+    return part;
+}
+
+typedef struct {
+    trainer *t;
+    int64_t round;
+    uint64_t seed;
+} round_ctx;
+
+/* Site i's share of the round (fesf_fed_site_fn), from the broadcast state:
+ * weight * its gradient (FedSGD) or its parameters (FedAvg), its buffers
+ * and its loss, and the images it used. */
+static void add_site(void *ctx, int i, float wgt, float *acc)
+{
+    const round_ctx *c = ctx;
+    trainer *t = c->t;
+    const site_data *s = &t->sites[i];
+    size_t np = t->np, nb = t->nb;
+    int sgd = t->cfg->train.algo == FESF_ALGO_FEDSGD, used = 0;
+    memcpy(fesf_model_params(t->m), t->global, sizeof(float) * np);
+    memcpy(fesf_model_buffers(t->m), t->global + np, sizeof(float) * nb);
+    double l = sgd ? site_fedsgd(t, s, c->round, c->seed, &used) : site_fedavg(t, s, c->round, c->seed, &used);
+    const float *src = sgd ? fesf_model_grads(t->m) : fesf_model_params(t->m);
+    for (size_t q = 0; q < np; q++) acc[q] += wgt * src[q];
+    const float *buf = fesf_model_buffers(t->m);
+    for (size_t q = 0; q < nb; q++) acc[np + q] += wgt * buf[q];
+    acc[np + nb] += wgt * (float)l;
+    acc[np + nb + 1] += (float)used;
+}
+
+/* Coordinator: the new global state from the round's sums, the optimizer
+ * step on the weighted gradient (FedSGD) or the weighted average of the
+ * sites' parameters (FedAvg, with server momentum: FedAvgM). */
+static void server_step(trainer *t, int64_t round, double *loss, double *images)
+{
+    size_t np = t->np, nb = t->nb;
+    if (t->cfg->train.algo == FESF_ALGO_FEDSGD) {
+        fesf_optim_step(&t->oc, round, np, t->global, t->acc, t->opt_state);
+    } else if (t->cfg->train.server_momentum == 0) {
+        memcpy(t->global, t->acc, sizeof(float) * np); /* the weighted average */
+    } else { /* FedAvgM: v = mu v + (global - average); global -= v */
+        float mu = (float)t->cfg->train.server_momentum;
+        for (size_t q = 0; q < np; q++) {
+            t->velocity[q] = mu * t->velocity[q] + (t->global[q] - t->acc[q]);
+            t->global[q] -= t->velocity[q];
+        }
+    }
+    memcpy(t->global + np, t->acc + np, sizeof(float) * nb);
+    *loss = t->acc[np + nb];
+    *images = t->acc[np + nb + 1];
 }
 
 static int run_round(trainer *t, int64_t round, uint64_t seed, double *loss, double *images)
 {
-    size_t np = t->np, nb = t->nb;
-    if (fesf_fed_bcast_f32(t->w, t->global, np + nb)) return -1;
-    memset(t->acc, 0, sizeof(float) * t->nacc);
-    double total = 0; /* training images of the round's sites, known to every rank */
-    for (int id = 1; id <= t->n_sites; id++)
-        if (chosen(t, round, id)) total += t->site_n[id - 1];
-    for (int i = 0; i < t->n_mine; i++) {
-        const site_data *s = &t->sites[i];
-        if (!chosen(t, round, s->id)) continue;
-        float wgt = (float)((double)s->n[SPLIT_TRAIN] / total);
-        memcpy(fesf_model_params(t->m), t->global, sizeof(float) * np);
-        memcpy(fesf_model_buffers(t->m), t->global + np, sizeof(float) * nb);
-        int used = 0;
-        double l = t->cfg->train.algo == FESF_ALGO_FEDSGD ? site_fedsgd(t, s, round, seed, &used)
-                                                           : site_fedavg(t, s, round, seed, &used);
-        const float *src = t->cfg->train.algo == FESF_ALGO_FEDSGD ? fesf_model_grads(t->m) : fesf_model_params(t->m);
-        for (size_t q = 0; q < np; q++) t->acc[q] += wgt * src[q];
-        const float *buf = fesf_model_buffers(t->m);
-        for (size_t q = 0; q < nb; q++) t->acc[np + q] += wgt * buf[q];
-        t->acc[np + nb] += wgt * (float)l;
-        t->acc[np + nb + 1] += (float)used;
-    }
-    if (fesf_fed_sum_to_coord(t->w, t->acc, t->nacc)) return -1;
-    if (t->w->rank == 0) {
-        if (t->cfg->train.algo == FESF_ALGO_FEDSGD) {
-            fesf_optim_step(&t->oc, round, np, t->global, t->acc, t->opt_state);
-        } else if (t->cfg->train.server_momentum == 0) {
-            memcpy(t->global, t->acc, sizeof(float) * np); /* the weighted average */
-        } else { /* FedAvgM: v = mu v + (global - average); global -= v */
-            float mu = (float)t->cfg->train.server_momentum;
-            for (size_t q = 0; q < np; q++) {
-                t->velocity[q] = mu * t->velocity[q] + (t->global[q] - t->acc[q]);
-                t->global[q] -= t->velocity[q];
-            }
-        }
-        memcpy(t->global + np, t->acc + np, sizeof(float) * nb);
-        *loss = t->acc[np + nb];
-        *images = t->acc[np + nb + 1];
-    }
+    unsigned char part[4096]; /* setup caps n_sites at 4096 */
+    round_ctx c = {t, round, seed};
+    fesf_fed_round_args a = {.state = t->global, .n_state = t->np + t->nb, .acc = t->acc, .n_acc = t->nacc,
+                             .n_sites = t->n_sites, .site_n = t->site_n, .part = participants(t, round, part),
+                             .add = add_site, .ctx = &c};
+    if (fesf_fed_round(t->w, &a)) return -1;
+    if (t->w->rank == 0) server_step(t, round, loss, images);
     return 0;
 }
 
@@ -373,53 +198,17 @@ static void pooled(const trainer *t, int v, fesf_metrics *out)
     fesf_metrics_compute(sum, t->shape.k, out);
 }
 
-static void json_num(FILE *f, const char *key, double v)
-{
-    if (isfinite(v)) fprintf(f, "\"%s\": %.6g", key, v);
-    else fprintf(f, "\"%s\": null", key);
-}
+/* ---- setup ------------------------------------------------------------------ */
 
-static void write_metrics_line(trainer *t, int repeat, int64_t round, double loss, double ips, int evaluated)
-{
-    FILE *f = t->metrics;
-    fprintf(f, "{\"repeat\": %d, \"round\": %lld, ", repeat, (long long)round + 1);
-    json_num(f, "loss", loss), fputs(", ", f), json_num(f, "images_per_s", ips);
-    if (evaluated) {
-        fesf_metrics val, test;
-        pooled(t, 0, &val), pooled(t, 1, &test);
-        fputs(", ", f), json_num(f, "accuracy", test.accuracy), fputs(", ", f);
-        json_num(f, "balanced_accuracy", test.balanced_accuracy), fputs(", ", f);
-        json_num(f, "macro_f1", test.macro_f1), fputs(", ", f), json_num(f, "auc", test.auc), fputs(", ", f);
-        json_num(f, "val_accuracy", val.accuracy), fputs(", ", f), json_num(f, "val_auc", val.auc);
-        fputs(", \"per_site\": [", f);
-        for (int s = 0; s < t->n_sites; s++) {
-            fesf_metrics sv, st;
-            fesf_metrics_compute(t->stats + (size_t)s * t->stats_len, t->shape.k, &sv);
-            fesf_metrics_compute(t->stats + ((size_t)t->n_sites + s) * t->stats_len, t->shape.k, &st);
-            fprintf(f, "%s{\"site\": %d, ", s ? ", " : "", s + 1);
-            json_num(f, "accuracy", st.accuracy), fputs(", ", f);
-            json_num(f, "balanced_accuracy", st.balanced_accuracy), fputs(", ", f);
-            json_num(f, "macro_f1", st.macro_f1), fputs(", ", f), json_num(f, "auc", st.auc), fputs(", ", f);
-            json_num(f, "val_accuracy", sv.accuracy), fputs(", ", f), json_num(f, "val_auc", sv.auc);
-            fputs("}", f);
-        }
-        fputs("]", f);
-    }
-    fputs("}\n", f);
-    fflush(f);
-}
-
-/* ---- setup and the run ------------------------------------------------------- */
-
-/* Server optimizer state: the optimizer's, then the FedAvg server velocity. */
-static size_t opt_floats(const trainer *t) { return t->np * (size_t)fesf_optim_state_per_param(&t->oc) + t->np; }
-
-static int setup(trainer *t)
+/* The run's sites and image shape (from the coordinator), this rank's
+ * sites loaded and normalised; *most: the most training images of a site. */
+static int load_sites(trainer *t, int64_t *most)
 {
     const fesf_config *cfg = t->cfg;
     int64_t meta[5] = {0};
     if (t->w->rank == 0) {
-        if (fesf_count_shards(cfg->run.out, &t->n_sites) || read_shape(cfg->run.out, input_group(cfg), &t->shape))
+        if (fesf_count_shards(cfg->run.out, &t->n_sites) ||
+            fesf_train_read_shape(cfg->run.out, input_group(cfg), &t->shape))
             return -1;
         meta[0] = t->n_sites, meta[1] = t->shape.c, meta[2] = t->shape.h, meta[3] = t->shape.w, meta[4] = t->shape.k;
     }
@@ -430,27 +219,22 @@ static int setup(trainer *t)
     t->sites = calloc((size_t)t->n_sites, sizeof(site_data));
     t->site_n = calloc((size_t)t->n_sites, sizeof(double));
     if (!t->sites || !t->site_n) return fesf_error("out of memory");
-    int64_t most = 1;
     for (int id = 1; id <= t->n_sites; id++) {
         if (!fesf_world_owns_shard(t->w, id)) continue;
         site_data *s = &t->sites[t->n_mine++];
         s->id = id;
-        if (load_site(t, s)) return -1;
+        if (fesf_train_load_site(t, s)) return -1;
         t->site_n[id - 1] = (double)s->n[SPLIT_TRAIN];
-        most = s->n[SPLIT_TRAIN] > most ? s->n[SPLIT_TRAIN] : most;
+        *most = s->n[SPLIT_TRAIN] > *most ? s->n[SPLIT_TRAIN] : *most;
     }
     /* every rank learns every site's training count (fixed-size statistics) */
     if (fesf_fed_share_sum_f64(t->w, t->site_n, (size_t)t->n_sites)) return -1;
-    if (normalise(t)) return -1;
-    int batch = t->w->rank == 0 && t->w->size > 1 ? 1 : cfg->train.batch; /* the coordinator holds no images */
-    const char *arch = fesf_config_enum_name("model.arch", cfg->model.arch);
-    if (fesf_model_create(&t->m, arch, cfg->model.width, t->shape.c, t->shape.h, t->shape.w, t->shape.k, batch))
-        return -1;
-    t->np = fesf_model_n_params(t->m), t->nb = fesf_model_n_buffers(t->m), t->nacc = t->np + t->nb + 2;
-    fesf_optim_defaults(&t->oc, cfg->train.optimizer, (float)cfg->train.lr);
-    t->oc.momentum = cfg->train.optimizer == FESF_OPT_SGD ? (float)cfg->train.momentum : 0;
-    t->oc.weight_decay = (float)cfg->train.weight_decay;
-    t->local = t->oc; /* FedAvg sites train locally with the configured optimizer */
+    return fesf_train_normalise(t);
+}
+
+static int alloc_buffers(trainer *t, int64_t most)
+{
+    const fesf_config *cfg = t->cfg;
     size_t img = (size_t)t->shape.c * t->shape.h * t->shape.w;
     t->stats_len = fesf_eval_stats_len(t->shape.k);
     t->global = calloc(t->np + t->nb, sizeof(float));
@@ -469,13 +253,39 @@ static int setup(trainer *t)
     return 0;
 }
 
-typedef struct {
-    fesf_metrics best, last;
-    int best_round;
-    fesf_metrics *site;         /* [n_sites] test figures per site at the best round */
-} repeat_result;
+static int setup(trainer *t)
+{
+    const fesf_config *cfg = t->cfg;
+    int64_t most = 1;
+    if (load_sites(t, &most)) return -1;
+    int batch = t->w->rank == 0 && t->w->size > 1 ? 1 : cfg->train.batch; /* the coordinator holds no images */
+    const char *arch = fesf_config_enum_name("model.arch", cfg->model.arch);
+    if (fesf_model_create(&t->m, arch, cfg->model.width, t->shape.c, t->shape.h, t->shape.w, t->shape.k, batch))
+        return -1;
+    t->np = fesf_model_n_params(t->m), t->nb = fesf_model_n_buffers(t->m), t->nacc = t->np + t->nb + 2;
+    fesf_optim_defaults(&t->oc, cfg->train.optimizer, (float)cfg->train.lr);
+    t->oc.momentum = cfg->train.optimizer == FESF_OPT_SGD ? (float)cfg->train.momentum : 0;
+    t->oc.weight_decay = (float)cfg->train.weight_decay;
+    t->local = t->oc; /* FedAvg sites train locally with the configured optimizer */
+    return alloc_buffers(t, most);
+}
 
-static int save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res);
+/* ---- the run ---------------------------------------------------------------- */
+
+/* Coordinator, on an evaluated round (vt: pooled validation, test): the
+ * test figures of the last round, and of the best so far by validation AUC
+ * (accuracy where the AUC is undefined), with that round's state and the
+ * sites' figures. */
+static void track_best(trainer *t, repeat_result *res, int64_t r, const fesf_metrics *vt)
+{
+    res->last = vt[1];
+    double score = isfinite(vt[0].auc) ? vt[0].auc : vt[0].accuracy;
+    if (!(score > t->best_auc)) return;
+    t->best_auc = score, t->best_round = (int)r + 1, res->best = vt[1], res->best_round = (int)r + 1;
+    memcpy(t->best, t->global, sizeof(float) * (t->np + t->nb));
+    for (int s = 0; s < t->n_sites; s++)
+        fesf_metrics_compute(t->stats + ((size_t)t->n_sites + s) * t->stats_len, t->shape.k, &res->site[s]);
+}
 
 /* One training run with `seed` from round `start` (0, or where a checkpoint
  * left off); the coordinator fills all[repeat] and keeps the best state. */
@@ -498,146 +308,23 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
         if (eval && evaluate(t)) return -1;
         if (t->w->rank) continue;
         double now = fesf_now(), ips = images / (now - tr);
-        write_metrics_line(t, repeat, r, loss, ips, eval);
+        fesf_metrics vt[2]; /* pooled validation and test figures */
         char extra[160] = "";
+        if (eval) pooled(t, 0, &vt[0]), pooled(t, 1, &vt[1]);
+        fesf_train_write_metrics_line(t, repeat, r, loss, ips, eval ? vt : NULL);
         if (eval) {
-            fesf_metrics val, test;
-            pooled(t, 0, &val), pooled(t, 1, &test);
-            snprintf(extra, sizeof extra, ", val auc %.3f, test acc %.3f auc %.3f", val.auc, test.accuracy, test.auc);
-            res->last = test;
-            double score = isfinite(val.auc) ? val.auc : val.accuracy;
-            if (score > t->best_auc) {
-                t->best_auc = score, t->best_round = (int)r + 1, res->best = test, res->best_round = (int)r + 1;
-                memcpy(t->best, t->global, sizeof(float) * (t->np + t->nb));
-                for (int s = 0; s < t->n_sites; s++)
-                    fesf_metrics_compute(t->stats + ((size_t)t->n_sites + s) * t->stats_len, t->shape.k, &res->site[s]);
-            }
+            snprintf(extra, sizeof extra, ", val auc %.3f, test acc %.3f auc %.3f", vt[0].auc, vt[1].accuracy, vt[1].auc);
+            track_best(t, res, r, vt);
         }
         double eta = (now - t0) / (double)(r + 1 - start) * (double)(cfg->train.rounds - r - 1);
         fesf_info("round %lld/%d loss %.4f%s, %.0f images/s, %.1f s, eta %.0f s", (long long)r + 1,
                   cfg->train.rounds, loss, extra, ips, now - t0, eta);
         int every = cfg->run.checkpoint_every;
         if (every > 0 && ((r + 1) % every == 0 || r + 1 == cfg->train.rounds) &&
-            save_checkpoint(t, repeat, r + 1, all))
+            fesf_train_save_checkpoint(t, repeat, r + 1, all))
             return -1;
     }
     return 0;
-}
-
-/* ---- checkpoints ------------------------------------------------------------ */
-
-/* Per repeat: best (6), last (6), best round, then the sites' best (6 each). */
-#define RESULT_DOUBLES 13
-static size_t result_doubles(const trainer *t) { return RESULT_DOUBLES + 6 * (size_t)t->n_sites; }
-
-static void pack_metrics(const fesf_metrics *m, double *v)
-{
-    v[0] = m->accuracy, v[1] = m->balanced_accuracy, v[2] = m->macro_f1, v[3] = m->auc, v[4] = m->loss;
-    v[5] = (double)m->count;
-}
-
-static void unpack_metrics(const double *v, fesf_metrics *m)
-{
-    *m = (fesf_metrics){v[0], v[1], v[2], v[3], v[4], (int64_t)v[5]};
-}
-
-/* The config hash a checkpoint must match: every key but those a resumed run may change. */
-static uint64_t resume_hash(const fesf_config *cfg)
-{
-    fesf_config c = *cfg;
-    c.train.rounds = 0, c.run.checkpoint_every = 0, c.run.threads = 1, c.run.log = 0;
-    return fesf_config_hash(&c);
-}
-
-static int save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res)
-{
-    int R = t->cfg->run.repeats;
-    size_t per = result_doubles(t);
-    double *results = calloc((size_t)R * per, sizeof(double));
-    char path[FESF_PATH_MAX + 32], *text = fesf_config_text_alloc(t->cfg);
-    if (!results || !text) {
-        free(results), free(text);
-        return fesf_error("out of memory");
-    }
-    for (int i = 0; i <= repeat; i++) {
-        double *v = results + (size_t)i * per;
-        pack_metrics(&res[i].best, v), pack_metrics(&res[i].last, v + 6);
-        v[12] = res[i].best_round;
-        for (int s = 0; s < t->n_sites; s++) pack_metrics(&res[i].site[s], v + RESULT_DOUBLES + 6 * s);
-    }
-    memcpy(fesf_model_params(t->m), t->global, sizeof(float) * t->np);
-    memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
-    fesf_ckpt c = {repeat, done, resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
-                   results, (size_t)R * per};
-    snprintf(path, sizeof path, "%s/ckpt-%04lld.h5", t->out,
-             (long long)repeat * t->cfg->train.rounds + (long long)done);
-    int rc = fesf_ckpt_save(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c, text);
-    free(results), free(text);
-    return rc;
-}
-
-/* Coordinator: the newest ckpt-RRRR.h5 of the run, or -1 if there is none. */
-static int newest_checkpoint(const char *dir, char *path, size_t size)
-{
-    long best = -1;
-    for (long g = 9999; g >= 0 && best < 0; g--) {
-        snprintf(path, size, "%s/ckpt-%04ld.h5", dir, g);
-        if (!access(path, R_OK)) best = g;
-    }
-    return best < 0 ? -1 : 0;
-}
-
-static int load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
-{
-    char path[FESF_PATH_MAX + 32];
-    int R = t->cfg->run.repeats;
-    if (newest_checkpoint(t->out, path, sizeof path)) {
-        fesf_warn("--resume: no checkpoint in '%s'; starting from round 1", t->out);
-        start[0] = start[1] = 0;
-        return 0;
-    }
-    size_t per = result_doubles(t);
-    double *results = calloc((size_t)R * per, sizeof(double));
-    if (!results) return fesf_error("out of memory");
-    fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * per};
-    int rc = fesf_ckpt_load(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c);
-    if (!rc && c.repeat >= R) rc = fesf_error("'%s' is from repeat %lld but run.repeats = %d", path, (long long)c.repeat + 1, R);
-    if (!rc) {
-        memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
-        memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
-        t->best_auc = c.best_score, t->best_round = (int)c.best_round;
-        for (int i = 0; i <= c.repeat; i++) {
-            const double *v = results + (size_t)i * per;
-            unpack_metrics(v, &res[i].best), unpack_metrics(v + 6, &res[i].last);
-            res[i].best_round = (int)v[12];
-            for (int s = 0; s < t->n_sites; s++) unpack_metrics(v + RESULT_DOUBLES + 6 * s, &res[i].site[s]);
-        }
-        start[0] = c.repeat, start[1] = c.round;
-        fesf_info("resuming from '%s': repeat %lld, %lld rounds done", path, (long long)c.repeat + 1, (long long)c.round);
-    }
-    free(results);
-    return rc;
-}
-
-/* Keep the metrics lines of rounds a checkpoint covers; drop later ones. */
-static int trim_metrics(const char *path, int64_t repeat, int64_t round)
-{
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    char line[1 << 16];
-    FILE *o = fesf_atomic_open(path);
-    if (!o) {
-        fclose(f);
-        return -1;
-    }
-    while (fgets(line, sizeof line, f)) {
-        long long rep = -1, rnd = -1;
-        if (sscanf(line, "{\"repeat\": %lld, \"round\": %lld", &rep, &rnd) == 2 &&
-            (rep < repeat || (rep == repeat && rnd <= round)))
-            fputs(line, o);
-    }
-    fclose(f);
-    return fesf_atomic_commit(o, path);
 }
 
 static int save_best(trainer *t, int repeat)
@@ -655,66 +342,6 @@ static int save_best(trainer *t, int repeat)
     return rc;
 }
 
-/* The figures of repeat i a table row shows: pooled best (which = -2),
- * pooled last round (-1), or site `which` at the best round. */
-static const fesf_metrics *row_metrics(const repeat_result *r, int which)
-{
-    return which == -2 ? &r->best : which == -1 ? &r->last : &r->site[which];
-}
-
-/* One row of report.md and summary.tsv: mean ± sd over the n repeats. */
-static void report_row(const trainer *t, FILE *md, FILE *tsv, const repeat_result *res, int n, int which)
-{
-    char scope[32] = "all";
-    if (which >= 0) snprintf(scope, sizeof scope, "site %d", which + 1);
-    const char *round = which == -1 ? "last round" : "best validation round";
-    fprintf(md, "| %s | %s | %s |", input_group(t->cfg), scope, round);
-    fprintf(tsv, "%s\t%s\t%s\t%d", input_group(t->cfg), which >= 0 ? scope + 5 : scope, which == -1 ? "last" : "best", n);
-    for (int q = 0; q < 4; q++) {
-        double s = 0, ss = 0, mean, sd;
-        for (int i = 0; i < n; i++) {
-            const fesf_metrics *m = row_metrics(&res[i], which);
-            double v = q == 0 ? m->accuracy : q == 1 ? m->balanced_accuracy : q == 2 ? m->macro_f1 : m->auc;
-            s += v, ss += v * v;
-        }
-        mean = s / n, sd = n > 1 ? sqrt(fmax(0, (ss - n * mean * mean) / (n - 1))) : 0;
-        if (n > 1) fprintf(md, " %.3f ± %.3f |", mean, sd);
-        else fprintf(md, " %.3f |", mean); /* one repeat: no spread to show */
-        fprintf(tsv, "\t%.6f\t%.6f", mean, sd);
-    }
-    fputc('\n', md), fputc('\n', tsv);
-}
-
-/* report.md (human) and summary.tsv (for `fesf run`'s report and sweeps). */
-static int write_report(const trainer *t, const repeat_result *res, int n)
-{
-    char path[FESF_PATH_MAX + 32], tsv_path[FESF_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/report.md", t->out);
-    snprintf(tsv_path, sizeof tsv_path, "%s/summary.tsv", t->out);
-    FILE *f = fesf_atomic_open(path), *tsv = f ? fesf_atomic_open(tsv_path) : NULL;
-    if (!f || !tsv) {
-        if (f) fesf_atomic_commit(f, path);
-        return -1;
-    }
-    fprintf(f, "# fesf training report\n\ninput `%s`, %s, model %s, %d sites, %d rounds, %d repeat%s\n\n",
-            input_group(t->cfg), fesf_config_enum_name("train.algo", t->cfg->train.algo), fesf_model_arch(t->m),
-            t->n_sites, t->cfg->train.rounds, n, n > 1 ? "s" : "");
-    fprintf(f, "| input | sites | round | accuracy | balanced accuracy | macro-F1 | AUC |\n"
-               "| --- | --- | --- | --- | --- | --- | --- |\n");
-    fesf_stamp_text(tsv, &t->stage, 0);
-    fprintf(tsv, "input\tsite\tround\trepeats\taccuracy\taccuracy_sd\tbalanced_accuracy\tbalanced_accuracy_sd\t"
-                 "macro_f1\tmacro_f1_sd\tauc\tauc_sd\n");
-    for (int which = -2; which < t->n_sites; which++) report_row(t, f, tsv, res, n, which);
-    fprintf(f, "\nTest figures, pooled over sites (all) and per site, as mean ± standard deviation over repeats; "
-               "per-round figures in metrics.jsonl.\n\n## Config\n\n```ini\n");
-    char *text = fesf_config_text_alloc(t->cfg);
-    fputs(text ? text : "", f);
-    free(text);
-    fputs("```\n", f);
-    /* summary.tsv last: it carries the stamp that marks the training done */
-    return fesf_atomic_commit(f, path) || fesf_atomic_commit(tsv, tsv_path) ? -1 : 0;
-}
-
 static void trainer_free(trainer *t)
 {
     for (int i = 0; t->sites && i < t->n_mine; i++)
@@ -723,6 +350,18 @@ static void trainer_free(trainer *t)
     free(t->local_state), free(t->xb), free(t->yb), free(t->idx), free(t->stats);
     fesf_model_destroy(t->m);
     if (t->metrics) fclose(t->metrics);
+}
+
+/* Coordinator: metrics.jsonl, new, or cut back to the rounds of the
+ * checkpoint a resumed run starts from (start = {repeat, rounds done}). */
+static int open_metrics(trainer *t, const int64_t *start)
+{
+    char path[FESF_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/metrics.jsonl", t->out);
+    int resumed = start[0] || start[1];
+    if (resumed && fesf_train_trim_metrics(path, start[0], start[1])) return -1;
+    if (!(t->metrics = fopen(path, resumed ? "a" : "w"))) return fesf_error("cannot write '%s'", path);
+    return 0;
 }
 
 int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume)
@@ -745,18 +384,10 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
     }
     for (int r = 0; r < R; r++) res[r].site = site_best + (size_t)r * t.n_sites;
     int64_t start[2] = {0, 0}; /* repeat, rounds done */
-    if (w->rank == 0 && resume && load_checkpoint(&t, res, start)) goto done;
+    if (w->rank == 0 && resume && fesf_train_load_checkpoint(&t, res, start)) goto done;
     if (fesf_world_bcast(w, start, sizeof start, 0)) goto done;
     if (w->rank == 0) {
-        char path[FESF_PATH_MAX + 32];
-        snprintf(path, sizeof path, "%s/metrics.jsonl", t.out);
-        if (start[0] || start[1]) {
-            if (trim_metrics(path, start[0], start[1])) goto done;
-        }
-        if (!(t.metrics = fopen(path, start[0] || start[1] ? "a" : "w"))) {
-            fesf_error("cannot write '%s'", path);
-            goto done;
-        }
+        if (open_metrics(&t, start)) goto done;
         fesf_info("training %s on %d sites' %s images (%dx%dx%d, %d classes), %s, %d rounds", fesf_model_arch(t.m),
                   t.n_sites, input_group(cfg), t.shape.c, t.shape.h, t.shape.w, t.shape.k,
                   fesf_config_enum_name("train.algo", cfg->train.algo), cfg->train.rounds);
@@ -768,7 +399,7 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
             fesf_info("repeat %d: best validation round %d: test accuracy %.3f, AUC %.3f", r + 1, res[r].best_round,
                       res[r].best.accuracy, res[r].best.auc);
     }
-    if (w->rank == 0 && write_report(&t, res, R)) goto done;
+    if (w->rank == 0 && fesf_train_write_report(&t, res, R)) goto done;
     rc = 0;
 done:
     trainer_free(&t);

@@ -1,13 +1,79 @@
-/* Typed readers of the files a training writes (summary.tsv, metrics.jsonl),
- * so that no other module knows their column order or key order. */
-#include "fesf/fed.h"
+/* The files a training writes (report.md, summary.tsv, metrics.jsonl):
+ * each writer beside the typed reader of its format, so that no other
+ * module knows their column order or key order. */
+#include "train_internal.h"
+
 #include "fesf/error.h"
+#include "fesf/fed.h"
+#include "fesf/fsutil.h"
 #include "fesf/run_dir.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* ---- report.md and summary.tsv --------------------------------------------- */
+
+/* The figures of repeat i a table row shows: pooled best (which = -2),
+ * pooled last round (-1), or site `which` at the best round. */
+static const fesf_metrics *row_metrics(const repeat_result *r, int which)
+{
+    return which == -2 ? &r->best : which == -1 ? &r->last : &r->site[which];
+}
+
+/* One row of report.md and summary.tsv: mean ± sd over the n repeats. */
+static void report_row(const trainer *t, FILE *md, FILE *tsv, const repeat_result *res, int n, int which)
+{
+    char scope[32] = "all";
+    if (which >= 0) snprintf(scope, sizeof scope, "site %d", which + 1);
+    const char *round = which == -1 ? "last round" : "best validation round";
+    fprintf(md, "| %s | %s | %s |", input_group(t->cfg), scope, round);
+    fprintf(tsv, "%s\t%s\t%s\t%d", input_group(t->cfg), which >= 0 ? scope + 5 : scope, which == -1 ? "last" : "best", n);
+    for (int q = 0; q < 4; q++) {
+        double s = 0, ss = 0, mean, sd;
+        for (int i = 0; i < n; i++) {
+            const fesf_metrics *m = row_metrics(&res[i], which);
+            double v = q == 0 ? m->accuracy : q == 1 ? m->balanced_accuracy : q == 2 ? m->macro_f1 : m->auc;
+            s += v, ss += v * v;
+        }
+        mean = s / n, sd = n > 1 ? sqrt(fmax(0, (ss - n * mean * mean) / (n - 1))) : 0;
+        if (n > 1) fprintf(md, " %.3f ± %.3f |", mean, sd);
+        else fprintf(md, " %.3f |", mean); /* one repeat: no spread to show */
+        fprintf(tsv, "\t%.6f\t%.6f", mean, sd);
+    }
+    fputc('\n', md), fputc('\n', tsv);
+}
+
+/* report.md (human) and summary.tsv (for `fesf run`'s report and sweeps). */
+int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
+{
+    char path[FESF_PATH_MAX + 32], tsv_path[FESF_PATH_MAX + 32];
+    snprintf(path, sizeof path, "%s/report.md", t->out);
+    snprintf(tsv_path, sizeof tsv_path, "%s/summary.tsv", t->out);
+    FILE *f = fesf_atomic_open(path), *tsv = f ? fesf_atomic_open(tsv_path) : NULL;
+    if (!f || !tsv) {
+        if (f) fesf_atomic_commit(f, path);
+        return -1;
+    }
+    fprintf(f, "# fesf training report\n\ninput `%s`, %s, model %s, %d sites, %d rounds, %d repeat%s\n\n",
+            input_group(t->cfg), fesf_config_enum_name("train.algo", t->cfg->train.algo), fesf_model_arch(t->m),
+            t->n_sites, t->cfg->train.rounds, n, n > 1 ? "s" : "");
+    fprintf(f, "| input | sites | round | accuracy | balanced accuracy | macro-F1 | AUC |\n"
+               "| --- | --- | --- | --- | --- | --- | --- |\n");
+    fesf_stamp_text(tsv, &t->stage, 0);
+    fprintf(tsv, "input\tsite\tround\trepeats\taccuracy\taccuracy_sd\tbalanced_accuracy\tbalanced_accuracy_sd\t"
+                 "macro_f1\tmacro_f1_sd\tauc\tauc_sd\n");
+    for (int which = -2; which < t->n_sites; which++) report_row(t, f, tsv, res, n, which);
+    fprintf(f, "\nTest figures, pooled over sites (all) and per site, as mean ± standard deviation over repeats; "
+               "per-round figures in metrics.jsonl.\n\n## Config\n\n```ini\n");
+    char *text = fesf_config_text_alloc(t->cfg);
+    fputs(text ? text : "", f);
+    free(text);
+    fputs("```\n", f);
+    /* summary.tsv last: it carries the stamp that marks the training done */
+    return fesf_atomic_commit(f, path) || fesf_atomic_commit(tsv, tsv_path) ? -1 : 0;
+}
 
 /* One data row of summary.tsv: input, site ("all" or k), round ("best" or
  * "last"), repeats, then mean and sd of accuracy, balanced accuracy,
@@ -61,8 +127,52 @@ const fesf_train_row *fesf_train_summary_find(const fesf_train_summary *s, int s
     return NULL;
 }
 
+/* ---- metrics.jsonl ------------------------------------------------------------ */
+
+/* A number, or null where it is undefined (JSON has no NaN). */
+static void json_num(FILE *f, const char *key, double v)
+{
+    if (isfinite(v)) fprintf(f, "\"%s\": %.6g", key, v);
+    else fprintf(f, "\"%s\": null", key);
+}
+
+/* The figures of one scope: test accuracy, balanced accuracy, macro-F1,
+ * AUC, then validation accuracy and AUC. */
+static void json_figures(FILE *f, const fesf_metrics *test, const fesf_metrics *val)
+{
+    json_num(f, "accuracy", test->accuracy), fputs(", ", f);
+    json_num(f, "balanced_accuracy", test->balanced_accuracy), fputs(", ", f);
+    json_num(f, "macro_f1", test->macro_f1), fputs(", ", f), json_num(f, "auc", test->auc), fputs(", ", f);
+    json_num(f, "val_accuracy", val->accuracy), fputs(", ", f), json_num(f, "val_auc", val->auc);
+}
+
+/* One line a round: repeat, round, loss, speed; with pooled = {val, test},
+ * the pooled figures then every site's. */
+void fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, double loss, double ips,
+                                   const fesf_metrics *pooled)
+{
+    FILE *f = t->metrics;
+    fprintf(f, "{\"repeat\": %d, \"round\": %lld, ", repeat, (long long)round + 1);
+    json_num(f, "loss", loss), fputs(", ", f), json_num(f, "images_per_s", ips);
+    if (pooled) {
+        fputs(", ", f), json_figures(f, &pooled[1], &pooled[0]);
+        fputs(", \"per_site\": [", f);
+        for (int s = 0; s < t->n_sites; s++) {
+            fesf_metrics sv, st;
+            fesf_metrics_compute(t->stats + (size_t)s * t->stats_len, t->shape.k, &sv);
+            fesf_metrics_compute(t->stats + ((size_t)t->n_sites + s) * t->stats_len, t->shape.k, &st);
+            fprintf(f, "%s{\"site\": %d, ", s ? ", " : "", s + 1);
+            json_figures(f, &st, &sv);
+            fputs("}", f);
+        }
+        fputs("]", f);
+    }
+    fputs("}\n", f);
+    fflush(f);
+}
+
 /* metrics.jsonl lines start {"repeat": R, "round": N, and carry "val_auc"
- * before "per_site" on evaluated rounds (write_metrics_line in train.c). */
+ * before "per_site" on evaluated rounds (as written above). */
 int fesf_train_curve_read(const char *dir, int repeat, double *round, double *val_auc, int max)
 {
     char path[FESF_RUN_PATH_MAX], line[8192];

@@ -47,6 +47,7 @@ typedef struct {
     double *site_n;
     fesf_gan gan;
     size_t ng, nd;
+    float *state;       /* [ng + nd] G and D, broadcast every federated round */
     float *acc;         /* [ng + nd + 3] */
     float *sg, *sd;     /* Adam states */
     fesf_gan *local;    /* iqem.mode = local: one GAN per site of this rank ([n_mine]) */
@@ -144,30 +145,41 @@ static void local_round(enhancer *e, int64_t round)
     }
 }
 
-/* One federated round: broadcast G and D, sum the sites' weighted gradients, step Adam. */
+typedef struct {
+    enhancer *e;
+    int64_t round;
+} gan_round_ctx;
+
+/* Site i's share of a federated round (fesf_fed_site_fn): weight * its G
+ * and D gradients and its three losses, at the broadcast G and D. */
+static void add_gan_site(void *ctx, int i, float wgt, float *acc)
+{
+    const gan_round_ctx *c = ctx;
+    enhancer *e = c->e;
+    size_t ng = e->ng, nd = e->nd;
+    memcpy(fesf_model_params(e->gan.g), e->state, sizeof(float) * ng);
+    memcpy(fesf_model_params(e->gan.d), e->state + ng, sizeof(float) * nd);
+    int k = site_batch(e, &e->sites[i], c->round);
+    fesf_gan_losses l;
+    fesf_gan_grads(&e->gan, e->sb, e->kb, k, &l);
+    const float *gg = fesf_model_grads(e->gan.g), *gd = fesf_model_grads(e->gan.d);
+    for (size_t q = 0; q < ng; q++) acc[q] += wgt * gg[q];
+    for (size_t q = 0; q < nd; q++) acc[ng + q] += wgt * gd[q];
+    acc[ng + nd] += wgt * (float)l.d, acc[ng + nd + 1] += wgt * (float)l.g_adv;
+    acc[ng + nd + 2] += wgt * (float)l.g_id;
+}
+
+/* One federated round (fesf_fed_round): G and D to every site, the sites'
+ * weighted gradients to the coordinator, which steps Adam for both. */
 static int gan_round(enhancer *e, int64_t round, fesf_gan_losses *mean)
 {
     size_t ng = e->ng, nd = e->nd;
     float *pg = fesf_model_params(e->gan.g), *pd = fesf_model_params(e->gan.d);
-    memcpy(e->acc, pg, sizeof(float) * ng), memcpy(e->acc + ng, pd, sizeof(float) * nd);
-    if (fesf_fed_bcast_f32(e->w, e->acc, ng + nd)) return -1;
-    memcpy(pg, e->acc, sizeof(float) * ng), memcpy(pd, e->acc + ng, sizeof(float) * nd);
-    memset(e->acc, 0, sizeof(float) * (ng + nd + 3));
-    double total = 0;
-    for (int i = 0; i < e->n_sites; i++) total += e->site_n[i];
-    for (int i = 0; i < e->n_mine; i++) {
-        const gan_site *s = &e->sites[i];
-        int k = site_batch(e, s, round);
-        fesf_gan_losses l;
-        fesf_gan_grads(&e->gan, e->sb, e->kb, k, &l);
-        float wgt = (float)((double)s->n / total);
-        const float *gg = fesf_model_grads(e->gan.g), *gd = fesf_model_grads(e->gan.d);
-        for (size_t q = 0; q < ng; q++) e->acc[q] += wgt * gg[q];
-        for (size_t q = 0; q < nd; q++) e->acc[ng + q] += wgt * gd[q];
-        e->acc[ng + nd] += wgt * (float)l.d, e->acc[ng + nd + 1] += wgt * (float)l.g_adv;
-        e->acc[ng + nd + 2] += wgt * (float)l.g_id;
-    }
-    if (fesf_fed_sum_to_coord(e->w, e->acc, ng + nd + 3)) return -1;
+    memcpy(e->state, pg, sizeof(float) * ng), memcpy(e->state + ng, pd, sizeof(float) * nd);
+    gan_round_ctx c = {e, round};
+    fesf_fed_round_args a = {.state = e->state, .n_state = ng + nd, .acc = e->acc, .n_acc = ng + nd + 3,
+                             .n_sites = e->n_sites, .site_n = e->site_n, .add = add_gan_site, .ctx = &c};
+    if (fesf_fed_round(e->w, &a)) return -1;
     if (e->w->rank == 0) {
         fesf_optim_config oc = adam(e->cfg);
         fesf_optim_step(&oc, round, ng, pg, e->acc, e->sg);
@@ -363,10 +375,11 @@ static int setup(enhancer *e)
                         e->cfg->run.seed))
         return -1;
     e->ng = fesf_model_n_params(e->gan.g), e->nd = fesf_model_n_params(e->gan.d);
+    e->state = malloc(sizeof(float) * (e->ng + e->nd));
     e->acc = calloc(e->ng + e->nd + 3, sizeof(float));
     e->sg = calloc(2 * e->ng, sizeof(float)), e->sd = calloc(2 * e->nd, sizeof(float));
     e->kb = malloc(sizeof(float) * img * IQEM_BATCH), e->sb = malloc(sizeof(float) * img * IQEM_BATCH);
-    if (!e->acc || !e->sg || !e->sd || !e->kb || !e->sb) return fesf_error("out of memory");
+    if (!e->state || !e->acc || !e->sg || !e->sd || !e->kb || !e->sb) return fesf_error("out of memory");
     if (e->cfg->iqem.mode != FESF_IQEM_LOCAL) return 0;
     e->local = calloc((size_t)e->n_mine + 1, sizeof(fesf_gan));
     e->lsg = calloc((size_t)e->n_mine + 1, sizeof(float *)), e->lsd = calloc((size_t)e->n_mine + 1, sizeof(float *));
@@ -385,7 +398,7 @@ static void enhancer_free(enhancer *e)
 {
     for (int i = 0; e->sites && i < e->n_mine; i++) free(e->sites[i].x);
     free(e->sites), free(e->site_n), free(e->hosts), free(e->acc), free(e->sg), free(e->sd), free(e->kb), free(e->sb);
-    free(e->order);
+    free(e->order), free(e->state);
     for (int i = 0; e->local && i < e->n_mine; i++) {
         if (e->local[i].g) fesf_gan_destroy(&e->local[i]);
         free(e->lsg[i]), free(e->lsd[i]);

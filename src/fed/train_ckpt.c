@@ -1,0 +1,129 @@
+/* Checkpoints of `fesf train` (train_internal.h): ckpt-RRRR.h5 holds the
+ * global state, the server optimizer and every repeat's results so far, so
+ * that --resume continues bit-identically; metrics.jsonl is cut back to the
+ * rounds the checkpoint covers. */
+#include "train_internal.h"
+
+#include "fesf/error.h"
+#include "fesf/fsutil.h"
+#include "fesf/log.h"
+#include "fesf/model_io.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Per repeat: best (6), last (6), best round, then the sites' best (6 each). */
+#define RESULT_DOUBLES 13
+static size_t result_doubles(const trainer *t) { return RESULT_DOUBLES + 6 * (size_t)t->n_sites; }
+
+static void pack_metrics(const fesf_metrics *m, double *v)
+{
+    v[0] = m->accuracy, v[1] = m->balanced_accuracy, v[2] = m->macro_f1, v[3] = m->auc, v[4] = m->loss;
+    v[5] = (double)m->count;
+}
+
+static void unpack_metrics(const double *v, fesf_metrics *m)
+{
+    *m = (fesf_metrics){v[0], v[1], v[2], v[3], v[4], (int64_t)v[5]};
+}
+
+/* The config hash a checkpoint must match: every key but those a resumed run may change. */
+static uint64_t resume_hash(const fesf_config *cfg)
+{
+    fesf_config c = *cfg;
+    c.train.rounds = 0, c.run.checkpoint_every = 0, c.run.threads = 1, c.run.log = 0;
+    return fesf_config_hash(&c);
+}
+
+int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res)
+{
+    int R = t->cfg->run.repeats;
+    size_t per = result_doubles(t);
+    double *results = calloc((size_t)R * per, sizeof(double));
+    char path[FESF_PATH_MAX + 32], *text = fesf_config_text_alloc(t->cfg);
+    if (!results || !text) {
+        free(results), free(text);
+        return fesf_error("out of memory");
+    }
+    for (int i = 0; i <= repeat; i++) {
+        double *v = results + (size_t)i * per;
+        pack_metrics(&res[i].best, v), pack_metrics(&res[i].last, v + 6);
+        v[12] = res[i].best_round;
+        for (int s = 0; s < t->n_sites; s++) pack_metrics(&res[i].site[s], v + RESULT_DOUBLES + 6 * s);
+    }
+    memcpy(fesf_model_params(t->m), t->global, sizeof(float) * t->np);
+    memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
+    fesf_ckpt c = {repeat, done, resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
+                   results, (size_t)R * per};
+    snprintf(path, sizeof path, "%s/ckpt-%04lld.h5", t->out,
+             (long long)repeat * t->cfg->train.rounds + (long long)done);
+    int rc = fesf_ckpt_save(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c, text);
+    free(results), free(text);
+    return rc;
+}
+
+/* Coordinator: the newest ckpt-RRRR.h5 of the run, or -1 if there is none. */
+static int newest_checkpoint(const char *dir, char *path, size_t size)
+{
+    long best = -1;
+    for (long g = 9999; g >= 0 && best < 0; g--) {
+        snprintf(path, size, "%s/ckpt-%04ld.h5", dir, g);
+        if (!access(path, R_OK)) best = g;
+    }
+    return best < 0 ? -1 : 0;
+}
+
+int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
+{
+    char path[FESF_PATH_MAX + 32];
+    int R = t->cfg->run.repeats;
+    if (newest_checkpoint(t->out, path, sizeof path)) {
+        fesf_warn("--resume: no checkpoint in '%s'; starting from round 1", t->out);
+        start[0] = start[1] = 0;
+        return 0;
+    }
+    size_t per = result_doubles(t);
+    double *results = calloc((size_t)R * per, sizeof(double));
+    if (!results) return fesf_error("out of memory");
+    fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * per};
+    int rc = fesf_ckpt_load(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c);
+    if (!rc && c.repeat >= R) rc = fesf_error("'%s' is from repeat %lld but run.repeats = %d", path, (long long)c.repeat + 1, R);
+    if (!rc) {
+        memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
+        memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
+        t->best_auc = c.best_score, t->best_round = (int)c.best_round;
+        for (int i = 0; i <= c.repeat; i++) {
+            const double *v = results + (size_t)i * per;
+            unpack_metrics(v, &res[i].best), unpack_metrics(v + 6, &res[i].last);
+            res[i].best_round = (int)v[12];
+            for (int s = 0; s < t->n_sites; s++) unpack_metrics(v + RESULT_DOUBLES + 6 * s, &res[i].site[s]);
+        }
+        start[0] = c.repeat, start[1] = c.round;
+        fesf_info("resuming from '%s': repeat %lld, %lld rounds done", path, (long long)c.repeat + 1, (long long)c.round);
+    }
+    free(results);
+    return rc;
+}
+
+/* Keep the metrics lines of rounds a checkpoint covers; drop later ones. */
+int fesf_train_trim_metrics(const char *path, int64_t repeat, int64_t round)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    char line[1 << 16];
+    FILE *o = fesf_atomic_open(path);
+    if (!o) {
+        fclose(f);
+        return -1;
+    }
+    while (fgets(line, sizeof line, f)) {
+        long long rep = -1, rnd = -1;
+        if (sscanf(line, "{\"repeat\": %lld, \"round\": %lld", &rep, &rnd) == 2 &&
+            (rep < repeat || (rep == repeat && rnd <= round)))
+            fputs(line, o);
+    }
+    fclose(f);
+    return fesf_atomic_commit(o, path);
+}

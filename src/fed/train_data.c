@@ -1,0 +1,111 @@
+/* The sites' shards for `fesf train` (train_internal.h): the image shape of
+ * site-001.h5, every split of this rank's sites as floats in [0,1], then
+ * normalised by the per-channel mean and std pooled over all sites. */
+#include "train_internal.h"
+
+#include "fesf/error.h"
+#include "fesf/fed.h"
+#include "fesf/run_dir.h"
+#include "fesf/shard.h"
+#include "fesf/log.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *rerun_hint(const char *group) { return !strcmp(group, "synthetic") ? "hide" : "enhance"; }
+
+/* Shape of site-001.h5's images and its class count (metadata only). */
+int fesf_train_read_shape(const char *dir, const char *group, data_shape *s)
+{
+    char path[FESF_RUN_PATH_MAX];
+    fesf_shard *sh = NULL;
+    fesf_shard_split in;
+    int64_t k = 0;
+    fesf_run_shard_path(path, dir, 1);
+    if (fesf_shard_open(&sh, path)) return -1;
+    int rc = fesf_shard_has(sh, group) && !fesf_shard_info(sh, group, FESF_SPLIT_TRAIN, &in) &&
+                     !fesf_shard_get_i64(sh, "n_classes", &k)
+                 ? 0
+                 : -1;
+    if (rc) fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, group, rerun_hint(group));
+    else *s = (data_shape){in.c, in.h, in.w, (int)k};
+    fesf_shard_close(sh);
+    return rc;
+}
+
+/* Load one split of a site (images as float in [0,1], labels). */
+static int load_split(fesf_shard *sh, const char *group, int sp, const data_shape *want, site_data *s)
+{
+    const char *name = fesf_shard_name(sh);
+    fesf_shard_split in;
+    if (!fesf_shard_has(sh, group) || fesf_shard_info(sh, group, sp, &in))
+        return fesf_error("'%s' has no /%s/%s images and labels", name, group, fesf_split_names[sp]);
+    if (in.c != want->c || in.h != want->h || in.w != want->w)
+        return fesf_error("'%s': images are %dx%dx%d but site-001.h5 has %dx%dx%d", name, in.c, in.h, in.w, want->c,
+                          want->h, want->w);
+    size_t len = (size_t)in.n * (size_t)want->c * (size_t)want->h * (size_t)want->w;
+    s->n[sp] = in.n;
+    s->x[sp] = malloc(sizeof(float) * (len ? len : 1));
+    s->y[sp] = malloc(sizeof(int32_t) * (size_t)(in.n ? in.n : 1));
+    if (!s->x[sp] || !s->y[sp]) return fesf_error("out of memory loading '%s'", name);
+    if (fesf_shard_read_images(sh, group, sp, 0, in.n, FESF_F32, s->x[sp]) ||
+        fesf_shard_read_labels(sh, group, sp, 0, in.n, s->y[sp]))
+        return -1;
+    for (int64_t i = 0; i < in.n; i++)
+        if (s->y[sp][i] < 0 || s->y[sp][i] >= want->k)
+            return fesf_error("'%s': label %d outside the %d classes of site-001.h5", name, s->y[sp][i], want->k);
+    return 0;
+}
+
+int fesf_train_load_site(trainer *t, site_data *s)
+{
+    char path[FESF_RUN_PATH_MAX];
+    fesf_shard *sh = NULL;
+    fesf_run_shard_path(path, t->cfg->run.out, s->id);
+    if (fesf_shard_open(&sh, path)) return fesf_error("site %d: %s", s->id, fesf_errmsg());
+    const char *name = fesf_shard_name(sh);
+    int64_t k = 0;
+    int rc = fesf_shard_get_i64(sh, "n_classes", &k);
+    if (!rc && k != t->shape.k) rc = fesf_error("'%s' has %lld classes but site-001.h5 has %d", name, (long long)k, t->shape.k);
+    for (int sp = 0; sp < 3 && !rc; sp++) rc = load_split(sh, input_group(t->cfg), sp, &t->shape, s);
+    if (!rc && s->n[SPLIT_TRAIN] == 0) rc = fesf_error("'%s' has no training images", name);
+    fesf_shard_close(sh);
+    return rc ? fesf_error("site %d: %s", s->id, fesf_errmsg()) : 0;
+}
+
+/* Per-channel mean and std over all sites' training images, from reduced sums. */
+int fesf_train_normalise(trainer *t)
+{
+    int c = t->shape.c;
+    size_t hw = (size_t)t->shape.h * (size_t)t->shape.w;
+    double sums[2 * MAX_CHANNELS + 1] = {0};
+    for (int i = 0; i < t->n_mine; i++) {
+        const site_data *s = &t->sites[i];
+        for (int64_t j = 0; j < s->n[SPLIT_TRAIN]; j++)
+            for (int ch = 0; ch < c; ch++) {
+                const float *p = s->x[SPLIT_TRAIN] + ((size_t)j * c + ch) * hw;
+                for (size_t q = 0; q < hw; q++) sums[ch] += p[q], sums[c + ch] += (double)p[q] * p[q];
+            }
+        sums[2 * c] += (double)s->n[SPLIT_TRAIN] * hw;
+    }
+    if (fesf_fed_sum_to_coord_f64(t->w, sums, (size_t)(2 * c + 1))) return -1;
+    float ms[2 * MAX_CHANNELS];
+    for (int ch = 0; ch < c; ch++) {
+        double mean = sums[ch] / sums[2 * c], var = sums[c + ch] / sums[2 * c] - mean * mean;
+        ms[ch] = (float)mean;
+        ms[c + ch] = (float)sqrt(var > 1e-12 ? var : 1e-12);
+    }
+    if (fesf_fed_bcast_f32(t->w, ms, (size_t)(2 * c))) return -1;
+    if (t->w->rank == 0)
+        fesf_info("normalisation from %d sites' sums: mean %.4f, std %.4f (channel 0)", t->n_sites, ms[0], ms[c]);
+    for (int i = 0; i < t->n_mine; i++)
+        for (int sp = 0; sp < 3; sp++)
+            for (int64_t j = 0; j < t->sites[i].n[sp]; j++)
+                for (int ch = 0; ch < c; ch++) {
+                    float *p = t->sites[i].x[sp] + ((size_t)j * c + ch) * hw;
+                    for (size_t q = 0; q < hw; q++) p[q] = (p[q] - ms[ch]) / ms[c + ch];
+                }
+    return 0;
+}

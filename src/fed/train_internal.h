@@ -1,0 +1,98 @@
+/* Internals of `fesf train` (fed.h) shared by its files; not installed.
+ *   train.c         rounds, evaluation, the entry points
+ *   train_data.c    the sites' shards: loading and normalisation
+ *   train_ckpt.c    checkpoints and the metrics lines they cover
+ *   train_report.c  summary.tsv, report.md, metrics.jsonl (writers and readers) */
+#ifndef FESF_TRAIN_INTERNAL_H
+#define FESF_TRAIN_INTERNAL_H
+
+#include "fesf/config.h"
+#include "fesf/metrics.h"
+#include "fesf/model.h"
+#include "fesf/optim.h"
+#include "fesf/stage.h"
+#include "fesf/world.h"
+
+#include <stdint.h>
+#include <stdio.h>
+
+#define MAX_CHANNELS 3
+enum { SPLIT_TRAIN, SPLIT_VAL, SPLIT_TEST };
+
+typedef struct {
+    int id;                     /* shard number, 1-based */
+    int64_t n[3];
+    float *x[3];                /* [n, C, H, W], normalised in place */
+    int32_t *y[3];
+} site_data;
+
+typedef struct {
+    int c, h, w, k;             /* image shape and classes, from site-001.h5 */
+} data_shape;
+
+typedef struct {
+    const fesf_config *cfg;
+    const fesf_world *w;
+    int n_sites, n_mine;
+    site_data *sites;           /* this rank's sites */
+    data_shape shape;
+    fesf_model *m;
+    size_t np, nb, nacc;        /* params, buffers, accumulator floats */
+    float *global;              /* [np + nb] the round's broadcast state */
+    float *acc;                 /* [np + nb + 2]: weighted sum, loss, images */
+    float *opt_state, *local_state, *xb;
+    float *velocity;            /* [np] FedAvg server momentum, inside opt_state (checkpointed with it) */
+    int32_t *yb, *idx;
+    fesf_optim_config oc, local;
+    size_t stats_len;
+    double *stats;              /* [2 (val, test)][n_sites][stats_len] */
+    double *site_n;             /* [n_sites] training images of every site */
+    float *best;                /* [np + nb] best-validation state (coordinator) */
+    double best_auc;
+    int best_round;
+    FILE *metrics;
+    int resume;                 /* --resume: continue from the newest checkpoint */
+    const char *out;            /* folder of the outputs (metrics, models, checkpoints, report) */
+    fesf_stage stage;           /* stamped on model.h5 and summary.tsv */
+} trainer;
+
+/* The test figures of one repeat, as the coordinator keeps them. */
+typedef struct {
+    fesf_metrics best, last;
+    int best_round;
+    fesf_metrics *site;         /* [n_sites] test figures per site at the best round */
+} repeat_result;
+
+/* The shard group the training reads, and the report shows. */
+static inline const char *input_group(const fesf_config *cfg)
+{
+    return cfg->train.input == FESF_INPUT_PLAIN ? "plain" : cfg->train.input == FESF_INPUT_SYNTHETIC ? "synthetic"
+                                                                                                     : "surrogate";
+}
+
+/* Server optimizer state: the optimizer's, then the FedAvg server velocity. */
+static inline size_t opt_floats(const trainer *t) { return t->np * (size_t)fesf_optim_state_per_param(&t->oc) + t->np; }
+
+/* train_data.c: site-001.h5's image shape and classes; one site's splits;
+ * every site's images normalised by the pooled per-channel mean and std. */
+int fesf_train_read_shape(const char *dir, const char *group, data_shape *s);
+int fesf_train_load_site(trainer *t, site_data *s);
+int fesf_train_normalise(trainer *t);
+
+/* train_ckpt.c: ckpt-RRRR.h5 after `done` rounds of `repeat` (the global
+ * state, the server optimizer, the results so far); the newest one back
+ * (start = {repeat, rounds done}; {0, 0} if there is none); metrics.jsonl
+ * cut back to the rounds a checkpoint covers. Coordinator only. */
+int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res);
+int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start);
+int fesf_train_trim_metrics(const char *path, int64_t repeat, int64_t round);
+
+/* train_report.c: report.md and summary.tsv over the n repeats; one
+ * metrics.jsonl line of a round, with the pooled val and test figures
+ * (pooled[2]) and the sites' from t->stats when the round was evaluated
+ * (pooled = NULL: loss and speed only). Coordinator only. */
+int fesf_train_write_report(const trainer *t, const repeat_result *res, int n);
+void fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, double loss, double ips,
+                                   const fesf_metrics *pooled);
+
+#endif
