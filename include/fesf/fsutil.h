@@ -5,10 +5,6 @@
 /* mkdir -p; 0 or -1 with a message naming the folder. */
 int fesf_mkdir_p(const char *path);
 
-/* Number of consecutive site-001.h5, site-002.h5 ... in dir; -1 (with a
- * message) if there is none. */
-int fesf_count_shards(const char *dir, int *n);
-
 /* A text file written atomically: fesf_atomic_open opens PATH.tmp for
  * writing (NULL with a message); fesf_atomic_commit closes it and renames it
  * to PATH (0, or -1 with a message; the .tmp is removed). A reader never

@@ -32,6 +32,17 @@
 
 #define FESF_RUN_PATH_MAX (FESF_PATH_MAX + 64)
 
+/* File names inside the run directory and a training folder. */
+#define FESF_RUN_HOSTS "hosts.h5"
+#define FESF_RUN_IQEM "iqem.h5"
+#define FESF_RUN_STAGES "stages.ini"
+#define FESF_RUN_REPORT "report.md"
+#define FESF_RUN_FIGURES "figures"
+#define FESF_RUN_AUDIT_TSV "audit.tsv"
+#define FESF_RUN_AUDIT_MD "audit.md"
+#define FESF_RUN_SUMMARY "summary.tsv"
+#define FESF_RUN_METRICS "metrics.jsonl"
+
 /* Paths inside run directory `out` (buf of FESF_RUN_PATH_MAX). */
 void fesf_run_shard_path(char *buf, const char *out, int site);
 void fesf_run_hosts_path(char *buf, const char *out);
@@ -39,6 +50,11 @@ void fesf_run_iqem_path(char *buf, const char *out, int site); /* site 0: the fe
 void fesf_run_train_dir(char *buf, const char *out, int input); /* FESF_INPUT_* */
 void fesf_run_file(char *buf, const char *dir, const char *name); /* dir/name */
 void fesf_run_audit_model_path(char *buf, const char *out, const char *target); /* audit-<target>.h5 */
+void fesf_run_model_path(char *buf, const char *dir, int repeat);  /* model.h5, model-r<R>.h5 for repeat R > 0 */
+void fesf_run_ckpt_path(char *buf, const char *dir, long index);   /* ckpt-NNNN.h5 */
+/* Number of consecutive site-001.h5, site-002.h5 ... in dir; -1 (with a
+ * message) if there is none. */
+int fesf_run_count_shards(const char *dir, int *n);
 /* out/figures/<name> (the folder is created; 0 or -1) */
 int fesf_run_figure_path(char *buf, const char *out, const char *name);
 

@@ -262,7 +262,7 @@ static void table_rows(const auditor *a, FILE *f, void (*row)(FILE *, const char
 static int write_tsv(const auditor *a)
 {
     char path[FESF_RUN_PATH_MAX];
-    fesf_run_file(path, a->cfg->run.out, "audit.tsv");
+    fesf_run_file(path, a->cfg->run.out, FESF_RUN_AUDIT_TSV);
     FILE *f = fesf_atomic_open(path);
     if (!f) return -1;
     fesf_stamp_text(f, &a->stage, 0);
@@ -276,7 +276,7 @@ static int write_md(const auditor *a)
 {
     const fesf_config *cfg = a->cfg;
     char path[FESF_RUN_PATH_MAX];
-    fesf_run_file(path, cfg->run.out, "audit.md");
+    fesf_run_file(path, cfg->run.out, FESF_RUN_AUDIT_MD);
     FILE *f = fesf_atomic_open(path);
     if (!f) return -1;
     fesf_stamp_text(f, &a->stage, 1);
@@ -446,7 +446,7 @@ done:
 void fesf_audit_md_copy(FILE *out, const char *run_out)
 {
     char path[FESF_RUN_PATH_MAX], line[2048];
-    fesf_run_file(path, run_out, "audit.md");
+    fesf_run_file(path, run_out, FESF_RUN_AUDIT_MD);
     FILE *f = fopen(path, "r");
     for (int first = 1; f && fgets(line, sizeof line, f); first = 0)
         if (!first || strncmp(line, "<!--", 4)) fputs(line, out); /* not the stamp */
@@ -456,7 +456,7 @@ void fesf_audit_md_copy(FILE *out, const char *run_out)
 int fesf_audit_row_read(const char *run_out, const char *target, const char *site, fesf_audit_row *r)
 {
     char path[FESF_RUN_PATH_MAX], line[1024];
-    fesf_run_file(path, run_out, "audit.tsv");
+    fesf_run_file(path, run_out, FESF_RUN_AUDIT_TSV);
     FILE *f = fopen(path, "r");
     int rc = -1;
     while (f && rc && fgets(line, sizeof line, f)) {

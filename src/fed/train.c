@@ -12,6 +12,7 @@
 #include "train_internal.h"
 
 #include "fesf/error.h"
+#include "fesf/run_dir.h"
 #include "fesf/fed.h"
 #include "fesf/fsutil.h"
 #include "fesf/log.h"
@@ -207,7 +208,7 @@ static int load_sites(trainer *t, int64_t *most)
     const fesf_config *cfg = t->cfg;
     int64_t meta[5] = {0};
     if (t->w->rank == 0) {
-        if (fesf_count_shards(cfg->run.out, &t->n_sites) ||
+        if (fesf_run_count_shards(cfg->run.out, &t->n_sites) ||
             fesf_train_read_shape(cfg->run.out, input_group(cfg), &t->shape))
             return -1;
         meta[0] = t->n_sites, meta[1] = t->shape.c, meta[2] = t->shape.h, meta[3] = t->shape.w, meta[4] = t->shape.k;
@@ -329,9 +330,8 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
 
 static int save_best(trainer *t, int repeat)
 {
-    char path[FESF_PATH_MAX + 32];
-    if (repeat == 0) snprintf(path, sizeof path, "%s/model.h5", t->out);
-    else snprintf(path, sizeof path, "%s/model-r%d.h5", t->out, repeat);
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_model_path(path, t->out, repeat);
     memcpy(fesf_model_params(t->m), t->best, sizeof(float) * t->np);
     memcpy(fesf_model_buffers(t->m), t->best + t->np, sizeof(float) * t->nb);
     char *text = fesf_config_text_alloc(t->cfg);
@@ -356,8 +356,8 @@ static void trainer_free(trainer *t)
  * checkpoint a resumed run starts from (start = {repeat, rounds done}). */
 static int open_metrics(trainer *t, const int64_t *start)
 {
-    char path[FESF_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/metrics.jsonl", t->out);
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_file(path, t->out, FESF_RUN_METRICS);
     int resumed = start[0] || start[1];
     if (resumed && fesf_train_trim_metrics(path, start[0], start[1])) return -1;
     if (!(t->metrics = fopen(path, resumed ? "a" : "w"))) return fesf_error("cannot write '%s'", path);

@@ -5,6 +5,7 @@
 #include "train_internal.h"
 
 #include "fesf/error.h"
+#include "fesf/run_dir.h"
 #include "fesf/fsutil.h"
 #include "fesf/log.h"
 #include "fesf/model_io.h"
@@ -42,7 +43,7 @@ int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repea
     int R = t->cfg->run.repeats;
     size_t per = result_doubles(t);
     double *results = calloc((size_t)R * per, sizeof(double));
-    char path[FESF_PATH_MAX + 32], *text = fesf_config_text_alloc(t->cfg);
+    char path[FESF_RUN_PATH_MAX], *text = fesf_config_text_alloc(t->cfg);
     if (!results || !text) {
         free(results), free(text);
         return fesf_error("out of memory");
@@ -57,19 +58,18 @@ int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repea
     memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
     fesf_ckpt c = {repeat, done, resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
                    results, (size_t)R * per};
-    snprintf(path, sizeof path, "%s/ckpt-%04lld.h5", t->out,
-             (long long)repeat * t->cfg->train.rounds + (long long)done);
+    fesf_run_ckpt_path(path, t->out, (long)repeat * t->cfg->train.rounds + (long)done);
     int rc = fesf_ckpt_save(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c, text);
     free(results), free(text);
     return rc;
 }
 
 /* Coordinator: the newest ckpt-RRRR.h5 of the run, or -1 if there is none. */
-static int newest_checkpoint(const char *dir, char *path, size_t size)
+static int newest_checkpoint(const char *dir, char path[FESF_RUN_PATH_MAX])
 {
     long best = -1;
     for (long g = 9999; g >= 0 && best < 0; g--) {
-        snprintf(path, size, "%s/ckpt-%04ld.h5", dir, g);
+        fesf_run_ckpt_path(path, dir, g);
         if (!access(path, R_OK)) best = g;
     }
     return best < 0 ? -1 : 0;
@@ -77,9 +77,9 @@ static int newest_checkpoint(const char *dir, char *path, size_t size)
 
 int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
 {
-    char path[FESF_PATH_MAX + 32];
+    char path[FESF_RUN_PATH_MAX];
     int R = t->cfg->run.repeats;
-    if (newest_checkpoint(t->out, path, sizeof path)) {
+    if (newest_checkpoint(t->out, path)) {
         fesf_warn("--resume: no checkpoint in '%s'; starting from round 1", t->out);
         start[0] = start[1] = 0;
         return 0;

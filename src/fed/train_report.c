@@ -48,9 +48,9 @@ static void report_row(const trainer *t, FILE *md, FILE *tsv, const repeat_resul
 /* report.md (human) and summary.tsv (for `fesf run`'s report and sweeps). */
 int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
 {
-    char path[FESF_PATH_MAX + 32], tsv_path[FESF_PATH_MAX + 32];
-    snprintf(path, sizeof path, "%s/report.md", t->out);
-    snprintf(tsv_path, sizeof tsv_path, "%s/summary.tsv", t->out);
+    char path[FESF_RUN_PATH_MAX], tsv_path[FESF_RUN_PATH_MAX];
+    fesf_run_file(path, t->out, FESF_RUN_REPORT);
+    fesf_run_file(tsv_path, t->out, FESF_RUN_SUMMARY);
     FILE *f = fesf_atomic_open(path), *tsv = f ? fesf_atomic_open(tsv_path) : NULL;
     if (!f || !tsv) {
         if (f) fesf_atomic_commit(f, path);
@@ -95,7 +95,7 @@ int fesf_train_summary_load(const char *dir, fesf_train_summary *s)
 {
     char path[FESF_RUN_PATH_MAX], line[1024];
     memset(s, 0, sizeof *s);
-    fesf_run_file(path, dir, "summary.tsv");
+    fesf_run_file(path, dir, FESF_RUN_SUMMARY);
     FILE *f = fopen(path, "r");
     if (!f) return fesf_error("cannot read '%s'", path);
     int cap = 0;
@@ -176,7 +176,7 @@ void fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, 
 int fesf_train_curve_read(const char *dir, int repeat, double *round, double *val_auc, int max)
 {
     char path[FESF_RUN_PATH_MAX], line[8192];
-    fesf_run_file(path, dir, "metrics.jsonl");
+    fesf_run_file(path, dir, FESF_RUN_METRICS);
     FILE *f = fopen(path, "r");
     int n = 0;
     while (f && n < max && fgets(line, sizeof line, f)) {

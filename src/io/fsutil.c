@@ -23,17 +23,6 @@ int fesf_mkdir_p(const char *path)
     return 0;
 }
 
-int fesf_count_shards(const char *dir, int *n)
-{
-    char path[4200];
-    for (*n = 0;; ++*n) {
-        snprintf(path, sizeof path, "%s/site-%03d.h5", dir, *n + 1);
-        if (access(path, F_OK)) break;
-    }
-    if (*n == 0) return fesf_error("no site-001.h5 in '%s' (run 'fesf prepare' first)", dir);
-    return 0;
-}
-
 FILE *fesf_atomic_open(const char *path)
 {
     char tmp[4096];

@@ -58,7 +58,7 @@ int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, in
         char path[FESF_RUN_PATH_MAX];
         fesf_run_hosts_path(path, run_out);
         int shards = 0, c = 0, h = 0, wd = 0;
-        if (fesf_count_shards(run_out, &shards) ||
+        if (fesf_run_count_shards(run_out, &shards) ||
             fesf_hosts_load(path, host_mode, host_index, hosts, &meta[1], &c, &h, &wd))
             return -1;
         meta[0] = shards, meta[2] = c, meta[3] = h, meta[4] = wd;

@@ -32,17 +32,39 @@ void fesf_run_audit_model_path(char *buf, const char *out, const char *target)
 int fesf_run_figure_path(char *buf, const char *out, const char *name)
 {
     char dir[FESF_RUN_PATH_MAX];
-    fesf_run_file(dir, out, "figures");
+    fesf_run_file(dir, out, FESF_RUN_FIGURES);
     snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/%s", FESF_PATH_MAX, dir, name);
     return fesf_mkdir_p(dir);
 }
 
-void fesf_run_hosts_path(char *buf, const char *out) { fesf_run_file(buf, out, "hosts.h5"); }
+void fesf_run_hosts_path(char *buf, const char *out) { fesf_run_file(buf, out, FESF_RUN_HOSTS); }
+
+void fesf_run_model_path(char *buf, const char *dir, int repeat)
+{
+    if (repeat == 0) fesf_run_file(buf, dir, "model.h5");
+    else snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/model-r%d.h5", FESF_PATH_MAX, dir, repeat);
+}
+
+void fesf_run_ckpt_path(char *buf, const char *dir, long index)
+{
+    snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/ckpt-%04ld.h5", FESF_PATH_MAX, dir, index);
+}
+
+int fesf_run_count_shards(const char *dir, int *n)
+{
+    char path[FESF_RUN_PATH_MAX];
+    for (*n = 0;; ++*n) {
+        fesf_run_shard_path(path, dir, *n + 1);
+        if (access(path, F_OK)) break;
+    }
+    if (*n == 0) return fesf_error("no site-001.h5 in '%s' (run 'fesf prepare' first)", dir);
+    return 0;
+}
 
 void fesf_run_iqem_path(char *buf, const char *out, int site)
 {
     if (site) snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/iqem-site-%03d.h5", FESF_PATH_MAX, out, site);
-    else fesf_run_file(buf, out, "iqem.h5");
+    else fesf_run_file(buf, out, FESF_RUN_IQEM);
 }
 
 void fesf_run_train_dir(char *buf, const char *out, int input)
@@ -123,15 +145,15 @@ static int shared_current(const fesf_config *cfg, const fesf_stage *s, char *why
         return h5_current(p, "fesf-model", FESF_MODEL_VERSION, "/", s, why, size);
     case FESF_STAGE_TRAIN:
         fesf_run_train_dir(dir, out, cfg->train.input);
-        fesf_run_file(p, dir, "summary.tsv");
+        fesf_run_file(p, dir, FESF_RUN_SUMMARY);
         if (!text_current(p, s, why, size)) return 0;
-        fesf_run_file(p, dir, "model.h5");
+        fesf_run_model_path(p, dir, 0);
         return h5_current(p, "fesf-model", FESF_MODEL_VERSION, "/", s, why, size);
     case FESF_STAGE_AUDIT: {
         int sur = cfg->iqem.enabled, syn = !sur || cfg->audit.synthetic;
-        fesf_run_file(p, out, "audit.tsv");
+        fesf_run_file(p, out, FESF_RUN_AUDIT_TSV);
         if (!text_current(p, s, why, size)) return 0;
-        fesf_run_file(p, out, "audit.md");
+        fesf_run_file(p, out, FESF_RUN_AUDIT_MD);
         if (!text_current(p, s, why, size)) return 0;
         for (int t = 0; t < 2; t++) {
             if (!(t ? sur : syn)) continue;
@@ -191,7 +213,7 @@ static records *records_read(const char *out)
 {
     char path[FESF_RUN_PATH_MAX];
     records *r = calloc(1, sizeof *r);
-    fesf_run_file(path, out, "stages.ini");
+    fesf_run_file(path, out, FESF_RUN_STAGES);
     if (r && access(path, F_OK) == 0 && ini_parse(path, record_line, r) != 0) r->n = 0; /* unreadable: forget it */
     return r;
 }
@@ -208,7 +230,7 @@ int fesf_run_record_stage(const char *out, const fesf_stage *s)
         snprintf(r->name[i], sizeof r->name[i], "%s", s->name);
         snprintf(r->keys[i], sizeof r->keys[i], "%s", s->keys);
     }
-    fesf_run_file(path, out, "stages.ini");
+    fesf_run_file(path, out, FESF_RUN_STAGES);
     FILE *f = fesf_atomic_open(path);
     if (f) {
         fprintf(f, "# fesf stages: the keys each finished stage of this run directory was made with\n"

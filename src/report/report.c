@@ -100,7 +100,7 @@ static int curves_plot(const fesf_config *cfg, const int *inputs, int n)
         s[i] = (fesf_plot_series){fesf_run_input_name(inputs[i]), fesf_train_curve_read(dir, 0, x, y, MAXR), x, y,
                                   NULL, 1, 1};
     }
-    fesf_run_file(dir, cfg->run.out, "figures");
+    fesf_run_file(dir, cfg->run.out, FESF_RUN_FIGURES);
     fesf_run_file(path, dir, "curves.png");
     fesf_plot_opts o = {"Training (first repeat)", "round", "pooled validation AUC", 0, 0};
     int rc = fesf_mkdir_p(dir) || fesf_plot_png(path, &o, s, n) ? -1 : 0;
@@ -111,7 +111,7 @@ static int curves_plot(const fesf_config *cfg, const int *inputs, int n)
 int fesf_report_run(const fesf_config *cfg, const int *inputs, int n)
 {
     char path[FESF_RUN_PATH_MAX];
-    fesf_run_file(path, cfg->run.out, "report.md");
+    fesf_run_file(path, cfg->run.out, FESF_RUN_REPORT);
     FILE *f = fesf_atomic_open(path);
     if (!f) return -1;
     fprintf(f, "# fesf report\n\n%s, %d sites (%s), alpha %g, beta %g, model %s.\n\n", cfg->data.source,
@@ -180,7 +180,7 @@ static int frontier_plot(const fesf_config *cfg, const point_result *pr, int n, 
         snprintf(names[nb], sizeof names[nb], "plain (upper bound)");
         s[ns++] = (fesf_plot_series){names[nb], 2, px, py, NULL, 1, 0};
     }
-    fesf_run_file(dir, cfg->run.out, "figures");
+    fesf_run_file(dir, cfg->run.out, FESF_RUN_FIGURES);
     fesf_run_file(path, dir, "frontier.png");
     fesf_plot_opts o = {"Privacy-utility frontier",
                         "attack advantage over the prior (SSIM; lower is more private)",
@@ -219,7 +219,7 @@ int fesf_report_sweep(const fesf_config *cfg)
         point_read(&one, &pr[p]);
     }
     char path[FESF_RUN_PATH_MAX];
-    fesf_run_file(path, cfg->run.out, "report.md");
+    fesf_run_file(path, cfg->run.out, FESF_RUN_REPORT);
     FILE *f = fesf_atomic_open(path);
     if (!f) return -1;
     sweep_table(f, cfg, pr, n);
