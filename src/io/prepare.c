@@ -9,6 +9,7 @@
 #include "fesf/log.h"
 #include "fesf/partition.h"
 #include "fesf/run_dir.h"
+#include "fesf/shard.h"
 #include "fesf/version.h"
 
 #include <stdio.h>
@@ -316,8 +317,7 @@ static void gather(const void *strip, const int32_t *idx, int64_t k, size_t row,
             memcpy((unsigned char *)out + (size_t)j * row, src, row);
             continue;
         }
-        float *dst = (float *)out + (size_t)j * row;
-        for (size_t q = 0; q < row; q++) dst[q] = (float)src[q] / 255.0f; /* correctly rounded, as NumPy */
+        fesf_u8_to_f32(src, (float *)out + (size_t)j * row, row);
     }
 }
 
