@@ -1,3 +1,4 @@
+/* Small file-system helpers (see fsutil.h): mkdir -p and atomic text files. */
 #include "fesf/fsutil.h"
 #include "fesf/error.h"
 

@@ -1,4 +1,4 @@
-/* IQEM's least-squares GAN gradients (see iqem.h). */
+/* IQEM's least-squares GAN gradients (see gan.h). */
 #include "fesf/gan.h"
 #include "fesf/error.h"
 #include "fesf/loss.h"
