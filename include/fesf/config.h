@@ -68,6 +68,7 @@ typedef struct {
     struct {
         char out[FESF_PATH_MAX];
         int checkpoint_every, threads, repeats, log;
+        int baseline_plain; /* fesf run also trains on the plaintext (research upper bound); off by default */
         uint64_t seed;
     } run;
 } fesf_config;

@@ -2,7 +2,7 @@
 #ifndef FESF_FSUTIL_H
 #define FESF_FSUTIL_H
 
-/* mkdir -p; 0 or -1 with a message naming the folder. */
+/* mkdir -p with owner-only folders (0700); 0 or -1 with a message naming the folder. */
 int fesf_mkdir_p(const char *path);
 
 /* A text file written atomically: fesf_atomic_open opens PATH.tmp for

@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 const fesf_command fesf_commands[] = {
     {"run", fesf_cmd_run, "every stage in one job: prepare, hide, enhance, train, audit, report",
@@ -87,6 +88,9 @@ const fesf_command *fesf_command_find(const char *name)
 
 int main(int argc, char **argv)
 {
+    /* Owner-only outputs: a run directory holds sites' plaintext and what derives
+     * from it, so every file fesf creates is 0600 and every folder 0700. */
+    umask(077);
     if (argc < 2) {
         fesf_cmd_help(0, argv);
         return FESF_EXIT_USAGE;

@@ -121,6 +121,8 @@ static const key_desc keys[] = {
     {"run", "seed", T_U64, F(run, seed), "0", 0, 0, NULL, "seed of training"},
     {"run", "repeats", T_INT, F(run, repeats), "1", 1, 1000, NULL, "training repeats with seeds seed..seed+R-1"},
     {"run", "log", T_ENUM, F(run, log), "info", 0, 0, log_names, "log level"},
+    {"run", "baseline_plain", T_BOOL, F(run, baseline_plain), "false", 0, 0, NULL,
+     "also train on the plaintext in 'fesf run' (research only: plaintext gradients reach the coordinator)"},
 };
 #define NKEYS ((int)(sizeof keys / sizeof keys[0]))
 

@@ -15,10 +15,10 @@ int fesf_mkdir_p(const char *path)
     for (char *p = buf + 1; *p; p++) {
         if (*p != '/') continue;
         *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return fesf_error("cannot create folder '%s': %s", buf, strerror(errno));
+        if (mkdir(buf, 0700) && errno != EEXIST) return fesf_error("cannot create folder '%s': %s", buf, strerror(errno));
         *p = '/';
     }
-    if (mkdir(buf, 0777) && errno != EEXIST) return fesf_error("cannot create folder '%s': %s", buf, strerror(errno));
+    if (mkdir(buf, 0700) && errno != EEXIST) return fesf_error("cannot create folder '%s': %s", buf, strerror(errno));
     struct stat st;
     if (stat(buf, &st) || !S_ISDIR(st.st_mode)) return fesf_error("'%s' is not a folder", buf);
     return 0;

@@ -120,7 +120,7 @@ static int do_train(const fesf_config *cfg, const fesf_world *w, int only_stale)
 
 static int do_audit(const fesf_config *cfg, const fesf_world *w, int only_stale) { return fesf_audit_run(cfg, w); }
 
-/* Every stage of one run directory; the plain training only if with_plain. */
+/* Every stage of one run directory; the plain training only if with_plain and run.baseline_plain. */
 static int run_one(const fesf_config *cfg, const fesf_world *w, int with_plain)
 {
     int prep = 0, hide = 0, enh = 0, ran = 0;
@@ -130,7 +130,12 @@ static int run_one(const fesf_config *cfg, const fesf_world *w, int with_plain)
         (cfg->iqem.enabled && stage(cfg, w, FESF_STAGE_ENHANCE, hide ? "hide" : NULL, do_enhance, &enh)))
         return -1;
     int inputs[3], n = 0;
-    if (with_plain) inputs[n++] = FESF_INPUT_PLAIN;
+    if (with_plain && cfg->run.baseline_plain) {
+        inputs[n++] = FESF_INPUT_PLAIN;
+        if (w->rank == 0)
+            fesf_warn("run.baseline_plain = true: also training on the plaintext, a research-only upper bound "
+                      "(plaintext-batch gradients reach the coordinator)");
+    }
     inputs[n++] = FESF_INPUT_SYNTHETIC;
     if (cfg->iqem.enabled) inputs[n++] = FESF_INPUT_SURROGATE;
     for (int i = 0; i < n; i++) {

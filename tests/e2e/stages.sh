@@ -28,6 +28,10 @@ NONE="prepare=skip hide=skip enhance=skip train-plain=skip train-synthetic=skip 
 
 run_log
 expect "a new run directory runs every stage" "$ALL" "stage prepare: run (.*hosts.h5: missing"
+find "$OUT" -perm /077 >"$TMP/perm"
+[ ! -s "$TMP/perm" ] && [ -n "$(find "$OUT" -name '*.h5')" ] \
+    && ok "  every file and folder under run.out is owner-only (0600 / 0700)" \
+    || { nok "files with group or other permissions"; head "$TMP/perm" | sed 's/^/#   /'; }
 run_log
 expect "the same config again skips every stage" "$NONE"
 
@@ -106,10 +110,13 @@ expect "after that rerun, every stage skips" "$NONE"
 # process group) once its first shard is committed; the rerun keeps the
 # shards already hidden for that config and redoes the rest.
 K=$TMP/kill
-RK="--set run.out=$K --set data.size=64 --set data.count=8000 --set data.sites=8 --set iqem.enabled=false --set audit.enabled=false --set train.rounds=1"
+RK="--set run.out=$K --set data.size=64 --set data.count=8000 --set data.sites=8 --set iqem.enabled=false --set audit.enabled=false --set train.rounds=1 --set run.baseline_plain=false"
 check "  (a run of 8 shards, then a copy hidden with ihm.mask = circle as the reference)" sh -c "
     mpirun --oversubscribe -np 2 '$FESF' run configs/demo.ini -q $RK && cp -r '$K' '$TMP/ref' &&
     mpirun --oversubscribe -np 2 '$FESF' hide -c configs/demo.ini -q $RK --set run.out='$TMP/ref' --set ihm.mask=circle"
+[ ! -e "$K/train-plain" ] && [ -d "$K/train-synthetic" ] && grep -q "No plaintext baseline was trained" "$K/report.md" \
+    && ! grep -q "^| plain |" "$K/report.md" \
+    && ok "run.baseline_plain = false: no train-plain/, no plain row, and the report says so" || nok "baseline_plain off"
 setsid mpirun --oversubscribe -np 2 "$FESF" hide -c configs/demo.ini $RK --set ihm.mask=circle >"$TMP/hide.log" 2>&1 &
 pid=$!
 while kill -0 $pid 2>/dev/null && ! grep -q "site-002.h5 train:" "$TMP/hide.log"; do sleep 0.01; done
