@@ -12,5 +12,19 @@ int fesf_mkdir_p(const char *path);
 #include <stdio.h>
 FILE *fesf_atomic_open(const char *path);
 int fesf_atomic_commit(FILE *f, const char *path);
+/* Give up PATH.tmp (closes f when not NULL, removes the .tmp). */
+void fesf_atomic_abort(FILE *f, const char *path);
+
+/* Every NAME.tmp this process is writing is tracked from creation to commit
+ * or abort (the atomic text files here, the HDF5 files of h5io.c), so that
+ * none outlives a failure: fesf_tmp_remove_all() unlinks them (the top
+ * level calls it before ending the job), and after
+ * fesf_tmp_remove_on_signals() SIGTERM (what mpirun sends the other ranks
+ * when one aborts, and SLURM before a time limit), SIGINT and SIGHUP do too
+ * before the process dies of the signal. */
+void fesf_tmp_track(const char *tmp);
+void fesf_tmp_untrack(const char *tmp);
+void fesf_tmp_remove_all(void);
+void fesf_tmp_remove_on_signals(void);
 
 #endif

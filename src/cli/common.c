@@ -2,6 +2,7 @@
 #include "fesf/cli.h"
 #include "fesf/blas.h"
 #include "fesf/error.h"
+#include "fesf/fsutil.h"
 #include "fesf/log.h"
 
 #include <stdarg.h>
@@ -100,6 +101,7 @@ int fesf_cli_start(fesf_cli *c, int *argc, char ***argv)
 int fesf_cli_fail(fesf_cli *c)
 {
     const char *msg = fesf_errmsg()[0] ? fesf_errmsg() : "unknown failure";
+    fesf_tmp_remove_all(); /* this rank's unfinished NAME.tmp files */
     if (c && c->mpi && c->world.size > 1) {
         fesf_log(FESF_LOG_ERROR, "%s (rank %d failed; ending the job)", msg, c->world.rank);
         fesf_world_abort(&c->world, FESF_EXIT_FAIL);

@@ -1,5 +1,6 @@
 /* fesf: one binary, subcommands dispatched from a table. */
 #include "fesf/cli.h"
+#include "fesf/fsutil.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -91,6 +92,7 @@ int main(int argc, char **argv)
     /* Owner-only outputs: a run directory holds sites' plaintext and what derives
      * from it, so every file fesf creates is 0600 and every folder 0700. */
     umask(077);
+    fesf_tmp_remove_on_signals(); /* no NAME.tmp outlives a SIGTERM (mpirun ending the job, SLURM) */
     if (argc < 2) {
         fesf_cmd_help(0, argv);
         return FESF_EXIT_USAGE;

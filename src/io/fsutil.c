@@ -3,6 +3,7 @@
 #include "fesf/error.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -24,12 +25,61 @@ int fesf_mkdir_p(const char *path)
     return 0;
 }
 
+/* ---- .tmp files that must not outlive a failure --------------------------------- */
+
+#define TRACKED_MAX 64
+#define TRACKED_LEN 1200
+static char tmp_paths[TRACKED_MAX][TRACKED_LEN];
+static volatile sig_atomic_t tmp_used[TRACKED_MAX];
+
+void fesf_tmp_track(const char *tmp)
+{
+    for (int i = 0; i < TRACKED_MAX; i++)
+        if (!tmp_used[i] && strlen(tmp) < TRACKED_LEN) {
+            memcpy(tmp_paths[i], tmp, strlen(tmp) + 1);
+            tmp_used[i] = 1;
+            return;
+        }
+}
+
+void fesf_tmp_untrack(const char *tmp)
+{
+    for (int i = 0; i < TRACKED_MAX; i++)
+        if (tmp_used[i] && !strcmp(tmp_paths[i], tmp)) tmp_used[i] = 0;
+}
+
+void fesf_tmp_remove_all(void)
+{
+    for (int i = 0; i < TRACKED_MAX; i++)
+        if (tmp_used[i]) unlink(tmp_paths[i]), tmp_used[i] = 0; /* async-signal-safe */
+}
+
+static void on_signal(int sig)
+{
+    fesf_tmp_remove_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void fesf_tmp_remove_on_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
+
 FILE *fesf_atomic_open(const char *path)
 {
     char tmp[4096];
     if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return fesf_error("path too long: '%s'", path), NULL;
+    fesf_tmp_track(tmp);
     FILE *f = fopen(tmp, "w");
-    if (!f) fesf_error("cannot write '%s': %s", tmp, strerror(errno));
+    if (!f) fesf_error("cannot create '%s': %s", tmp, strerror(errno)), fesf_tmp_untrack(tmp);
     return f;
 }
 
@@ -37,10 +87,22 @@ int fesf_atomic_commit(FILE *f, const char *path)
 {
     char tmp[4096];
     snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    if (fclose(f) || rename(tmp, path)) {
+    int bad = ferror(f) || fflush(f) || fsync(fileno(f));
+    if (fclose(f) || bad || rename(tmp, path)) {
         int e = errno;
         remove(tmp);
-        return fesf_error("cannot write '%s': %s", path, strerror(e));
+        fesf_tmp_untrack(tmp);
+        return fesf_error("cannot write '%s': %s", path, strerror(e ? e : EIO));
     }
+    fesf_tmp_untrack(tmp);
     return 0;
+}
+
+void fesf_atomic_abort(FILE *f, const char *path)
+{
+    char tmp[4096];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    if (f) fclose(f);
+    remove(tmp);
+    fesf_tmp_untrack(tmp);
 }

@@ -2,6 +2,7 @@
  * attributes, format checks, and N-chunked image/label datasets. */
 #include "fesf/h5io.h"
 #include "fesf/error.h"
+#include "fesf/fsutil.h"
 #include "fesf/version.h"
 
 #include <errno.h>
@@ -160,6 +161,7 @@ int fesf_h5out_create(fesf_h5out *o, const char *path, const char *format, int v
     snprintf(o->path, sizeof o->path, "%s", path);
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp", path);
     fesf_h5_quiet();
+    fesf_tmp_track(o->tmp);
     o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (o->file < 0) return fesf_error("cannot create '%s': %s", o->tmp, strerror(errno ? errno : EIO));
     iso_now(created, sizeof created);
@@ -221,6 +223,7 @@ int fesf_h5out_rewrite(fesf_h5out *o, const char *path, const char *format, int 
     if (src < 0) return -1;
     snprintf(o->path, sizeof o->path, "%s", path);
     snprintf(o->tmp, sizeof o->tmp, "%s.tmp", path);
+    fesf_tmp_track(o->tmp);
     o->file = H5Fcreate(o->tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     copy_ctx c = {o->file, drop, 0};
     int rc = -1;
@@ -259,13 +262,16 @@ int fesf_h5out_commit(fesf_h5out *o)
     o->file = H5I_INVALID_HID;
     if (st < 0) {
         unlink(o->tmp);
+        fesf_tmp_untrack(o->tmp);
         return fesf_error("cannot write '%s'", o->tmp);
     }
     if (fsync_path(o->tmp, 0) || rename(o->tmp, o->path)) {
         int e = errno;
         unlink(o->tmp);
+        fesf_tmp_untrack(o->tmp);
         return fesf_error("cannot commit '%s': %s", o->path, strerror(e));
     }
+    fesf_tmp_untrack(o->tmp);
     char dir[sizeof o->path];
     snprintf(dir, sizeof dir, "%s", o->path);
     fsync_path(dirname(dir), 1); /* best effort: makes the rename durable */
@@ -277,7 +283,7 @@ void fesf_h5out_abort(fesf_h5out *o)
 {
     if (o->file >= 0) H5Fclose(o->file);
     o->file = H5I_INVALID_HID;
-    if (o->tmp[0]) unlink(o->tmp);
+    if (o->tmp[0]) unlink(o->tmp), fesf_tmp_untrack(o->tmp);
     o->tmp[0] = '\0';
 }
 

@@ -2,6 +2,7 @@
  * NCHW tensors. Files are written to PATH.tmp and renamed into place. */
 #include "fesf/png.h"
 #include "fesf/error.h"
+#include "fesf/fsutil.h"
 
 #include <errno.h>
 #include <png.h>
@@ -14,53 +15,21 @@
 
 int fesf_png_write(const char *path, const uint8_t *hwc, int h, int w, int c)
 {
-    FILE *f = NULL;
-    char *tmp = NULL;
-    int rc = -1;
-
     if ((c != 1 && c != 3) || h < 1 || w < 1 || h > MAX_SIDE || w > MAX_SIDE)
         return fesf_error("'%s': cannot write a %dx%d png with %d channels", path, h, w, c);
-    size_t len = strlen(path);
-    if (!(tmp = malloc(len + 5))) {
-        fesf_error("'%s': out of memory", path);
-        goto cleanup;
-    }
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    if (!(f = fopen(tmp, "wb"))) {
-        fesf_error("cannot create '%s': %s", tmp, strerror(errno));
-        goto cleanup;
-    }
+    FILE *f = fesf_atomic_open(path); /* PATH.tmp, renamed on commit */
+    if (!f) return -1;
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
     img.width = (png_uint_32)w;
     img.height = (png_uint_32)h;
     img.format = c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-    errno = 0;
     if (!png_image_write_to_stdio(&img, f, 0, hwc, 0, NULL)) {
-        fesf_error("cannot write '%s': %s", tmp, img.message);
-        goto cleanup;
+        fesf_atomic_abort(f, path);
+        return fesf_error("cannot write '%s.tmp': %s", path, img.message);
     }
-    int bad = ferror(f) != 0;
-    if (fclose(f) != 0 || bad) {
-        f = NULL;
-        fesf_error("cannot write '%s': %s", tmp, strerror(errno ? errno : EIO));
-        goto cleanup;
-    }
-    f = NULL;
-    if (rename(tmp, path) != 0) {
-        fesf_error("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-        goto cleanup;
-    }
-    rc = 0;
-cleanup:
-    if (f)
-        fclose(f);
-    if (rc != 0 && tmp)
-        remove(tmp);
-    free(tmp);
-    return rc;
+    return fesf_atomic_commit(f, path);
 }
 
 static uint8_t f32_to_u8(float v)

@@ -7,6 +7,7 @@
 #include "plot_canvas.h"
 
 #include "fesf/error.h"
+#include "fesf/fsutil.h"
 
 #include <cairo.h>
 #include <errno.h>
@@ -328,37 +329,17 @@ static cairo_status_t write_cb(void *f, const unsigned char *data, unsigned int 
     return fwrite(data, 1, len, f) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
-/* PNG to PATH.tmp, fsync, rename to PATH. */
+/* PNG to PATH.tmp, fsync, rename to PATH (fsutil's atomic files). */
 static int write_png(cairo_surface_t *sf, const char *path)
 {
-    size_t len = strlen(path);
-    char *tmp = malloc(len + 5);
-    if (!tmp)
-        return fesf_error("'%s': out of memory", path);
-    memcpy(tmp, path, len);
-    memcpy(tmp + len, ".tmp", 5);
-    FILE *f = fopen(tmp, "wb");
-    if (!f) {
-        fesf_error("cannot create '%s': %s", tmp, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    errno = 0;
+    FILE *f = fesf_atomic_open(path);
+    if (!f) return -1;
     cairo_status_t st = cairo_surface_write_to_png_stream(sf, write_cb, f);
-    int bad = st != CAIRO_STATUS_SUCCESS || fflush(f) != 0 || fsync(fileno(f)) != 0;
-    int e = errno;
-    if (fclose(f) != 0 && !bad) {
-        bad = 1;
-        e = errno;
+    if (st != CAIRO_STATUS_SUCCESS) {
+        fesf_atomic_abort(f, path);
+        return fesf_error("cannot write '%s.tmp': %s", path, cairo_status_to_string(st));
     }
-    if (bad)
-        fesf_error("cannot write '%s': %s", tmp, e ? strerror(e) : cairo_status_to_string(st));
-    else if (rename(tmp, path) != 0)
-        bad = fesf_error("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-    if (bad)
-        remove(tmp);
-    free(tmp);
-    return bad ? -1 : 0;
+    return fesf_atomic_commit(f, path);
 }
 
 static int check_args(const char *path, const fesf_plot_series *s, int ns, int w, int h)

@@ -1,0 +1,55 @@
+# Privacy by construction (issue 12, part): no NAME.tmp copy of a site's data
+# outlives a failure, whichever rank fails and wherever the others are.
+. tests/lib.sh
+OUT=$TMP/run
+R="--set run.out=$OUT --set data.size=64 --set data.count=8000 --set data.sites=4 --set iqem.epochs=1"
+
+check "  (fesf prepare: 4 shards)" "$FESF" prepare -c configs/demo.ini -q $R
+# site 2's test images get another width: its hide fails after it wrote its train
+# and val splits into site-002.h5.tmp, while rank 1 is hiding site 1 or 3
+$PY - "$OUT/site-002.h5" <<'EOF'
+import h5py, numpy as np, sys
+with h5py.File(sys.argv[1], "r+") as f:
+    n = f["plain/test/images"].shape[0]
+    del f["plain/test/images"]
+    f.create_dataset("plain/test/images", data=np.zeros((n, 1, 64, 60), np.uint8))
+EOF
+mpirun --oversubscribe -np 3 "$FESF" hide -c configs/demo.ini $R >"$TMP/log" 2>&1
+rc=$?
+find "$OUT" -name '*.tmp' >"$TMP/tmps"
+[ $rc -ne 0 ] && grep -q "site-002.h5.*the host is" "$TMP/log" && [ ! -s "$TMP/tmps" ] \
+    && ok "a site failing mid-hide ends the job (exit $rc) and leaves no .tmp, on any rank" \
+    || { nok "mid-hide failure (exit $rc)"; sed 's/^/#   /' "$TMP/tmps"; grep -i 'error' "$TMP/log" | head -5 | sed 's/^/#   /'; }
+$PY -c "import h5py,sys; f=h5py.File(sys.argv[1]); assert 'synthetic' not in f" "$OUT/site-002.h5" \
+    && ok "  the failed site's shard is left as it was" || nok "site-002.h5 changed"
+
+# enhance: site 3 has no /synthetic test split, so its surrogates fail half-way
+E=$TMP/enh
+RE="--set run.out=$E --set data.size=28 --set data.count=400 --set data.sites=4 --set iqem.epochs=1"
+check "  (a small healthy run directory: prepare and hide)" sh -c "
+    '$FESF' prepare -c configs/demo.ini -q $RE && mpirun --oversubscribe -np 3 '$FESF' hide -c configs/demo.ini -q $RE"
+$PY -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f['synthetic/test']" "$E/site-003.h5"
+mpirun --oversubscribe -np 3 "$FESF" enhance -c configs/demo.ini $RE >"$TMP/log" 2>&1
+rc=$?
+find "$E" -name '*.tmp' >"$TMP/tmps"
+[ $rc -ne 0 ] && grep -q "site-003.h5" "$TMP/log" && [ ! -s "$TMP/tmps" ] \
+    && ok "a site failing mid-enhance ends the job (exit $rc) and leaves no .tmp" \
+    || { nok "mid-enhance failure (exit $rc)"; sed 's/^/#   /' "$TMP/tmps"; grep -i 'error' "$TMP/log" | head -5 | sed 's/^/#   /'; }
+
+# a SIGTERM (what SLURM sends before a time limit) in the middle of hide
+check "  (fesf prepare again: 4 healthy shards)" "$FESF" prepare -c configs/demo.ini -q $R
+setsid mpirun --oversubscribe -np 2 "$FESF" hide -c configs/demo.ini $R --set ihm.alpha=0.5 >"$TMP/log" 2>&1 &
+pid=$!
+while kill -0 $pid 2>/dev/null && ! grep -q "site-001.h5 train:" "$TMP/log"; do sleep 0.01; done
+# the signal goes to the ranks themselves, as srun and slurmstepd deliver it
+ls "$OUT"/*.tmp >"$TMP/before" 2>/dev/null
+pkill -TERM -f "$FESF hide -c configs/demo.ini $R --set ihm.alpha=0.5"
+wait $pid 2>/dev/null
+sleep 0.5
+find "$OUT" -name '*.tmp' >"$TMP/tmps"
+[ -s "$TMP/before" ] && [ ! -s "$TMP/tmps" ] && ! grep -q "hid 4 shards" "$TMP/log" \
+    && ok "SIGTERM of the ranks mid-hide (while $(basename "$(head -1 "$TMP/before")") was open) leaves no .tmp" \
+    || { nok "SIGTERM mid-hide (open before: $(cat "$TMP/before"))"; sed 's/^/#   /' "$TMP/tmps"; }
+find "$OUT" "$E" -perm /077 >"$TMP/perm"
+[ ! -s "$TMP/perm" ] && ok "every file and folder fesf wrote is owner-only" || { nok "permissions"; head "$TMP/perm" | sed 's/^/#   /'; }
+echo "1..$_n"
