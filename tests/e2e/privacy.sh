@@ -4,6 +4,22 @@
 OUT=$TMP/run
 R="--set run.out=$OUT --set data.size=64 --set data.count=8000 --set data.sites=4 --set iqem.epochs=1"
 
+# fails_clean DESCRIPTION DIR PATTERN COMMAND...: the MPI job must fail, log PATTERN
+# (the failing site's message) and leave no .tmp under DIR
+fails_clean() {
+    _d=$1 _dir=$2 _pat=$3; shift 3
+    "$@" >"$TMP/log" 2>&1
+    _rc=$?
+    find "$_dir" -name '*.tmp' >"$TMP/tmps"
+    if [ $_rc -ne 0 ] && grep -q -- "$_pat" "$TMP/log" && [ ! -s "$TMP/tmps" ]; then
+        ok "$_d (exit $_rc)"
+    else
+        nok "$_d (exit $_rc)"
+        sed 's/^/#   /' "$TMP/tmps"
+        grep -i 'error' "$TMP/log" | head -5 | sed 's/^/#   /'
+    fi
+}
+
 check "  (fesf prepare: 4 shards)" "$FESF" prepare -c configs/demo.ini -q $R
 # site 2's test images get another width: its hide fails after it wrote its train
 # and val splits into site-002.h5.tmp, while rank 1 is hiding site 1 or 3
@@ -14,12 +30,8 @@ with h5py.File(sys.argv[1], "r+") as f:
     del f["plain/test/images"]
     f.create_dataset("plain/test/images", data=np.zeros((n, 1, 64, 60), np.uint8))
 EOF
-mpirun --oversubscribe -np 3 "$FESF" hide -c configs/demo.ini $R >"$TMP/log" 2>&1
-rc=$?
-find "$OUT" -name '*.tmp' >"$TMP/tmps"
-[ $rc -ne 0 ] && grep -q "site-002.h5.*the host is" "$TMP/log" && [ ! -s "$TMP/tmps" ] \
-    && ok "a site failing mid-hide ends the job (exit $rc) and leaves no .tmp, on any rank" \
-    || { nok "mid-hide failure (exit $rc)"; sed 's/^/#   /' "$TMP/tmps"; grep -i 'error' "$TMP/log" | head -5 | sed 's/^/#   /'; }
+fails_clean "a site failing mid-hide ends the job and leaves no .tmp, on any rank" "$OUT" "site-002.h5.*the host is" \
+    mpirun --oversubscribe -np 3 "$FESF" hide -c configs/demo.ini $R
 $PY -c "import h5py,sys; f=h5py.File(sys.argv[1]); assert 'synthetic' not in f" "$OUT/site-002.h5" \
     && ok "  the failed site's shard is left as it was" || nok "site-002.h5 changed"
 
@@ -29,12 +41,8 @@ RE="--set run.out=$E --set data.size=28 --set data.count=400 --set data.sites=4 
 check "  (a small healthy run directory: prepare and hide)" sh -c "
     '$FESF' prepare -c configs/demo.ini -q $RE && mpirun --oversubscribe -np 3 '$FESF' hide -c configs/demo.ini -q $RE"
 $PY -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f['synthetic/test']" "$E/site-003.h5"
-mpirun --oversubscribe -np 3 "$FESF" enhance -c configs/demo.ini $RE >"$TMP/log" 2>&1
-rc=$?
-find "$E" -name '*.tmp' >"$TMP/tmps"
-[ $rc -ne 0 ] && grep -q "site-003.h5" "$TMP/log" && [ ! -s "$TMP/tmps" ] \
-    && ok "a site failing mid-enhance ends the job (exit $rc) and leaves no .tmp" \
-    || { nok "mid-enhance failure (exit $rc)"; sed 's/^/#   /' "$TMP/tmps"; grep -i 'error' "$TMP/log" | head -5 | sed 's/^/#   /'; }
+fails_clean "a site failing mid-enhance ends the job and leaves no .tmp" "$E" "site-003.h5" \
+    mpirun --oversubscribe -np 3 "$FESF" enhance -c configs/demo.ini $RE
 
 # a SIGTERM (what SLURM sends before a time limit) in the middle of hide
 check "  (fesf prepare again: 4 healthy shards)" "$FESF" prepare -c configs/demo.ini -q $R
