@@ -18,7 +18,7 @@
  *
  * Outputs in run.out: audit.tsv (per target: every site and "all",
  * image-weighted means), audit.md (the report's table), audit-TARGET.h5 (the
- * attacker, format fesf-model) and figures/audit-TARGET-site-NNN.png
+ * attacker, format fesf-model) and site-NNN/figures/audit-TARGET.png
  * (plaintext | released | reconstruction | prior, written by the site). */
 #ifndef FESF_AUDIT_H
 #define FESF_AUDIT_H

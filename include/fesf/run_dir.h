@@ -15,7 +15,9 @@
  *   run.out/stages.ini            the keys each finished stage was made with
  *                                 (only to say which key changed; validity
  *                                 is the stamps in the outputs)
- *   run.out/report.md, figures/   the run report (regenerated every run)
+ *   run.out/report.md, figures/   the run report (regenerated every run), plots
+ *   run.out/site-NNN/figures/     site NNN's private pictures (iqem.png,
+ *                                 audit-<target>.png: they show its plaintext)
  *
  * A stamp is the stage's hash: HDF5 attributes `stage` and `stage_hash`
  * (16 hex digits), or a text file's first line
@@ -55,8 +57,11 @@ void fesf_run_ckpt_path(char *buf, const char *dir, long index);   /* ckpt-NNNN.
 /* Number of consecutive site-001.h5, site-002.h5 ... in dir; -1 (with a
  * message) if there is none. */
 int fesf_run_count_shards(const char *dir, int *n);
-/* out/figures/<name> (the folder is created; 0 or -1) */
+/* out/figures/<name>: the shared figures, plots without plaintext (the folder is created; 0 or -1) */
 int fesf_run_figure_path(char *buf, const char *out, const char *name);
+/* out/site-NNN/figures/<name>: site NNN's private pictures, which show its plaintext; only its
+ * own ranks write there and the coordinator never reads it (the folder is created; 0 or -1) */
+int fesf_run_site_figure_path(char *buf, const char *out, int site, const char *name);
 
 /* The name of a training input ("plain", "synthetic", "surrogate"). */
 const char *fesf_run_input_name(int input);

@@ -205,8 +205,8 @@ static int score_site(auditor *a, int target, int site_id, double *sums)
         score_batch(a, n, sums, &fig_rows);
     }
     char name[64];
-    snprintf(name, sizeof name, "audit-%s-site-%03d.png", rel, site_id);
-    rc = fig_rows && (fesf_run_figure_path(path, a->cfg->run.out, name) ||
+    snprintf(name, sizeof name, "audit-%s.png", rel);
+    rc = fig_rows && (fesf_run_site_figure_path(path, a->cfg->run.out, site_id, name) ||
                       fesf_png_write_grid_f32(path, a->grid, 4 * fig_rows, a->c, a->h, a->wd, 4));
 done:
     fesf_shard_close(sh);

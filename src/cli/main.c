@@ -50,7 +50,7 @@ const fesf_command fesf_commands[] = {
      "  versions of augmented public images back to the images; every site reconstructs its own released\n"
      "  test images (/synthetic, and /surrogate with IQEM) and scores PSNR / SSIM against its plaintext,\n"
      "  next to the host and the mean public image (the prior). Writes run.out/audit.md, audit.tsv,\n"
-     "  audit-<target>.h5 and figures/audit-<target>-site-NNN.png."},
+     "  audit-<target>.h5 and site-NNN/figures/audit-<target>.png."},
     {"inspect", fesf_cmd_inspect, "summarise a fesf HDF5 file; export image grids as PNG",
      "fesf inspect FILE [--png OUT.png] [--dataset PATH] [--count N] [--config]\n"
      "  --png OUT.png    write a grid of images from an image dataset\n"

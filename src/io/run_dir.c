@@ -37,6 +37,14 @@ int fesf_run_figure_path(char *buf, const char *out, const char *name)
     return fesf_mkdir_p(dir);
 }
 
+int fesf_run_site_figure_path(char *buf, const char *out, int site, const char *name)
+{
+    char dir[FESF_RUN_PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s/site-%03d/%s", FESF_PATH_MAX, out, site, FESF_RUN_FIGURES);
+    snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/%s", FESF_PATH_MAX, dir, name);
+    return fesf_mkdir_p(dir);
+}
+
 void fesf_run_hosts_path(char *buf, const char *out) { fesf_run_file(buf, out, FESF_RUN_HOSTS); }
 
 void fesf_run_model_path(char *buf, const char *dir, int repeat)

@@ -278,9 +278,8 @@ static int quality_attrs(fesf_shard *sh, const quality_sums *q, const enhancer *
 
 static int write_figure(const enhancer *e, int site_id, const quality_sums *q)
 {
-    char path[FESF_RUN_PATH_MAX], name[32];
-    snprintf(name, sizeof name, "iqem-site-%03d.png", site_id);
-    if (fesf_run_figure_path(path, e->cfg->run.out, name)) return -1;
+    char path[FESF_RUN_PATH_MAX];
+    if (fesf_run_site_figure_path(path, e->cfg->run.out, site_id, "iqem.png")) return -1;
     return fesf_png_write_grid_f32(path, q->grid, 4 * q->grid_rows, e->c, e->h, e->wd, 4);
 }
 

@@ -75,7 +75,8 @@ static void quality_table(FILE *f, const fesf_config *cfg)
     } else {
         fprintf(f, "(no surrogates: iqem.enabled = false)\n");
     }
-    fprintf(f, "\nFigure: `figures/iqem-site-NNN.png` (rows of host | plaintext | synthetic | surrogate).\n\n");
+    fprintf(f, "\nFigures: each site's `site-NNN/figures/iqem.png` (rows of host | plaintext | synthetic | surrogate), "
+               "private to the site: it shows its plaintext.\n\n");
 }
 
 static void config_and_versions(FILE *f, const fesf_config *cfg)

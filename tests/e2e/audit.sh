@@ -55,10 +55,10 @@ $PY tests/py/audit_ref.py baselines "$RUN" >"$TMP/ref" 2>&1 \
 missing=
 for t in synthetic surrogate; do
     for s in 001 002; do
-        head -c 8 "$RUN/figures/audit-$t-site-$s.png" 2>/dev/null | od -c | grep -q 'P   N   G' || missing="$missing audit-$t-site-$s.png"
+        head -c 8 "$RUN/site-$s/figures/audit-$t.png" 2>/dev/null | od -c | grep -q 'P   N   G' || missing="$missing site-$s/figures/audit-$t.png"
     done
 done
-[ -z "$missing" ] && ok "reconstruction figures: audit-{synthetic,surrogate}-site-{001,002}.png are PNGs" \
+[ -z "$missing" ] && ok "reconstruction figures: site-{001,002}/figures/audit-{synthetic,surrogate}.png are PNGs" \
     || nok "figures missing or not PNG:$missing"
 check "the attackers load: fesf inspect audit-synthetic.h5" "$FESF" inspect "$RUN/audit-synthetic.h5"
 grep -q 'arch = attack-cnn width=8 input=1x28x28' "$TMP/out" && ok "  arch attack-cnn width=8 input=1x28x28" || nok "attacker arch"

@@ -25,7 +25,7 @@ assert g.attrs["arch_d"].startswith("iqem-d") and "D/params/c1/weight" in g and 
 a = h5py.File(run + "/site-001.h5")["surrogate"].attrs
 print(f"site 1 SSIM vs plaintext: synthetic {a['ssim_synthetic_plain']:.3f}, surrogate {a['ssim_surrogate_plain']:.3f}")
 PYEOF
-check "a figure per site: host | plaintext | synthetic | surrogate" sh -c "head -c 8 '$RUN/figures/iqem-site-004.png' | od -c | grep -q 'P   N   G'"
+check "a figure per site: host | plaintext | synthetic | surrogate" sh -c "head -c 8 '$RUN/site-004/figures/iqem.png' | od -c | grep -q 'P   N   G'"
 check "train on surrogates" "$FESF" train -q --set run.out="$RUN" --set train.rounds=4 --set train.eval_every=2
 
 cp -r "$RUN" "$TMP/loc"
