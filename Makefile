@@ -38,8 +38,8 @@ BIN ?= bin/fesf
 
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TOOL_SRC := $(filter-out tests/tools/pmpi_sizes.c,$(wildcard tests/tools/*.c))
-TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(BUILD)/tools/libpmpi_sizes.so
+TOOL_SRC := $(filter-out tests/tools/pmpi_sizes.c tests/tools/open_probe.c,$(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(BUILD)/tools/libpmpi_sizes.so $(BUILD)/tools/libopen_probe.so
 
 .PHONY: all deps check unit demo bench asan install clean help check-slurm
 all: $(BIN)
@@ -69,6 +69,11 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 $(BUILD)/tools/libpmpi_sizes.so: tests/tools/pmpi_sizes.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) $(shell pkg-config --cflags ompi-c) $(CFLAGS) -shared -fPIC $< -o $@ $(shell pkg-config --libs ompi-c)
+
+# open() probe that tests/e2e/privacy.sh preloads: which rank opens which shard
+$(BUILD)/tools/libopen_probe.so: tests/tools/open_probe.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 $(WARN) $(CFLAGS) -shared -fPIC $< -o $@ -ldl
 
 deps:
 	@sh jobs/install-deps.sh

@@ -27,6 +27,11 @@ int fesf_fed_sum_to_coord_f64(const fesf_world *w, double *buf, size_t n);
  * statistics such as the sites' training-image counts). 0 or -1. */
 int fesf_fed_share_sum_f64(const fesf_world *w, double *buf, size_t n);
 
+/* The number of shards of run_out, as the site ranks see it on their own
+ * disks (the highest site-NNN.h5 any of them holds; the coordinator opens
+ * nothing); every rank gets it. 0, or -1 if no site rank has a shard. */
+int fesf_fed_count_shards(const fesf_world *w, const char *run_out, int *n);
+
 /* Broadcast `n` floats from the coordinator. 0 or -1. */
 int fesf_fed_bcast_f32(const fesf_world *w, float *buf, size_t n);
 

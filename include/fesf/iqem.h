@@ -14,12 +14,14 @@
 #include "fesf/world.h"
 int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *load);
 
-/* The image-quality attributes enhance writes on a shard's /surrogate
- * (means over all splits), in the order of fesf_iqem_quality_names:
- * PSNR/SSIM of synthetic and surrogate against the plaintext and the host,
- * and the fractions outside [0, 1]. 0, or -1 (all NaN) without surrogates. */
+/* Image quality, in the order of fesf_iqem_quality_names: PSNR/SSIM of
+ * synthetic and surrogate against the plaintext and the host, and the
+ * fractions outside [0, 1]. Each site writes its own means (all splits) on
+ * its shard's /surrogate; the coordinator writes run.out/quality.tsv, the
+ * image-weighted means over all sites, from the sites' summed measures.
+ * fesf_iqem_quality_read reads quality.tsv: 0, or -1 (all NaN) if absent. */
 enum { FESF_IQEM_QUALITY_N = 10 };
 extern const char *const fesf_iqem_quality_names[FESF_IQEM_QUALITY_N];
-int fesf_iqem_quality_read(const char *run_out, int site, double v[FESF_IQEM_QUALITY_N]);
+int fesf_iqem_quality_read(const char *run_out, double v[FESF_IQEM_QUALITY_N]);
 
 #endif

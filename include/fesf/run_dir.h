@@ -7,6 +7,7 @@
  *                                 /surrogate (a stamp on each group; only
  *                                 that site's ranks open it)
  *   run.out/iqem.h5               enhance, federated mode (root stamp)
+ *   run.out/quality.tsv           enhance: image quality over all sites (first line)
  *   run.out/iqem-site-NNN.h5      enhance, local mode (written by the site)
  *   run.out/train-<input>/        train: summary.tsv (first line) and
  *                                 model.h5 (root stamp); metrics.jsonl,
@@ -44,6 +45,7 @@
 #define FESF_RUN_AUDIT_MD "audit.md"
 #define FESF_RUN_SUMMARY "summary.tsv"
 #define FESF_RUN_METRICS "metrics.jsonl"
+#define FESF_RUN_QUALITY "quality.tsv"
 
 /* Paths inside run directory `out` (buf of FESF_RUN_PATH_MAX). */
 void fesf_run_shard_path(char *buf, const char *out, int site);
@@ -54,9 +56,9 @@ void fesf_run_file(char *buf, const char *dir, const char *name); /* dir/name */
 void fesf_run_audit_model_path(char *buf, const char *out, const char *target); /* audit-<target>.h5 */
 void fesf_run_model_path(char *buf, const char *dir, int repeat);  /* model.h5, model-r<R>.h5 for repeat R > 0 */
 void fesf_run_ckpt_path(char *buf, const char *dir, long index);   /* ckpt-NNNN.h5 */
-/* Number of consecutive site-001.h5, site-002.h5 ... in dir; -1 (with a
- * message) if there is none. */
-int fesf_run_count_shards(const char *dir, int *n);
+/* The highest NNN of the site-NNN.h5 files in dir (0 if none): what one
+ * site's disk shows (fed.h's fesf_fed_count_shards takes the maximum). */
+int fesf_run_highest_shard(const char *dir);
 /* out/figures/<name>: the shared figures, plots without plaintext (the folder is created; 0 or -1) */
 int fesf_run_figure_path(char *buf, const char *out, const char *name);
 /* out/site-NNN/figures/<name>: site NNN's private pictures, which show its plaintext; only its

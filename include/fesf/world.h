@@ -36,6 +36,7 @@ int fesf_world_barrier(const fesf_world *w);
  * Shard s (1-based) of n goes to worker (s-1) % workers. */
 int fesf_world_workers(const fesf_world *w);
 int fesf_world_owns_shard(const fesf_world *w, int shard);
+int fesf_world_shard_owner(const fesf_world *w, int shard); /* the rank that holds shard s */
 
 /* The MPI library's version, its first clause ("Open MPI v4.1.4"), into
  * buf[n] (truncated); may be called before fesf_world_init. */

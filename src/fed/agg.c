@@ -9,6 +9,7 @@
  * floats on 2 ranks (46x for 0.1M). */
 #include "fesf/error.h"
 #include "fesf/fed.h"
+#include "fesf/run_dir.h"
 #include "mpi_world.h"
 
 #define PIECE ((size_t)1 << 28)
@@ -45,6 +46,16 @@ int fesf_fed_share_sum_f64(const fesf_world *w, double *buf, size_t n)
 {
     if (fesf_fed_sum_to_coord_f64(w, buf, n)) return -1;
     return w->size > 1 ? fesf_world_bcast(w, buf, n * sizeof(double), 0) : 0;
+}
+
+int fesf_fed_count_shards(const fesf_world *w, const char *run_out, int *n)
+{
+    int64_t mine = 0, most = 0;
+    if (w->rank != 0 || w->size == 1) mine = fesf_run_highest_shard(run_out); /* the site ranks' disks only */
+    if (MPI_Allreduce(&mine, &most, 1, MPI_INT64_T, MPI_MAX, fesf_world_comm(w)) != MPI_SUCCESS)
+        return fesf_error("MPI_Allreduce failed");
+    *n = (int)most;
+    return most > 0 ? 0 : fesf_error("no site-001.h5 in '%s' on any site rank (run 'fesf prepare' first)", run_out);
 }
 
 /* The benchmark's reference round (see fed.h): Open MPI's blocking

@@ -201,21 +201,20 @@ static void pooled(const trainer *t, int v, fesf_metrics *out)
 
 /* ---- setup ------------------------------------------------------------------ */
 
-/* The run's sites and image shape (from the coordinator), this rank's
+/* The run's sites (counted by the site ranks) and image shape (site 1's rank), this rank's
  * sites loaded and normalised; *most: the most training images of a site. */
 static int load_sites(trainer *t, int64_t *most)
 {
     const fesf_config *cfg = t->cfg;
-    int64_t meta[5] = {0};
-    if (t->w->rank == 0) {
-        if (fesf_run_count_shards(cfg->run.out, &t->n_sites) ||
-            fesf_train_read_shape(cfg->run.out, input_group(cfg), &t->shape))
-            return -1;
-        meta[0] = t->n_sites, meta[1] = t->shape.c, meta[2] = t->shape.h, meta[3] = t->shape.w, meta[4] = t->shape.k;
+    int64_t meta[4] = {0};
+    int first = fesf_world_shard_owner(t->w, 1); /* site 1's rank tells the shape; the coordinator opens no shard */
+    if (fesf_fed_count_shards(t->w, cfg->run.out, &t->n_sites)) return -1;
+    if (t->w->rank == first) {
+        if (fesf_train_read_shape(cfg->run.out, input_group(cfg), &t->shape)) return -1;
+        meta[0] = t->shape.c, meta[1] = t->shape.h, meta[2] = t->shape.w, meta[3] = t->shape.k;
     }
-    if (fesf_world_bcast(t->w, meta, sizeof meta, 0)) return -1;
-    t->n_sites = (int)meta[0];
-    t->shape = (data_shape){(int)meta[1], (int)meta[2], (int)meta[3], (int)meta[4]};
+    if (fesf_world_bcast(t->w, meta, sizeof meta, first)) return -1;
+    t->shape = (data_shape){(int)meta[0], (int)meta[1], (int)meta[2], (int)meta[3]};
     if (t->shape.c > MAX_CHANNELS || t->n_sites > 4096) return fesf_error("unsupported data shape");
     t->sites = calloc((size_t)t->n_sites, sizeof(site_data));
     t->site_n = calloc((size_t)t->n_sites, sizeof(double));

@@ -94,6 +94,11 @@ int fesf_world_barrier(const fesf_world *w)
 
 int fesf_world_workers(const fesf_world *w) { return w->size > 1 ? w->size - 1 : 1; }
 
+int fesf_world_shard_owner(const fesf_world *w, int shard)
+{
+    return w->size == 1 ? 0 : 1 + (shard - 1) % fesf_world_workers(w);
+}
+
 int fesf_world_owns_shard(const fesf_world *w, int shard)
 {
     int worker = (shard - 1) % fesf_world_workers(w);

@@ -5,6 +5,7 @@
 #include "fesf/h5io.h"
 #include "fesf/version.h"
 
+#include <dirent.h>
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,15 +59,16 @@ void fesf_run_ckpt_path(char *buf, const char *dir, long index)
     snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/ckpt-%04ld.h5", FESF_PATH_MAX, dir, index);
 }
 
-int fesf_run_count_shards(const char *dir, int *n)
+int fesf_run_highest_shard(const char *dir)
 {
-    char path[FESF_RUN_PATH_MAX];
-    for (*n = 0;; ++*n) {
-        fesf_run_shard_path(path, dir, *n + 1);
-        if (access(path, F_OK)) break;
+    DIR *d = opendir(dir);
+    int most = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        int k = 0, len = 0;
+        if (sscanf(e->d_name, "site-%d.h5%n", &k, &len) == 1 && len == (int)strlen(e->d_name) && k > most) most = k;
     }
-    if (*n == 0) return fesf_error("no site-001.h5 in '%s' (run 'fesf prepare' first)", dir);
-    return 0;
+    if (d) closedir(d);
+    return most;
 }
 
 void fesf_run_iqem_path(char *buf, const char *out, int site)
@@ -148,6 +150,8 @@ static int shared_current(const fesf_config *cfg, const fesf_stage *s, char *why
         fesf_run_hosts_path(p, out);
         return h5_current(p, "fesf-hosts", FESF_HOSTS_VERSION, "/", s, why, size);
     case FESF_STAGE_ENHANCE:
+        fesf_run_file(p, out, FESF_RUN_QUALITY);
+        if (!text_current(p, s, why, size)) return 0;
         if (cfg->iqem.mode != FESF_IQEM_FEDERATED) return 1;
         fesf_run_iqem_path(p, out, 0);
         return h5_current(p, "fesf-model", FESF_MODEL_VERSION, "/", s, why, size);

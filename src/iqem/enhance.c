@@ -56,6 +56,7 @@ typedef struct {
     float *sb;          /* [B, C, H, W] synthetic batch */
     int32_t *order, ids[IQEM_BATCH];
     const fesf_stage *stage; /* stamped on /surrogate and the G files; NULL with --load (not this config's G) */
+    double qsum[1 + FESF_IQEM_QUALITY_N]; /* images, then the quality measures summed over this rank's images */
 } enhancer;
 
 /* A host image, flipped, shifted by up to 2 pixels (circularly) and scaled
@@ -313,6 +314,10 @@ static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const flo
             goto done;
         }
     if (quality_attrs(sh, &q, e, base) || fesf_shard_commit(sh) || write_figure(e, site_id, &q)) goto done;
+    const double qv[FESF_IQEM_QUALITY_N] = {q.psnr[0], q.ssim[0], q.psnr[1], q.ssim[1], q.psnr[2],
+                                            q.ssim[2], q.psnr[3], q.ssim[3], q.outside[0], q.outside[1]};
+    e->qsum[0] += q.n; /* fesf_iqem_quality_names order; only these sums leave the site */
+    for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) e->qsum[1 + k] += qv[k];
     rc = 0;
 done:
     fesf_shard_close(sh);
@@ -406,6 +411,21 @@ static void enhancer_free(enhancer *e)
     fesf_gan_destroy(&e->gan);
 }
 
+/* Coordinator: quality.tsv, the image-weighted means over every site's images
+ * (from the sites' summed measures; no image leaves a site). */
+static int write_quality(const enhancer *e)
+{
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_file(path, e->cfg->run.out, FESF_RUN_QUALITY);
+    FILE *f = fesf_atomic_open(path);
+    if (!f) return -1;
+    if (e->stage) fesf_stamp_text(f, e->stage, 0);
+    fprintf(f, "measure\tvalue\n");
+    for (int k = 0; k < FESF_IQEM_QUALITY_N; k++)
+        fprintf(f, "%s\t%.6f\n", fesf_iqem_quality_names[k], e->qsum[0] > 0 ? e->qsum[1 + k] / e->qsum[0] : NAN);
+    return fesf_atomic_commit(f, path);
+}
+
 int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *load)
 {
     enhancer e;
@@ -464,7 +484,9 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
         }
     }
     /* Frechet distances of synthetic and surrogate features to the host pool's (summed statistics) */
-    if (fesf_fed_sum_to_coord_f64(w, fstats, 2 * L)) goto done;
+    if (fesf_fed_sum_to_coord_f64(w, fstats, 2 * L) || fesf_fed_sum_to_coord_f64(w, e.qsum, 1 + FESF_IQEM_QUALITY_N))
+        goto done;
+    if (w->rank == 0 && write_quality(&e)) goto done;
     if (w->rank == 0 && frechet_report(&e, fstats, rounds, text, load == NULL && !local)) goto done;
     if (fesf_world_barrier(w)) goto done;
     rc = 0;
@@ -480,18 +502,17 @@ const char *const fesf_iqem_quality_names[FESF_IQEM_QUALITY_N] = {
     "psnr_synthetic_host",  "ssim_synthetic_host",  "psnr_surrogate_host",  "ssim_surrogate_host",
     "outside01_synthetic",  "outside01_surrogate"};
 
-int fesf_iqem_quality_read(const char *run_out, int site, double v[FESF_IQEM_QUALITY_N])
+int fesf_iqem_quality_read(const char *run_out, double v[FESF_IQEM_QUALITY_N])
 {
-    char path[FESF_RUN_PATH_MAX];
-    fesf_shard *sh = NULL;
-    int rc = -1;
+    char path[FESF_RUN_PATH_MAX], line[256], name[64];
     for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) v[k] = NAN;
-    fesf_run_shard_path(path, run_out, site);
-    if (fesf_shard_open(&sh, path) == 0 && fesf_shard_has(sh, "surrogate")) {
-        for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) fesf_shard_get_f64(sh, "/surrogate", fesf_iqem_quality_names[k], &v[k]);
-        rc = 0;
-    }
-    fesf_shard_close(sh);
-    fesf_error_clear();
-    return rc;
+    fesf_run_file(path, run_out, FESF_RUN_QUALITY);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    double x;
+    while (f && fgets(line, sizeof line, f))
+        for (int k = 0; k < FESF_IQEM_QUALITY_N && line[0] != '#'; k++)
+            if (sscanf(line, "%63s %lf", name, &x) == 2 && !strcmp(name, fesf_iqem_quality_names[k])) v[k] = x, found++;
+    if (f) fclose(f);
+    return found ? 0 : -1;
 }

@@ -68,8 +68,8 @@ static void results_table(FILE *f, const fesf_config *cfg, const int *inputs, in
 static void quality_table(FILE *f, const fesf_config *cfg)
 {
     double v[FESF_IQEM_QUALITY_N];
-    fprintf(f, "## Image quality (site 1, all splits)\n\n");
-    if (fesf_iqem_quality_read(cfg->run.out, 1, v) == 0) {
+    fprintf(f, "## Image quality (all sites, all splits; image-weighted means)\n\n");
+    if (cfg->iqem.enabled && fesf_iqem_quality_read(cfg->run.out, v) == 0) {
         fprintf(f, "| measure | value |\n| --- | --- |\n");
         for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) fprintf(f, "| %s | %.4f |\n", fesf_iqem_quality_names[k], v[k]);
     } else {

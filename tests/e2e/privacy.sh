@@ -60,4 +60,19 @@ find "$OUT" -name '*.tmp' >"$TMP/tmps"
     || { nok "SIGTERM mid-hide (open before: $(cat "$TMP/before"))"; sed 's/^/#   /' "$TMP/tmps"; }
 find "$OUT" "$E" -perm /077 >"$TMP/perm"
 [ ! -s "$TMP/perm" ] && ok "every file and folder fesf wrote is owner-only" || { nok "permissions"; head "$TMP/perm" | sed 's/^/#   /'; }
+# the coordinator never opens a shard: every open() of site-NNN.h5 in the MPI
+# job is logged with its rank (tests/tools/open_probe.c, preloaded)
+C=$TMP/coord
+RC="--set run.out=$C --set data.size=28 --set data.count=400 --set data.sites=2 --set train.rounds=2 --set iqem.epochs=1 --set audit.epochs=1 --set audit.width=4"
+PROBE=$PWD/$TOOLS/libopen_probe.so
+check "  (fesf prepare, the data provisioning before the federation)" "$FESF" prepare -c configs/demo.ini -q $RC
+FESF_OPEN_LOG=$TMP/opens mpirun --oversubscribe -np 3 -x LD_PRELOAD="$PROBE" -x FESF_OPEN_LOG \
+    "$FESF" run configs/demo.ini -q $RC >"$TMP/log" 2>&1
+rc=$?
+sites=$(awk '$1 != 0' "$TMP/opens" 2>/dev/null | wc -l)
+coord=$(awk '$1 == 0' "$TMP/opens" 2>/dev/null | wc -l)
+[ $rc -eq 0 ] && [ "$sites" -gt 0 ] && [ "$coord" -eq 0 ] && [ -f "$C/report.md" ] \
+    && ok "fesf run (every stage after prepare): the site ranks opened shards $sites times, the coordinator never" \
+    || { nok "coordinator opened shards (exit $rc, sites $sites, coordinator $coord)"; awk '$1 == 0' "$TMP/opens" | sort -u | head -5 | sed 's/^/#   /'; tail -3 "$TMP/log" | sed 's/^/#   /'; }
+grep -q "ssim_surrogate_plain" "$C/report.md" && ok "  report.md's image-quality table comes from the sites' sums (quality.tsv)" || nok "quality table"
 echo "1..$_n"
