@@ -230,7 +230,10 @@ static void print_table(const prep *p)
                  (long long)p->dest_n[CODE(s, 1)], (long long)p->dest_n[CODE(s, 2)]);
         fesf_info("  %s", line);
     }
-    if (p->n_hosts) fesf_info("  host pool: %lld images", (long long)p->n_hosts);
+    if (p->n_hosts)
+        fesf_warn("host pool: %lld images taken from the dataset itself (%s): a simulation convenience; these "
+                  "\"public\" hosts are patient images of the same source, sent to every site and embedded in every "
+                  "release", (long long)p->n_hosts, p->cfg->data.public_val ? "its val split" : "data.public of train");
 }
 
 static int shard_attrs(prep *p, int s, const fesf_config *cfg)
