@@ -32,6 +32,13 @@ int fesf_fed_share_sum_f64(const fesf_world *w, double *buf, size_t n);
  * nothing); every rank gets it. 0, or -1 if no site rank has a shard. */
 int fesf_fed_count_shards(const fesf_world *w, const char *run_out, int *n);
 
+/* The site ranks count the shards of run_out and rank 0 loads hosts.h5 (the host of
+ * host_index in fixed mode, the whole pool in random mode); every rank of w
+ * gets meta = {shards, images, C, H, W} and *hosts (malloc'ed
+ * [images, C, H, W]). 0 or -1. */
+int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, int host_index, int64_t meta[5],
+                     float **hosts);
+
 /* Broadcast `n` floats from the coordinator. 0 or -1. */
 int fesf_fed_bcast_f32(const fesf_world *w, float *buf, size_t n);
 

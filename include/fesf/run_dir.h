@@ -94,12 +94,5 @@ int fesf_run_remove_shards_from(const char *out, int first);
 int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out, int64_t *k, int *c, int *h,
                     int *w);
 
-/* Rank 0 counts the shards of run_out and loads hosts.h5 (the host of
- * host_index in fixed mode, the whole pool in random mode); every rank of w
- * gets meta = {shards, images, C, H, W} and *hosts (malloc'ed
- * [images, C, H, W]). 0 or -1. */
-#include "fesf/world.h"
-int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, int host_index, int64_t meta[5],
-                     float **hosts);
 
 #endif

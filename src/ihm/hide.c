@@ -3,6 +3,7 @@
 #include "fesf/config.h"
 #include "fesf/dataset.h"
 #include "fesf/error.h"
+#include "fesf/fed.h"
 #include "fesf/shard.h"
 #include "fesf/log.h"
 #include "fesf/rng.h"
