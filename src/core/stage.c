@@ -15,8 +15,6 @@ static const char *const enhance_keys[] = {"iqem.*", "run.seed", NULL};
 static const char *const train_keys[] = {"model.*", "train.*", "run.seed", "run.repeats", "run.checkpoint_every", NULL};
 static const char *const audit_keys[] = {"audit.*", "iqem.enabled", "run.seed", NULL};
 
-static const char *const input_words[] = {"surrogate", "synthetic", "plain"}; /* FESF_INPUT_* order */
-
 static uint64_t fnv(uint64_t h, const char *s)
 {
     for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
@@ -50,7 +48,7 @@ int fesf_stage_make(const fesf_config *cfg, fesf_stage_id id, fesf_stage *out)
     case FESF_STAGE_ENHANCE: keys = enhance_keys, rc = add_upstream(cfg, FESF_STAGE_HIDE, out, &n); break;
     case FESF_STAGE_TRAIN: {
         int in = cfg->train.input;
-        snprintf(out->name, sizeof out->name, "train-%s", input_words[in]);
+        snprintf(out->name, sizeof out->name, "train-%s", fesf_config_enum_name("train.input", in));
         keys = train_keys;
         rc = add_upstream(cfg, in == FESF_INPUT_PLAIN ? FESF_STAGE_PREPARE
                                : in == FESF_INPUT_SYNTHETIC ? FESF_STAGE_HIDE : FESF_STAGE_ENHANCE, out, &n);

@@ -73,10 +73,16 @@ void fesf_tmp_remove_on_signals(void)
     }
 }
 
+/* PATH.tmp into tmp[4096]; 0, or -1 if it does not fit. */
+static int tmp_name(char tmp[4096], const char *path)
+{
+    return snprintf(tmp, 4096, "%s.tmp", path) >= 4096 ? fesf_error("path too long: '%s'", path) : 0;
+}
+
 FILE *fesf_atomic_open(const char *path)
 {
     char tmp[4096];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp", path) >= (int)sizeof tmp) return fesf_error("path too long: '%s'", path), NULL;
+    if (tmp_name(tmp, path)) return NULL;
     fesf_tmp_track(tmp);
     FILE *f = fopen(tmp, "w");
     if (!f) fesf_error("cannot create '%s': %s", tmp, strerror(errno)), fesf_tmp_untrack(tmp);
@@ -86,7 +92,7 @@ FILE *fesf_atomic_open(const char *path)
 int fesf_atomic_commit(FILE *f, const char *path)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    tmp_name(tmp, path); /* fitted when opened */
     int bad = ferror(f) || fflush(f) || fsync(fileno(f));
     if (fclose(f) || bad || rename(tmp, path)) {
         int e = errno;
@@ -101,7 +107,7 @@ int fesf_atomic_commit(FILE *f, const char *path)
 void fesf_atomic_abort(FILE *f, const char *path)
 {
     char tmp[4096];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    tmp_name(tmp, path);
     if (f) fclose(f);
     remove(tmp);
     fesf_tmp_untrack(tmp);

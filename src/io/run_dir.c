@@ -11,9 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const input_names[] = {"surrogate", "synthetic", "plain"}; /* FESF_INPUT_* */
-
-const char *fesf_run_input_name(int input) { return input >= 0 && input < 3 ? input_names[input] : "?"; }
+const char *fesf_run_input_name(int input) { return fesf_config_enum_name("train.input", input); }
 
 void fesf_run_file(char *buf, const char *dir, const char *name)
 {

@@ -19,6 +19,8 @@ struct fesf_shard {
     int n_open;
     char key[MAX_OPEN][48]; /* "group/split/kind" */
     hid_t dset[MAX_OPEN];
+    int has_info[MAX_OPEN]; /* an images slot: its shape and type, read once */
+    fesf_shard_split info[MAX_OPEN];
     uint8_t *scratch;       /* widening buffer */
     size_t scratch_len;
 };
@@ -96,29 +98,40 @@ int fesf_shard_get_i64(fesf_shard *sh, const char *name, int64_t *v)
     return fesf_h5_attr_get_i64(sh->file, name, v) ? fesf_error("'%s': %s", sh->name, fesf_errmsg()) : 0;
 }
 
-/* The dataset group/split/kind, opened on first use (or created by create_split). */
-static hid_t dataset(fesf_shard *sh, const char *group, int split, const char *kind)
+/* The slot of dataset group/split/kind, opened on first use (or created by
+ * create_split); -1 if there is none. */
+static int slot(fesf_shard *sh, const char *group, int split, const char *kind)
 {
     char key[48], path[80];
     snprintf(key, sizeof key, "%s/%s/%s", group, fesf_split_names[split], kind);
     for (int i = 0; i < sh->n_open; i++)
-        if (!strcmp(sh->key[i], key)) return sh->dset[i];
+        if (!strcmp(sh->key[i], key)) return i;
     snprintf(path, sizeof path, "/%s", key);
     if (sh->n_open == MAX_OPEN || H5Lexists(sh->file, group, H5P_DEFAULT) <= 0 ||
         H5Lexists(sh->file, path, H5P_DEFAULT) <= 0) {
-        fesf_error("'%s' has no %s", sh->name, path);
-        return H5I_INVALID_HID;
+        return fesf_error("'%s' has no %s", sh->name, path);
     }
     hid_t d = H5Dopen2(sh->file, path, H5P_DEFAULT);
-    if (d < 0) return fesf_error("'%s': cannot open %s", sh->name, path), H5I_INVALID_HID;
+    if (d < 0) return fesf_error("'%s': cannot open %s", sh->name, path);
     snprintf(sh->key[sh->n_open], sizeof sh->key[0], "%s", key);
-    sh->dset[sh->n_open++] = d;
-    return d;
+    sh->dset[sh->n_open] = d, sh->has_info[sh->n_open] = 0;
+    return sh->n_open++;
+}
+
+static hid_t dataset(fesf_shard *sh, const char *group, int split, const char *kind)
+{
+    int i = slot(sh, group, split, kind);
+    return i < 0 ? H5I_INVALID_HID : sh->dset[i];
 }
 
 int fesf_shard_info(fesf_shard *sh, const char *group, int split, fesf_shard_split *info)
 {
-    hid_t d = dataset(sh, group, split, "images"), l = dataset(sh, group, split, "labels");
+    int i = slot(sh, group, split, "images");
+    if (i >= 0 && sh->has_info[i]) { /* every strip asks: answer from the slot */
+        *info = sh->info[i];
+        return 0;
+    }
+    hid_t d = i < 0 ? H5I_INVALID_HID : sh->dset[i], l = dataset(sh, group, split, "labels");
     hsize_t dims[8], ld[8];
     if (d < 0 || l < 0) return -1;
     if (fesf_h5_dims(d, dims) != 4 || fesf_h5_dims(l, ld) != 1 || ld[0] != dims[0])
@@ -128,6 +141,7 @@ int fesf_shard_info(fesf_shard *sh, const char *group, int split, fesf_shard_spl
     int u8 = H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1;
     H5Tclose(t);
     *info = (fesf_shard_split){(int64_t)dims[0], (int)dims[1], (int)dims[2], (int)dims[3], u8 ? FESF_U8 : FESF_F32};
+    sh->info[i] = *info, sh->has_info[i] = 1;
     return 0;
 }
 
@@ -203,6 +217,8 @@ int fesf_shard_create_split(fesf_shard *sh, const char *group, int split, int64_
             break;
         }
         snprintf(sh->key[sh->n_open], sizeof sh->key[0], "%s/%s/%s", group, fesf_split_names[split], kinds[k]);
+        sh->has_info[sh->n_open] = k == 0; /* the images we create: shape known */
+        sh->info[sh->n_open] = (fesf_shard_split){n, c, h, w, FESF_F32};
         sh->dset[sh->n_open++] = d;
     }
     if (g >= 0) H5Gclose(g);
