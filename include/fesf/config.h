@@ -12,7 +12,8 @@
 
 enum { FESF_PART_IID, FESF_PART_DIRICHLET, FESF_PART_QUANTITY };
 enum { FESF_MASK_SQUARE, FESF_MASK_CIRCLE };
-enum { FESF_HOST_FIXED, FESF_HOST_RANDOM };
+enum { FESF_HOST_FIXED, FESF_HOST_RANDOM, FESF_HOST_KEYED };
+enum { FESF_KEY_AUTO, FESF_KEY_SEED };
 enum { FESF_IQEM_FEDERATED, FESF_IQEM_LOCAL };
 enum { FESF_ARCH_CNN_SMALL, FESF_ARCH_RESNET18 };
 enum { FESF_INPUT_SURROGATE, FESF_INPUT_SYNTHETIC, FESF_INPUT_PLAIN };
@@ -45,6 +46,10 @@ typedef struct {
     struct {
         double alpha, beta;
         int mask, host_mode, host_index;
+        double noise;              /* sigma of the keyed log-normal amplitude noise (0 = none) */
+        double beta_min, beta_max; /* per-image beta range (both = beta: none) */
+        int beta_min_auto, beta_max_auto;
+        int key;                   /* FESF_KEY_*: where a site's secret key comes from */
     } ihm;
     struct {
         int enabled, mode, epochs;
@@ -63,7 +68,7 @@ typedef struct {
         double lr;
     } audit;
     struct {
-        fesf_list alpha, beta; /* empty: no sweep */
+        fesf_list alpha, beta, noise; /* empty: no sweep */
     } sweep;
     struct {
         char out[FESF_PATH_MAX];
@@ -87,6 +92,15 @@ int fesf_config_set(fesf_config *cfg, const char *assignment);
  * and check cross-key constraints. Call once after all loads and sets. */
 int fesf_config_finish(fesf_config *cfg);
 
+/* ihm.beta_min / beta_max = ihm.beta where they were 'auto' (after a change of ihm.beta). */
+void fesf_config_resolve_beta(fesf_config *cfg);
+
+/* 1 if the keyed per-image options are on: noise, a beta range or the keyed host. */
+static inline int fesf_config_keyed(const fesf_config *cfg)
+{
+    return cfg->ihm.noise > 0 || cfg->ihm.beta_min < cfg->ihm.beta_max || cfg->ihm.host_mode == FESF_HOST_KEYED;
+}
+
 /* The effective config as INI text (every key, in table order). Returns the
  * length written (like snprintf); a NULL buffer with size 0 measures. */
 int fesf_config_text(const fesf_config *cfg, char *buf, size_t size);
@@ -109,11 +123,14 @@ uint64_t fesf_config_hash(const fesf_config *cfg);
 /* Name of an enum value of a key ("data.partition", FESF_PART_IID -> "iid"). */
 const char *fesf_config_enum_name(const char *key, int value);
 
-/* A [sweep]'s points (0: no sweep), alpha-major; point p's config (ihm.alpha,
- * ihm.beta, auto alpha2/beta2 resolved, no [sweep], run.out =
- * run.out/alpha<A>-beta<B>); the number of beta values. (sweep.c) */
+/* A [sweep]'s points (0: no sweep), alpha-major over alpha x beta x noise;
+ * point p's config (ihm.alpha, ihm.beta, ihm.noise, the auto alpha2/beta2
+ * and beta_min/beta_max resolved, no [sweep], run.out =
+ * run.out/alpha<A>-beta<B>, with -noise<S> when sweep.noise is set); the
+ * number of beta and of noise values. (sweep.c) */
 int fesf_sweep_points(const fesf_config *cfg);
 void fesf_sweep_point(const fesf_config *cfg, int p, fesf_config *one);
 int fesf_sweep_betas(const fesf_config *cfg);
+int fesf_sweep_noises(const fesf_config *cfg);
 
 #endif

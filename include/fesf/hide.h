@@ -13,13 +13,17 @@
 #include "fesf/stage.h"
 
 typedef struct {
-    fesf_ihm_params prm;
-    int host_mode;          /* FESF_HOST_FIXED | FESF_HOST_RANDOM */
+    fesf_ihm_params prm;    /* beta = beta_max when keyed; noise = ihm.noise */
+    int keyed;              /* tag every image: noise, a beta range or the keyed host */
+    double beta_min, beta_max;
+    const char *run_out;    /* where the site's key lives */
+    int key_mode;           /* ihm.key */
+    int host_mode;          /* FESF_HOST_FIXED | FESF_HOST_RANDOM | FESF_HOST_KEYED */
     int host_index;         /* fixed mode: index in the pool */
-    const float *hosts;     /* fixed: the host [C,H,W]; random: the pool [K,C,H,W] */
-    int64_t n_hosts;        /* 1 in fixed mode, K in random mode */
+    const float *hosts;     /* fixed: the host [C,H,W]; random, keyed: the pool [K,C,H,W] */
+    int64_t n_hosts;        /* 1 in fixed mode, K otherwise */
     int c, h, w;
-    uint64_t seed;          /* random mode: per-image host draws */
+    uint64_t seed;          /* data.seed: random mode's host draws, ihm.key = seed */
     int batch;              /* images per IHM call */
     const char *config_text;
     const fesf_stage *stage; /* stamped on /synthetic (NULL: none) */
@@ -33,6 +37,12 @@ typedef struct {
 #include "fesf/config.h"
 #include "fesf/world.h"
 int fesf_hide_run(const fesf_config *cfg, const fesf_world *w, int only_stale);
+
+/* The first pass's plan parameters (beta = ihm.beta_max with keyed options,
+ * noise = ihm.noise) and an image's tag: its key, id and beta drawn in
+ * [beta_min, beta_max]. The audit's attacker makes releases with these too. */
+fesf_ihm_params fesf_hide_params(const fesf_config *cfg);
+fesf_ihm_tag fesf_hide_tag(uint64_t key, uint64_t id, double beta_min, double beta_max);
 
 /* Hide one shard (site-NNN.h5): /synthetic from /plain. */
 int fesf_hide_shard(const char *path, const fesf_hide_args *a);

@@ -30,9 +30,39 @@ typedef struct {
     double alpha; /* mask size in [0, 1]: 0 = DC only, 1 = whole spectrum */
     double beta;  /* amplitude mixing ratio in [0, 1] */
     int mask;     /* FESF_MASK_SQUARE | FESF_MASK_CIRCLE (config.h) */
+    double noise; /* sigma of the keyed log-normal amplitude noise (0 = none; needs tags) */
 } fesf_ihm_params;
 
 typedef struct fesf_ihm fesf_ihm;
+
+/* Keyed per-image options (ihm.noise, ihm.beta_min/beta_max, the keyed
+ * host): what makes a release depend on a secret the site holds.
+ *
+ * Noise: inside M the plaintext's amplitude |X(u, v)| is multiplied by
+ * exp(sigma z(u, v)), z standard normal from the counter RNG keyed by `key`
+ * at stream `id`, one z per channel and per centred frequency with
+ * z(u, v) = z(-u, -v) (Hermitian symmetry: the output stays real). The
+ * field depends on (key, id, channel, u, v) only, so two passes over the same
+ * image (IHM, then IQEM's second pass with another alpha) draw the same z at
+ * the frequencies they share. `beta` replaces the plan's beta for this image
+ * (the plan's beta must then be >= every tag's beta and > 0). */
+typedef struct {
+    uint64_t key; /* the site's secret key */
+    uint64_t id;  /* the image: (split << 32) | index within the split */
+    double beta;  /* this image's mixing ratio */
+} fesf_ihm_tag;
+
+/* Tags for the n images of the next fesf_ihm_apply* call (n <= batch),
+ * consumed by it; without them an apply uses the plan's beta and no noise. */
+int fesf_ihm_set_tags(fesf_ihm *p, const fesf_ihm_tag *tags, int n);
+
+/* Keyed draws of the per-image options, from streams apart from the noise's:
+ * beta uniform in [lo, hi] (lo when lo == hi), a host index in [0, n). */
+double fesf_ihm_draw_beta(uint64_t key, uint64_t id, double lo, double hi);
+int64_t fesf_ihm_draw_host(uint64_t key, uint64_t id, int64_t n);
+
+/* The tag id of image `index` of split `split`. */
+static inline uint64_t fesf_ihm_tag_id(int split, int64_t index) { return ((uint64_t)split << 32) | (uint64_t)index; }
 
 /* Check alpha, beta and mask; 0 or -1 with a message naming the value. */
 int fesf_ihm_check(const fesf_ihm_params *prm);
@@ -60,6 +90,11 @@ int fesf_ihm_naive(const float *x, const float *host, float *out, int n, int c, 
 
 /* Number of half-spectrum bins inside the mask (for tests and logs). */
 int64_t fesf_ihm_mask_bins(const fesf_ihm *p);
+
+/* |F(x)| at the plan's mask bins for n images (n <= batch): amp is
+ * [n, C, fesf_ihm_mask_bins(p)], bins of the half spectrum (columns 0..W/2)
+ * in row-major order. Needs no host. The linkage attack's feature. */
+int fesf_ihm_mask_amplitude(fesf_ihm *p, const float *x, int n, float *amp);
 
 /* 1 if centred frequency (u, v) of an H x W image is inside the mask. */
 int fesf_ihm_in_mask(int u, int v, int h, int w, const fesf_ihm_params *prm);

@@ -14,6 +14,15 @@
 #include "fesf/world.h"
 int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *load);
 
+/* The second IHM pass (x, G(x_sy); alpha2, beta2) with the keyed options:
+ * its plan (noise = ihm.noise; beta = beta2, or ihm.beta_max when beta2 is
+ * auto and images have a beta range) and image id's tag (the first pass's
+ * key and id, so the same noise field; beta2 or the image's own beta). */
+#include "fesf/ihm.h"
+void fesf_iqem_pass2_range(const fesf_config *cfg, double *lo, double *hi); /* the images' beta2 range */
+fesf_ihm_params fesf_iqem_pass2_params(const fesf_config *cfg);
+fesf_ihm_tag fesf_iqem_pass2_tag(const fesf_config *cfg, uint64_t key, uint64_t id);
+
 /* Image quality, in the order of fesf_iqem_quality_names: PSNR/SSIM of
  * synthetic and surrogate against the plaintext and the host, and the
  * fractions outside [0, 1]. Each site writes its own means (all splits) on

@@ -64,6 +64,12 @@ int fesf_run_figure_path(char *buf, const char *out, const char *name);
 /* out/site-NNN/figures/<name>: site NNN's private pictures, which show its plaintext; only its
  * own ranks write there and the coordinator never reads it (the folder is created; 0 or -1) */
 int fesf_run_site_figure_path(char *buf, const char *out, int site, const char *name);
+/* Site NNN's secret key for the keyed IHM options (ihm.key): auto reads
+ * out/site-NNN/ihm.key (16 hex digits, 0600), making it from the system's
+ * CSPRNG (getrandom) on first use, so reruns in the folder are bit-identical
+ * and a new folder gets a new key; seed derives it from `seed` and the site
+ * (reproducible, not secret). Only the site's own ranks call it. 0 or -1. */
+int fesf_run_site_key(const char *out, int site, int mode, uint64_t seed, uint64_t *key);
 
 /* The name of a training input ("plain", "synthetic", "surrogate"). */
 const char *fesf_run_input_name(int input);

@@ -48,6 +48,8 @@ int fesf_shard_info(fesf_shard *sh, const char *group, int split, fesf_shard_spl
 int fesf_shard_read_images(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, fesf_dtype as,
                            void *buf);
 int fesf_shard_read_labels(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, int32_t *buf);
+/* The host index of each image (images hidden with a host per image). */
+int fesf_shard_read_hosts(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, int32_t *buf);
 
 /* A rewrite: create group/split with float32 images [n, c, h, w], labels
  * and (with_hosts) host_index, its `count` attribute set to n; then write

@@ -5,6 +5,7 @@
 #include "fesf/error.h"
 #include "fesf/fed.h"
 #include "fesf/fsutil.h"
+#include "fesf/hide.h"
 #include "fesf/shard.h"
 #include "fesf/ihm.h"
 #include "fesf/iqem.h"
@@ -18,41 +19,13 @@
 #include "fesf/rng.h"
 #include "fesf/run_dir.h"
 #include "fesf/version.h"
+#include "audit_internal.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define FIG_ROWS 4
-enum { TARGET_SYN, TARGET_SUR, N_TARGETS };
-static const char *const target_names[N_TARGETS] = {"synthetic", "surrogate"};
-
-/* Per (target, site) sums: images, then PSNR / SSIM against the plaintext of
- * the reconstruction, the prior, the host and the released image. */
-enum { S_N, S_ATT_P, S_ATT_S, S_PRI_P, S_PRI_S, S_HOST_P, S_HOST_S, S_REL_P, S_REL_S, S_LEN };
-
-typedef struct {
-    const fesf_config *cfg;
-    const fesf_world *w;
-    int n_sites, n_targets, c, h, wd, batch;
-    int targets[N_TARGETS]; /* TARGET_* in the order audited */
-    int64_t n_pub;
-    size_t img;
-    float *pub;            /* [K, C, H, W] the public images (host pool) */
-    float *prior;          /* [C, H, W] their mean */
-    const float *host;     /* [C, H, W] the fixed host (in pub), or NULL in random mode */
-    fesf_model *gen;       /* G (coordinator, surrogate target) */
-    fesf_model *att;       /* the attacker */
-    fesf_ihm *ihm1, *ihm2; /* the two IHM passes */
-    float *x, *rel, *rec;  /* [batch, C, H, W]: plaintext, released, reconstruction */
-    float *opt;            /* Adam state [2 * params] */
-    float *ssim_scratch;
-    float *grid;           /* [FIG_ROWS * 4, C, H, W] */
-    int32_t *order;        /* [K] */
-    double *sums;          /* [N_TARGETS][n_sites][S_LEN] */
-    fesf_stage stage;      /* stamped on audit.tsv, audit.md and audit-TARGET.h5 */
-} auditor;
 
 /* ---- the attacker's data: released images of augmented public images ---- */
 
@@ -74,18 +47,27 @@ static void augment(const auditor *a, const float *src, fesf_rng *r, float *out)
  * IHM(x, G(x_sy); alpha2, beta2). */
 static int release(auditor *a, int target, int n, fesf_rng *r)
 {
+    const fesf_config *cfg = a->cfg;
+    int keyed = fesf_config_keyed(cfg);
+    fesf_ihm_tag t1[n], t2[n]; /* n <= audit.batch; keyed options with the attacker's own key */
+    for (int i = 0; i < n && keyed; i++, a->att_id++) {
+        t1[i] = fesf_hide_tag(a->att_key, a->att_id, cfg->ihm.beta_min, cfg->ihm.beta_max);
+        t2[i] = fesf_iqem_pass2_tag(cfg, a->att_key, a->att_id);
+    }
     if (a->host) {
-        if (fesf_ihm_apply(a->ihm1, a->x, a->rel, n)) return -1;
+        if ((keyed && fesf_ihm_set_tags(a->ihm1, t1, n)) || fesf_ihm_apply(a->ihm1, a->x, a->rel, n)) return -1;
     } else {
         for (int i = 0; i < n; i++)
             if (fesf_ihm_set_host(a->ihm1, a->pub + a->img * fesf_rng_below(r, (uint64_t)a->n_pub)) ||
+                (keyed && fesf_ihm_set_tags(a->ihm1, t1 + i, 1)) ||
                 fesf_ihm_apply(a->ihm1, a->x + a->img * i, a->rel + a->img * i, 1))
                 return -1;
     }
     if (target == TARGET_SYN) return 0;
     const float *g = fesf_model_forward(a->gen, a->rel, n, 1);
     for (int i = 0; i < n; i++)
-        if (fesf_ihm_set_host(a->ihm2, g + a->img * i) || fesf_ihm_apply(a->ihm2, a->x + a->img * i, a->rel + a->img * i, 1))
+        if (fesf_ihm_set_host(a->ihm2, g + a->img * i) || (keyed && fesf_ihm_set_tags(a->ihm2, t2 + i, 1)) ||
+            fesf_ihm_apply(a->ihm2, a->x + a->img * i, a->rel + a->img * i, 1))
             return -1;
     return 0;
 }
@@ -179,6 +161,45 @@ static void score_batch(auditor *a, int n, double *sums, int *fig_rows)
     }
 }
 
+/* The linkage attack's view of a target (see linkage.h). */
+static fesf_linkage_setup linkage_setup(const auditor *a, int target)
+{
+    const fesf_config *cfg = a->cfg;
+    int sur = target == TARGET_SUR;
+    double lo = cfg->ihm.beta_min, hi = cfg->ihm.beta_max;
+    if (sur) fesf_iqem_pass2_range(cfg, &lo, &hi);
+    fesf_linkage_setup l = {a->c, a->h, a->wd, sur, {sur ? cfg->iqem.alpha2 : cfg->ihm.alpha, 1, cfg->ihm.mask, 0}, lo, hi,
+                            {cfg->ihm.alpha, 0.5 * (cfg->ihm.beta_min + cfg->ihm.beta_max), cfg->ihm.mask, 0},
+                            a->pub, a->n_pub, a->host, sur ? a->gen : NULL};
+    return l;
+}
+
+/* The linkage attack on site_id's whole test split: sums, and its membership
+ * scores kept for the gather. */
+static int link_site(auditor *a, int target, int site_id, fesf_shard *sh, int64_t n)
+{
+    size_t bytes = sizeof(float) * a->img * (size_t)n;
+    float *x = malloc(bytes ? bytes : 1), *rel = malloc(bytes ? bytes : 1);
+    int32_t *hosts = a->host ? NULL : malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
+    double *sc = realloc(a->scores[site_id - 1], sizeof(double) * (size_t)(n + a->n_pub));
+    int rc = -1;
+    if (sc) a->scores[site_id - 1] = sc;
+    if (!x || !rel || (!a->host && !hosts) || !sc) {
+        fesf_error("out of memory");
+        goto done;
+    }
+    if (fesf_shard_read_images(sh, "plain", FESF_SPLIT_TEST, 0, n, FESF_F32, x) ||
+        fesf_shard_read_images(sh, target_names[target], FESF_SPLIT_TEST, 0, n, FESF_F32, rel) ||
+        (hosts && fesf_shard_read_hosts(sh, "synthetic", FESF_SPLIT_TEST, 0, n, hosts)))
+        goto done;
+    fesf_linkage_setup l = linkage_setup(a, target);
+    double *sums = a->lsums + ((size_t)target * a->n_sites + (size_t)(site_id - 1)) * LK_LEN;
+    rc = fesf_linkage_site(&l, x, rel, hosts, n, sums, sc, sc + n);
+done:
+    free(x), free(rel), free(hosts);
+    return rc;
+}
+
 /* One site: reconstruct its released test images, score them against its plaintext. */
 static int score_site(auditor *a, int target, int site_id, double *sums)
 {
@@ -204,6 +225,7 @@ static int score_site(auditor *a, int target, int site_id, double *sums)
             goto done;
         score_batch(a, n, sums, &fig_rows);
     }
+    if (link_site(a, target, site_id, sh, in.n)) goto done;
     char name[64];
     snprintf(name, sizeof name, "audit-%s.png", rel);
     rc = fig_rows && (fesf_run_site_figure_path(path, a->cfg->run.out, site_id, name) ||
@@ -211,98 +233,6 @@ static int score_site(auditor *a, int target, int site_id, double *sums)
 done:
     fesf_shard_close(sh);
     return rc ? fesf_error("site %d: %s", site_id, fesf_errmsg()) : 0;
-}
-
-/* ---- results (coordinator) ------------------------------------------------------ */
-
-static double mean_of(const double *s, int k) { return s[S_N] > 0 ? s[k] / s[S_N] : NAN; }
-
-static void tsv_row(FILE *f, const char *target, const char *site, const double *s)
-{
-    fprintf(f, "%s\t%s\t%.0f", target, site, s[S_N]);
-    for (int k = S_ATT_P; k < S_LEN; k++) fprintf(f, "\t%.6f", mean_of(s, k));
-    fprintf(f, "\t%.6f\t%.6f\n", mean_of(s, S_ATT_P) - mean_of(s, S_PRI_P), mean_of(s, S_ATT_S) - mean_of(s, S_PRI_S));
-}
-
-static void md_row(FILE *f, const char *target, const char *site, const double *s)
-{
-    fprintf(f, "| %s | %s | %.0f |", target, site, s[S_N]);
-    for (int k = S_ATT_P; k < S_LEN; k += 2)
-        if (isnan(mean_of(s, k))) fprintf(f, " - |");
-        else fprintf(f, " %.2f / %.3f |", mean_of(s, k), mean_of(s, k + 1));
-    fprintf(f, " **%+.2f** | **%+.3f** |\n", mean_of(s, S_ATT_P) - mean_of(s, S_PRI_P),
-            mean_of(s, S_ATT_S) - mean_of(s, S_PRI_S));
-}
-
-/* Pooled sums of a target: the sum over its sites. */
-static void pooled(const auditor *a, int target, double *out)
-{
-    memset(out, 0, sizeof(double) * S_LEN);
-    for (int s = 0; s < a->n_sites; s++)
-        for (int k = 0; k < S_LEN; k++) out[k] += a->sums[((size_t)target * a->n_sites + s) * S_LEN + k];
-}
-
-/* Every audited target: its pooled row ("all"), then, if per_site, one row per site. */
-static void table_rows(const auditor *a, FILE *f, void (*row)(FILE *, const char *, const char *, const double *),
-                       int per_site)
-{
-    for (int i = 0; i < a->n_targets; i++) {
-        int t = a->targets[i];
-        double all[S_LEN];
-        pooled(a, t, all);
-        row(f, target_names[t], "all", all);
-        for (int s = 0; s < a->n_sites && per_site; s++) {
-            char site[16];
-            snprintf(site, sizeof site, "%d", s + 1);
-            row(f, target_names[t], site, a->sums + ((size_t)t * a->n_sites + s) * S_LEN);
-        }
-    }
-}
-
-static int write_tsv(const auditor *a)
-{
-    char path[FESF_RUN_PATH_MAX];
-    fesf_run_file(path, a->cfg->run.out, FESF_RUN_AUDIT_TSV);
-    FILE *f = fesf_atomic_open(path);
-    if (!f) return -1;
-    fesf_stamp_text(f, &a->stage, 0);
-    fprintf(f, "target\tsite\timages\tpsnr_attack\tssim_attack\tpsnr_prior\tssim_prior\tpsnr_host\tssim_host\t"
-               "psnr_released\tssim_released\tadvantage_db\tadvantage_ssim\n");
-    table_rows(a, f, tsv_row, 1);
-    return fesf_atomic_commit(f, path);
-}
-
-static int write_md(const auditor *a)
-{
-    const fesf_config *cfg = a->cfg;
-    char path[FESF_RUN_PATH_MAX];
-    fesf_run_file(path, cfg->run.out, FESF_RUN_AUDIT_MD);
-    FILE *f = fesf_atomic_open(path);
-    if (!f) return -1;
-    fesf_stamp_text(f, &a->stage, 1);
-    fprintf(f, "Attacker: `%s` (8 layers, batch norm), %d epochs of Adam (lr %g, batch %d) on %lld public images "
-               "(the host pool) and their released versions; it knows alpha %g, beta %g, %s%s.\n\n",
-            fesf_model_arch(a->att), cfg->audit.epochs, cfg->audit.lr, a->batch, (long long)a->n_pub, cfg->ihm.alpha,
-            cfg->ihm.beta, a->host ? "the host" : "the host pool",
-            a->targets[a->n_targets - 1] == TARGET_SUR ? ", G, alpha2 and beta2" : "");
-    fprintf(f, "PSNR (dB) / SSIM against the sites' plaintext test images (mean per image). *prior*: the mean public "
-               "image, the best guess without the released image; *advantage*: attack minus prior, the privacy "
-               "figure (lower is more private).\n\n");
-    fprintf(f, "| released | site | images | attack | prior | host | released itself | advantage dB | advantage SSIM |\n"
-               "| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
-    table_rows(a, f, md_row, a->n_sites > 1);
-    if (cfg->audit.width < 64 || cfg->audit.epochs < 20)
-        fprintf(f, "\n**This attacker is weaker than the reference (64 channels, 20 epochs): the leak may be "
-                   "understated.**\n");
-    int64_t steps = (int64_t)cfg->audit.epochs * ((a->n_pub + a->batch - 1) / a->batch);
-    if (steps < 300)
-        fprintf(f, "\n**The attacker took only %lld optimizer steps (audit.epochs x public images / audit.batch); "
-                   "more public images or epochs make a stronger attack.**\n", (long long)steps);
-    if (a->n_pub < 200)
-        fprintf(f, "\n**The attacker held only %lld public images; a larger public set (data.public) makes a "
-                   "stronger attack.**\n", (long long)a->n_pub);
-    fprintf(f, "\nIHM is not differential privacy: these are the measured figures of one attack, not a guarantee.\n");
-    return fesf_atomic_commit(f, path);
 }
 
 /* ---- setup and the stage ------------------------------------------------------- */
@@ -376,25 +306,80 @@ static int setup(auditor *a)
     a->rec = malloc(sizeof(float) * a->img * B), a->grid = malloc(sizeof(float) * a->img * 4 * FIG_ROWS);
     a->ssim_scratch = malloc(sizeof(float) * (fesf_ssim_scratch_floats(a->h, a->wd) + 1));
     a->sums = calloc((size_t)N_TARGETS * (size_t)a->n_sites * S_LEN, sizeof(double));
-    if (!a->x || !a->rel || !a->rec || !a->grid || !a->ssim_scratch || !a->sums) return fesf_error("out of memory");
+    a->lsums = calloc((size_t)N_TARGETS * (size_t)a->n_sites * LK_LEN, sizeof(double));
+    a->mfig = calloc((size_t)N_TARGETS * (size_t)(a->n_sites + 1) * M_LEN, sizeof(double));
+    a->scores = calloc((size_t)a->n_sites, sizeof(double *));
+    if (!a->x || !a->rel || !a->rec || !a->grid || !a->ssim_scratch || !a->sums || !a->lsums || !a->mfig || !a->scores)
+        return fesf_error("out of memory");
+    /* G: the coordinator's attacker, and the sites' linkage attack when beta2 < 1 */
+    fesf_linkage_setup ls = linkage_setup(a, TARGET_SUR);
+    if (sur && (a->w->rank == 0 || ls.beta_lo < 1) && load_generator(a)) return -1;
     if (a->w->rank) return 0;
     /* the attacker's tools, on the coordinator */
-    fesf_ihm_params p1 = {cfg->ihm.alpha, cfg->ihm.beta, cfg->ihm.mask}, p2 = {cfg->iqem.alpha2, cfg->iqem.beta2, cfg->ihm.mask};
+    fesf_ihm_params p1 = fesf_hide_params(cfg), p2 = fesf_iqem_pass2_params(cfg);
+    a->att_key = cfg->run.seed ^ 0x61747461636b6572ull; /* "attacker": any key but a site's */
     a->opt = calloc(2 * fesf_model_n_params(a->att), sizeof(float));
     a->order = malloc(sizeof(int32_t) * (size_t)a->n_pub);
     if (!a->opt || !a->order) return fesf_error("out of memory");
     if (fesf_ihm_create(&a->ihm1, a->h, a->wd, a->c, a->batch, &p1) || fesf_ihm_create(&a->ihm2, a->h, a->wd, a->c, 1, &p2))
         return -1;
     if (a->host && fesf_ihm_set_host(a->ihm1, a->host)) return -1;
-    return sur ? load_generator(a) : 0;
+    return 0;
 }
 
 static void auditor_free(auditor *a)
 {
     free(a->pub), free(a->prior), free(a->x), free(a->rel), free(a->rec), free(a->opt), free(a->ssim_scratch);
-    free(a->grid), free(a->order), free(a->sums);
+    free(a->grid), free(a->order), free(a->sums), free(a->lsums), free(a->mfig);
+    for (int s = 0; s < a->n_sites && a->scores; s++) free(a->scores[s]);
+    free(a->scores);
     fesf_model_destroy(a->gen), fesf_model_destroy(a->att);
     fesf_ihm_destroy(a->ihm1), fesf_ihm_destroy(a->ihm2);
+}
+
+/* Membership figures of one site's (or the pooled) scores. */
+static void membership(double *fig, const double *mem, int64_t np, const double *non, int64_t nn)
+{
+    fig[M_AUC] = fesf_mia_auc(mem, np, non, nn);
+    fig[M_TPR1] = fesf_mia_tpr_at(mem, np, non, nn, 0.01);
+    fig[M_TPR01] = fesf_mia_tpr_at(mem, np, non, nn, 0.001);
+}
+
+/* The sites' membership scores to the coordinator (only scores leave a
+ * site), which computes each site's figures and the pooled ones. */
+static int gather_membership(auditor *a, int t)
+{
+    double *n = calloc((size_t)a->n_sites, sizeof(double)), *buf = NULL, *pos = NULL, *neg = NULL;
+    int rc = -1;
+    if (!n) return fesf_error("out of memory");
+    for (int s = 1; s <= a->n_sites; s++)
+        if (fesf_world_owns_shard(a->w, s)) n[s - 1] = a->lsums[((size_t)t * a->n_sites + (size_t)(s - 1)) * LK_LEN + LK_N];
+    if (fesf_fed_share_sum_f64(a->w, n, (size_t)a->n_sites)) goto done;
+    size_t total = 0, np = 0;
+    for (int s = 0; s < a->n_sites; s++) total += (size_t)n[s] + (size_t)a->n_pub, np += (size_t)n[s];
+    buf = calloc(total ? total : 1, sizeof(double));
+    pos = malloc(sizeof(double) * (np ? np : 1)), neg = malloc(sizeof(double) * (total - np ? total - np : 1));
+    if (!buf || !pos || !neg) {
+        fesf_error("out of memory");
+        goto done;
+    }
+    for (size_t s = 0, off = 0; s < (size_t)a->n_sites; off += (size_t)n[s] + (size_t)a->n_pub, s++)
+        if (fesf_world_owns_shard(a->w, (int)s + 1))
+            memcpy(buf + off, a->scores[s], sizeof(double) * ((size_t)n[s] + (size_t)a->n_pub));
+    if (fesf_fed_sum_to_coord_f64(a->w, buf, total)) goto done;
+    double *fig = a->mfig + (size_t)t * (size_t)(a->n_sites + 1) * M_LEN;
+    size_t ip = 0, in = 0;
+    for (size_t s = 0, off = 0; s < (size_t)a->n_sites; off += (size_t)n[s] + (size_t)a->n_pub, s++) {
+        int64_t ns = (int64_t)n[s];
+        membership(fig + s * M_LEN, buf + off, ns, buf + off + ns, a->n_pub);
+        memcpy(pos + ip, buf + off, sizeof(double) * (size_t)ns), ip += (size_t)ns;
+        memcpy(neg + in, buf + off + ns, sizeof(double) * (size_t)a->n_pub), in += (size_t)a->n_pub;
+    }
+    membership(fig + (size_t)a->n_sites * M_LEN, pos, (int64_t)ip, neg, (int64_t)in);
+    rc = 0;
+done:
+    free(n), free(buf), free(pos), free(neg);
+    return rc;
 }
 
 /* One target: train (coordinator), share the attacker, score (sites), sum. */
@@ -409,17 +394,23 @@ static int audit_target(auditor *a, int t)
     if (fesf_fed_bcast_f32(a->w, fesf_model_params(a->att), fesf_model_n_params(a->att)) ||
         fesf_fed_bcast_f32(a->w, fesf_model_buffers(a->att), fesf_model_n_buffers(a->att)))
         return -1;
-    double *sums = a->sums + (size_t)t * a->n_sites * S_LEN;
+    double *sums = a->sums + (size_t)t * a->n_sites * S_LEN, *lsums = a->lsums + (size_t)t * a->n_sites * LK_LEN;
     for (int s = 1; s <= a->n_sites; s++)
         if (fesf_world_owns_shard(a->w, s) && score_site(a, t, s, sums + (size_t)(s - 1) * S_LEN)) return -1;
-    if (fesf_fed_sum_to_coord_f64(a->w, sums, (size_t)a->n_sites * S_LEN)) return -1;
+    if (gather_membership(a, t) || fesf_fed_sum_to_coord_f64(a->w, sums, (size_t)a->n_sites * S_LEN) ||
+        fesf_fed_sum_to_coord_f64(a->w, lsums, (size_t)a->n_sites * LK_LEN))
+        return -1;
     if (a->w->rank == 0) {
-        double all[S_LEN];
-        pooled(a, t, all);
+        fesf_audit_view v;
+        fesf_audit_view_of(a, t, a->n_sites, &v);
+        const double *all = v.s;
         fesf_info("audit (%s): attack PSNR %.2f dB SSIM %.3f; prior %.2f dB / %.3f; advantage %+.2f dB, %+.3f SSIM "
-                  "(%.0f test images)", target_names[t], mean_of(all, S_ATT_P), mean_of(all, S_ATT_S),
-                  mean_of(all, S_PRI_P), mean_of(all, S_PRI_S), mean_of(all, S_ATT_P) - mean_of(all, S_PRI_P),
-                  mean_of(all, S_ATT_S) - mean_of(all, S_PRI_S), all[S_N]);
+                  "(%.0f test images)", target_names[t], fesf_audit_mean(all, S_ATT_P), fesf_audit_mean(all, S_ATT_S),
+                  fesf_audit_mean(all, S_PRI_P), fesf_audit_mean(all, S_PRI_S), fesf_audit_mean(all, S_ATT_P) - fesf_audit_mean(all, S_PRI_P),
+                  fesf_audit_mean(all, S_ATT_S) - fesf_audit_mean(all, S_PRI_S), all[S_N]);
+        fesf_info("audit (%s): linkage re-identifies %.1f%% (top-5 %.1f%%; chance %.2f%%); membership AUC %.3f, TPR "
+                  "%.3f at 1%% FPR, %.3f at 0.1%%", target_names[t], 100 * fesf_audit_rate(&v, LK_TOP1), 100 * fesf_audit_rate(&v, LK_TOP5),
+                  100 * fesf_audit_rate(&v, LK_CHANCE1), v.m[M_AUC], v.m[M_TPR1], v.m[M_TPR01]);
     }
     return 0;
 }
@@ -436,39 +427,9 @@ int fesf_audit_run(const fesf_config *cfg, const fesf_world *w)
                   a.n_targets > 1 ? "s" : "", (long long)a.n_pub, a.n_sites);
     for (int i = 0; i < a.n_targets; i++)
         if (audit_target(&a, a.targets[i])) goto done;
-    if (w->rank == 0 && (write_md(&a) || write_tsv(&a))) goto done;
+    if (w->rank == 0 && (fesf_audit_write_md(&a) || fesf_audit_write_tsv(&a))) goto done;
     rc = fesf_world_barrier(w);
 done:
     auditor_free(&a);
-    return rc;
-}
-
-void fesf_audit_md_copy(FILE *out, const char *run_out)
-{
-    char path[FESF_RUN_PATH_MAX], line[2048];
-    fesf_run_file(path, run_out, FESF_RUN_AUDIT_MD);
-    FILE *f = fopen(path, "r");
-    for (int first = 1; f && fgets(line, sizeof line, f); first = 0)
-        if (!first || strncmp(line, "<!--", 4)) fputs(line, out); /* not the stamp */
-    if (f) fclose(f);
-}
-
-int fesf_audit_row_read(const char *run_out, const char *target, const char *site, fesf_audit_row *r)
-{
-    char path[FESF_RUN_PATH_MAX], line[1024];
-    fesf_run_file(path, run_out, FESF_RUN_AUDIT_TSV);
-    FILE *f = fopen(path, "r");
-    int rc = -1;
-    while (f && rc && fgets(line, sizeof line, f)) {
-        char *save = NULL, *t = strtok_r(line, "\t\n", &save), *s = strtok_r(NULL, "\t\n", &save);
-        if (!t || !s || t[0] == '#' || strcmp(t, target) || strcmp(s, site)) continue;
-        double v[FESF_AUDIT_COLS];
-        int n = 0;
-        for (char *c; n < FESF_AUDIT_COLS && (c = strtok_r(NULL, "\t\n", &save));) v[n++] = strtod(c, NULL);
-        if (n != FESF_AUDIT_COLS) continue;
-        *r = (fesf_audit_row){v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10]};
-        rc = 0;
-    }
-    if (f) fclose(f);
     return rc;
 }

@@ -66,7 +66,7 @@ int fesf_bench_ihm(const fesf_bench_ihm_args *a, FILE *out)
     fesf_rng_init(&r, 0, 0, FESF_STREAM_INIT);
     for (size_t i = 0; i < len; i++) x[i] = (float)fesf_rng_uniform(&r);
     for (size_t i = 0; i < img; i++) host[i] = (float)fesf_rng_uniform(&r);
-    fesf_ihm_params prm = {0.3, 1.0, FESF_MASK_SQUARE};
+    fesf_ihm_params prm = {0.3, 1.0, FESF_MASK_SQUARE, 0};
     if (fesf_ihm_create(&p, a->size, a->size, a->channels, a->batch, &prm) || fesf_ihm_set_host(p, host) ||
         fesf_fft_ref_create(&est, a->batch, a->channels, a->size, a->size, 0) ||
         fesf_fft_ref_create(&meas, a->batch, a->channels, a->size, a->size, 1))

@@ -15,7 +15,7 @@ int fesf_bench_iqem(const fesf_bench_ihm_args *a, FILE *out)
     float *x = malloc(sizeof(float) * len), *syn = malloc(sizeof(float) * len), *sur = malloc(sizeof(float) * len);
     fesf_gan gan = {0};
     fesf_ihm *plan = NULL;
-    fesf_ihm_params prm = {0.3, 1.0, FESF_MASK_SQUARE};
+    fesf_ihm_params prm = {0.3, 1.0, FESF_MASK_SQUARE, 0};
     int rc = -1;
     if (!x || !syn || !sur) {
         fesf_error("out of memory");

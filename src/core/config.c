@@ -26,7 +26,8 @@ typedef struct {
 
 static const char *const partition_names[] = {"iid", "dirichlet", "quantity", NULL};
 static const char *const mask_names[] = {"square", "circle", NULL};
-static const char *const host_mode_names[] = {"fixed", "random", NULL};
+static const char *const host_mode_names[] = {"fixed", "random", "keyed", NULL};
+static const char *const key_names[] = {"auto", "seed", NULL};
 static const char *const iqem_mode_names[] = {"federated", "local", NULL};
 static const char *const arch_names[] = {"cnn-small", "resnet18", NULL};
 static const char *const input_names[] = {"surrogate", "synthetic", "plain", NULL};
@@ -64,8 +65,18 @@ static const key_desc keys[] = {
     {"ihm", "beta", T_DOUBLE, F(ihm, beta), "1.0", 0, 1, NULL, "amplitude mixing ratio"},
     {"ihm", "mask", T_ENUM, F(ihm, mask), "square", 0, 0, mask_names, "low-frequency mask shape"},
     {"ihm", "host_mode", T_ENUM, F(ihm, host_mode), "fixed", 0, 0, host_mode_names,
-     "fixed: one host for the federation; random: a host per image"},
+     "fixed: one host for the federation; random: a host per image drawn from data.seed; keyed: drawn "
+     "with the site's key"},
     {"ihm", "host_index", T_INT, F(ihm, host_index), "0", 0, 1e9, NULL, "host image index in the pool"},
+    {"ihm", "noise", T_DOUBLE, F(ihm, noise), "0", 0, 10, NULL,
+     "sigma of a keyed log-normal noise on the plaintext's masked amplitude, in both IHM passes (0 = none)"},
+    {"ihm", "beta_min", T_AUTO_DOUBLE, F(ihm, beta_min), "auto", 0, 1, NULL,
+     "lowest per-image beta, drawn with the site's key (auto = ihm.beta)"},
+    {"ihm", "beta_max", T_AUTO_DOUBLE, F(ihm, beta_max), "auto", 0, 1, NULL,
+     "highest per-image beta (auto = ihm.beta; beta_min = beta_max: one beta for all images)"},
+    {"ihm", "key", T_ENUM, F(ihm, key), "auto", 0, 0, key_names,
+     "each site's secret key for the keyed options: auto = random, made on first use in "
+     "run.out/site-NNN/ihm.key; seed = derived from data.seed (reproducible but not secret: research only)"},
 
     {"iqem", "enabled", T_BOOL, F(iqem, enabled), "true", 0, 0, NULL, "run the IQEM (GAN + second IHM pass)"},
     {"iqem", "mode", T_ENUM, F(iqem, mode), "federated", 0, 0, iqem_mode_names,
@@ -113,6 +124,8 @@ static const key_desc keys[] = {
      "comma-separated ihm.alpha values of a privacy-utility sweep (empty: no sweep)"},
     {"sweep", "beta", T_LIST, F(sweep, beta), "", 0, 1, NULL,
      "comma-separated ihm.beta values of the sweep (empty: ihm.beta only)"},
+    {"sweep", "noise", T_LIST, F(sweep, noise), "", 0, 10, NULL,
+     "comma-separated ihm.noise values of the sweep (empty: ihm.noise only)"},
 
     {"run", "out", T_STRING, F(run, out), "runs/default", 0, 0, NULL, "run directory"},
     {"run", "checkpoint_every", T_INT, F(run, checkpoint_every), "10", 0, 1e7, NULL,
@@ -371,11 +384,21 @@ static int check_source(const char *src)
     return fesf_error("data.source = '%s': expected phantom | npz:PATH | png:DIR:CSV", src);
 }
 
+void fesf_config_resolve_beta(fesf_config *cfg)
+{
+    if (cfg->ihm.beta_min_auto) cfg->ihm.beta_min = cfg->ihm.beta;
+    if (cfg->ihm.beta_max_auto) cfg->ihm.beta_max = cfg->ihm.beta;
+}
+
 int fesf_config_finish(fesf_config *cfg)
 {
     cfg->iqem.alpha2_auto = cfg->iqem.alpha2 < 0, cfg->iqem.beta2_auto = cfg->iqem.beta2 < 0;
     if (cfg->iqem.alpha2_auto) cfg->iqem.alpha2 = cfg->ihm.alpha;
     if (cfg->iqem.beta2_auto) cfg->iqem.beta2 = cfg->ihm.beta;
+    cfg->ihm.beta_min_auto = cfg->ihm.beta_min < 0, cfg->ihm.beta_max_auto = cfg->ihm.beta_max < 0;
+    fesf_config_resolve_beta(cfg);
+    if (cfg->ihm.beta_min > cfg->ihm.beta_max)
+        return fesf_error("ihm.beta_min = %g is above ihm.beta_max = %g", cfg->ihm.beta_min, cfg->ihm.beta_max);
     if (check_source(cfg->data.source)) return -1;
     if (cfg->data.public_fraction + cfg->data.val_fraction >= 1.0)
         return fesf_error("data.public (%g) + data.val_fraction (%g) must be below 1",

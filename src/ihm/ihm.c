@@ -14,6 +14,7 @@
 #include "fesf/ihm.h"
 #include "fesf/config.h"
 #include "fesf/error.h"
+#include "fesf/rng.h"
 
 #include <complex.h>
 #include <fftw3.h>
@@ -35,7 +36,11 @@ struct fesf_ihm {
     fftwf_complex *spec;     /* [batch*c][cdist] row spectra, then D */
     fftwf_plan rows_fwd, cols_fwd, cols_inv, rows_inv;
     int32_t *mask_idx;       /* [nmask] bins inside M, as k * wc + l */
+    int32_t *noise_idx;      /* [nmask] their noise field index: min(k, (H-k) mod H) * W + l on the
+                                conjugate-paired columns 0 and W/2, k * W + l elsewhere */
     int64_t nmask;
+    fesf_ihm_tag *tags;      /* [batch] for the next apply */
+    int ntags;
     float *host;             /* [c][h*w] the host image */
     float *host_amp;         /* [c][nmask] A_h at the mask bins */
     fftwf_complex *host_u;   /* [c][nmask] beta U / (H W) at the mask bins */
@@ -46,6 +51,7 @@ int fesf_ihm_check(const fesf_ihm_params *prm)
 {
     if (!(prm->alpha >= 0 && prm->alpha <= 1)) return fesf_error("ihm alpha = %g outside [0, 1]", prm->alpha);
     if (!(prm->beta >= 0 && prm->beta <= 1)) return fesf_error("ihm beta = %g outside [0, 1]", prm->beta);
+    if (!(prm->noise >= 0 && prm->noise <= 100)) return fesf_error("ihm noise = %g outside [0, 100]", prm->noise);
     if (prm->mask != FESF_MASK_SQUARE && prm->mask != FESF_MASK_CIRCLE)
         return fesf_error("ihm mask %d is neither square nor circle", prm->mask);
     return 0;
@@ -67,15 +73,26 @@ int fesf_ihm_in_mask(int u, int v, int h, int w, const fesf_ihm_params *prm)
 /* Centred frequency of FFT index k of an n-point transform: [-floor(n/2), ceil(n/2)). */
 static int centred(int k, int n) { return k < (n + 1) / 2 ? k : k - n; }
 
+/* The noise field index of half-spectrum bin (k, l): bins (k, l) and
+ * (-k, -l) share one z. In the half spectrum only columns 0 and W/2 (W even)
+ * hold both members of a pair, (k, l) and ((H - k) mod H, l). */
+static int32_t noise_index(const fesf_ihm *p, int k, int l)
+{
+    int paired = l == 0 || (p->w % 2 == 0 && l == p->w / 2), kc = (p->h - k) % p->h;
+    return (paired && kc < k ? kc : k) * p->w + l;
+}
+
 static int build_mask(fesf_ihm *p)
 {
     p->mask_idx = malloc(sizeof(int32_t) * (size_t)p->h * (size_t)p->wc);
-    if (!p->mask_idx) return fesf_error("out of memory");
+    p->noise_idx = malloc(sizeof(int32_t) * (size_t)p->h * (size_t)p->wc);
+    if (!p->mask_idx || !p->noise_idx) return fesf_error("out of memory");
     p->nmask = 0;
     p->ncol = 1;
     for (int k = 0; k < p->h; k++)
         for (int l = 0; l < p->wc; l++)
             if (fesf_ihm_in_mask(centred(k, p->h), centred(l, p->w), p->h, p->w, &p->prm)) {
+                p->noise_idx[p->nmask] = noise_index(p, k, l);
                 p->mask_idx[p->nmask++] = k * p->wc + l;
                 if (l + 1 > p->ncol) p->ncol = l + 1;
             }
@@ -123,7 +140,8 @@ int fesf_ihm_create(fesf_ihm **out, int h, int w, int c, int batch, const fesf_i
     p->host = malloc(sizeof(float) * (size_t)c * (size_t)h * (size_t)w);
     p->host_amp = malloc(sizeof(float) * nm);
     p->host_u = fftwf_alloc_complex(nm);
-    if (!p->real || !p->spec || !p->host || !p->host_amp || !p->host_u) {
+    p->tags = malloc(sizeof(fesf_ihm_tag) * (size_t)batch);
+    if (!p->real || !p->spec || !p->host || !p->host_amp || !p->host_u || !p->tags) {
         fesf_error("out of memory for IHM buffers (%d x %d x %d, batch %d)", c, h, w, batch);
         goto fail;
     }
@@ -148,6 +166,8 @@ void fesf_ihm_destroy(fesf_ihm *p)
     free(p->host);
     free(p->host_amp);
     free(p->mask_idx);
+    free(p->noise_idx);
+    free(p->tags);
     free(p);
 }
 
@@ -180,16 +200,40 @@ int fesf_ihm_set_host(fesf_ihm *p, const float *host_chw)
     return 0;
 }
 
-/* Replace a slot's spectrum by D in columns 0..ncol-1 (other columns are
- * never read by the column transform and are zeroed for the row inverse). */
-static void make_delta(fesf_ihm *p, int ch, fftwf_complex *s)
+/* A tagged image's mask bins: |X| exp(sigma z) in place of |X|, and its beta
+ * as the factor f = beta / plan beta on D. */
+static void delta_tagged(fesf_ihm *p, int ch, fftwf_complex *s, const fesf_ihm_tag *t)
 {
     const float *ah = p->host_amp + ch * p->nmask;
     const fftwf_complex *u = p->host_u + ch * p->nmask;
+    float f = p->prm.beta > 0 ? (float)(t->beta / p->prm.beta) : 0.0f;
+    double sigma = p->prm.noise;
+    fesf_rng r;
+    fesf_rng_init(&r, t->key, (uint32_t)t->id, FESF_STREAM_NOISE + 16u * (uint32_t)(t->id >> 32));
+    uint64_t base = (uint64_t)ch * (uint64_t)p->h * (uint64_t)p->w;
     for (int64_t j = 0; j < p->nmask; j++) {
         int32_t k = p->mask_idx[j];
-        s[k] = (cabsf(s[k]) - ah[j]) * u[j];
+        float g = 1.0f;
+        if (sigma > 0) { /* one Philox block (4 words) per normal */
+            fesf_rng_at(&r, 4 * (base + (uint64_t)p->noise_idx[j]));
+            g = (float)exp(sigma * fesf_rng_normal(&r));
+        }
+        s[k] = (cabsf(s[k]) * g - ah[j]) * (u[j] * f);
     }
+}
+
+/* Replace a slot's spectrum by D in columns 0..ncol-1 (other columns are
+ * never read by the column transform and are zeroed for the row inverse). */
+static void make_delta(fesf_ihm *p, int ch, fftwf_complex *s, const fesf_ihm_tag *t)
+{
+    const float *ah = p->host_amp + ch * p->nmask;
+    const fftwf_complex *u = p->host_u + ch * p->nmask;
+    if (t) delta_tagged(p, ch, s, t);
+    else
+        for (int64_t j = 0; j < p->nmask; j++) {
+            int32_t k = p->mask_idx[j];
+            s[k] = (cabsf(s[k]) - ah[j]) * u[j];
+        }
     /* zero every bin outside the mask: walk rows, keep the mask runs */
     int64_t j = 0;
     for (int k = 0; k < p->h; k++) {
@@ -221,15 +265,61 @@ static void inverse_add_host(fesf_ihm *p, float *out, int n)
 static int run(fesf_ihm *p, float *out, int n)
 {
     forward(p);
-    for (int i = 0; i < n * p->c; i++) make_delta(p, i % p->c, p->spec + (size_t)i * p->cdist);
+    for (int i = 0; i < n * p->c; i++)
+        make_delta(p, i % p->c, p->spec + (size_t)i * p->cdist, p->ntags ? &p->tags[i / p->c] : NULL);
+    p->ntags = 0;
     inverse_add_host(p, out, n);
     return 0;
 }
 
-static int check_call(const fesf_ihm *p, int n)
+static int check_call(fesf_ihm *p, int n)
 {
     if (!p->host_set) return fesf_error("ihm: no host set");
     if (n < 0 || n > p->batch) return fesf_error("ihm: %d images for a plan of batch %d", n, p->batch);
+    if (p->ntags && p->ntags != n) {
+        fesf_error("ihm: %d tags for %d images", p->ntags, n);
+        p->ntags = 0;
+        return -1;
+    }
+    if (p->prm.noise > 0 && !p->ntags) return fesf_error("ihm: noise = %g needs the images' tags", p->prm.noise);
+    return 0;
+}
+
+int fesf_ihm_set_tags(fesf_ihm *p, const fesf_ihm_tag *tags, int n)
+{
+    if (n < 0 || n > p->batch) return fesf_error("ihm: %d tags for a plan of batch %d", n, p->batch);
+    for (int i = 0; i < n; i++)
+        if (!(tags[i].beta >= 0 && tags[i].beta <= p->prm.beta))
+            return fesf_error("ihm: image beta %g outside [0, %g] (the plan's beta)", tags[i].beta, p->prm.beta);
+    memcpy(p->tags, tags, sizeof *tags * (size_t)n);
+    p->ntags = n;
+    return 0;
+}
+
+double fesf_ihm_draw_beta(uint64_t key, uint64_t id, double lo, double hi)
+{
+    fesf_rng r;
+    fesf_rng_init(&r, key, (uint32_t)id, FESF_STREAM_BETA + 16u * (uint32_t)(id >> 32));
+    return lo < hi ? lo + (hi - lo) * fesf_rng_uniform(&r) : lo;
+}
+
+int64_t fesf_ihm_draw_host(uint64_t key, uint64_t id, int64_t n)
+{
+    fesf_rng r;
+    fesf_rng_init(&r, key, (uint32_t)id, FESF_STREAM_KEYED_HOST + 16u * (uint32_t)(id >> 32));
+    return (int64_t)fesf_rng_below(&r, (uint64_t)n);
+}
+
+int fesf_ihm_mask_amplitude(fesf_ihm *p, const float *x, int n, float *amp)
+{
+    if (n < 0 || n > p->batch) return fesf_error("ihm: %d images for a plan of batch %d", n, p->batch);
+    size_t hw = (size_t)p->h * (size_t)p->w;
+    for (int i = 0; i < n * p->c; i++) memcpy(p->real + (size_t)i * p->rdist, x + (size_t)i * hw, sizeof(float) * hw);
+    if (n) forward(p);
+    for (int i = 0; i < n * p->c; i++) {
+        const fftwf_complex *s = p->spec + (size_t)i * p->cdist;
+        for (int64_t j = 0; j < p->nmask; j++) amp[(size_t)i * (size_t)p->nmask + (size_t)j] = cabsf(s[p->mask_idx[j]]);
+    }
     return 0;
 }
 

@@ -3,9 +3,14 @@
 #include "fesf/error.h"
 #include "fesf/fsutil.h"
 #include "fesf/h5io.h"
+#include "fesf/log.h"
 #include "fesf/version.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <sys/random.h>
 #include <ini.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +47,42 @@ int fesf_run_site_figure_path(char *buf, const char *out, int site, const char *
     snprintf(dir, sizeof dir, "%.*s/site-%03d/%s", FESF_PATH_MAX, out, site, FESF_RUN_FIGURES);
     snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/%s", FESF_PATH_MAX, dir, name);
     return fesf_mkdir_p(dir);
+}
+
+static int read_key(const char *path, uint64_t *key)
+{
+    FILE *f = fopen(path, "r");
+    char line[64];
+    int ok = f && fgets(line, sizeof line, f) && strlen(line) >= 16 && sscanf(line, "%16" SCNx64, key) == 1;
+    if (f) fclose(f);
+    return ok ? 0 : fesf_error("'%s' is not a site key (16 hex digits)", path);
+}
+
+static int make_key(const char *path, uint64_t *key)
+{
+    if (getrandom(key, sizeof *key, 0) != (ssize_t)sizeof *key) return fesf_error("getrandom: %s", strerror(errno));
+    FILE *f = fesf_atomic_open(path);
+    if (!f) return -1;
+    fprintf(f, "%016" PRIx64 "\n", *key);
+    if (fesf_atomic_commit(f, path)) return -1;
+    fesf_info("site key made: %s (keep it: the keyed IHM options depend on it)", path);
+    return 0;
+}
+
+int fesf_run_site_key(const char *out, int site, int mode, uint64_t seed, uint64_t *key)
+{
+    if (mode == FESF_KEY_SEED) { /* FNV-1a over (seed, site): public, like the seed */
+        uint64_t h = 1469598103934665603ull, v[2] = {seed, (uint64_t)site};
+        const unsigned char *b = (const unsigned char *)v;
+        for (size_t i = 0; i < sizeof v; i++) h = (h ^ b[i]) * 1099511628211ull;
+        *key = h;
+        return 0;
+    }
+    char dir[FESF_RUN_PATH_MAX], path[FESF_RUN_PATH_MAX];
+    snprintf(dir, sizeof dir, "%.*s/site-%03d", FESF_PATH_MAX, out, site);
+    snprintf(path, sizeof path, "%.*s/ihm.key", FESF_PATH_MAX, dir);
+    if (access(path, F_OK) == 0) return read_key(path, key);
+    return fesf_mkdir_p(dir) || make_key(path, key);
 }
 
 void fesf_run_hosts_path(char *buf, const char *out) { fesf_run_file(buf, out, FESF_RUN_HOSTS); }

@@ -196,6 +196,11 @@ int fesf_shard_write_labels(fesf_shard *sh, const char *group, int split, int64_
     return rows_io(sh, group, split, "labels", start, count, H5T_NATIVE_INT32, buf, NULL);
 }
 
+int fesf_shard_read_hosts(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, int32_t *buf)
+{
+    return rows_io(sh, group, split, "host_index", start, count, H5T_NATIVE_INT32, NULL, buf);
+}
+
 int fesf_shard_write_hosts(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count,
                            const int32_t *buf)
 {

@@ -224,9 +224,31 @@ static void add_quality(quality_sums *q, const float *plain, const float *syn, c
 }
 
 /* One split of a shard: /surrogate = IHM(x, G(x_sy)) image by image. */
-static int surrogate_split(enhancer *e, fesf_model *gen, fesf_shard *sh, int sp, fesf_ihm *plan, const float *host,
-                           quality_sums *q, float *bufs, float *scratch)
+void fesf_iqem_pass2_range(const fesf_config *cfg, double *lo, double *hi)
 {
+    int ranged = cfg->iqem.beta2_auto && cfg->ihm.beta_min < cfg->ihm.beta_max;
+    *lo = ranged ? cfg->ihm.beta_min : cfg->iqem.beta2;
+    *hi = ranged ? cfg->ihm.beta_max : cfg->iqem.beta2;
+}
+
+fesf_ihm_tag fesf_iqem_pass2_tag(const fesf_config *cfg, uint64_t key, uint64_t id)
+{
+    double lo, hi;
+    fesf_iqem_pass2_range(cfg, &lo, &hi);
+    return (fesf_ihm_tag){key, id, fesf_ihm_draw_beta(key, id, lo, hi)};
+}
+
+fesf_ihm_params fesf_iqem_pass2_params(const fesf_config *cfg)
+{
+    double lo, hi;
+    fesf_iqem_pass2_range(cfg, &lo, &hi);
+    return (fesf_ihm_params){cfg->iqem.alpha2, hi, cfg->ihm.mask, cfg->ihm.noise};
+}
+
+static int surrogate_split(enhancer *e, fesf_model *gen, fesf_shard *sh, int sp, fesf_ihm *plan, const float *host,
+                           uint64_t key, quality_sums *q, float *bufs, float *scratch)
+{
+    int keyed = fesf_config_keyed(e->cfg);
     size_t img = (size_t)e->c * e->h * e->wd;
     float *x = bufs, *syn = x + img * IQEM_BATCH, *sur = syn + img * IQEM_BATCH;
     int32_t lab[IQEM_BATCH];
@@ -242,7 +264,8 @@ static int surrogate_split(enhancer *e, fesf_model *gen, fesf_shard *sh, int sp,
             return -1;
         const float *gout = fesf_model_forward(gen, syn, k, 1);
         for (int i = 0; i < k; i++) { /* the enhanced image is this image's host */
-            if (fesf_ihm_set_host(plan, gout + img * (size_t)i) ||
+            fesf_ihm_tag t = fesf_iqem_pass2_tag(e->cfg, key, fesf_ihm_tag_id(sp, s + i));
+            if (fesf_ihm_set_host(plan, gout + img * (size_t)i) || (keyed && fesf_ihm_set_tags(plan, &t, 1)) ||
                 fesf_ihm_apply(plan, x + img * (size_t)i, sur + img * (size_t)i, 1))
                 return -1;
             add_quality(q, x + img * (size_t)i, syn + img * (size_t)i, sur + img * (size_t)i, host, e->c, e->h, e->wd,
@@ -263,8 +286,11 @@ static int quality_attrs(fesf_shard *sh, const quality_sums *q, const enhancer *
 {
     const fesf_config *cfg = e->cfg;
     const char *g = "/surrogate";
+    double lo, hi;
+    fesf_iqem_pass2_range(cfg, &lo, &hi);
     int rc = fesf_shard_stamp(sh, g, e->stage) || fesf_shard_set_f64(sh, g, "alpha2", cfg->iqem.alpha2) ||
-             fesf_shard_set_f64(sh, g, "beta2", cfg->iqem.beta2) ||
+             fesf_shard_set_f64(sh, g, "beta2", cfg->iqem.beta2) || fesf_shard_set_f64(sh, g, "noise", cfg->ihm.noise) ||
+             fesf_shard_set_f64(sh, g, "beta2_min", lo) || fesf_shard_set_f64(sh, g, "beta2_max", hi) ||
              fesf_shard_set_f64(sh, g, "outside01_synthetic", q->outside[0] / q->n) ||
              fesf_shard_set_f64(sh, g, "outside01_surrogate", q->outside[1] / q->n);
     for (int k = 0; k < 4 && !rc; k++)
@@ -294,7 +320,8 @@ static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const flo
     size_t img = (size_t)e->c * e->h * e->wd;
     fesf_shard *sh = NULL;
     fesf_ihm *plan = NULL;
-    fesf_ihm_params prm = {e->cfg->iqem.alpha2, e->cfg->iqem.beta2, e->cfg->ihm.mask};
+    fesf_ihm_params prm = fesf_iqem_pass2_params(e->cfg);
+    uint64_t key = 0;
     float *bufs = malloc(sizeof(float) * img * IQEM_BATCH * 3); /* plaintext, synthetic, surrogate */
     float *scratch = malloc(sizeof(float) * (fesf_ssim_scratch_floats(e->h, e->wd) + 1));
     quality_sums q = {0};
@@ -306,10 +333,13 @@ static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const flo
         fesf_error("out of memory");
         goto done;
     }
+    if (fesf_config_keyed(e->cfg) &&
+        fesf_run_site_key(e->cfg->run.out, site_id, e->cfg->ihm.key, e->cfg->data.seed, &key))
+        goto done;
     if (fesf_shard_rewrite(&sh, path, drop, config_text) || fesf_ihm_create(&plan, e->h, e->wd, e->c, 1, &prm))
         goto done;
     for (int sp = 0; sp < FESF_NSPLITS; sp++)
-        if (surrogate_split(e, gen, sh, sp, plan, host, &q, bufs, scratch)) {
+        if (surrogate_split(e, gen, sh, sp, plan, host, key, &q, bufs, scratch)) {
             fesf_error("'%s' %s: %s", base, fesf_split_names[sp], fesf_errmsg());
             goto done;
         }

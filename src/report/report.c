@@ -118,9 +118,13 @@ int fesf_report_run(const fesf_config *cfg, const int *inputs, int n)
     fesf_run_file(path, cfg->run.out, FESF_RUN_REPORT);
     FILE *f = fesf_atomic_open(path);
     if (!f) return -1;
-    fprintf(f, "# fesf report\n\n%s, %d sites (%s), alpha %g, beta %g, model %s.\n\n", cfg->data.source,
-            cfg->data.sites, fesf_config_enum_name("data.partition", cfg->data.partition), cfg->ihm.alpha,
-            cfg->ihm.beta, fesf_config_enum_name("model.arch", cfg->model.arch));
+    fprintf(f, "# fesf report\n\n%s, %d sites (%s), alpha %g, beta %g, model %s.", cfg->data.source, cfg->data.sites,
+            fesf_config_enum_name("data.partition", cfg->data.partition), cfg->ihm.alpha, cfg->ihm.beta,
+            fesf_config_enum_name("model.arch", cfg->model.arch));
+    if (fesf_config_keyed(cfg))
+        fprintf(f, " Keyed options (each site's secret key): amplitude noise sigma %g, beta in [%g, %g], host %s.",
+                cfg->ihm.noise, cfg->ihm.beta_min, cfg->ihm.beta_max, fesf_config_enum_name("ihm.host_mode", cfg->ihm.host_mode));
+    fprintf(f, "\n\n");
     results_table(f, cfg, inputs, n);
     fprintf(f, "![training curves](figures/curves.png)\n\n");
     quality_table(f, cfg);
@@ -136,7 +140,7 @@ int fesf_report_run(const fesf_config *cfg, const int *inputs, int n)
 /* ---- the sweep report ----------------------------------------------------------- */
 
 typedef struct {
-    double alpha, beta, acc[3], acc_sd[3], auc[3], adv_db, adv_ssim, att_ssim;
+    double alpha, beta, noise, acc[3], acc_sd[3], auc[3], adv_db, adv_ssim, att_ssim, top1, tpr1, mia_auc;
 } point_result;
 
 static const int report_inputs[3] = {FESF_INPUT_PLAIN, FESF_INPUT_SYNTHETIC, FESF_INPUT_SURROGATE};
@@ -144,7 +148,7 @@ static const int report_inputs[3] = {FESF_INPUT_PLAIN, FESF_INPUT_SYNTHETIC, FES
 static void point_read(const fesf_config *one, point_result *r)
 {
     char dir[FESF_RUN_PATH_MAX];
-    r->alpha = one->ihm.alpha, r->beta = one->ihm.beta;
+    r->alpha = one->ihm.alpha, r->beta = one->ihm.beta, r->noise = one->ihm.noise;
     for (int i = 0; i < 3; i++) {
         fesf_train_summary s;
         const fesf_train_row *row = NULL;
@@ -157,69 +161,97 @@ static void point_read(const fesf_config *one, point_result *r)
     fesf_audit_row a;
     int ok = fesf_audit_row_read(one->run.out, one->iqem.enabled ? "surrogate" : "synthetic", "all", &a) == 0;
     r->adv_db = ok ? a.advantage_db : NAN, r->adv_ssim = ok ? a.advantage_ssim : NAN, r->att_ssim = ok ? a.ssim_attack : NAN;
+    r->top1 = ok ? a.reid_top1 : NAN, r->tpr1 = ok ? a.mia_tpr_1pct : NAN, r->mia_auc = ok ? a.mia_auc : NAN;
 }
 
-static int frontier_plot(const fesf_config *cfg, const point_result *pr, int n, double plain_acc)
+/* One sweep figure: a series per (beta, noise) over alpha, points labelled by alpha. */
+typedef struct {
+    const char *file, *title, *xlabel;
+    double (*x)(const point_result *), (*y)(const point_result *, int sur);
+    int use_acc; /* y is an accuracy: draw plain's as a line */
+} sweep_fig;
+
+static double x_adv(const point_result *r) { return r->adv_ssim; }
+static double x_top1(const point_result *r) { return r->top1; }
+static double y_acc(const point_result *r, int sur) { return r->acc[sur ? 2 : 1]; }
+static double y_auc(const point_result *r, int sur) { return r->auc[sur ? 2 : 1]; }
+
+#define MAX_POINTS (FESF_LIST_MAX * FESF_LIST_MAX * FESF_LIST_MAX)
+#define MAX_GROUPS (FESF_LIST_MAX * FESF_LIST_MAX)
+
+static int sweep_plot(const fesf_config *cfg, const point_result *pr, int n, const sweep_fig *fig)
 {
-    int nb = fesf_sweep_betas(cfg), na = n / nb;
-    char path[FESF_RUN_PATH_MAX], dir[FESF_RUN_PATH_MAX];
-    char labels[FESF_LIST_MAX * FESF_LIST_MAX][24], names[FESF_LIST_MAX + 1][32];
-    const char *lp[FESF_LIST_MAX * FESF_LIST_MAX];
-    double x[FESF_LIST_MAX * FESF_LIST_MAX], y[FESF_LIST_MAX * FESF_LIST_MAX], px[2] = {INFINITY, -INFINITY}, py[2];
-    fesf_plot_series s[FESF_LIST_MAX + 1];
-    for (int b = 0; b < nb; b++) {
+    int ng = fesf_sweep_betas(cfg) * fesf_sweep_noises(cfg), na = n / ng, sur = cfg->iqem.enabled;
+    char path[FESF_RUN_PATH_MAX], dir[FESF_RUN_PATH_MAX], names[MAX_GROUPS + 1][48];
+    static char labels[MAX_POINTS][24];
+    static const char *lp[MAX_POINTS];
+    static double x[MAX_POINTS], y[MAX_POINTS];
+    static fesf_plot_series s[MAX_GROUPS + 1];
+    double px[2] = {INFINITY, -INFINITY}, py[2], plain = fig->use_acc ? pr[0].acc[0] : pr[0].auc[0];
+    for (int g = 0; g < ng; g++) {
         for (int a = 0; a < na; a++) {
-            int k = b * na + a;
-            const point_result *r = &pr[a * nb + b];
-            x[k] = r->adv_ssim, y[k] = r->acc[cfg->iqem.enabled ? 2 : 1];
+            int k = g * na + a;
+            const point_result *r = &pr[a * ng + g];
+            x[k] = fig->x(r), y[k] = fig->y(r, sur);
             snprintf(labels[k], sizeof labels[k], "alpha %g", r->alpha), lp[k] = labels[k];
             if (isfinite(x[k])) px[0] = fmin(px[0], x[k]), px[1] = fmax(px[1], x[k]);
         }
-        snprintf(names[b], sizeof names[b], "beta %g", pr[b].beta);
-        s[b] = (fesf_plot_series){names[b], na, x + b * na, y + b * na, lp + b * na, 1, 1};
+        if (cfg->sweep.noise.n) snprintf(names[g], sizeof names[g], "beta %g, noise %g", pr[g].beta, pr[g].noise);
+        else snprintf(names[g], sizeof names[g], "beta %g", pr[g].beta);
+        s[g] = (fesf_plot_series){names[g], na, x + g * na, y + g * na, lp + g * na, 1, 1};
     }
-    int ns = nb;
-    if (isfinite(plain_acc) && isfinite(px[0])) { /* the upper bound as a horizontal line */
-        py[0] = py[1] = plain_acc;
-        snprintf(names[nb], sizeof names[nb], "plain (upper bound)");
-        s[ns++] = (fesf_plot_series){names[nb], 2, px, py, NULL, 1, 0};
+    int ns = ng;
+    if (isfinite(plain) && isfinite(px[0])) { /* the upper bound as a horizontal line */
+        py[0] = py[1] = plain;
+        snprintf(names[ng], sizeof names[ng], "plain (upper bound)");
+        s[ns++] = (fesf_plot_series){names[ng], 2, px, py, NULL, 1, 0};
     }
+    char ylabel[64];
+    snprintf(ylabel, sizeof ylabel, "%s test %s", sur ? "surrogate" : "synthetic", fig->use_acc ? "accuracy" : "AUC");
     fesf_run_file(dir, cfg->run.out, FESF_RUN_FIGURES);
-    fesf_run_file(path, dir, "frontier.png");
-    fesf_plot_opts o = {"Privacy-utility frontier",
-                        "attack advantage over the prior (SSIM; lower is more private)",
-                        cfg->iqem.enabled ? "surrogate test accuracy" : "synthetic test accuracy", 0, 0};
+    fesf_run_file(path, dir, fig->file);
+    fesf_plot_opts o = {fig->title, fig->xlabel, ylabel, 0, 0};
     return fesf_mkdir_p(dir) || fesf_plot_png(path, &o, s, ns) ? -1 : 0;
 }
+
+static const sweep_fig figs[2] = {
+    {"frontier.png", "Privacy-utility frontier: inversion", "attack advantage over the prior (SSIM; lower is more private)",
+     x_adv, y_acc, 1},
+    {"reid.png", "Privacy-utility frontier: re-identification", "linkage top-1 re-identification (lower is more private)",
+     x_top1, y_auc, 0},
+};
 
 static void sweep_table(FILE *f, const fesf_config *cfg, const point_result *pr, int n)
 {
     fprintf(f, "# fesf sweep report: the privacy-utility frontier\n\n%s, %d sites, %d points; test figures at the "
-               "best-validation round (mean ± sd over %d repeat%s); the audit's advantage is the attack on the %s images "
-               "over the prior (mean public image). Each point's full report: `alpha<A>-beta<B>/report.md`.\n\n"
-               "| alpha | beta | synthetic accuracy | synthetic AUC | surrogate accuracy | surrogate AUC | attack SSIM | "
-               "advantage dB | advantage SSIM |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
+               "best-validation round (mean ± sd over %d repeat%s); the audit's figures are the attacks on the %s "
+               "images: the inversion's advantage over the prior (mean public image), the linkage's top-1 "
+               "re-identification and membership inference. Each point's full report: `alpha<A>-beta<B>%s/report.md`.\n\n"
+               "| alpha | beta | noise | synthetic accuracy | synthetic AUC | surrogate accuracy | surrogate AUC | "
+               "attack SSIM | advantage dB | advantage SSIM | re-identification top-1 | membership TPR at 1%% FPR | "
+               "membership AUC |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n",
             cfg->data.source, cfg->data.sites, n, cfg->run.repeats, cfg->run.repeats > 1 ? "s" : "",
-            cfg->iqem.enabled ? "surrogate" : "synthetic");
+            cfg->iqem.enabled ? "surrogate" : "synthetic", cfg->sweep.noise.n ? "-noise<S>" : "");
     for (int p = 0; p < n; p++) {
-        fprintf(f, "| %g | %g | ", pr[p].alpha, pr[p].beta);
+        fprintf(f, "| %g | %g | %g | ", pr[p].alpha, pr[p].beta, pr[p].noise);
         mean_sd(f, pr[p].acc[1], pr[p].acc_sd[1], cfg->run.repeats);
         fprintf(f, " | %.3f | ", pr[p].auc[1]);
         mean_sd(f, pr[p].acc[2], pr[p].acc_sd[2], cfg->run.repeats);
-        fprintf(f, " | %.3f | %.3f | %+.2f | %+.3f |\n", pr[p].auc[2], pr[p].att_ssim, pr[p].adv_db, pr[p].adv_ssim);
+        fprintf(f, " | %.3f | %.3f | %+.2f | %+.3f | %.3f | %.3f | %.3f |\n", pr[p].auc[2], pr[p].att_ssim, pr[p].adv_db,
+                pr[p].adv_ssim, pr[p].top1, pr[p].tpr1, pr[p].mia_auc);
     }
     if (cfg->run.baseline_plain) {
         fprintf(f, "\nplain (research-only upper bound, trained once, in the first point's folder): accuracy ");
         mean_sd(f, pr[0].acc[0], pr[0].acc_sd[0], cfg->run.repeats);
         fprintf(f, ", AUC %.3f.\n", pr[0].auc[0]);
     }
-    fprintf(f, "\n![frontier](figures/frontier.png)\n\n");
+    fprintf(f, "\n![frontier](figures/frontier.png)\n\n![re-identification](figures/reid.png)\n\n");
 }
 
 int fesf_report_sweep(const fesf_config *cfg)
 {
     int n = fesf_sweep_points(cfg);
-    point_result pr[FESF_LIST_MAX * FESF_LIST_MAX];
+    static point_result pr[MAX_POINTS];
     for (int p = 0; p < n; p++) {
         fesf_config one;
         fesf_sweep_point(cfg, p, &one);
@@ -232,7 +264,8 @@ int fesf_report_sweep(const fesf_config *cfg)
     sweep_table(f, cfg, pr, n);
     config_and_versions(f, cfg);
     if (fesf_atomic_commit(f, path)) return -1;
-    if (frontier_plot(cfg, pr, n, pr[0].acc[0])) return -1;
-    fesf_info("sweep report: %s (figure %s/figures/frontier.png)", path, cfg->run.out);
+    for (int i = 0; i < 2; i++)
+        if (sweep_plot(cfg, pr, n, &figs[i])) return -1;
+    fesf_info("sweep report: %s (figures %s/figures/frontier.png, reid.png)", path, cfg->run.out);
     return 0;
 }

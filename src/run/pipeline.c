@@ -167,7 +167,8 @@ int fesf_pipeline_run(const fesf_config *cfg, const fesf_world *w, int point)
         fesf_config one;
         fesf_sweep_point(cfg, p, &one);
         if (w->rank == 0)
-            fesf_info("sweep point %d/%d: alpha %g, beta %g -> %s", p + 1, n, one.ihm.alpha, one.ihm.beta, one.run.out);
+            fesf_info("sweep point %d/%d: alpha %g, beta %g, noise %g -> %s", p + 1, n, one.ihm.alpha, one.ihm.beta,
+                      one.ihm.noise, one.run.out);
         if (run_one(&one, w, p == 0)) return -1;
     }
     if (point >= 0) return 0; /* an array task: the collecting run writes the frontier */

@@ -24,7 +24,8 @@ lines = open(run + "/audit.tsv").read().splitlines()
 assert lines[0].startswith("# fesf audit config_hash=") and len(lines[0].split("=")[1]) == 16, lines[0]
 head = lines[1].split("\t")
 assert head == ["target", "site", "images", "psnr_attack", "ssim_attack", "psnr_prior", "ssim_prior", "psnr_host",
-                "ssim_host", "psnr_released", "ssim_released", "advantage_db", "advantage_ssim"], head
+                "ssim_host", "psnr_released", "ssim_released", "advantage_db", "advantage_ssim", "reid_top1", "reid_top5",
+                "chance_top1", "chance_top5", "mia_auc", "mia_tpr_1pct", "mia_tpr_01pct"], head
 rows = [l.split("\t") for l in lines[2:]]
 keys = [(r[0], r[1]) for r in rows]
 assert keys == [(t, s) for t in ("synthetic", "surrogate") for s in ("all", "1", "2")], keys
@@ -51,6 +52,15 @@ PYEOF
 $PY tests/py/audit_ref.py baselines "$RUN" >"$TMP/ref" 2>&1 \
     && ok "prior, host and released baselines (PSNR, SSIM) = NumPy recomputation from the files (1e-4): $(tail -1 "$TMP/ref")" \
     || { nok "baselines differ from the NumPy recomputation"; sed 's/^/#   /' "$TMP/ref"; }
+
+$PY tests/py/linkage_ref.py "$RUN" >"$TMP/lk" 2>&1 \
+    && ok "linkage (re-identification, membership) = NumPy recomputation from the files: $(tail -1 "$TMP/lk")" \
+    || { nok "linkage differs from the NumPy recomputation"; sed 's/^/#   /' "$TMP/lk"; }
+awk -F'\t' '$2 == "all" && $14 != "1.000000" { bad = 1 } END { exit bad }' "$RUN/audit.tsv" \
+    && ok "  beta = 1, no noise: the linkage re-identifies every released test image (top-1 = 1)" \
+    || nok "  beta = 1 should re-identify every image: $(cut -f1,2,14 "$RUN/audit.tsv" | tr '\n' ' ')"
+grep -q '| synthetic | all | 100 | \*\*1.000\*\* (0.0077)' "$RUN/audit.md" \
+    && ok "  audit.md has the linkage table (top-1 against chance)" || nok "audit.md linkage table"
 
 missing=
 for t in synthetic surrogate; do
@@ -122,6 +132,9 @@ grep -q '^no_gain_db=1' "$TMP/priv" && ok "beta = 0: the attack does not beat th
 grep -q '^no_gain_ssim=1' "$TMP/priv" && ok "beta = 0: nor in SSIM (advantage < 0.02)" || nok "beta = 0: attack beats the prior by >= 0.02 SSIM"
 grep -q '^trained=1' "$TMP/priv" && ok "beta = 0: the attacker is trained (within 1.5 dB of the prior; untrained is 4 to 9 dB below)" || nok "beta = 0: attacker far below the prior: the no-gain checks are vacuous"
 grep -q '^leak_seen=1' "$TMP/priv" && ok "the same attacker gains > 1 dB more at beta = 1: it uses the information when it is there" || nok "beta = 1 advantage not > beta = 0 advantage + 1 dB"
+awk -F'\t' '$1 == "synthetic" && $2 == "all" { d = $14 - $16; exit !(d < 1e-6 && d > -1e-6 && $18 == 0.5) }' "$TMP/b0/audit.tsv" \
+    && ok "beta = 0: every release is the host, so the linkage scores chance (top-1 = 1 / gallery, membership AUC 0.5)" \
+    || nok "beta = 0: linkage above chance: $(awk -F'\t' '$2 == "all" { print $14, $16, $18 }' "$TMP/b0/audit.tsv")"
 
 # ---- random host mode: no single host, so no host baseline ----
 RND="--set run.out=$TMP/rnd --set data.size=28 --set data.count=200 --set data.sites=2 --set ihm.host_mode=random"
@@ -131,6 +144,9 @@ check "host_mode = random: prepare, hide, audit (one process)" sh -c "'$FESF' pr
 $PY tests/py/audit_ref.py baselines "$TMP/rnd" >"$TMP/ref" 2>&1 \
     && ok "  prior and released baselines = NumPy recomputation: $(tail -1 "$TMP/ref")" \
     || { nok "random hosts: baselines differ"; sed 's/^/#   /' "$TMP/ref"; }
+$PY tests/py/linkage_ref.py "$TMP/rnd" >"$TMP/lk" 2>&1 \
+    && ok "  linkage with a host per image (each release's own host) = NumPy: $(tail -1 "$TMP/lk")" \
+    || { nok "random hosts: linkage differs from NumPy"; sed 's/^/#   /' "$TMP/lk"; }
 host=$(awk -F'\t' '$1 == "synthetic" && $2 == "all" { print $8 " " $9 }' "$TMP/rnd/audit.tsv")
 case "$host" in
     *[1-9]*|*0.0*|"") nok "random hosts: the host columns claim a score ('$host'), want no value (nan or -)" ;;

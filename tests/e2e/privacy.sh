@@ -75,4 +75,36 @@ coord=$(awk '$1 == 0' "$TMP/opens" 2>/dev/null | wc -l)
     && ok "fesf run (every stage after prepare): the site ranks opened shards $sites times, the coordinator never" \
     || { nok "coordinator opened shards (exit $rc, sites $sites, coordinator $coord)"; awk '$1 == 0' "$TMP/opens" | sort -u | head -5 | sed 's/^/#   /'; tail -3 "$TMP/log" | sed 's/^/#   /'; }
 grep -q "ssim_surrogate_plain" "$C/report.md" && ok "  report.md's image-quality table comes from the sites' sums (quality.tsv)" || nok "quality table"
+
+# ---- keyed options (ihm.noise, a beta range, the keyed host): each site's secret key ----
+K=$TMP/keyed
+KS="-c configs/demo.ini --set run.out=$K --set data.size=28 --set data.count=400 --set data.sites=2 --set iqem.epochs=1"
+KS="$KS --set audit.epochs=1 --set audit.width=4 --set ihm.noise=1 --set ihm.beta_min=0.6 --set ihm.host_mode=keyed"
+check "keyed: prepare, hide, enhance (noise 1, beta in [0.6, 1], keyed host), mpirun -np 3" sh -c "'$FESF' prepare -q $KS &&
+    mpirun --oversubscribe -np 3 '$FESF' hide -q $KS && mpirun --oversubscribe -np 3 '$FESF' enhance -q $KS"
+perm=$(stat -c %a "$K/site-001/ihm.key" "$K/site-002/ihm.key" 2>/dev/null | sort -u)
+[ "$perm" = 600 ] && grep -qE '^[0-9a-f]{16}$' "$K/site-001/ihm.key" && ! cmp -s "$K/site-001/ihm.key" "$K/site-002/ihm.key" \
+    && ok "  each site made its own key in its private folder (0600, 16 hex digits, different per site)" \
+    || nok "  site keys: permissions '$perm'"
+h5dump -d /synthetic/test/images "$K/site-001.h5" >"$TMP/syn1" 2>/dev/null
+h5dump -d /surrogate/test/images "$K/site-001.h5" >"$TMP/sur1" 2>/dev/null
+check "  hide and enhance again in the same folder" sh -c "mpirun --oversubscribe -np 3 '$FESF' hide -q $KS &&
+    mpirun --oversubscribe -np 3 '$FESF' enhance -q $KS"
+h5dump -d /synthetic/test/images "$K/site-001.h5" | cmp -s - "$TMP/syn1" && h5dump -d /surrogate/test/images "$K/site-001.h5" | cmp -s - "$TMP/sur1" \
+    && ok "  reruns with the kept key are bit-identical (/synthetic and /surrogate)" || nok "  keyed rerun differs"
+cp "$K/site-001/ihm.key" "$TMP/key1" && printf '0123456789abcdef\n' >"$K/site-001/ihm.key"
+check "  hide with another key for site 1" mpirun --oversubscribe -np 3 "$FESF" hide -q $KS
+h5dump -d /synthetic/test/images "$K/site-001.h5" | cmp -s - "$TMP/syn1" && nok "  another key gave the same images" \
+    || ok "  another key gives other images: the release depends on the site's secret"
+cp "$TMP/key1" "$K/site-001/ihm.key"
+check "  hide, enhance and audit with the site's own key again" sh -c "mpirun --oversubscribe -np 3 '$FESF' hide -q $KS &&
+    mpirun --oversubscribe -np 3 '$FESF' enhance -q $KS && mpirun --oversubscribe -np 3 '$FESF' audit -q $KS"
+h5dump -d /synthetic/test/images "$K/site-001.h5" | cmp -s - "$TMP/syn1" && ok "  and the first images come back" || nok "  key restored, images differ"
+$PY tests/py/keyed_check.py "$K" >"$TMP/keyed.log" 2>&1 \
+    && ok "  the release follows the equations with the keyed noise: $(tail -1 "$TMP/keyed.log")" \
+    || { nok "  keyed release"; sed 's/^/#   /' "$TMP/keyed.log"; }
+$PY tests/py/linkage_ref.py "$K" >"$TMP/lk" 2>&1 && ok "  linkage over the beta range with keyed hosts = NumPy: $(tail -1 "$TMP/lk")" \
+    || { nok "  keyed linkage differs from NumPy"; sed 's/^/#   /' "$TMP/lk"; }
+expect_fail "ihm.beta_min above ihm.beta_max" "ihm.beta_min = 0.9 is above ihm.beta_max = 0.5" \
+    "$FESF" hide -q --set run.out="$K" --set ihm.beta_min=0.9 --set ihm.beta_max=0.5
 echo "1..$_n"

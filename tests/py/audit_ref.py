@@ -40,7 +40,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from quality_ref import ssim  # noqa: E402
 
 COLS = ["images", "psnr_attack", "ssim_attack", "psnr_prior", "ssim_prior", "psnr_host", "ssim_host",
-        "psnr_released", "ssim_released", "advantage_db", "advantage_ssim"]
+        "psnr_released", "ssim_released", "advantage_db", "advantage_ssim", "reid_top1", "reid_top5", "chance_top1",
+        "chance_top5", "mia_auc", "mia_tpr_1pct", "mia_tpr_01pct"]
 
 
 def num(s):

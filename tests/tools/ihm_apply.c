@@ -30,7 +30,7 @@ int main(int argc, char **argv)
     }
     int n = atoi(argv[1]), c = atoi(argv[2]), h = atoi(argv[3]), w = atoi(argv[4]);
     int batch = argc > 11 ? atoi(argv[11]) : 16;
-    fesf_ihm_params prm = {atof(argv[5]), atof(argv[6]), strcmp(argv[7], "circle") ? FESF_MASK_SQUARE : FESF_MASK_CIRCLE};
+    fesf_ihm_params prm = {atof(argv[5]), atof(argv[6]), strcmp(argv[7], "circle") ? FESF_MASK_SQUARE : FESF_MASK_CIRCLE, 0};
     size_t img = (size_t)c * (size_t)h * (size_t)w;
     float *x = read_f32(argv[8], img * (size_t)n), *host = read_f32(argv[9], img);
     float *out = malloc(sizeof(float) * img * (size_t)n);
