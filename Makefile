@@ -65,7 +65,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
 
-# PMPI probe that tests/e2e/mpi.sh preloads into mpirun'd ranks (a shared library, no libfesf)
+# PMPI probe that tests/e2e/mpi.sh and privacy_mpi.sh preload into mpirun'd ranks (a shared library, no libfesf)
 $(BUILD)/tools/libpmpi_sizes.so: tests/tools/pmpi_sizes.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 $(WARN) $(shell pkg-config --cflags ompi-c) $(CFLAGS) -shared -fPIC $< -o $@ $(shell pkg-config --libs ompi-c)

@@ -2,10 +2,12 @@
  * inversion attack against the images the sites release.
  *
  * Threat model: the attacker knows the algorithm, ihm.alpha/beta, the host
- * (fixed mode; the pool in random mode), G and iqem.alpha2/beta2, and holds
- * the public images (the host pool). On the coordinator it makes released
- * images of augmented public images (flips, shifts of up to 2 pixels,
- * intensity x U(0.9, 1.1)), exactly as a site would, and trains an 8-layer
+ * (fixed mode; the pool in random and keyed modes), G, iqem.alpha2/beta2 and
+ * the keyed options' settings (not a site's key: it draws its own noise,
+ * betas and hosts), and holds the public images (the host pool). On the
+ * coordinator it makes released images of augmented public images
+ * (intensity x U(0.9, 1.1); no flips or shifts, which would blur what it
+ * learns of the anatomy's fixed position), exactly as a site would, and trains an 8-layer
  * CNN (model arch attack-cnn, audit.width channels, batch norm) to map them
  * back to the plaintext: MSE, Adam (audit.lr), audit.epochs passes,
  * minibatch audit.batch. The trained attacker goes to every site, which
@@ -27,7 +29,9 @@
  * Outputs in run.out: audit.tsv (per target: every site and "all",
  * image-weighted means), audit.md (the report's table), audit-TARGET.h5 (the
  * attacker, format fesf-model) and site-NNN/figures/audit-TARGET.png
- * (plaintext | released | reconstruction | prior, written by the site). */
+ * (written by the site: four test images as columns titled plaintext |
+ * released (TARGET) | reconstruction | prior (public mean), png.h's titled
+ * grid). */
 #ifndef FESF_AUDIT_H
 #define FESF_AUDIT_H
 

@@ -9,7 +9,10 @@
  * largest site's synthetic images, batch 16, Adam lr iqem.lr, beta1 0.5)
  * or, with `load`, take G from that iqem.h5; then write every site's
  * /surrogate/{train,val,test} = IHM(x, G(x_sy); iqem.alpha2, iqem.beta2)
- * with quality measures as attributes; G is saved to run.out/iqem.h5. */
+ * with quality measures as attributes; G is saved to run.out/iqem.h5.
+ * Each site draws run.out/site-NNN/figures/iqem.png, its first four training
+ * images as columns titled host | plaintext | synthetic | surrogate (random
+ * host mode: no host column), png.h's titled grid. */
 #include "fesf/config.h"
 #include "fesf/world.h"
 int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *load);

@@ -200,6 +200,18 @@ done:
     return rc;
 }
 
+/* site-NNN/figures/audit-TARGET.png: per row one test image as plaintext |
+ * released (/TARGET) | the attacker's reconstruction | the prior (mean public image). */
+static int write_figure(const auditor *a, int target, int site_id, int fig_rows)
+{
+    char name[64], released[64], path[FESF_RUN_PATH_MAX];
+    snprintf(name, sizeof name, "audit-%s.png", target_names[target]);
+    snprintf(released, sizeof released, "released (%s)", target_names[target]);
+    const char *const titles[4] = {"plaintext", released, "reconstruction", "prior (public mean)"};
+    if (fesf_run_site_figure_path(path, a->cfg->run.out, site_id, name)) return -1;
+    return fesf_png_write_grid_titled(path, a->grid, 4 * fig_rows, a->c, a->h, a->wd, 4, titles);
+}
+
 /* One site: reconstruct its released test images, score them against its plaintext. */
 static int score_site(auditor *a, int target, int site_id, double *sums)
 {
@@ -226,10 +238,7 @@ static int score_site(auditor *a, int target, int site_id, double *sums)
         score_batch(a, n, sums, &fig_rows);
     }
     if (link_site(a, target, site_id, sh, in.n)) goto done;
-    char name[64];
-    snprintf(name, sizeof name, "audit-%s.png", rel);
-    rc = fig_rows && (fesf_run_site_figure_path(path, a->cfg->run.out, site_id, name) ||
-                      fesf_png_write_grid_f32(path, a->grid, 4 * fig_rows, a->c, a->h, a->wd, 4));
+    rc = fig_rows && write_figure(a, target, site_id, fig_rows);
 done:
     fesf_shard_close(sh);
     return rc ? fesf_error("site %d: %s", site_id, fesf_errmsg()) : 0;

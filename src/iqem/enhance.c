@@ -196,8 +196,8 @@ typedef struct {
     double n, psnr[4], ssim[4], outside[2]; /* [syn-plain, sur-plain, syn-host, sur-host], [syn, sur] */
     double *fsyn, *fsur;                    /* the rank's feature statistics (quality.h) */
     float *fscratch;
-    float *grid;                            /* [16, C, H, W]: host | plaintext | synthetic | surrogate, 4 rows */
-    int grid_rows;
+    float *grid;                            /* [4 * grid_cols, C, H, W]: the figure's 4 rows */
+    int grid_rows, grid_cols;               /* 4: host | plaintext | synthetic | surrogate; 3 without a fixed host */
 } quality_sums;
 
 static void add_quality(quality_sums *q, const float *plain, const float *syn, const float *sur, const float *host,
@@ -217,8 +217,9 @@ static void add_quality(quality_sums *q, const float *plain, const float *syn, c
     if (!fesf_features(syn, c, h, w, f, q->fscratch)) fesf_feat_stats_add(q->fsyn, FESF_FEAT_DIM, f);
     if (!fesf_features(sur, c, h, w, f, q->fscratch)) fesf_feat_stats_add(q->fsur, FESF_FEAT_DIM, f);
     if (q->grid_rows < 4) { /* the figure: the first images of the split written first (train) */
-        const float *row[4] = {host ? host : syn, plain, syn, sur};
-        for (int k = 0; k < 4; k++) memcpy(q->grid + (size_t)(4 * q->grid_rows + k) * len, row[k], sizeof(float) * len);
+        const float *row[4] = {host, plain, syn, sur}, **cell = row + 4 - q->grid_cols;
+        for (int k = 0; k < q->grid_cols; k++)
+            memcpy(q->grid + (size_t)(q->grid_cols * q->grid_rows + k) * len, cell[k], sizeof(float) * len);
         q->grid_rows++;
     }
 }
@@ -303,11 +304,15 @@ static int quality_attrs(fesf_shard *sh, const quality_sums *q, const enhancer *
     return rc ? fesf_error("cannot write the quality attributes") : 0;
 }
 
+/* site-NNN/figures/iqem.png: per row one training image as host | plaintext |
+ * synthetic | surrogate (random host mode: no single host, no host column). */
 static int write_figure(const enhancer *e, int site_id, const quality_sums *q)
 {
+    static const char *const titles[4] = {"host", "plaintext", "synthetic", "surrogate"};
     char path[FESF_RUN_PATH_MAX];
     if (fesf_run_site_figure_path(path, e->cfg->run.out, site_id, "iqem.png")) return -1;
-    return fesf_png_write_grid_f32(path, q->grid, 4 * q->grid_rows, e->c, e->h, e->wd, 4);
+    return fesf_png_write_grid_titled(path, q->grid, q->grid_cols * q->grid_rows, e->c, e->h, e->wd, q->grid_cols,
+                                      titles + 4 - q->grid_cols);
 }
 
 static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const float *host, const char *config_text,
@@ -327,6 +332,7 @@ static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const flo
     quality_sums q = {0};
     q.fsyn = fstats, q.fsur = fstats + fesf_feat_stats_len(FESF_FEAT_DIM);
     q.fscratch = malloc(sizeof(float) * (fesf_features_scratch_floats(e->h, e->wd) + 1));
+    q.grid_cols = host ? 4 : 3;
     q.grid = malloc(sizeof(float) * img * 16);
     int rc = -1;
     if (!bufs || !scratch || !q.fscratch || !q.grid) {

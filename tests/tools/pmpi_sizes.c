@@ -1,19 +1,24 @@
 /* LD_PRELOAD probe (PMPI profiling interface): how large is the largest
  * message any rank other than world rank 0 sends towards world rank 0?
  *
- * Every MPI call that can carry data from this rank to world rank 0 is
- * intercepted (point-to-point sends whose destination is world rank 0;
- * reductions and gathers rooted at it; allreduces and allgathers over a
- * communicator that contains it; broadcasts rooted at this rank when that is
- * not rank 0, as fesf's broadcasts must all flow from rank 0). On a rank
+ * The MPI calls that can carry data from this rank to world rank 0 and that
+ * fesf uses, or might, are intercepted (point-to-point sends whose
+ * destination is world rank 0; reductions and gathers rooted at it;
+ * allreduces and allgathers over a communicator that contains it; broadcasts
+ * rooted at this rank when that is not rank 0, as fesf's broadcasts must all
+ * flow from rank 0). Others (v-collectives, all-to-all, scatter, persistent
+ * sends, RMA) are not: tests/e2e/privacy_mpi.sh fails if fesf's sources call
+ * an MPI function that moves data and is not defined here. On a rank
  * other than 0 the size of each such message (count * type size, in bytes)
  * goes into a per-process maximum, a call count and a total. MPI_Init and
  * MPI_Finalize are intercepted too: at MPI_Finalize every rank appends one line
- *   rank R max_bytes_to_coord M calls C total_bytes T cpu_s X wall_s Y sizes_dropped D sizes B:N,B:N,...
+ *   rank R cmd S max_bytes_to_coord M calls C total_bytes T cpu_s X wall_s Y sizes_dropped D sizes B:N,B:N,...
  * to the file named by $FESF_PMPI_LOG (O_APPEND, one write per rank, so
- * ranks do not clobber each other): X is the process CPU time (user +
- * system, all threads) and Y the wall time, both from the end of MPI_Init to
- * MPI_Finalize; `sizes` lists each distinct message size B (bytes) with its
+ * ranks do not clobber each other, and several jobs can share one log): S is
+ * the program's first argument (fesf's command: run, hide, train, ...; "-"
+ * if none), so that each line says which command sent what; X is the
+ * process CPU time (user + system, all threads) and Y the wall time, both
+ * from the end of MPI_Init to MPI_Finalize; `sizes` lists each distinct message size B (bytes) with its
  * count N ("-" if none), for the first 64 distinct sizes; D counts messages
  * of further sizes (covered by M only). Without FESF_PMPI_LOG nothing is
  * written. Counters are per process and not locked: fesf calls MPI from one
@@ -41,6 +46,7 @@ static struct { long long bytes, n; } sizes[MAX_SIZES]; /* distinct message size
 static int n_sizes;
 static long long sizes_dropped; /* messages of sizes beyond the first MAX_SIZES distinct */
 static double cpu0, wall0;
+static char cmd[32] = "-"; /* argv[1] of this process, for the log line */
 
 static double cpu_now(void)
 {
@@ -57,9 +63,28 @@ static double wall_now(void)
     return (double)t.tv_sec + t.tv_nsec * 1e-9;
 }
 
+/* argv[1] from /proc/self/cmdline (NUL-separated), whatever MPI_Init was
+ * given; characters that would break the log's word format become '_'. */
+static void read_cmd(void)
+{
+    char buf[4096];
+    int fd = open("/proc/self/cmdline", O_RDONLY);
+    if (fd < 0) return;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) return;
+    buf[n] = '\0';
+    size_t a0 = strlen(buf); /* argv[0] ends here */
+    if ((ssize_t)a0 + 1 >= n || !buf[a0 + 1]) return;
+    snprintf(cmd, sizeof cmd, "%s", buf + a0 + 1);
+    for (char *c = cmd; *c; c++)
+        if (*c <= ' ' || *c == ':' || *c == ',') *c = '_';
+}
+
 static void started(void)
 {
     PMPI_Comm_rank(MPI_COMM_WORLD, &world_rank);
+    read_cmd();
     cpu0 = cpu_now();
     wall0 = wall_now();
 }
@@ -147,9 +172,9 @@ int MPI_Finalize(void)
     if (path && *path && world_rank >= 0) {
         char line[4096];
         int n = snprintf(line, sizeof line,
-                         "rank %d max_bytes_to_coord %lld calls %lld total_bytes %lld cpu_s %.3f wall_s %.3f "
+                         "rank %d cmd %s max_bytes_to_coord %lld calls %lld total_bytes %lld cpu_s %.3f wall_s %.3f "
                          "sizes_dropped %lld sizes ",
-                         world_rank, max_bytes, calls, total_bytes, cpu_now() - cpu0, wall_now() - wall0,
+                         world_rank, cmd, max_bytes, calls, total_bytes, cpu_now() - cpu0, wall_now() - wall0,
                          sizes_dropped);
         for (int i = 0; i < n_sizes; i++) /* at most 64 * 42 characters: fits */
             n += snprintf(line + n, sizeof line - (size_t)n, "%s%lld:%lld", i ? "," : "", sizes[i].bytes, sizes[i].n);

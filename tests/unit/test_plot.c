@@ -1,7 +1,10 @@
 /* Plots (fesf_plot_png) and their 1-2-5 ticks: ticks are checked exactly;
  * plots are written to a temp dir and read back with cairo for their size,
  * ink, series colours, determinism and the handling of NaN, single points,
- * equal values, empty input and bad arguments. */
+ * equal values, empty input and bad arguments. The figures' titled image
+ * grids (fesf_png_write_grid_titled) are read back with libpng: size, grey
+ * or RGB, text in the title row over the titled columns only, and every
+ * image pixel at the integer scale, nearest neighbour. */
 #define _GNU_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,6 +14,7 @@
 #include <cairo.h>
 #include <ftw.h>
 #include <math.h>
+#include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +22,7 @@
 
 #include "fesf/error.h"
 #include "fesf/plot.h"
+#include "fesf/png.h"
 
 static char tmpdir[64];
 
@@ -231,6 +236,146 @@ static void test_bad_arguments(void **state)
     assert_false(file_exists(path));
 }
 
+/* ---- titled image grids ---------------------------------------------- */
+
+/* A PNG read back in its own format (grey or RGB), 8 bits. */
+typedef struct {
+    int w, h, c;
+    uint8_t *px;
+} png8;
+
+static png8 read_png8(const char *path)
+{
+    png_image img;
+    memset(&img, 0, sizeof img);
+    img.version = PNG_IMAGE_VERSION;
+    assert_true(png_image_begin_read_from_file(&img, path));
+    png8 r = {(int)img.width, (int)img.height, img.format & PNG_FORMAT_FLAG_COLOR ? 3 : 1, NULL};
+    img.format = r.c == 3 ? PNG_FORMAT_RGB : PNG_FORMAT_GRAY;
+    r.px = malloc(PNG_IMAGE_SIZE(img));
+    assert_non_null(r.px);
+    assert_true(png_image_finish_read(&img, NULL, r.px, 0, NULL));
+    return r;
+}
+
+static int px8(const png8 *p, int y, int x, int k)
+{
+    return p->px[((size_t)y * p->w + x) * p->c + k];
+}
+
+/* Pixels darker than 128 in rows [y0, y1) and columns [x0, x1), any channel. */
+static long dark(const png8 *p, int y0, int y1, int x0, int x1)
+{
+    long n = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = x0; x < x1; x++)
+            for (int k = 0; k < p->c; k++)
+                n += px8(p, y, x, k) < 128;
+    return n;
+}
+
+/* Test image i, channel k: distinct values v/255, v in [20, 219]. */
+static int pattern(int i, int k, int y, int x)
+{
+    return 20 + (i * 37 + k * 61 + y * 5 + x * 3) % 200;
+}
+
+static float *patterns(int n, int c, int h, int w)
+{
+    float *t = malloc(sizeof(float) * (size_t)n * c * h * w);
+    assert_non_null(t);
+    for (int i = 0; i < n; i++)
+        for (int k = 0; k < c; k++)
+            for (int y = 0; y < h; y++)
+                for (int x = 0; x < w; x++)
+                    t[(((size_t)i * c + k) * h + y) * w + x] = pattern(i, k, y, x) / 255.0f;
+    return t;
+}
+
+/* The geometry of png.h (4-pixel white gaps, a title row of height T) with
+ * scale s >= min_s: each present image's pixels at s x s, nearest neighbour,
+ * missing cells white, the title row dark over titled columns only. */
+static void check_titled(const png8 *p, int n, int c, int h, int w, int cols, const char *const *titles, int min_s)
+{
+    int rows = (n + cols - 1) / cols;
+    assert_int_equal(p->c, c);
+    assert_int_equal((p->w - 4 * (cols + 1)) % (cols * w), 0);
+    int s = (p->w - 4 * (cols + 1)) / (cols * w), T = p->h - rows * (h * s + 4);
+    assert_true(s >= min_s);
+    assert_true(T >= 16 && T <= 60);
+    for (int j = 0; j < cols; j++) {
+        int x0 = 4 + j * (w * s + 4);
+        long ink = dark(p, 0, T, x0, x0 + w * s);
+        if (titles[j] && *titles[j]) assert_true(ink > 30); /* glyphs, not a stray pixel */
+        else assert_int_equal(ink, 0);
+        assert_int_equal(dark(p, 0, p->h, x0 - 4, x0), 0); /* the white gap left of the column */
+    }
+    for (int i = 0; i < rows * cols; i++) {
+        int y0 = T + (i / cols) * (h * s + 4), x0 = 4 + (i % cols) * (w * s + 4);
+        for (int y = 0; y < h * s; y++)
+            for (int x = 0; x < w * s; x++)
+                for (int k = 0; k < c; k++)
+                    if (px8(p, y0 + y, x0 + x, k) != (i < n ? pattern(i, k, y / s, x / s) : 255))
+                        fail_msg("image %d channel %d pixel (%d, %d) at scale %d is %d", i, k, y, x, s,
+                                 px8(p, y0 + y, x0 + x, k));
+    }
+}
+
+/* Grey 28x28 images, 6 in 4 columns (the last row half full), one column
+ * untitled: a grey PNG, scaled at least 4 times (96 / 28 rounded up). */
+static void test_titled_grid_grey(void **state)
+{
+    FX(path, "grid-grey.png");
+    FX(tmp, "grid-grey.png.tmp");
+    const char *const titles[4] = {"plaintext", "released (synthetic)", NULL, "prior"};
+    float *t = patterns(6, 1, 28, 28);
+    fesf_error_clear();
+    assert_int_equal(fesf_png_write_grid_titled(path, t, 6, 1, 28, 28, 4, titles), 0);
+    assert_string_equal(fesf_errmsg(), "");
+    assert_false(file_exists(tmp));
+    png8 p = read_png8(path);
+    check_titled(&p, 6, 1, 28, 28, 4, titles, 4);
+    free(p.px);
+    free(t);
+}
+
+/* RGB 64x64 images in 3 columns, scaled at least twice; values outside [0, 1]
+ * and NaN are clamped. */
+static void test_titled_grid_rgb(void **state)
+{
+    FX(path, "grid-rgb.png");
+    const char *const titles[3] = {"host", "plaintext", "surrogate"};
+    float *t = patterns(3, 3, 64, 64);
+    assert_int_equal(fesf_png_write_grid_titled(path, t, 3, 3, 64, 64, 3, titles), 0);
+    png8 p = read_png8(path);
+    check_titled(&p, 3, 3, 64, 64, 3, titles, 2);
+    free(p.px);
+    t[0] = 2.0f, t[1] = -1.0f, t[2] = NAN;
+    assert_int_equal(fesf_png_write_grid_titled(path, t, 3, 3, 64, 64, 3, titles), 0);
+    p = read_png8(path);
+    int s = (p.w - 16) / (3 * 64), T = p.h - (64 * s + 4);
+    assert_int_equal(px8(&p, T, 4, 0), 255);
+    assert_int_equal(px8(&p, T, 4 + s, 0), 0);
+    assert_int_equal(px8(&p, T, 4 + 2 * s, 0), 0);
+    free(p.px);
+    free(t);
+}
+
+static void test_titled_grid_bad_arguments(void **state)
+{
+    FX(path, "grid-bad.png");
+    const char *const titles[2] = {"a", "b"};
+    float img[4 * 4] = {0};
+    assert_int_equal(fesf_png_write_grid_titled(path, img, 1, 1, 4, 4, 2, NULL), -1);
+    assert_non_null(strstr(fesf_errmsg(), "no column titles"));
+    assert_int_equal(fesf_png_write_grid_titled(path, img, 1, 2, 2, 4, 2, titles), -1);
+    assert_non_null(strstr(fesf_errmsg(), path));
+    assert_int_equal(fesf_png_write_grid_titled(path, img, 0, 1, 4, 4, 2, titles), -1);
+    assert_false(file_exists(path));
+    assert_int_equal(fesf_png_write_grid_titled("/nonexistent-fesf-dir/g.png", img, 1, 1, 4, 4, 1, titles), -1);
+    assert_non_null(strstr(fesf_errmsg(), "/nonexistent-fesf-dir/g.png"));
+}
+
 /* ---- driver ---------------------------------------------------------- */
 
 static int rm_entry(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
@@ -259,6 +404,9 @@ int main(void)
         cmocka_unit_test(test_single_point_and_equal_values),
         cmocka_unit_test(test_no_data),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_titled_grid_grey),
+        cmocka_unit_test(test_titled_grid_rgb),
+        cmocka_unit_test(test_titled_grid_bad_arguments),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
