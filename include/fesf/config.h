@@ -38,6 +38,7 @@ typedef struct {
         double dirichlet;           /* concentration, > 0 */
         int public_val;             /* 1: the dataset's val split is the host pool */
         double public_fraction;     /* else: this fraction of train is */
+        char hosts[FESF_PATH_MAX];  /* "" (carve the pool from source) | npz:PATH | png:DIR */
         double val_fraction;
         double test_fraction;       /* used when the source has no test split */
         uint64_t seed;

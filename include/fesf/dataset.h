@@ -7,6 +7,8 @@
  * with a CSV of labels (src/io/pngdir.c).
  * fesf_source_open() picks one from a spec string:
  *     "phantom" | "npz:PATH" | "png:DIR:CSV"
+ * The public host set of data.hosts ("npz:PATH" | "png:DIR") is opened with
+ * the images-only variants below (src/io/hosts_set.c).
  *
  * Ownership: the source owns its handles; the caller owns every buffer it
  * passes in. Reads of one split are cheapest in increasing `start` order
@@ -58,5 +60,10 @@ void fesf_source_close(fesf_source *s); /* NULL-safe */
 int fesf_phantom_open(fesf_source **out, const fesf_phantom_params *p);
 int fesf_npz_open(fesf_source **out, const char *path);
 int fesf_pngdir_open(fesf_source **out, const char *dir, const char *csv);
+/* Images only, for a public host set (labels are not read: none is needed):
+ * the .npz without its label members; every *.png of a folder, sorted by
+ * file name, as the train split. */
+int fesf_npz_open_images(fesf_source **out, const char *path);
+int fesf_pngdir_open_folder(fesf_source **out, const char *dir);
 
 #endif

@@ -111,7 +111,8 @@ int fesf_audit_write_md(const auditor *a)
         fprintf(f, "\n**The attacker took only %lld optimizer steps (audit.epochs x public images / audit.batch); "
                    "more public images or epochs make a stronger attack.**\n", (long long)steps);
     if (a->n_pub < 200)
-        fprintf(f, "\n**The attacker held only %lld public images; a larger public set (data.public) makes a "
+        fprintf(f, "\n**The attacker held only %lld public images; a larger public set (data.hosts, or "
+                   "data.public) makes a "
                    "stronger attack.**\n", (long long)a->n_pub);
     fprintf(f, "\n**Linkage** (re-identification and membership). The attacker knows everything but each site's key "
                "and holds a gallery of plaintext images: the site's test images and the %lld public images as "

@@ -18,10 +18,12 @@ const fesf_command fesf_commands[] = {
      "fesf prepare [-c FILE] [--set section.key=value]... [--site K] [-v|-q]\n"
      "  -c FILE        configuration (INI); defaults are used for keys it omits\n"
      "  --set S.K=V    override one key (any number)\n"
-     "  --site K       deployment mode: data.source is site K's own data; write only site-KKK.h5\n"
+     "  --site K       deployment mode: data.source is site K's own data, data.hosts (required) the public\n"
+     "                 host set; writes only site-KKK.h5 and hosts.h5\n"
      "  -v, -q         more or less logging\n"
-     "Writes run.out/hosts.h5 and run.out/site-001.h5 ... (simulation mode). Run it as one process\n"
-     "or under mpirun (rank 0 does the work)."},
+     "Writes run.out/hosts.h5 and run.out/site-001.h5 ... (simulation mode; hosts.h5 from data.hosts, or\n"
+     "else carved from data.source by data.public). Run it as one process or under mpirun (rank 0 does\n"
+     "the work)."},
     {"hide", fesf_cmd_hide, "IHM: turn every site's plaintext into synthetic images",
      "fesf hide [-c FILE] [--set section.key=value]... [-v|-q]\n"
      "  Reads run.out/hosts.h5 and run.out/site-NNN.h5 (from 'fesf prepare'); writes\n"

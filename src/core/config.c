@@ -50,7 +50,11 @@ static const key_desc keys[] = {
     {"data", "dirichlet", T_DOUBLE, F(data, dirichlet), "0.5", 1e-3, 1e6, NULL,
      "concentration of the dirichlet and quantity partitions (smaller = more skew)"},
     {"data", "public", T_PUBLIC, F(data, public_fraction), "0.05", 0, 0.9, NULL,
-     "host pool: a fraction of train held by no site, or 'val' for the dataset's val split"},
+     "host pool: a fraction of train held by no site, or 'val' for the dataset's val split (not used when "
+     "data.hosts is set)"},
+    {"data", "hosts", T_STRING, F(data, hosts), "", 0, 0, NULL,
+     "a separate public host set: npz:PATH (its train_images) | png:DIR (every .png, by name); empty: the "
+     "host pool is carved from data.source (data.public), a simulation convenience"},
     {"data", "val_fraction", T_DOUBLE, F(data, val_fraction), "0.1", 0, 0.9, NULL,
      "each site's validation split, carved from its train split when the dataset's val split is "
      "public or absent"},
@@ -179,7 +183,7 @@ static void range_text(const key_desc *k, char *buf, size_t size)
         break;
     }
     case T_STRING:
-        snprintf(buf, size, "a non-empty string");
+        snprintf(buf, size, "%s", k->def[0] ? "a non-empty string" : "a string (empty: unset)");
         break;
     case T_PUBLIC:
         snprintf(buf, size, "'val' or a fraction in [%g, %g]", k->min, k->max);
@@ -283,7 +287,7 @@ static int set_value(fesf_config *cfg, const key_desc *k, const char *value)
         goto bad;
     case T_STRING:
         if (strlen(value) >= k->size) goto bad;
-        if (!value[0] && strcmp(k->name, "classes") != 0) goto bad;
+        if (!value[0] && k->def[0]) goto bad; /* only keys whose default is empty may be empty */
         memcpy(p, value, strlen(value) + 1);
         return 0;
     case T_PUBLIC:
@@ -384,6 +388,22 @@ static int check_source(const char *src)
     return fesf_error("data.source = '%s': expected phantom | npz:PATH | png:DIR:CSV", src);
 }
 
+/* data.hosts: empty, npz:PATH or png:DIR. With it no image of data.source is
+ * a host, so data.public does not apply: 'val' is a contradiction, a
+ * fraction (the default 0.05 cannot be told from a chosen one) becomes 0. */
+static int check_hosts(fesf_config *cfg)
+{
+    const char *h = cfg->data.hosts;
+    if (!h[0]) return 0;
+    if ((strncmp(h, "npz:", 4) && strncmp(h, "png:", 4)) || !h[4])
+        return fesf_error("data.hosts = '%s': expected npz:PATH | png:DIR (or empty)", h);
+    if (cfg->data.public_val)
+        return fesf_error("data.public = val and data.hosts = '%s' exclude each other: with data.hosts no image "
+                          "of data.source is a host", h);
+    cfg->data.public_fraction = 0;
+    return 0;
+}
+
 void fesf_config_resolve_beta(fesf_config *cfg)
 {
     if (cfg->ihm.beta_min_auto) cfg->ihm.beta_min = cfg->ihm.beta;
@@ -399,7 +419,7 @@ int fesf_config_finish(fesf_config *cfg)
     fesf_config_resolve_beta(cfg);
     if (cfg->ihm.beta_min > cfg->ihm.beta_max)
         return fesf_error("ihm.beta_min = %g is above ihm.beta_max = %g", cfg->ihm.beta_min, cfg->ihm.beta_max);
-    if (check_source(cfg->data.source)) return -1;
+    if (check_source(cfg->data.source) || check_hosts(cfg)) return -1;
     if (cfg->data.public_fraction + cfg->data.val_fraction >= 1.0)
         return fesf_error("data.public (%g) + data.val_fraction (%g) must be below 1",
                           cfg->data.public_fraction, cfg->data.val_fraction);

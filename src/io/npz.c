@@ -6,7 +6,8 @@
  * reading ahead skips forward, reading behind reopens the member. Images
  * stored NHWC (N,H,W,3) are delivered NCHW. This file reads the zip and
  * implements the source; npy.c parses and checks the .npy headers and
- * converts the elements. */
+ * converts the elements. fesf_npz_open_images opens only the images (a
+ * public host set needs no labels: the label members are not looked at). */
 #include "npy.h"
 
 #include "fesf/dataset.h"
@@ -42,6 +43,7 @@ typedef struct {
     char *path;
     zip_t *za;
     npz_split sp[FESF_NSPLITS];
+    int images_only;        /* labels neither required nor read */
     size_t img_bytes;       /* bytes per image */
     uint8_t *scratch;       /* one image, or a skip chunk */
     size_t scratch_bytes;
@@ -180,17 +182,18 @@ static int locate_split(npz_source *ns, int s)
         npy_member *m = &sp->m[k];
         snprintf(m->a.name, sizeof m->a.name, "%s_%s", fesf_split_names[s], kind[k]);
         snprintf(name[k], sizeof name[k], "%s.npy", m->a.name);
-        m->index = zip_name_locate(ns->za, name[k], 0);
+        m->index = k == LABELS && ns->images_only ? -1 : zip_name_locate(ns->za, name[k], 0);
     }
     if (s == FESF_SPLIT_TRAIN && sp->m[IMAGES].index < 0)
         return fesf_error("'%s': no '%s' member (expected a MedMNIST-style .npz)", ns->path, name[0]);
-    if ((sp->m[IMAGES].index < 0) != (sp->m[LABELS].index < 0)) {
+    if (!ns->images_only && (sp->m[IMAGES].index < 0) != (sp->m[LABELS].index < 0)) {
         int have = sp->m[IMAGES].index < 0;
         return fesf_error("'%s': has '%s' but no '%s' member", ns->path, name[have], name[!have]);
     }
     if (sp->m[IMAGES].index < 0)
         return 0;
-    if (read_header(ns, &sp->m[IMAGES]) != 0 || read_header(ns, &sp->m[LABELS]) != 0)
+    if (read_header(ns, &sp->m[IMAGES]) != 0 ||
+        (sp->m[LABELS].index >= 0 && read_header(ns, &sp->m[LABELS]) != 0))
         return -1;
     return 0;
 }
@@ -211,8 +214,8 @@ static int check_splits(npz_source *ns)
         npy_member *im = &sp->m[IMAGES], *lb = &sp->m[LABELS];
         if (fesf_npy_check_images(ns->path, &im->a, &dt, &c, &h, &w) != 0 ||
             check_member_size(ns, im) != 0 ||
-            fesf_npy_check_labels(ns->path, &lb->a, im->a.shape[0]) != 0 ||
-            check_member_size(ns, lb) != 0)
+            (lb->index >= 0 && (fesf_npy_check_labels(ns->path, &lb->a, im->a.shape[0]) != 0 ||
+                                check_member_size(ns, lb) != 0)))
             return -1;
         if (!first) {
             first = im;
@@ -252,6 +255,8 @@ static int npz_read_labels(fesf_source *s, int split, int32_t *labels)
     int64_t n = ns->sp[split].n;
     if (n == 0)
         return 0;
+    if (m->index < 0)
+        return fesf_error("'%s': opened for its images only: no labels", ns->path);
     raw = malloc((size_t)n * (size_t)m->a.esize);
     if (!raw) {
         fesf_error("'%s': out of memory reading '%s'", ns->path, m->a.name);
@@ -400,7 +405,7 @@ static int open_zip(npz_source *ns)
     return -1;
 }
 
-int fesf_npz_open(fesf_source **out, const char *path)
+static int npz_open(fesf_source **out, const char *path, int images_only)
 {
     npz_source *ns = NULL;
     int rc = -1;
@@ -413,6 +418,7 @@ int fesf_npz_open(fesf_source **out, const char *path)
         fesf_error("'%s': out of memory", path);
         goto cleanup;
     }
+    ns->images_only = images_only;
     for (int s = 0; s < FESF_NSPLITS; s++)
         ns->sp[s].m[IMAGES].index = ns->sp[s].m[LABELS].index = -1;
     ns->scratch_bytes = SKIP_CHUNK;
@@ -445,3 +451,7 @@ cleanup:
     npz_free(ns);
     return rc;
 }
+
+int fesf_npz_open(fesf_source **out, const char *path) { return npz_open(out, path, 0); }
+
+int fesf_npz_open_images(fesf_source **out, const char *path) { return npz_open(out, path, 1); }

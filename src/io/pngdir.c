@@ -2,16 +2,20 @@
  * the folder, split train|val|test, default train; an optional header line
  * and blank lines are skipped). The CSV is parsed and every file checked at
  * open; the first image fixes H, W and C (1 if it has no colour, else 3) and
- * every image is decoded on demand, converted to that format, as NCHW. */
+ * every image is decoded on demand, converted to that format, as NCHW.
+ * fesf_pngdir_open_folder takes a folder without a CSV (a public host set:
+ * no labels): every *.png in it, sorted by file name, as train images. */
 #include "fesf/dataset.h"
 #include "fesf/error.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <png.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -340,43 +344,114 @@ static void pngdir_free(pngdir_source *ps)
 
 static void pngdir_close(fesf_source *s) { pngdir_free((pngdir_source *)s); }
 
-int fesf_pngdir_open(fesf_source **out, const char *dir, const char *csv)
-{
-    pngdir_source *ps = NULL;
-    struct stat st;
-    int rc = -1;
+/* ---- open ---------------------------------------------------------------- */
 
-    *out = NULL;
-    if (stat(dir, &st) != 0) {
-        fesf_error("cannot open '%s': %s", dir, strerror(errno));
-        goto cleanup;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        fesf_error("cannot open '%s': %s", dir, strerror(ENOTDIR));
-        goto cleanup;
-    }
-    if (!(ps = calloc(1, sizeof *ps))) {
-        fesf_error("'%s': out of memory", csv);
-        goto cleanup;
-    }
-    if (parse_csv(ps, dir, csv) != 0 || probe_first(ps) != 0)
-        goto cleanup;
+/* stat(dir) must say a folder. */
+static int check_dir(const char *dir)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0)
+        return fesf_error("cannot open '%s': %s", dir, strerror(errno));
+    if (!S_ISDIR(st.st_mode))
+        return fesf_error("cannot open '%s': %s", dir, strerror(ENOTDIR));
+    return 0;
+}
+
+/* Once the lists are made: probe the first image, fill in the handle. */
+static int finish_open(pngdir_source *ps, const char *what)
+{
+    if (probe_first(ps) != 0)
+        return -1;
     fesf_source_info *info = &ps->base.info;
     size_t n = (size_t)info->h * info->w * info->c;
-    if (!(ps->scratch = malloc(n)) || !(ps->wide = malloc(n * sizeof *ps->wide))) {
-        fesf_error("'%s': out of memory", csv);
-        goto cleanup;
-    }
+    if (!(ps->scratch = malloc(n)) || !(ps->wide = malloc(n * sizeof *ps->wide)))
+        return fesf_error("'%s': out of memory", what);
     for (int s = 0; s < FESF_NSPLITS; s++)
         info->n[s] = ps->list[s].n;
-    snprintf(ps->base.desc, sizeof ps->base.desc, "png:%s:%s", dir, csv);
     ps->base.read_labels = pngdir_read_labels;
     ps->base.read_images = pngdir_read_images;
     ps->base.close = pngdir_close;
+    return 0;
+}
+
+int fesf_pngdir_open(fesf_source **out, const char *dir, const char *csv)
+{
+    pngdir_source *ps = NULL;
+    *out = NULL;
+    if (check_dir(dir) != 0)
+        return -1;
+    if (!(ps = calloc(1, sizeof *ps)))
+        return fesf_error("'%s': out of memory", csv);
+    if (parse_csv(ps, dir, csv) != 0 || finish_open(ps, csv) != 0) {
+        pngdir_free(ps);
+        return -1;
+    }
+    snprintf(ps->base.desc, sizeof ps->base.desc, "png:%s:%s", dir, csv);
     *out = &ps->base;
-    ps = NULL;
-    rc = 0;
-cleanup:
-    pngdir_free(ps);
-    return rc;
+    return 0;
+}
+
+static int has_png_suffix(const char *name)
+{
+    size_t n = strlen(name);
+    return n > 4 && strcasecmp(name + n - 4, ".png") == 0;
+}
+
+static int by_path(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* Every regular *.png file of dir (not its subfolders) into the train list,
+ * label 0, sorted by name (byte order: the same on every machine). */
+static int list_folder(pngdir_source *ps, const char *dir)
+{
+    png_list *l = &ps->list[FESF_SPLIT_TRAIN];
+    DIR *d = opendir(dir);
+    int rc = 0;
+    if (!d)
+        return fesf_error("cannot open '%s': %s", dir, strerror(errno));
+    for (;;) {
+        errno = 0;
+        struct dirent *e = readdir(d);
+        if (!e) {
+            if (errno)
+                rc = fesf_error("cannot read '%s': %s", dir, strerror(errno));
+            break;
+        }
+        if (!has_png_suffix(e->d_name))
+            continue;
+        struct stat st;
+        char *path = join_path(dir, e->d_name);
+        if (!path) {
+            rc = fesf_error("'%s': out of memory", dir);
+            break;
+        }
+        if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+            free(path);
+        else if ((rc = list_add(l, path, 0)) != 0)
+            break;
+    }
+    closedir(d);
+    if (rc == 0 && l->n == 0)
+        rc = fesf_error("'%s': no .png files", dir);
+    if (rc != 0)
+        return -1;
+    qsort(l->path, (size_t)l->n, sizeof *l->path, by_path); /* one folder: path order = name order */
+    ps->first = l->path[0];
+    return 0;
+}
+
+int fesf_pngdir_open_folder(fesf_source **out, const char *dir)
+{
+    pngdir_source *ps = NULL;
+    *out = NULL;
+    if (check_dir(dir) != 0)
+        return -1;
+    if (!(ps = calloc(1, sizeof *ps)))
+        return fesf_error("'%s': out of memory", dir);
+    if (list_folder(ps, dir) != 0 || finish_open(ps, dir) != 0) {
+        pngdir_free(ps);
+        return -1;
+    }
+    snprintf(ps->base.desc, sizeof ps->base.desc, "png:%s", dir);
+    *out = &ps->base;
+    return 0;
 }

@@ -1,7 +1,10 @@
 /* `fesf prepare`: plan where every item of the source goes (a site's
  * train/val/test split, or the host pool), then stream the images once, in
- * strips, into the shards (see prepare.h). */
+ * strips, into the shards (see prepare.h). With data.hosts the host pool is
+ * that separate public set instead (hosts_set.c), and nothing of the source
+ * is carved for it. */
 #include "fesf/prepare.h"
+#include "hosts_set.h"
 #include "fesf/dataset.h"
 #include "fesf/error.h"
 #include "fesf/fsutil.h"
@@ -25,6 +28,7 @@
 typedef struct {
     const fesf_config *cfg;
     fesf_source *src;
+    fesf_source *hset;                      /* data.hosts' public set, or NULL: hosts carved from src */
     int n_sites, first_site, n_classes;
     char *names_buf;                        /* class names, '\0'-separated */
     const char *names[MAX_CLASSES];
@@ -175,12 +179,15 @@ static int plan(prep *p, int site)
     const fesf_config *cfg = p->cfg;
     int32_t *train = p->code[FESF_SPLIT_TRAIN];
     int64_t n = p->src->info.n[FESF_SPLIT_TRAIN];
+    if (p->hset) p->n_hosts = fesf_hosts_set_count(p->hset);
     if (site > 0) { /* deployment: everything is this site's */
         for (int sp = 0; sp < FESF_NSPLITS; sp++)
             for (int64_t i = 0; i < p->src->info.n[sp]; i++) p->code[sp][i] = CODE(0, sp);
         return carve_sites(p, 0);
     }
-    if (cfg->data.public_val) {
+    if (p->hset) {
+        /* the pool is the separate public set: every source image stays a site's */
+    } else if (cfg->data.public_val) {
         int64_t m = p->src->info.n[FESF_SPLIT_VAL];
         if (m == 0) return fesf_error("data.public = val but '%s' has no val split", p->src->desc);
         for (int64_t i = 0; i < m; i++) p->code[FESF_SPLIT_VAL][i] = HOSTS;
@@ -230,7 +237,10 @@ static void print_table(const prep *p)
                  (long long)p->dest_n[CODE(s, 1)], (long long)p->dest_n[CODE(s, 2)]);
         fesf_info("  %s", line);
     }
-    if (p->n_hosts)
+    if (p->hset)
+        fesf_info("host pool: %lld images of data.hosts '%s'; no image of data.source is a host (data.public does "
+                  "not apply)", (long long)p->n_hosts, p->cfg->data.hosts);
+    else if (p->n_hosts)
         fesf_warn("host pool: %lld images taken from the dataset itself (%s): a simulation convenience; these "
                   "\"public\" hosts are patient images of the same source, sent to every site and embedded in every "
                   "release", (long long)p->n_hosts, p->cfg->data.public_val ? "its val split" : "data.public of train");
@@ -290,13 +300,17 @@ static int open_outputs(prep *p, const char *config_text)
     fesf_h5out *h = &p->out[p->n_sites];
     fesf_run_hosts_path(path, cfg->run.out);
     if (fesf_h5out_create(h, path, "fesf-hosts", FESF_HOSTS_VERSION, config_text)) return -1;
-    char desc[700];
-    snprintf(desc, sizeof desc, "%s, %s", p->src->desc,
-             cfg->data.public_val ? "val split" : "public fraction of train");
+    char desc[1200];
+    if (p->hset) /* a public set of its own: no labels, not the source's classes */
+        snprintf(desc, sizeof desc, "data.hosts %s", cfg->data.hosts);
+    else
+        snprintf(desc, sizeof desc, "%s, %s", p->src->desc,
+                 cfg->data.public_val ? "val split" : "public fraction of train");
     p->host_img = fesf_h5_create_images(h->file, "images", FESF_F32, p->n_hosts, in->c, in->h, in->w);
     if (p->host_img < 0 || fesf_h5_attr_str(h->file, "source", desc) ||
         fesf_h5_attr_i64(h->file, "count", p->n_hosts) ||
-        fesf_h5_attr_strs(h->file, "class_names", p->names, p->n_classes) || fesf_h5_stamp(h->file, &p->stage))
+        (!p->hset && fesf_h5_attr_strs(h->file, "class_names", p->names, p->n_classes)) ||
+        fesf_h5_stamp(h->file, &p->stage))
         return fesf_error("'%s': %s", path, fesf_errmsg());
     return 0;
 }
@@ -370,7 +384,7 @@ done:
 /* Labels of the host pool (train or val items marked HOSTS, in order). */
 static int write_host_labels(prep *p)
 {
-    if (!p->n_hosts) return 0;
+    if (!p->n_hosts || p->hset) return 0;
     int64_t k = 0;
     for (int sp = 0; sp < FESF_NSPLITS; sp++)
         for (int64_t i = 0; i < p->src->info.n[sp]; i++)
@@ -413,6 +427,10 @@ static int write_all(prep *p, const char *config_text)
         if (!rc && p->src->info.n[sp])
             fesf_info("%s: %lld images written", fesf_split_names[sp], (long long)p->src->info.n[sp]);
     }
+    if (!rc && p->hset) { /* the separate public set, after the source */
+        rc = fesf_hosts_set_copy(p->hset, p->host_img);
+        if (!rc) fesf_info("hosts: %lld images of data.hosts written", (long long)p->n_hosts);
+    }
     if (!rc) rc = write_labels(p);
     if (!rc) rc = write_host_labels(p);
     free(cursor);
@@ -444,6 +462,7 @@ static void prep_free(prep *p)
     free(p->names_buf);
     free(p->host_labels);
     fesf_source_close(p->src);
+    fesf_source_close(p->hset);
 }
 
 static int prep_alloc(prep *p)
@@ -452,7 +471,7 @@ static int prep_alloc(prep *p)
     p->out = malloc(sizeof(fesf_h5out) * (size_t)(p->n_sites + 1));
     p->img = malloc(sizeof(hid_t) * nd);
     p->lab = malloc(sizeof(hid_t) * nd);
-    p->host_labels = malloc(sizeof(int32_t) * (size_t)(p->n_hosts ? p->n_hosts : 1));
+    p->host_labels = malloc(sizeof(int32_t) * (size_t)(p->n_hosts && !p->hset ? p->n_hosts : 1));
     if (!p->out || !p->img || !p->lab || !p->host_labels) return fesf_error("out of memory");
     for (int s = 0; s <= p->n_sites; s++) p->out[s] = (fesf_h5out)FESF_H5OUT_INIT;
     for (size_t d = 0; d < nd; d++) p->img[d] = p->lab[d] = H5I_INVALID_HID;
@@ -474,12 +493,18 @@ int fesf_prepare(const fesf_config *cfg, int site)
         fesf_error("out of memory");
         goto done;
     }
+    if (site > 0 && !cfg->data.hosts[0]) {
+        fesf_error("prepare --site %d needs data.hosts = npz:PATH | png:DIR, a public host set: a site's own "
+                   "images cannot be its public hosts", site);
+        goto done;
+    }
     if (fesf_stage_make(cfg, FESF_STAGE_PREPARE, &p.stage)) goto done;
     if (fesf_source_open(&p.src, cfg->data.source, &ph)) goto done;
     fesf_info("source %s: %lld images (train %lld, val %lld, test %lld), %d x %d x %d %s", p.src->desc,
               (long long)total(&p), (long long)p.src->info.n[0], (long long)p.src->info.n[1],
               (long long)p.src->info.n[2], p.src->info.c, p.src->info.h, p.src->info.w,
               p.src->info.dtype == FESF_U8 ? "uint8" : "float32");
+    if (cfg->data.hosts[0] && fesf_hosts_set_open(&p.hset, cfg->data.hosts, &p.src->info, p.src->desc)) goto done;
     if (read_labels(&p) || class_names(&p) || plan(&p, site) || tabulate(&p) || prep_alloc(&p)) goto done;
     print_table(&p);
     if (fesf_mkdir_p(cfg->run.out) || write_all(&p, config_text)) goto done;

@@ -87,10 +87,96 @@ h = h5py.File(run + "/hosts.h5")
 got += [(np.rint(im[0] * 255).astype(np.uint8).tobytes(), int(l)) for im, l in zip(h["images"][()], h["labels"][()])]
 assert sorted(got) == want
 PYEOF
-check "deployment mode: one site ingests its own folder" "$FESF" prepare -q --site 3 \
-    --set data.source="png:$FX/png:$FX/png/labels.csv" --set run.out="$TMP/deploy"
-[ "$(ls "$TMP/deploy")" = "site-003.h5" ] && ok "deployment mode writes only site-003.h5" || nok "deploy: $(ls "$TMP/deploy")"
+# data.hosts: a separate public host set (no labels), so nothing of the source is carved for hosts
+$PY - "$FX" <<'PYEOF' && ok "host-set fixtures: hosts.npz (5 train, 2 test images, no labels), hostpng/" || nok "host-set fixtures"
+import os, sys
+import numpy as np
+sys.path.insert(0, "tests/py")
+from make_fixtures import png_bytes
+fx = sys.argv[1]
+h = np.random.default_rng(7).integers(0, 256, (5, 28, 28), dtype=np.uint8)
+np.savez_compressed(f"{fx}/hosts.npz", train_images=h, test_images=h[:2])  # the test split is not a host
+os.makedirs(f"{fx}/hostpng/sub.png")  # a folder named like a PNG is no image
+for name, i in (("b.png", 0), ("a.png", 1), ("c10.png", 2), ("c9.png", 3)):
+    open(f"{fx}/hostpng/{name}", "wb").write(png_bytes(h[i]))
+open(f"{fx}/hostpng/notes.txt", "w").write("not an image\n")
+PYEOF
+# hosts_check RUN ORDER: hosts.h5 holds exactly the images of hosts.npz's train_images in ORDER
+# (indices), as float32 u8/255 with no labels, and the shards hold every image of good.npz
+hosts_check() {
+    $PY - "$1" "$FX" "$2" <<'PYEOF'
+import glob, sys
+import h5py, numpy as np
+run, fx, order = sys.argv[1], sys.argv[2], [int(i) for i in sys.argv[3].split(",")]
+h = np.load(f"{fx}/hosts.npz")["train_images"]
+f = h5py.File(f"{run}/hosts.h5")
+assert f.attrs["format"] == b"fesf-hosts" or f.attrs["format"] == "fesf-hosts", f.attrs["format"]
+got, want = f["images"][()], (h[order].astype(np.float32) / np.float32(255))[:, None]
+assert got.dtype == np.float32 and got.shape == want.shape and got.tobytes() == want.tobytes(), (got.shape, want.shape)
+assert "labels" not in f and f.attrs["count"] == len(order), list(f)
+z = np.load(f"{fx}/good.npz")
+src = sorted((im.tobytes(), int(l)) for s in ("train", "test") for im, l in zip(z[f"{s}_images"], z[f"{s}_labels"][:, 0]))
+shards = []
+for p in glob.glob(f"{run}/site-*.h5"):
+    g = h5py.File(p)["plain"]
+    shards += [(im[0].tobytes(), int(l)) for s in ("train", "val", "test")
+               for im, l in zip(g[f"{s}/images"][()], g[f"{s}/labels"][()])]
+assert sorted(shards) == src, (len(shards), len(src))
+PYEOF
+}
+G="--set data.source=npz:$FX/good.npz --set data.sites=2"
+"$FESF" prepare $G --set data.hosts="npz:$FX/hosts.npz" --set run.out="$TMP/hnpz" >"$TMP/hlog" 2>&1 \
+    && ok "data.hosts = npz:PATH" || { nok "data.hosts = npz:PATH"; sed 's/^/#   /' "$TMP/hlog" | tail -5; }
+grep -q "host pool: 5 images of data.hosts .*no image of data.source is a host (data.public does not apply)" "$TMP/hlog" \
+    && ok "the log says the pool is data.hosts and data.public does not apply" || nok "data.hosts log line"
+grep -q "public = 0$" "$TMP/hlog" && ok "the effective config shows data.public = 0" || nok "effective data.public"
+hosts_check "$TMP/hnpz" 0,1,2,3,4 && ok "npz hosts: hosts.h5 = its train_images exactly, no labels; shards hold all 40 source images" \
+    || nok "npz hosts content"
+check "data.hosts = png:DIR" "$FESF" prepare -q $G --set data.hosts="png:$FX/hostpng" --set run.out="$TMP/hpng"
+hosts_check "$TMP/hpng" 1,0,2,3 && ok "png hosts: hosts.h5 = the *.png files sorted by name (a b c10 c9); shards hold all 40" \
+    || nok "png hosts content"
+expect_fail "data.hosts of another shape" "data.hosts 'npz:.*rgb\.npz' has images of 3 x 16 x 16 .*data\.source 'npz:.*good\.npz' has 1 x 28 x 28" \
+    "$FESF" prepare -q $G --set data.hosts="npz:$FX/rgb.npz" --set run.out="$TMP/hbad"
+[ -e "$TMP/hbad" ] && nok "a refused data.hosts left '$TMP/hbad'" || ok "a refused data.hosts writes nothing"
+expect_fail "data.hosts with data.public = val" "data.public = val and data.hosts = .* exclude each other" \
+    "$FESF" prepare -q $G --set data.public=val --set data.hosts="npz:$FX/hosts.npz" --set run.out="$TMP/hbad"
+expect_fail "data.hosts of an unknown kind" "data.hosts = 'jpg:x': expected npz:PATH \| png:DIR" \
+    "$FESF" prepare -q $G --set data.hosts=jpg:x --set run.out="$TMP/hbad"
+expect_fail "data.hosts folder without PNGs" "data.hosts: '.*/sub.png': no .png files" \
+    "$FESF" prepare -q $G --set data.hosts="png:$FX/hostpng/sub.png" --set run.out="$TMP/hbad"
+# hide on a run with data.hosts: beta = 0 gives the host exactly, so /synthetic is hosts.h5's image 4
+check "fesf hide after data.hosts (ihm.beta = 0, host_index 4)" "$FESF" hide -q $G --set data.hosts="npz:$FX/hosts.npz" \
+    --set run.out="$TMP/hnpz" --set ihm.beta=0 --set ihm.host_index=4
+$PY - "$TMP/hnpz" <<'PYEOF' && ok "hide used data.hosts' image 4 as the host" || nok "hide with data.hosts"
+import glob, sys
+import h5py, numpy as np
+run = sys.argv[1]
+host = h5py.File(f"{run}/hosts.h5")["images"][4]
+for p in glob.glob(f"{run}/site-*.h5"):
+    s = h5py.File(p)["synthetic/train/images"][()]
+    assert len(s) and np.abs(s - host).max() < 1e-5, (p, np.abs(s - host).max())
+PYEOF
+
+# Deployment mode: a site ingests its own data; its public hosts must come from data.hosts
+expect_fail "prepare --site without data.hosts" "prepare --site 3 needs data.hosts" \
+    "$FESF" prepare -q --site 3 --set data.source="png:$FX/png:$FX/png/labels.csv" --set run.out="$TMP/deploy"
+[ -e "$TMP/deploy" ] && nok "a refused --site left '$TMP/deploy'" || ok "a refused --site writes nothing"
+check "deployment mode: site 3 ingests its own folder" "$FESF" prepare -q --site 3 \
+    --set data.source="png:$FX/png:$FX/png/labels.csv" --set data.hosts="npz:$FX/hosts.npz" --set run.out="$TMP/deploy"
+[ "$(ls "$TMP/deploy" | tr '\n' ' ')" = "hosts.h5 site-003.h5 " ] && ok "deployment mode writes only site-003.h5 and hosts.h5" \
+    || nok "deploy: $(ls "$TMP/deploy")"
 h5dump -a /site_id "$TMP/deploy/site-003.h5" | grep -q '(0): 3' && ok "deployment shard has site_id 3" || nok "site_id"
+check "deployment mode: site 2 ingests its own npz" "$FESF" prepare -q --site 2 $G --set data.hosts="npz:$FX/hosts.npz" \
+    --set run.out="$TMP/deploy2"
+[ "$(ls "$TMP/deploy2" | tr '\n' ' ')" = "hosts.h5 site-002.h5 " ] && ok "deployment mode writes only site-002.h5 and hosts.h5" \
+    || nok "deploy2: $(ls "$TMP/deploy2")"
+$PY - "$TMP/deploy2/site-002.h5" <<'PYEOF' && ok "site 2's shard holds all 40 images of its source" || nok "site 2 shard count"
+import sys, h5py
+g = h5py.File(sys.argv[1])["plain"]
+assert sum(len(g[f"{s}/labels"]) for s in ("train", "val", "test")) == 40
+PYEOF
+same_ds "$TMP/deploy/hosts.h5" "$TMP/deploy2/hosts.h5" /images && same_ds "$TMP/deploy/hosts.h5" "$TMP/hnpz/hosts.h5" /images \
+    && ok "every site's hosts.h5 (and the simulation's) holds the identical /images" || nok "hosts.h5 differs between sites"
 
 check "mpirun -np 3 prepare" mpirun --oversubscribe -np 3 "$FESF" prepare -q $SMALL --set run.out="$TMP/mpi"
 same_ds "$TMP/a/site-004.h5" "$TMP/mpi/site-004.h5" /plain/train/images \

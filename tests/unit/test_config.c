@@ -166,6 +166,40 @@ static void test_finish_checks(void **state)
     assert_string_equal(fesf_config_enum_name("data.partition", FESF_PART_QUANTITY), "quantity");
 }
 
+/* data.hosts: empty by default, npz:PATH | png:DIR; with it data.public is
+ * 0 in the effective config, and 'val' is refused. */
+static void test_hosts_key(void **state)
+{
+    fesf_config c;
+    fesf_config_defaults(&c);
+    assert_string_equal(c.data.hosts, "");
+    assert_int_equal(fesf_config_finish(&c), 0);
+    assert_true(c.data.public_fraction == 0.05);
+    assert_int_equal(fesf_config_set(&c, "data.hosts=npz:/pub/x.npz"), 0);
+    assert_int_equal(fesf_config_finish(&c), 0);
+    assert_true(c.data.public_fraction == 0 && !c.data.public_val);
+    char *text = fesf_config_text_alloc(&c);
+    assert_non_null(strstr(text, "public = 0\nhosts = npz:/pub/x.npz\n"));
+    free(text);
+    assert_int_equal(fesf_config_set(&c, "data.hosts=png:/pub/dir"), 0);
+    assert_int_equal(fesf_config_finish(&c), 0);
+    assert_int_equal(fesf_config_set(&c, "data.hosts="), 0); /* back to empty */
+    assert_string_equal(c.data.hosts, "");
+    static const char *const bad[] = {"data.hosts=npz:", "data.hosts=png:", "data.hosts=phantom", "data.hosts=/x.npz"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        fesf_config_defaults(&c);
+        assert_int_equal(fesf_config_set(&c, bad[i]), 0);
+        assert_int_equal(fesf_config_finish(&c), -1);
+        assert_non_null(strstr(fesf_errmsg(), "expected npz:PATH | png:DIR"));
+    }
+    fesf_config_defaults(&c);
+    assert_int_equal(fesf_config_set(&c, "data.public=val"), 0);
+    assert_int_equal(fesf_config_set(&c, "data.hosts=npz:/pub/x.npz"), 0);
+    assert_int_equal(fesf_config_finish(&c), -1);
+    assert_non_null(strstr(fesf_errmsg(), "exclude each other"));
+    assert_int_equal(fesf_config_set(&c, "data.source="), -1); /* a key with a default stays non-empty */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -176,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_text_round_trip),
         cmocka_unit_test(test_lists),
         cmocka_unit_test(test_finish_checks),
+        cmocka_unit_test(test_hosts_key),
     };
     return cmocka_run_group_tests_name("config", tests, NULL, NULL);
 }

@@ -486,6 +486,41 @@ static void test_missing_members(void **state)
     expect_open_fails(path, "no 'test_images.npy' member");
 }
 
+/* Images only (a public host set): no label member is needed, and one that
+ * is there is not looked at; read_labels then fails. */
+static void test_images_only(void **state)
+{
+    FX(path, "images_only.npz");
+    uint8_t img[2 * 2 * 3], lab[5] = {0};
+    for (int i = 0; i < (int)sizeof img; i++)
+        img[i] = (uint8_t)(i * 7);
+    npz_spec z = {0};
+    add_npy(&z, "train_images.npy", "|u1", "(2, 2, 3)", img, sizeof img);
+    add_npy(&z, "test_images.npy", "|u1", "(1, 2, 3)", img, 6);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    expect_open_fails(path, "no 'train_labels.npy' member");
+    fesf_source *s = NULL;
+    assert_int_equal(fesf_npz_open_images(&s, path), 0);
+    assert_int_equal(s->info.n[FESF_SPLIT_TRAIN], 2);
+    assert_int_equal(s->info.n[FESF_SPLIT_TEST], 1);
+    assert_true(s->info.c == 1 && s->info.h == 2 && s->info.w == 3);
+    uint8_t out[sizeof img];
+    assert_int_equal(s->read_images(s, FESF_SPLIT_TRAIN, 0, 2, out), 0);
+    assert_memory_equal(out, img, sizeof img);
+    int32_t l[2];
+    assert_int_equal(s->read_labels(s, FESF_SPLIT_TRAIN, l), -1);
+    assert_non_null(strstr(fesf_errmsg(), "no labels"));
+    fesf_source_close(s);
+
+    add_npy(&z, "train_images.npy", "|u1", "(2, 2, 3)", img, sizeof img);
+    add_npy(&z, "train_labels.npy", "|u1", "(5,)", lab, sizeof lab); /* 5 labels for 2 images */
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    expect_open_fails(path, "train_labels");
+    assert_int_equal(fesf_npz_open_images(&s, path), 0);
+    assert_int_equal(s->info.n[FESF_SPLIT_TRAIN], 2);
+    fesf_source_close(s);
+}
+
 /* A two-member archive whose images or labels header is given. */
 static void write_pair(const char *path, const char *idescr, const char *ishape, size_t ibytes,
                        const char *ldescr, const char *lshape, size_t lbytes)
@@ -715,6 +750,7 @@ int main(void)
         cmocka_unit_test(test_truncated_zip),
         cmocka_unit_test(test_corrupt_member),
         cmocka_unit_test(test_missing_members),
+        cmocka_unit_test(test_images_only),
         cmocka_unit_test(test_bad_headers),
         cmocka_unit_test(test_malformed_npy),
         cmocka_unit_test(test_split_mismatch),

@@ -227,6 +227,47 @@ static void test_format_conversion(void **state)
     fesf_source_close(s);
 }
 
+/* A folder without a CSV (a public host set): every *.png (any case) that is
+ * a file, in byte order of the name, as train images; the rest is skipped. */
+static void test_folder(void **state)
+{
+    char dir[256], sub[300], empty[256];
+    make_dir("folder", dir, sizeof dir);
+    enum { H = 2, W = 3 };
+    write_grey_png(dir, "b.png", 0, H, W);
+    write_grey_png(dir, "a.png", 1, H, W);
+    write_grey_png(dir, "C.PNG", 2, H, W);
+    snprintf(sub, sizeof sub, "%s/sub.png", dir);
+    assert_int_equal(mkdir(sub, 0755), 0);
+    snprintf(sub, sizeof sub, "%s/notes.txt", dir);
+    write_text(sub, "not an image\n");
+    fesf_source *s = NULL;
+    assert_int_equal(fesf_pngdir_open_folder(&s, dir), 0);
+    assert_int_equal(s->info.n[FESF_SPLIT_TRAIN], 3);
+    assert_int_equal(s->info.n[FESF_SPLIT_VAL] + s->info.n[FESF_SPLIT_TEST], 0);
+    assert_true(s->info.c == 1 && s->info.h == H && s->info.w == W);
+    char desc[300];
+    snprintf(desc, sizeof desc, "png:%s", dir);
+    assert_string_equal(s->desc, desc);
+    uint8_t out[3 * H * W];
+    static const int ids[3] = {2, 1, 0}; /* C.PNG a.png b.png */
+    assert_int_equal(s->read_images(s, FESF_SPLIT_TRAIN, 0, 3, out), 0);
+    for (int i = 0; i < 3; i++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+                assert_int_equal(out[(i * H + y) * W + x], grey_pix(ids[i], y, x));
+    fesf_source_close(s);
+
+    make_dir("empty", empty, sizeof empty);
+    s = (fesf_source *)&s;
+    assert_int_equal(fesf_pngdir_open_folder(&s, empty), -1);
+    assert_null(s);
+    assert_non_null(strstr(fesf_errmsg(), "no .png files"));
+    snprintf(sub, sizeof sub, "%s/none", tmpdir);
+    assert_int_equal(fesf_pngdir_open_folder(&s, sub), -1);
+    assert_non_null(strstr(fesf_errmsg(), "cannot open"));
+}
+
 /* 16-bit files are scaled to 8 bits (not gamma-encoded); alpha goes onto black. */
 static void test_wide_and_alpha(void **state)
 {
@@ -477,6 +518,7 @@ int main(void)
         cmocka_unit_test(test_rgb_nchw),
         cmocka_unit_test(test_format_conversion),
         cmocka_unit_test(test_wide_and_alpha),
+        cmocka_unit_test(test_folder),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_size_mismatch),
         cmocka_unit_test(test_csv_errors),
