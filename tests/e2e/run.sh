@@ -10,6 +10,12 @@ done
 grep -q "^| surrogate | site 4 | best validation |" "$TMP/run/report.md" && ok "report.md has per-site rows" || nok "per-site rows"
 grep -q "^| synthetic | all | [0-9]* |" "$TMP/run/report.md" && grep -q "^| surrogate | all | [0-9]* |" "$TMP/run/report.md" \
     && ok "report.md has the audit table (synthetic and surrogate)" || nok "audit table"
+grep -q "^| surrogate | all | [0-9]* | \*\*[01]\.[0-9]*\*\* (" "$TMP/run/report.md" \
+    && ok "report.md has the linkage table (re-identification against chance, membership)" || nok "linkage table"
+grep -q "re-identified [0-9.]*% of the released test images (chance" "$TMP/run/report.md" \
+    && grep -q "^- \*\*Protected\*\*" "$TMP/run/report.md" \
+    && ok "report.md says in plain words what the surrogates protect and what not, with this run's figures" \
+    || nok "plain-words section"
 head -c 8 "$TMP/run/figures/curves.png" | od -c | grep -q 'P   N   G' && grep -q "figures/curves.png" "$TMP/run/report.md" \
     && ok "training curves figures/curves.png, linked from report.md" || nok "curves.png"
 grep -q "^  hdf5: " "$TMP/run/report.md" && grep -q "^alpha = 0.3" "$TMP/run/report.md" && ok "report.md has the config and versions" || nok "config / versions"
