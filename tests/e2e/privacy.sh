@@ -105,6 +105,14 @@ $PY tests/py/keyed_check.py "$K" >"$TMP/keyed.log" 2>&1 \
     || { nok "  keyed release"; sed 's/^/#   /' "$TMP/keyed.log"; }
 $PY tests/py/linkage_ref.py "$K" >"$TMP/lk" 2>&1 && ok "  linkage over the beta range with keyed hosts = NumPy: $(tail -1 "$TMP/lk")" \
     || { nok "  keyed linkage differs from NumPy"; sed 's/^/#   /' "$TMP/lk"; }
+for d in s1 s2; do
+    "$FESF" prepare -q $KS --set run.out="$TMP/$d" --set ihm.key=seed && "$FESF" hide -q $KS --set run.out="$TMP/$d" --set ihm.key=seed
+done 2>/dev/null
+h5diff -q "$TMP/s1/site-001.h5" "$TMP/s2/site-001.h5" /synthetic/test/images /synthetic/test/images \
+    && [ ! -e "$TMP/s1/site-001/ihm.key" ] \
+    && ! h5diff -q "$TMP/s1/site-001.h5" "$K/site-001.h5" /synthetic/test/images /synthetic/test/images \
+    && ok "ihm.key = seed: two folders give the same keyed images, no key file, other images than a random key" \
+    || nok "ihm.key = seed is not reproducible across folders"
 expect_fail "ihm.beta_min above ihm.beta_max" "ihm.beta_min = 0.9 is above ihm.beta_max = 0.5" \
     "$FESF" hide -q --set run.out="$K" --set ihm.beta_min=0.9 --set ihm.beta_max=0.5
 echo "1..$_n"
