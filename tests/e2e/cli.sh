@@ -27,7 +27,7 @@ for f in configs/*.ini; do
         --set data.size=28 --set data.count=200 --set data.public=0.05 --set run.out="$TMP/cfg-$(basename "$f" .ini)"
 done
 # benchmarks print one machine-readable line (tiny runs: format only, not speed)
-check "fesf bench ihm prints one result line" sh -c "'$FESF' bench ihm --size 28 --batch 4 --tenths 1 | grep -Eq '^bench ihm size=28 .*images_per_s=[0-9.]+ .*ratio_fftw=[0-9.]+\$'"
+check "fesf bench ihm prints one result line" sh -c "'$FESF' bench ihm --size 28 --batch 4 --tenths 1 | grep -Eq '^bench ihm size=28 .*images_per_s=[0-9.]+ .*ratio_fftw=[0-9.]+ keyed_images_per_s=[0-9.]+ ratio_keyed=[0-9.]+\$'"
 check "fesf bench train prints one result line" sh -c "'$FESF' bench train --size 28 --batch 4 --width 4 --tenths 1 | grep -Eq '^bench train model=cnn-small .*images_per_s=[0-9.]+'"
 check "fesf bench iqem prints one result line" sh -c "'$FESF' bench iqem --size 28 --batch 2 --tenths 1 | grep -Eq '^bench iqem size=28 .*images_per_s=[0-9.]+\$'"
 check "fesf bench agg prints one result line" sh -c "mpirun --oversubscribe -np 2 '$FESF' bench agg --params 1000 --rounds 2 | grep -Eq '^bench agg ranks=2 params=1000 .*ratio=[0-9.]+'"
