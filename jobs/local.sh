@@ -63,6 +63,11 @@ if [ "$(id -u)" -eq 0 ]; then # Open MPI refuses root without these
     export OMPI_ALLOW_RUN_AS_ROOT="${OMPI_ALLOW_RUN_AS_ROOT:-1}" OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}"
 fi
 
+# When a rank fails, Open MPI sends the others SIGTERM and SIGKILL one second later; a rank that
+# cannot run its handler in that second (a busy machine, an fsync) leaves its NAME.tmp behind. Give
+# the ranks 5 s, as SLURM's KillWait gives them 30 (the user's own setting wins).
+export OMPI_MCA_odls_base_sigkill_timeout="${OMPI_MCA_odls_base_sigkill_timeout:-5}"
+
 # fesf run CONFIG --set run.out=OUT [FESF_SET as --set ...] "$@": append, then rotate the
 # user's n arguments to the end (POSIX sh has no arrays)
 n=$#

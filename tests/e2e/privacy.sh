@@ -30,8 +30,13 @@ with h5py.File(sys.argv[1], "r+") as f:
     del f["plain/test/images"]
     f.create_dataset("plain/test/images", data=np.zeros((n, 1, 64, 60), np.uint8))
 EOF
+# Open MPI ends the other ranks with SIGTERM and, odls_base_sigkill_timeout (1 s) later, SIGKILL. A
+# rank inside fsync of its shard (uninterruptible) on a busy disk can miss that second, and no handler
+# survives SIGKILL; SLURM waits KillWait (30 s by default). Give the ranks a few seconds here, so that
+# the test measures fesf's cleanup and not the disk's speed.
+KILLWAIT="--mca odls_base_sigkill_timeout 4"
 fails_clean "a site failing mid-hide ends the job and leaves no .tmp, on any rank" "$OUT" "site-002.h5.*the host is" \
-    mpirun --oversubscribe -np 3 "$FESF" hide -c configs/demo.ini $R
+    mpirun --oversubscribe $KILLWAIT -np 3 "$FESF" hide -c configs/demo.ini $R
 $PY -c "import h5py,sys; f=h5py.File(sys.argv[1]); assert 'synthetic' not in f" "$OUT/site-002.h5" \
     && ok "  the failed site's shard is left as it was" || nok "site-002.h5 changed"
 
@@ -42,7 +47,7 @@ check "  (a small healthy run directory: prepare and hide)" sh -c "
     '$FESF' prepare -c configs/demo.ini -q $RE && mpirun --oversubscribe -np 3 '$FESF' hide -c configs/demo.ini -q $RE"
 $PY -c "import h5py,sys; f=h5py.File(sys.argv[1],'r+'); del f['synthetic/test']" "$E/site-003.h5"
 fails_clean "a site failing mid-enhance ends the job and leaves no .tmp" "$E" "site-003.h5" \
-    mpirun --oversubscribe -np 3 "$FESF" enhance -c configs/demo.ini $RE
+    mpirun --oversubscribe $KILLWAIT -np 3 "$FESF" enhance -c configs/demo.ini $RE
 
 # a SIGTERM (what SLURM sends before a time limit) in the middle of hide
 check "  (fesf prepare again: 4 healthy shards)" "$FESF" prepare -c configs/demo.ini -q $R
