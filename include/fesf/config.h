@@ -19,6 +19,7 @@ enum { FESF_ARCH_CNN_SMALL, FESF_ARCH_RESNET18 };
 enum { FESF_INPUT_SURROGATE, FESF_INPUT_SYNTHETIC, FESF_INPUT_PLAIN };
 enum { FESF_ALGO_FEDSGD, FESF_ALGO_FEDAVG };
 enum { FESF_OPT_SGD, FESF_OPT_ADAM, FESF_OPT_ADAMW };
+enum { FESF_CW_NONE, FESF_CW_BALANCED };
 
 #define FESF_PATH_MAX 1024
 #define FESF_LIST_MAX 16
@@ -61,7 +62,7 @@ typedef struct {
         int arch, width;
     } model;
     struct {
-        int input, algo, rounds, local_epochs, batch, optimizer, eval_every;
+        int input, algo, rounds, local_epochs, batch, optimizer, eval_every, class_weights;
         double lr, momentum, weight_decay, participation, server_momentum;
     } train;
     struct {

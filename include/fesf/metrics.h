@@ -37,4 +37,9 @@ typedef struct {
  * (no samples; AUC without both positives and negatives). */
 void fesf_metrics_compute(const double *stats, int k, fesf_metrics *out);
 
+/* Balanced class weights from summed label counts [k]: w_c = N / (k n_c),
+ * N the total (sklearn's "balanced"; the mean weight over samples is 1); a
+ * class without samples gets 0. Returns the number of such classes. */
+int fesf_balanced_weights(const double *counts, int k, float *w);
+
 #endif

@@ -34,6 +34,7 @@ static const char *const input_names[] = {"surrogate", "synthetic", "plain", NUL
 static const char *const algo_names[] = {"fedsgd", "fedavg", NULL};
 static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const log_names[] = {"error", "warn", "info", "debug", NULL};
+static const char *const cw_names[] = {"none", "balanced", NULL};
 
 #define F(sec, field) offsetof(fesf_config, sec.field), sizeof(((fesf_config *)0)->sec.field)
 #define BIG 1e18
@@ -109,6 +110,8 @@ static const key_desc keys[] = {
     {"train", "eval_every", T_INT, F(train, eval_every), "5", 1, 1e7, NULL, "evaluate every K rounds"},
     {"train", "participation", T_DOUBLE, F(train, participation), "1.0", 1e-6, 1, NULL,
      "fraction of sites per round"},
+    {"train", "class_weights", T_ENUM, F(train, class_weights), "none", 0, 0, cw_names,
+     "loss weights per class: balanced = N / (K n_c) from the sites' summed training label counts; none"},
     {"train", "server_momentum", T_DOUBLE, F(train, server_momentum), "0", 0, 0.9999, NULL,
      "FedAvg server momentum (FedAvgM; 0 = plain averaging)"},
 

@@ -134,3 +134,15 @@ void fesf_metrics_compute(const double *stats, int k, fesf_metrics *out)
     out->auc = macro_auc(stats, k);
     out->loss = stats[loss_off(k)] / count;
 }
+
+int fesf_balanced_weights(const double *counts, int k, float *w)
+{
+    double total = 0;
+    int empty = 0;
+    for (int c = 0; c < k; c++) total += counts[c];
+    for (int c = 0; c < k; c++) {
+        w[c] = counts[c] > 0 ? (float)(total / ((double)k * counts[c])) : 0.0f;
+        empty += !(counts[c] > 0);
+    }
+    return empty;
+}

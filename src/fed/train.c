@@ -51,7 +51,7 @@ static double site_fedsgd(trainer *t, const site_data *s, int64_t round, uint64_
     fesf_model_zero_grad(t->m);
     const float *logits = fesf_model_forward(t->m, t->xb, n, 1);
     float *dl = fesf_model_dlogits(t->m);
-    double loss = fesf_softmax_xent(n, t->shape.k, logits, t->yb, NULL, dl, NULL);
+    double loss = fesf_softmax_xent(n, t->shape.k, logits, t->yb, t->class_w, dl, NULL);
     fesf_model_backward(t->m, dl, n);
     *used = n;
     return loss;
@@ -70,7 +70,7 @@ static double site_fedavg(trainer *t, const site_data *s, int64_t round, uint64_
             int n = (int)(ns - start < B ? ns - start : B);
             if (n < 2 && start > 0) break; /* batch norm needs two samples */
             gather_batch(t, s, t->idx + start, n);
-            loss += fesf_model_train_step(t->m, t->xb, t->yb, n, NULL, &t->local, steps++, t->local_state);
+            loss += fesf_model_train_step(t->m, t->xb, t->yb, n, t->class_w, &t->local, steps++, t->local_state);
             *used += n;
         }
     }
@@ -201,6 +201,38 @@ static void pooled(const trainer *t, int v, fesf_metrics *out)
 
 /* ---- setup ------------------------------------------------------------------ */
 
+/* train.class_weights = balanced: weights from the sites' summed training
+ * label counts (each site counts its own; only the sums travel), never from
+ * pooled labels. */
+static int class_weights(trainer *t)
+{
+    if (t->cfg->train.class_weights != FESF_CW_BALANCED) return 0;
+    int k = t->shape.k;
+    double *counts = calloc((size_t)k, sizeof(double));
+    t->class_w = malloc(sizeof(float) * (size_t)k);
+    if (!counts || !t->class_w) return free(counts), fesf_error("out of memory");
+    for (int i = 0; i < t->n_mine; i++)
+        for (int64_t j = 0; j < t->sites[i].n[SPLIT_TRAIN]; j++) {
+            int32_t y = t->sites[i].y[SPLIT_TRAIN][j];
+            if (y >= 0 && y < k) counts[y] += 1;
+        }
+    int rc = fesf_fed_share_sum_f64(t->w, counts, (size_t)k);
+    if (!rc) {
+        int empty = fesf_balanced_weights(counts, k, t->class_w);
+        if (t->w->rank == 0) {
+            char line[512];
+            int len = 0;
+            for (int c = 0; c < k && len < (int)sizeof line - 40; c++)
+                len += snprintf(line + len, sizeof line - (size_t)len, "%s%.0f -> %.4f", c ? ", " : "", counts[c],
+                                t->class_w[c]);
+            fesf_info("class weights (balanced, from the sites' summed training label counts): %s", line);
+            if (empty) fesf_warn("%d class%s without training images: weight 0", empty, empty > 1 ? "es" : "");
+        }
+    }
+    free(counts);
+    return rc;
+}
+
 /* The run's sites (counted by the site ranks) and image shape (site 1's rank), this rank's
  * sites loaded and normalised; *most: the most training images of a site. */
 static int load_sites(trainer *t, int64_t *most)
@@ -228,7 +260,7 @@ static int load_sites(trainer *t, int64_t *most)
         *most = s->n[SPLIT_TRAIN] > *most ? s->n[SPLIT_TRAIN] : *most;
     }
     /* every rank learns every site's training count (fixed-size statistics) */
-    if (fesf_fed_share_sum_f64(t->w, t->site_n, (size_t)t->n_sites)) return -1;
+    if (fesf_fed_share_sum_f64(t->w, t->site_n, (size_t)t->n_sites) || class_weights(t)) return -1;
     return fesf_train_normalise(t);
 }
 
@@ -345,7 +377,7 @@ static void trainer_free(trainer *t)
 {
     for (int i = 0; t->sites && i < t->n_mine; i++)
         for (int sp = 0; sp < 3; sp++) free(t->sites[i].x[sp]), free(t->sites[i].y[sp]);
-    free(t->sites), free(t->site_n), free(t->global), free(t->acc), free(t->best), free(t->opt_state);
+    free(t->sites), free(t->site_n), free(t->class_w), free(t->global), free(t->acc), free(t->best), free(t->opt_state);
     free(t->local_state), free(t->xb), free(t->yb), free(t->idx), free(t->stats);
     fesf_model_destroy(t->m);
     if (t->metrics) fclose(t->metrics);
@@ -394,9 +426,17 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
     for (int r = (int)start[0]; r < R; r++) {
         if (train_once(&t, r, cfg->run.seed + (uint64_t)r, res, r == start[0] ? start[1] : 0)) goto done;
         if (w->rank == 0 && save_best(&t, r)) goto done;
-        if (w->rank == 0)
+        if (w->rank == 0) {
             fesf_info("repeat %d: best validation round %d: test accuracy %.3f, AUC %.3f", r + 1, res[r].best_round,
                       res[r].best.accuracy, res[r].best.auc);
+            if (fesf_train_still_improving(cfg, &res[r]))
+                fesf_warn("repeat %d: the best validation round is the last one (%d): the model was still improving "
+                          "when training stopped; more rounds (train.rounds) may help", r + 1, res[r].best_round);
+            if (fesf_train_near_chance(&res[r], t.shape.k))
+                fesf_warn("repeat %d: test balanced accuracy %.3f is within 0.02 of chance (%.3f): the model tells "
+                          "the classes apart no better than a constant guess", r + 1, res[r].best.balanced_accuracy,
+                          1.0 / t.shape.k);
+        }
     }
     if (w->rank == 0 && fesf_train_write_report(&t, res, R)) goto done;
     rc = 0;

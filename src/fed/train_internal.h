@@ -47,6 +47,7 @@ typedef struct {
     size_t stats_len;
     double *stats;              /* [2 (val, test)][n_sites][stats_len] */
     double *site_n;             /* [n_sites] training images of every site */
+    float *class_w;             /* [k] loss weights (train.class_weights = balanced), or NULL */
     float *best;                /* [np + nb] best-validation state (coordinator) */
     double best_auc;
     int best_round;
@@ -62,6 +63,18 @@ typedef struct {
     int best_round;
     fesf_metrics *site;         /* [n_sites] test figures per site at the best round */
 } repeat_result;
+
+/* Flags of a repeat: its best validation round is the last round (still
+ * improving when training stopped), its test balanced accuracy at the best
+ * round within 0.02 of chance (1/K). */
+static inline int fesf_train_still_improving(const fesf_config *cfg, const repeat_result *r)
+{
+    return r->best_round == cfg->train.rounds && cfg->train.rounds > cfg->train.eval_every;
+}
+static inline int fesf_train_near_chance(const repeat_result *r, int k)
+{
+    return !(r->best.balanced_accuracy > 1.0 / k + 0.02);
+}
 
 /* The shard group the training reads, and the report shows. */
 static inline const char *input_group(const fesf_config *cfg)

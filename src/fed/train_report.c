@@ -66,7 +66,17 @@ int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
                  "macro_f1\tmacro_f1_sd\tauc\tauc_sd\n");
     for (int which = -2; which < t->n_sites; which++) report_row(t, f, tsv, res, n, which);
     fprintf(f, "\nTest figures, pooled over sites (all) and per site, as mean ± standard deviation over repeats; "
-               "per-round figures in metrics.jsonl.\n\n## Config\n\n```ini\n");
+               "per-round figures in metrics.jsonl.\n");
+    int still = 0, chance = 0;
+    for (int r = 0; r < n; r++) still += fesf_train_still_improving(t->cfg, &res[r]), chance += fesf_train_near_chance(&res[r], t->shape.k);
+    if (still)
+        fprintf(f, "\n**Still improving: in %d of %d repeat%s the best validation round was the last one; more rounds "
+                   "(train.rounds) may help.**\n", still, n, n > 1 ? "s" : "");
+    if (chance)
+        fprintf(f, "\n**Near chance: in %d of %d repeat%s the test balanced accuracy is within 0.02 of chance (%.3f): "
+                   "the model tells the classes apart no better than a constant guess, whatever its accuracy.**\n",
+                chance, n, n > 1 ? "s" : "", 1.0 / t->shape.k);
+    fprintf(f, "\n## Config\n\n```ini\n");
     char *text = fesf_config_text_alloc(t->cfg);
     fputs(text ? text : "", f);
     free(text);

@@ -134,4 +134,39 @@ secs=$(( $(date +%s) - start ))
 [ $rc -ne 0 ] && [ $secs -lt 10 ] && grep -q "\[site 3\] error: site 3: 'site-003.h5' has 3 classes but site-001.h5 has 2" "$TMP/e" \
     && ok "a shard with another class count ends the job in ${secs} s naming site 3" \
     || { nok "class count mismatch (exit $rc, ${secs} s)"; sed 's/^/#   /' "$TMP/e" | head; }
+# ---- class weights from the sites' summed label counts; the still-improving and near-chance flags ----
+CW=$TMP/cw
+CS="--set run.out=$CW --set data.size=28 --set data.count=300 --set data.sites=2 --set data.partition=dirichlet"
+CS="$CS --set train.input=synthetic --set train.rounds=3 --set train.eval_every=1 --set train.batch=16"
+check "class weights: prepare and hide 2 skewed sites" sh -c "'$FESF' prepare -q $CS && '$FESF' hide -q $CS"
+for lr in 0.05 0; do
+    mpirun --oversubscribe -np 3 "$FESF" train $CS --set train.class_weights=balanced --set train.lr=$lr >"$TMP/cw$lr.log" 2>&1 \
+        && cp "$CW/summary.tsv" "$TMP/cw$lr.tsv" && cp "$CW/metrics.jsonl" "$TMP/cw$lr.jsonl" && cp "$CW/report.md" "$TMP/cw$lr.md" \
+        || nok "train with class weights, lr $lr: $(tail -2 "$TMP/cw$lr.log")"
+done
+$PY - "$CW" "$TMP/cw0.05.log" >"$TMP/cw.out" 2>&1 <<'PYEOF' && ok "balanced class weights = N / (K n_c) of the shards' summed training labels: $(cat "$TMP/cw.out")" || { nok "class weights"; sed 's/^/#   /' "$TMP/cw.out"; }
+import glob, re, sys, h5py, numpy as np
+counts = sum(np.bincount(h5py.File(p, "r")["synthetic/train/labels"][()], minlength=2) for p in glob.glob(sys.argv[1] + "/site-*.h5"))
+line = [l for l in open(sys.argv[2]) if "class weights (balanced" in l][0]
+got = [(float(a), float(b)) for a, b in re.findall(r"([0-9.]+) -> ([0-9.]+)", line)]
+want = counts.sum() / (len(counts) * counts)
+assert [g[0] for g in got] == list(counts), (got, counts)
+assert np.allclose([g[1] for g in got], want, atol=1e-4), (got, want)
+print(f"counts {list(counts)}, weights {[round(w, 4) for w in want]}")
+PYEOF
+$PY - "$TMP" >"$TMP/flags" 2>&1 <<'PYEOF' && ok "the still-improving and near-chance flags appear in the log and report.md exactly when they should: $(cat "$TMP/flags")" || { nok "training flags"; sed 's/^/#   /' "$TMP/flags"; }
+import json, sys
+tmp, seen = sys.argv[1], []
+for lr in ("0.05", "0"):
+    rows = [json.loads(l) for l in open(f"{tmp}/cw{lr}.jsonl") if "val_auc" in l]
+    best = max(rows, key=lambda r: (r["val_auc"], -r["round"]))["round"]  # the first round of the best AUC
+    tsv = [l.split("\t") for l in open(f"{tmp}/cw{lr}.tsv") if l.startswith("synthetic\tall\tbest")][0]
+    bal = float(tsv[6])
+    log, md = open(f"{tmp}/cw{lr}.log").read(), open(f"{tmp}/cw{lr}.md").read()
+    still, chance = best == 3, bal <= 0.5 + 0.02
+    assert ("was still improving" in log) == still and ("**Still improving" in md) == still, (lr, best, still)
+    assert ("within 0.02 of chance" in log) == chance and ("**Near chance" in md) == chance, (lr, bal, chance)
+    seen.append(f"lr {lr}: best round {best}/3 (flag {'on' if still else 'off'}), balanced accuracy {bal:.3f} (flag {'on' if chance else 'off'})")
+print("; ".join(seen))
+PYEOF
 echo "1..$_n"

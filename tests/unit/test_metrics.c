@@ -326,9 +326,26 @@ static void test_numpy_crosscheck(void **state)
     }
 }
 
+/* balanced weights: N / (K n_c), the mean weight over samples is 1, an empty class gets 0 */
+static void test_balanced_weights(void **state)
+{
+    double counts[3] = {300, 100, 0};
+    float w[3];
+    assert_int_equal(fesf_balanced_weights(counts, 3, w), 1);
+    assert_float_equal(w[0], 400.0 / (3 * 300), 1e-6);
+    assert_float_equal(w[1], 400.0 / (3 * 100), 1e-6);
+    assert_float_equal(w[2], 0, 0);
+    double two[2] = {73, 27};
+    float v[2];
+    assert_int_equal(fesf_balanced_weights(two, 2, v), 0);
+    assert_float_equal((73 * v[0] + 27 * v[1]) / 100.0, 1.0, 1e-6); /* mean weight per sample */
+    assert_float_equal(73 * v[0], 27 * v[1], 1e-3);                  /* each class weighs the same in total */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_balanced_weights),
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_auc_hand),
         cmocka_unit_test(test_confusion_known),
