@@ -63,6 +63,7 @@ typedef struct {
     } model;
     struct {
         int input, algo, rounds, local_epochs, batch, optimizer, eval_every, class_weights;
+        int patience, max_rounds, min_steps; /* rounds = auto (-1) */
         double lr, momentum, weight_decay, participation, server_momentum;
     } train;
     struct {

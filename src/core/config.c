@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_INT, T_I64, T_U64, T_DOUBLE, T_AUTO_DOUBLE, T_BOOL, T_ENUM, T_STRING, T_PUBLIC, T_LIST } key_type;
+typedef enum { T_INT, T_AUTO_INT, T_I64, T_U64, T_DOUBLE, T_AUTO_DOUBLE, T_BOOL, T_ENUM, T_STRING, T_PUBLIC, T_LIST } key_type;
 
 typedef struct {
     const char *section, *name;
@@ -100,7 +100,14 @@ static const key_desc keys[] = {
     {"train", "input", T_ENUM, F(train, input), "surrogate", 0, 0, input_names,
      "images the model trains on (plain is the upper bound, for comparison only)"},
     {"train", "algo", T_ENUM, F(train, algo), "fedsgd", 0, 0, algo_names, "aggregation algorithm"},
-    {"train", "rounds", T_INT, F(train, rounds), "50", 1, 1e7, NULL, "communication rounds"},
+    {"train", "rounds", T_AUTO_INT, F(train, rounds), "50", 1, 1e7, NULL,
+     "communication rounds; auto: until the validation AUC has not improved for train.patience evaluations "
+     "(after train.min_steps optimizer steps per site), at most train.max_rounds"},
+    {"train", "patience", T_INT, F(train, patience), "5", 1, 1e6, NULL,
+     "rounds = auto: evaluations without a better validation AUC before training stops"},
+    {"train", "max_rounds", T_INT, F(train, max_rounds), "500", 1, 1e7, NULL, "rounds = auto: the most rounds"},
+    {"train", "min_steps", T_INT, F(train, min_steps), "200", 0, 1e9, NULL,
+     "rounds = auto: optimizer steps each site takes at least before training may stop"},
     {"train", "local_epochs", T_INT, F(train, local_epochs), "1", 1, 10000, NULL, "FedAvg local epochs"},
     {"train", "batch", T_INT, F(train, batch), "64", 1, 65536, NULL, "minibatch size per site"},
     {"train", "lr", T_DOUBLE, F(train, lr), "0.01", 0, 100, NULL, "learning rate"},
@@ -166,6 +173,9 @@ static void range_text(const key_desc *k, char *buf, size_t size)
     case T_INT:
     case T_I64:
         snprintf(buf, size, "an integer in [%.0f, %.0f]", k->min, k->max);
+        break;
+    case T_AUTO_INT:
+        snprintf(buf, size, "'auto' or an integer in [%.0f, %.0f]", k->min, k->max);
         break;
     case T_U64:
         snprintf(buf, size, "an integer in [0, 2^64)");
@@ -252,10 +262,16 @@ static int set_value(fesf_config *cfg, const key_desc *k, const char *value)
     long long ll;
     double d;
     switch (k->type) {
+    case T_AUTO_INT:
+        if (strcmp(value, "auto") == 0) {
+            *(int *)p = -1;
+            return 0;
+        }
+        /* fall through */
     case T_INT:
     case T_I64:
         if (parse_ll(value, &ll) || ll < k->min || ll > k->max) goto bad;
-        if (k->type == T_INT) *(int *)p = (int)ll;
+        if (k->type != T_I64) *(int *)p = (int)ll;
         else *(int64_t *)p = ll;
         return 0;
     case T_U64: {
@@ -442,6 +458,9 @@ static int value_text(const fesf_config *cfg, const key_desc *k, char *buf, size
 {
     const char *p = (const char *)cfg + k->offset;
     switch (k->type) {
+    case T_AUTO_INT:
+        if (*(const int *)p < 0) return snprintf(buf, size, "auto");
+        /* fall through */
     case T_INT: return snprintf(buf, size, "%d", *(const int *)p);
     case T_I64: return snprintf(buf, size, "%lld", (long long)*(const int64_t *)p);
     case T_U64: return snprintf(buf, size, "%llu", (unsigned long long)*(const uint64_t *)p);

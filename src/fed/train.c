@@ -319,40 +319,79 @@ static void track_best(trainer *t, repeat_result *res, int64_t r, const fesf_met
         fesf_metrics_compute(t->stats + ((size_t)t->n_sites + s) * t->stats_len, t->shape.k, &res->site[s]);
 }
 
+/* Optimizer steps each site takes per round, at least (the smallest site's). */
+static int64_t steps_per_round(const trainer *t)
+{
+    const fesf_config *cfg = t->cfg;
+    if (cfg->train.algo != FESF_ALGO_FEDAVG) return 1;
+    double least = INFINITY;
+    for (int s = 0; s < t->n_sites; s++) least = fmin(least, t->site_n[s]);
+    int64_t per_epoch = ((int64_t)least + cfg->train.batch - 1) / cfg->train.batch;
+    return (per_epoch > 0 ? per_epoch : 1) * cfg->train.local_epochs;
+}
+
+/* rounds = auto, after evaluated round r (0-based): stop when every site has
+ * taken train.min_steps steps and the best validation round lies at least
+ * train.patience evaluations back. The coordinator decides; every rank learns. */
+static int auto_stop(trainer *t, int64_t r, int *stop)
+{
+    const fesf_config *cfg = t->cfg;
+    int64_t v = 0;
+    if (t->w->rank == 0) {
+        int64_t evals_since = (r + 1 - t->best_round) / cfg->train.eval_every;
+        v = (r + 1) * steps_per_round(t) >= cfg->train.min_steps && t->best_round > 0 &&
+            evals_since >= cfg->train.patience;
+    }
+    if (fesf_world_bcast_i64(t->w, &v, 0)) return -1;
+    *stop = (int)v;
+    return 0;
+}
+
 /* One training run with `seed` from round `start` (0, or where a checkpoint
  * left off); the coordinator fills all[repeat] and keeps the best state. */
 static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all, int64_t start)
 {
     const fesf_config *cfg = t->cfg;
     repeat_result *res = &all[repeat];
+    int limit = fesf_train_round_limit(cfg), is_auto = cfg->train.rounds < 0, stop = 0;
     if (start == 0) {
         fesf_model_init(t->m, seed);
         memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
         memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
         memset(t->opt_state, 0, sizeof(float) * opt_floats(t));
         t->best_auc = -1, t->best_round = -1;
+        res->stop = is_auto ? STOP_MAX_ROUNDS : STOP_FIXED, res->rounds_run = limit;
+    } else if (res->stop == STOP_PLATEAU) {
+        return 0; /* a resumed repeat that had already stopped on its plateau */
     }
     double t0 = fesf_now();
-    for (int64_t r = start; r < cfg->train.rounds; r++) {
+    for (int64_t r = start; r < limit && !stop; r++) {
         double loss = 0, images = 0, tr = fesf_now();
         if (run_round(t, r, seed, &loss, &images)) return -1;
-        int eval = (r + 1) % cfg->train.eval_every == 0 || r + 1 == cfg->train.rounds;
+        int eval = (r + 1) % cfg->train.eval_every == 0 || r + 1 == limit;
         if (eval && evaluate(t)) return -1;
-        if (t->w->rank) continue;
-        double now = fesf_now(), ips = images / (now - tr);
-        fesf_metrics vt[2]; /* pooled validation and test figures */
-        char extra[160] = "";
-        if (eval) pooled(t, 0, &vt[0]), pooled(t, 1, &vt[1]);
-        fesf_train_write_metrics_line(t, repeat, r, loss, ips, eval ? vt : NULL);
-        if (eval) {
-            snprintf(extra, sizeof extra, ", val auc %.3f, test acc %.3f auc %.3f", vt[0].auc, vt[1].accuracy, vt[1].auc);
-            track_best(t, res, r, vt);
+        if (t->w->rank == 0) {
+            double now = fesf_now(), ips = images / (now - tr);
+            fesf_metrics vt[2]; /* pooled validation and test figures */
+            char extra[160] = "";
+            if (eval) pooled(t, 0, &vt[0]), pooled(t, 1, &vt[1]);
+            fesf_train_write_metrics_line(t, repeat, r, loss, ips, eval ? vt : NULL);
+            if (eval) {
+                snprintf(extra, sizeof extra, ", val auc %.3f, test acc %.3f auc %.3f", vt[0].auc, vt[1].accuracy, vt[1].auc);
+                track_best(t, res, r, vt);
+            }
+            double eta = (now - t0) / (double)(r + 1 - start) * (double)(limit - r - 1);
+            fesf_info("round %lld/%d%s loss %.4f%s, %.0f images/s, %.1f s, eta %.0f s", (long long)r + 1, limit,
+                      is_auto ? " (auto)" : "", loss, extra, ips, now - t0, eta);
         }
-        double eta = (now - t0) / (double)(r + 1 - start) * (double)(cfg->train.rounds - r - 1);
-        fesf_info("round %lld/%d loss %.4f%s, %.0f images/s, %.1f s, eta %.0f s", (long long)r + 1,
-                  cfg->train.rounds, loss, extra, ips, now - t0, eta);
+        if (is_auto && eval && r + 1 < limit && auto_stop(t, r, &stop)) return -1;
+        if (stop) res->stop = STOP_PLATEAU, res->rounds_run = (int)r + 1;
+        if (t->w->rank) continue;
+        if (stop)
+            fesf_info("repeat %d: stopped after round %lld: no better validation AUC for %d evaluations since round %d",
+                      repeat + 1, (long long)r + 1, cfg->train.patience, t->best_round);
         int every = cfg->run.checkpoint_every;
-        if (every > 0 && ((r + 1) % every == 0 || r + 1 == cfg->train.rounds) &&
+        if (every > 0 && ((r + 1) % every == 0 || r + 1 == limit || stop) &&
             fesf_train_save_checkpoint(t, repeat, r + 1, all))
             return -1;
     }
@@ -421,7 +460,7 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
         if (open_metrics(&t, start)) goto done;
         fesf_info("training %s on %d sites' %s images (%dx%dx%d, %d classes), %s, %d rounds", fesf_model_arch(t.m),
                   t.n_sites, input_group(cfg), t.shape.c, t.shape.h, t.shape.w, t.shape.k,
-                  fesf_config_enum_name("train.algo", cfg->train.algo), cfg->train.rounds);
+                  fesf_config_enum_name("train.algo", cfg->train.algo), fesf_train_round_limit(cfg));
     }
     for (int r = (int)start[0]; r < R; r++) {
         if (train_once(&t, r, cfg->run.seed + (uint64_t)r, res, r == start[0] ? start[1] : 0)) goto done;

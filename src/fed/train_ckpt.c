@@ -16,7 +16,7 @@
 #include <unistd.h>
 
 /* Per repeat: best (6), last (6), best round, then the sites' best (6 each). */
-#define RESULT_DOUBLES 13
+#define RESULT_DOUBLES 15 /* best, last (6 each), best round, rounds run, why it stopped */
 static size_t result_doubles(const trainer *t) { return RESULT_DOUBLES + 6 * (size_t)t->n_sites; }
 
 static void pack_metrics(const fesf_metrics *m, double *v)
@@ -51,14 +51,14 @@ int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repea
     for (int i = 0; i <= repeat; i++) {
         double *v = results + (size_t)i * per;
         pack_metrics(&res[i].best, v), pack_metrics(&res[i].last, v + 6);
-        v[12] = res[i].best_round;
+        v[12] = res[i].best_round, v[13] = res[i].rounds_run, v[14] = res[i].stop;
         for (int s = 0; s < t->n_sites; s++) pack_metrics(&res[i].site[s], v + RESULT_DOUBLES + 6 * s);
     }
     memcpy(fesf_model_params(t->m), t->global, sizeof(float) * t->np);
     memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
     fesf_ckpt c = {repeat, done, resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
                    results, (size_t)R * per};
-    fesf_run_ckpt_path(path, t->out, (long)repeat * t->cfg->train.rounds + (long)done);
+    fesf_run_ckpt_path(path, t->out, (long)repeat * fesf_train_round_limit(t->cfg) + (long)done);
     int rc = fesf_ckpt_save(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c, text);
     free(results), free(text);
     return rc;
@@ -97,7 +97,7 @@ int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
         for (int i = 0; i <= c.repeat; i++) {
             const double *v = results + (size_t)i * per;
             unpack_metrics(v, &res[i].best), unpack_metrics(v + 6, &res[i].last);
-            res[i].best_round = (int)v[12];
+            res[i].best_round = (int)v[12], res[i].rounds_run = (int)v[13], res[i].stop = (int)v[14];
             for (int s = 0; s < t->n_sites; s++) unpack_metrics(v + RESULT_DOUBLES + 6 * s, &res[i].site[s]);
         }
         start[0] = c.repeat, start[1] = c.round;

@@ -58,9 +58,11 @@ typedef struct {
 } trainer;
 
 /* The test figures of one repeat, as the coordinator keeps them. */
+enum { STOP_FIXED, STOP_PLATEAU, STOP_MAX_ROUNDS }; /* why a repeat stopped */
 typedef struct {
     fesf_metrics best, last;
     int best_round;
+    int rounds_run, stop;       /* rounds trained, STOP_* */
     fesf_metrics *site;         /* [n_sites] test figures per site at the best round */
 } repeat_result;
 
@@ -69,7 +71,13 @@ typedef struct {
  * round within 0.02 of chance (1/K). */
 static inline int fesf_train_still_improving(const fesf_config *cfg, const repeat_result *r)
 {
-    return r->best_round == cfg->train.rounds && cfg->train.rounds > cfg->train.eval_every;
+    return r->best_round == r->rounds_run && r->rounds_run > cfg->train.eval_every;
+}
+
+/* The most rounds a repeat may run: train.rounds, or train.max_rounds when rounds = auto. */
+static inline int fesf_train_round_limit(const fesf_config *cfg)
+{
+    return cfg->train.rounds < 0 ? cfg->train.max_rounds : cfg->train.rounds;
 }
 static inline int fesf_train_near_chance(const repeat_result *r, int k)
 {

@@ -56,9 +56,12 @@ int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
         if (f) fesf_atomic_commit(f, path);
         return -1;
     }
-    fprintf(f, "# fesf training report\n\ninput `%s`, %s, model %s, %d sites, %d rounds, %d repeat%s\n\n",
-            input_group(t->cfg), fesf_config_enum_name("train.algo", t->cfg->train.algo), fesf_model_arch(t->m),
-            t->n_sites, t->cfg->train.rounds, n, n > 1 ? "s" : "");
+    char rounds[64];
+    if (t->cfg->train.rounds < 0) snprintf(rounds, sizeof rounds, "rounds auto (at most %d)", t->cfg->train.max_rounds);
+    else snprintf(rounds, sizeof rounds, "%d rounds", t->cfg->train.rounds);
+    fprintf(f, "# fesf training report\n\ninput `%s`, %s, model %s, %d sites, %s, %d repeat%s\n\n", input_group(t->cfg),
+            fesf_config_enum_name("train.algo", t->cfg->train.algo), fesf_model_arch(t->m), t->n_sites, rounds, n,
+            n > 1 ? "s" : "");
     fprintf(f, "| input | sites | round | accuracy | balanced accuracy | macro-F1 | AUC |\n"
                "| --- | --- | --- | --- | --- | --- | --- |\n");
     fesf_stamp_text(tsv, &t->stage, 0);
@@ -67,6 +70,12 @@ int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
     for (int which = -2; which < t->n_sites; which++) report_row(t, f, tsv, res, n, which);
     fprintf(f, "\nTest figures, pooled over sites (all) and per site, as mean ± standard deviation over repeats; "
                "per-round figures in metrics.jsonl.\n");
+    for (int r = 0; r < n && t->cfg->train.rounds < 0; r++)
+        fprintf(f, "%sRepeat %d stopped after round %d: %s (best validation round %d).\n", r ? "" : "\n", r + 1,
+                res[r].rounds_run,
+                res[r].stop == STOP_PLATEAU ? "the validation AUC had not improved for train.patience evaluations"
+                                            : "train.max_rounds reached",
+                res[r].best_round);
     int still = 0, chance = 0;
     for (int r = 0; r < n; r++) still += fesf_train_still_improving(t->cfg, &res[r]), chance += fesf_train_near_chance(&res[r], t->shape.k);
     if (still)

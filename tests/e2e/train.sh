@@ -169,4 +169,26 @@ for lr in ("0.05", "0"):
     seen.append(f"lr {lr}: best round {best}/3 (flag {'on' if still else 'off'}), balanced accuracy {bal:.3f} (flag {'on' if chance else 'off'})")
 print("; ".join(seen))
 PYEOF
+# ---- train.rounds = auto: a plateau stops training, never before train.min_steps, at most max_rounds ----
+A="$CS --set train.rounds=auto --set train.eval_every=1 --set train.lr=0"
+auto_rounds() { # NAME SETS...: train, then print the rounds metrics.jsonl holds
+    _nm=$1; shift
+    mpirun --oversubscribe -np 3 "$FESF" train $A "$@" >"$TMP/$_nm.log" 2>&1 || { echo "failed: $(tail -1 "$TMP/$_nm.log")"; return; }
+    cp "$CW/report.md" "$TMP/$_nm.md"
+    grep -c '"round"' "$CW/metrics.jsonl"
+}
+n=$(auto_rounds plateau --set train.patience=2 --set train.min_steps=0 --set train.max_rounds=30)
+[ "$n" = 3 ] && grep -q "Repeat 1 stopped after round 3: the validation AUC had not improved" "$TMP/plateau.md" \
+    && ok "rounds = auto, lr 0 (a flat validation AUC, best at round 1), patience 2: stops after round 3, and report.md says why" \
+    || nok "auto plateau: $n rounds"
+n=$(auto_rounds minsteps --set train.patience=2 --set train.min_steps=10 --set train.max_rounds=30)
+[ "$n" = 10 ] && ok "  with train.min_steps = 10 (FedSGD: one step a round) it trains 10 rounds first" || nok "auto min_steps (FedSGD): $n rounds"
+per=$($PY -c "import glob,h5py,math; print(min(math.ceil(len(h5py.File(p,'r')['synthetic/train/labels'])/16) for p in glob.glob('$CW/site-*.h5')))")
+want=$(( (20 + per - 1) / per )); [ "$want" -lt 2 ] && want=2
+n=$(auto_rounds fedavg --set train.algo=fedavg --set train.patience=1 --set train.min_steps=20 --set train.max_rounds=30)
+[ "$n" = "$want" ] && ok "  FedAvg ($per steps a round on the smallest site), min_steps 20, patience 1: stops after round $want" \
+    || nok "auto min_steps (FedAvg, $per steps a round): $n rounds, want $want"
+n=$(auto_rounds maxr --set train.patience=100 --set train.min_steps=0 --set train.max_rounds=4)
+[ "$n" = 4 ] && grep -q "Repeat 1 stopped after round 4: train.max_rounds reached" "$TMP/maxr.md" \
+    && ok "  patience 100, max_rounds 4: stops at max_rounds and says so" || nok "auto max_rounds: $n rounds"
 echo "1..$_n"
