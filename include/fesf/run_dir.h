@@ -46,6 +46,7 @@
 #define FESF_RUN_SUMMARY "summary.tsv"
 #define FESF_RUN_METRICS "metrics.jsonl"
 #define FESF_RUN_QUALITY "quality.tsv"
+#define FESF_RUN_SITE_KEY "ihm.key" /* in site-NNN/, the site's private folder */
 
 /* Paths inside run directory `out` (buf of FESF_RUN_PATH_MAX). */
 void fesf_run_shard_path(char *buf, const char *out, int site);

@@ -140,12 +140,13 @@ static void score(auditor *a, const float *p, const float *x, double *sum)
     sum[1] += a->h >= FESF_SSIM_WIN && a->wd >= FESF_SSIM_WIN ? fesf_ssim(p, x, a->c, a->h, a->wd, a->ssim_scratch) : NAN;
 }
 
-static void score_batch(auditor *a, int n, double *sums, int *fig_rows)
+/* The inversion attack on n test images: plaintext xs and released rels [n, C, H, W]. */
+static void score_batch(auditor *a, const float *xs, const float *rels, int n, double *sums, int *fig_rows)
 {
-    const float *y = fesf_model_forward(a->att, a->rel, n, 0);
+    const float *y = fesf_model_forward(a->att, rels, n, 0);
     for (size_t q = 0; q < (size_t)n * a->img; q++) a->rec[q] = y[q] < 0 ? 0 : y[q] > 1 ? 1 : y[q];
     for (int i = 0; i < n; i++) {
-        const float *x = a->x + a->img * i, *rel = a->rel + a->img * i, *rec = a->rec + a->img * i;
+        const float *x = xs + a->img * i, *rel = rels + a->img * i, *rec = a->rec + a->img * i;
         sums[S_N] += 1;
         score(a, rec, x, sums + S_ATT_P);
         score(a, a->prior, x, sums + S_PRI_P);
@@ -174,29 +175,24 @@ static fesf_linkage_setup linkage_setup(const auditor *a, int target)
     return l;
 }
 
-/* The linkage attack on site_id's whole test split: sums, and its membership
- * scores kept for the gather. */
-static int link_site(auditor *a, int target, int site_id, fesf_shard *sh, int64_t n)
+/* The linkage attack on site_id's whole test split (plaintext x, released
+ * rel, [n, C, H, W]): sums, and its membership scores kept for the gather. */
+static int link_site(auditor *a, int target, int site_id, fesf_shard *sh, const float *x, const float *rel, int64_t n)
 {
-    size_t bytes = sizeof(float) * a->img * (size_t)n;
-    float *x = malloc(bytes ? bytes : 1), *rel = malloc(bytes ? bytes : 1);
     int32_t *hosts = a->host ? NULL : malloc(sizeof(int32_t) * (size_t)(n ? n : 1));
     double *sc = realloc(a->scores[site_id - 1], sizeof(double) * (size_t)(n + a->n_pub));
     int rc = -1;
     if (sc) a->scores[site_id - 1] = sc;
-    if (!x || !rel || (!a->host && !hosts) || !sc) {
+    if ((!a->host && !hosts) || !sc) {
         fesf_error("out of memory");
         goto done;
     }
-    if (fesf_shard_read_images(sh, "plain", FESF_SPLIT_TEST, 0, n, FESF_F32, x) ||
-        fesf_shard_read_images(sh, target_names[target], FESF_SPLIT_TEST, 0, n, FESF_F32, rel) ||
-        (hosts && fesf_shard_read_hosts(sh, "synthetic", FESF_SPLIT_TEST, 0, n, hosts)))
-        goto done;
+    if (hosts && fesf_shard_read_hosts(sh, "synthetic", FESF_SPLIT_TEST, 0, n, hosts)) goto done;
     fesf_linkage_setup l = linkage_setup(a, target);
     double *sums = a->lsums + ((size_t)target * a->n_sites + (size_t)(site_id - 1)) * LK_LEN;
     rc = fesf_linkage_site(&l, x, rel, hosts, n, sums, sc, sc + n);
 done:
-    free(x), free(rel), free(hosts);
+    free(hosts);
     return rc;
 }
 
@@ -220,6 +216,7 @@ static int score_site(auditor *a, int target, int site_id, double *sums)
     fesf_run_shard_path(path, a->cfg->run.out, site_id);
     fesf_shard *sh = NULL;
     fesf_shard_split in;
+    float *x = NULL, *released = NULL; /* the whole test split: both attacks read it once */
     int rc = -1, fig_rows = 0;
     if (fesf_shard_open(&sh, path)) return -1;
     if (!fesf_shard_has(sh, rel)) {
@@ -230,16 +227,22 @@ static int score_site(auditor *a, int target, int site_id, double *sums)
         fesf_error("'%s': cannot read the test images", path);
         goto done;
     }
+    size_t bytes = sizeof(float) * a->img * (size_t)(in.n ? in.n : 1);
+    if (!(x = malloc(bytes)) || !(released = malloc(bytes))) {
+        fesf_error("out of memory for %lld test images", (long long)in.n);
+        goto done;
+    }
+    if (fesf_shard_read_images(sh, "plain", FESF_SPLIT_TEST, 0, in.n, FESF_F32, x) ||
+        fesf_shard_read_images(sh, rel, FESF_SPLIT_TEST, 0, in.n, FESF_F32, released))
+        goto done;
     for (int64_t s = 0; s < in.n; s += a->batch) {
         int n = (int)(in.n - s < a->batch ? in.n - s : a->batch);
-        if (fesf_shard_read_images(sh, rel, FESF_SPLIT_TEST, s, n, FESF_F32, a->rel) ||
-            fesf_shard_read_images(sh, "plain", FESF_SPLIT_TEST, s, n, FESF_F32, a->x))
-            goto done;
-        score_batch(a, n, sums, &fig_rows);
+        score_batch(a, x + a->img * (size_t)s, released + a->img * (size_t)s, n, sums, &fig_rows);
     }
-    if (link_site(a, target, site_id, sh, in.n)) goto done;
+    if (link_site(a, target, site_id, sh, x, released, in.n)) goto done;
     rc = fig_rows && write_figure(a, target, site_id, fig_rows);
 done:
+    free(x), free(released);
     fesf_shard_close(sh);
     return rc ? fesf_error("site %d: %s", site_id, fesf_errmsg()) : 0;
 }
@@ -311,14 +314,13 @@ static int setup(auditor *a)
     if (check_shards(a) || fesf_model_create(&a->att, "attack-cnn", cfg->audit.width, a->c, a->h, a->wd, 0, a->batch))
         return -1;
     size_t B = (size_t)a->batch;
-    a->x = malloc(sizeof(float) * a->img * B), a->rel = malloc(sizeof(float) * a->img * B);
     a->rec = malloc(sizeof(float) * a->img * B), a->grid = malloc(sizeof(float) * a->img * 4 * FIG_ROWS);
     a->ssim_scratch = malloc(sizeof(float) * (fesf_ssim_scratch_floats(a->h, a->wd) + 1));
     a->sums = calloc((size_t)N_TARGETS * (size_t)a->n_sites * S_LEN, sizeof(double));
     a->lsums = calloc((size_t)N_TARGETS * (size_t)a->n_sites * LK_LEN, sizeof(double));
     a->mfig = calloc((size_t)N_TARGETS * (size_t)(a->n_sites + 1) * M_LEN, sizeof(double));
     a->scores = calloc((size_t)a->n_sites, sizeof(double *));
-    if (!a->x || !a->rel || !a->rec || !a->grid || !a->ssim_scratch || !a->sums || !a->lsums || !a->mfig || !a->scores)
+    if (!a->rec || !a->grid || !a->ssim_scratch || !a->sums || !a->lsums || !a->mfig || !a->scores)
         return fesf_error("out of memory");
     /* G: the coordinator's attacker, and the sites' linkage attack when beta2 < 1 */
     fesf_linkage_setup ls = linkage_setup(a, TARGET_SUR);
@@ -328,8 +330,9 @@ static int setup(auditor *a)
     fesf_ihm_params p1 = fesf_hide_params(cfg), p2 = fesf_iqem_pass2_params(cfg);
     a->att_key = cfg->run.seed ^ 0x61747461636b6572ull; /* "attacker": any key but a site's */
     a->opt = calloc(2 * fesf_model_n_params(a->att), sizeof(float));
+    a->x = malloc(sizeof(float) * a->img * B), a->rel = malloc(sizeof(float) * a->img * B);
     a->order = malloc(sizeof(int32_t) * (size_t)a->n_pub);
-    if (!a->opt || !a->order) return fesf_error("out of memory");
+    if (!a->opt || !a->order || !a->x || !a->rel) return fesf_error("out of memory");
     if (fesf_ihm_create(&a->ihm1, a->h, a->wd, a->c, a->batch, &p1) || fesf_ihm_create(&a->ihm2, a->h, a->wd, a->c, 1, &p2))
         return -1;
     if (a->host && fesf_ihm_set_host(a->ihm1, a->host)) return -1;

@@ -38,7 +38,8 @@ typedef struct {
     fesf_model *gen;       /* G (coordinator, surrogate target) */
     fesf_model *att;       /* the attacker */
     fesf_ihm *ihm1, *ihm2; /* the two IHM passes */
-    float *x, *rel, *rec;  /* [batch, C, H, W]: plaintext, released, reconstruction */
+    float *x, *rel;        /* [batch, C, H, W] the attacker's training batch: plaintext, released (coordinator) */
+    float *rec;            /* [batch, C, H, W] reconstructions (sites) */
     float *opt;            /* Adam state [2 * params] */
     float *ssim_scratch;
     float *grid;           /* [FIG_ROWS * 4, C, H, W] */

@@ -20,7 +20,8 @@ typedef struct {
     float eps;
     float *amp_q;          /* [n][m] released images' amplitudes */
     float *amp_g;          /* [ng][m] gallery amplitudes */
-    float *ref_g;          /* [ng][m] surrogate: |F(G(IHM(g)))|; NULL for the synthetic target */
+    const float *ref_g;    /* [ng][m] surrogate: gen_amp, or amp_g when beta2 = 1; NULL for the synthetic target */
+    float *gen_amp;        /* [ng][m] |F(G(IHM(g)))| (surrogate with beta2 < 1) */
     float *ref_h;          /* [m] synthetic: the host's amplitude */
     float *sim;            /* [ng][nb][m] L(g, b) */
     double *row;           /* [ng] d(q, .) */
@@ -58,7 +59,7 @@ static int generator_refs(lk *k, const float *x, int batch)
         for (int i = 0; i < b; i++) memcpy(buf + k->img * (size_t)i, gallery(k, x, g + i), sizeof(float) * k->img);
         if (fesf_ihm_apply(p1, buf, buf, b)) goto done;
         const float *y = fesf_model_forward(s->gen, buf, b, 1); /* as enhance runs G */
-        if (fesf_ihm_mask_amplitude(k->pf, y, b, k->ref_g + (size_t)k->m * (size_t)g)) goto done;
+        if (fesf_ihm_mask_amplitude(k->pf, y, b, k->gen_amp + (size_t)k->m * (size_t)g)) goto done;
     }
     rc = 0;
 done:
@@ -138,16 +139,16 @@ static int setup(lk *k, const fesf_linkage_setup *s, const float *x, const float
     k->ref_h = malloc(sizeof(float) * m);
     k->sim = malloc(sizeof(float) * m * ng * (size_t)k->nb);
     k->row = malloc(sizeof(double) * ng);
-    if (s->surrogate) k->ref_g = malloc(sizeof(float) * m * ng);
-    if (!k->amp_q || !k->amp_g || !k->ref_h || !k->sim || !k->row || (s->surrogate && !k->ref_g))
+    int use_gen = s->surrogate && s->gen && s->beta_lo < 1;
+    if (use_gen) k->gen_amp = malloc(sizeof(float) * m * ng);
+    if (!k->amp_q || !k->amp_g || !k->ref_h || !k->sim || !k->row || (use_gen && !k->gen_amp))
         return fesf_error("out of memory for the linkage attack (%lld gallery images)", (long long)k->ng);
     if (amplitudes(k, rel, n, k->amp_q, batch) || amplitudes(k, x, n, k->amp_g, batch) ||
         amplitudes(k, s->pub, s->n_pub, k->amp_g + m * (size_t)n, batch))
         return -1;
     if (s->surrogate) {
-        if (s->gen && s->beta_lo < 1) {
-            if (generator_refs(k, x, batch)) return -1;
-        } else memcpy(k->ref_g, k->amp_g, sizeof(float) * m * ng); /* beta2 = 1: A_ref drops out */
+        if (use_gen && generator_refs(k, x, batch)) return -1;
+        k->ref_g = use_gen ? k->gen_amp : k->amp_g; /* beta2 = 1: A_ref drops out */
         fill_sim(k);
     }
     return 0;
@@ -177,7 +178,7 @@ int fesf_linkage_site(const fesf_linkage_setup *s, const float *x, const float *
     rc = 0;
 done:
     fesf_ihm_destroy(k.pf);
-    free(k.amp_q), free(k.amp_g), free(k.ref_g), free(k.ref_h), free(k.sim), free(k.row), free(lq);
+    free(k.amp_q), free(k.amp_g), free(k.gen_amp), free(k.ref_h), free(k.sim), free(k.row), free(lq);
     return rc;
 }
 

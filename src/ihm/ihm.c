@@ -200,6 +200,13 @@ int fesf_ihm_set_host(fesf_ihm *p, const float *host_chw)
     return 0;
 }
 
+/* Image id's stream of one keyed purpose (FESF_STREAM_NOISE, _BETA,
+ * _KEYED_HOST): the split (id's high word) goes into the purpose's slot. */
+static void keyed_stream(fesf_rng *r, uint64_t key, uint64_t id, uint32_t purpose)
+{
+    fesf_rng_init(r, key, (uint32_t)id, purpose + 16u * (uint32_t)(id >> 32));
+}
+
 /* A tagged image's mask bins: |X| exp(sigma z) in place of |X|, and its beta
  * as the factor f = beta / plan beta on D. */
 static void delta_tagged(fesf_ihm *p, int ch, fftwf_complex *s, const fesf_ihm_tag *t)
@@ -209,7 +216,7 @@ static void delta_tagged(fesf_ihm *p, int ch, fftwf_complex *s, const fesf_ihm_t
     float f = p->prm.beta > 0 ? (float)(t->beta / p->prm.beta) : 0.0f;
     double sigma = p->prm.noise;
     fesf_rng r;
-    fesf_rng_init(&r, t->key, (uint32_t)t->id, FESF_STREAM_NOISE + 16u * (uint32_t)(t->id >> 32));
+    keyed_stream(&r, t->key, t->id, FESF_STREAM_NOISE);
     uint64_t base = (uint64_t)ch * (uint64_t)p->h * (uint64_t)p->w;
     for (int64_t j = 0; j < p->nmask; j++) {
         int32_t k = p->mask_idx[j];
@@ -226,14 +233,15 @@ static void delta_tagged(fesf_ihm *p, int ch, fftwf_complex *s, const fesf_ihm_t
  * never read by the column transform and are zeroed for the row inverse). */
 static void make_delta(fesf_ihm *p, int ch, fftwf_complex *s, const fesf_ihm_tag *t)
 {
-    const float *ah = p->host_amp + ch * p->nmask;
-    const fftwf_complex *u = p->host_u + ch * p->nmask;
     if (t) delta_tagged(p, ch, s, t);
-    else
+    else {
+        const float *ah = p->host_amp + ch * p->nmask;
+        const fftwf_complex *u = p->host_u + ch * p->nmask;
         for (int64_t j = 0; j < p->nmask; j++) {
             int32_t k = p->mask_idx[j];
             s[k] = (cabsf(s[k]) - ah[j]) * u[j];
         }
+    }
     /* zero every bin outside the mask: walk rows, keep the mask runs */
     int64_t j = 0;
     for (int k = 0; k < p->h; k++) {
@@ -299,22 +307,28 @@ int fesf_ihm_set_tags(fesf_ihm *p, const fesf_ihm_tag *tags, int n)
 double fesf_ihm_draw_beta(uint64_t key, uint64_t id, double lo, double hi)
 {
     fesf_rng r;
-    fesf_rng_init(&r, key, (uint32_t)id, FESF_STREAM_BETA + 16u * (uint32_t)(id >> 32));
+    keyed_stream(&r, key, id, FESF_STREAM_BETA);
     return lo < hi ? lo + (hi - lo) * fesf_rng_uniform(&r) : lo;
 }
 
 int64_t fesf_ihm_draw_host(uint64_t key, uint64_t id, int64_t n)
 {
     fesf_rng r;
-    fesf_rng_init(&r, key, (uint32_t)id, FESF_STREAM_KEYED_HOST + 16u * (uint32_t)(id >> 32));
+    keyed_stream(&r, key, id, FESF_STREAM_KEYED_HOST);
     return (int64_t)fesf_rng_below(&r, (uint64_t)n);
+}
+
+/* Copy n float images [n, C, H, W] into the plan's slots. */
+static void load_f32(fesf_ihm *p, const float *x, int n)
+{
+    size_t hw = (size_t)p->h * (size_t)p->w;
+    for (int i = 0; i < n * p->c; i++) memcpy(p->real + (size_t)i * p->rdist, x + (size_t)i * hw, sizeof(float) * hw);
 }
 
 int fesf_ihm_mask_amplitude(fesf_ihm *p, const float *x, int n, float *amp)
 {
     if (n < 0 || n > p->batch) return fesf_error("ihm: %d images for a plan of batch %d", n, p->batch);
-    size_t hw = (size_t)p->h * (size_t)p->w;
-    for (int i = 0; i < n * p->c; i++) memcpy(p->real + (size_t)i * p->rdist, x + (size_t)i * hw, sizeof(float) * hw);
+    load_f32(p, x, n);
     if (n) forward(p);
     for (int i = 0; i < n * p->c; i++) {
         const fftwf_complex *s = p->spec + (size_t)i * p->cdist;
@@ -326,8 +340,7 @@ int fesf_ihm_mask_amplitude(fesf_ihm *p, const float *x, int n, float *amp)
 int fesf_ihm_apply(fesf_ihm *p, const float *x, float *out, int n)
 {
     if (check_call(p, n)) return -1;
-    size_t hw = (size_t)p->h * (size_t)p->w;
-    for (int i = 0; i < n * p->c; i++) memcpy(p->real + (size_t)i * p->rdist, x + (size_t)i * hw, sizeof(float) * hw);
+    load_f32(p, x, n);
     return n ? run(p, out, n) : 0;
 }
 

@@ -41,10 +41,17 @@ int fesf_run_figure_path(char *buf, const char *out, const char *name)
     return fesf_mkdir_p(dir);
 }
 
+/* out/site-NNN: site NNN's private folder. */
+static void site_dir(char buf[FESF_RUN_PATH_MAX], const char *out, int site)
+{
+    snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/site-%03d", FESF_PATH_MAX, out, site);
+}
+
 int fesf_run_site_figure_path(char *buf, const char *out, int site, const char *name)
 {
-    char dir[FESF_RUN_PATH_MAX];
-    snprintf(dir, sizeof dir, "%.*s/site-%03d/%s", FESF_PATH_MAX, out, site, FESF_RUN_FIGURES);
+    char dir[FESF_RUN_PATH_MAX], sdir[FESF_RUN_PATH_MAX];
+    site_dir(sdir, out, site);
+    fesf_run_file(dir, sdir, FESF_RUN_FIGURES);
     snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/%s", FESF_PATH_MAX, dir, name);
     return fesf_mkdir_p(dir);
 }
@@ -79,8 +86,8 @@ int fesf_run_site_key(const char *out, int site, int mode, uint64_t seed, uint64
         return 0;
     }
     char dir[FESF_RUN_PATH_MAX], path[FESF_RUN_PATH_MAX];
-    snprintf(dir, sizeof dir, "%.*s/site-%03d", FESF_PATH_MAX, out, site);
-    snprintf(path, sizeof path, "%.*s/ihm.key", FESF_PATH_MAX, dir);
+    site_dir(dir, out, site);
+    fesf_run_file(path, dir, FESF_RUN_SITE_KEY);
     if (access(path, F_OK) == 0) return read_key(path, key);
     return fesf_mkdir_p(dir) || make_key(path, key);
 }

@@ -224,7 +224,6 @@ static void add_quality(quality_sums *q, const float *plain, const float *syn, c
     }
 }
 
-/* One split of a shard: /surrogate = IHM(x, G(x_sy)) image by image. */
 void fesf_iqem_pass2_range(const fesf_config *cfg, double *lo, double *hi)
 {
     int ranged = cfg->iqem.beta2_auto && cfg->ihm.beta_min < cfg->ihm.beta_max;
@@ -246,6 +245,7 @@ fesf_ihm_params fesf_iqem_pass2_params(const fesf_config *cfg)
     return (fesf_ihm_params){cfg->iqem.alpha2, hi, cfg->ihm.mask, cfg->ihm.noise};
 }
 
+/* One split of a shard: /surrogate = IHM(x, G(x_sy)) image by image. */
 static int surrogate_split(enhancer *e, fesf_model *gen, fesf_shard *sh, int sp, fesf_ihm *plan, const float *host,
                            uint64_t key, quality_sums *q, float *bufs, float *scratch)
 {
@@ -265,7 +265,8 @@ static int surrogate_split(enhancer *e, fesf_model *gen, fesf_shard *sh, int sp,
             return -1;
         const float *gout = fesf_model_forward(gen, syn, k, 1);
         for (int i = 0; i < k; i++) { /* the enhanced image is this image's host */
-            fesf_ihm_tag t = fesf_iqem_pass2_tag(e->cfg, key, fesf_ihm_tag_id(sp, s + i));
+            fesf_ihm_tag t;
+            if (keyed) t = fesf_iqem_pass2_tag(e->cfg, key, fesf_ihm_tag_id(sp, s + i));
             if (fesf_ihm_set_host(plan, gout + img * (size_t)i) || (keyed && fesf_ihm_set_tags(plan, &t, 1)) ||
                 fesf_ihm_apply(plan, x + img * (size_t)i, sur + img * (size_t)i, 1))
                 return -1;
@@ -547,8 +548,9 @@ int fesf_iqem_quality_read(const char *run_out, double v[FESF_IQEM_QUALITY_N])
     int found = 0;
     double x;
     while (f && fgets(line, sizeof line, f))
-        for (int k = 0; k < FESF_IQEM_QUALITY_N && line[0] != '#'; k++)
-            if (sscanf(line, "%63s %lf", name, &x) == 2 && !strcmp(name, fesf_iqem_quality_names[k])) v[k] = x, found++;
+        if (line[0] != '#' && sscanf(line, "%63s %lf", name, &x) == 2)
+            for (int k = 0; k < FESF_IQEM_QUALITY_N; k++)
+                if (!strcmp(name, fesf_iqem_quality_names[k])) v[k] = x, found++;
     if (f) fclose(f);
     return found ? 0 : -1;
 }
