@@ -26,7 +26,8 @@ enum {
     FESF_STREAM_AUDIT = 7,
     FESF_STREAM_NOISE = 8,      /* keyed: ihm.noise */
     FESF_STREAM_BETA = 9,       /* keyed: ihm.beta_min/beta_max */
-    FESF_STREAM_KEYED_HOST = 10 /* keyed: ihm.host_mode = keyed */
+    FESF_STREAM_KEYED_HOST = 10, /* keyed: ihm.host_mode = keyed */
+    FESF_STREAM_TRAIN_AUGMENT = 11 /* train.augment */
 };
 
 void fesf_rng_init(fesf_rng *r, uint64_t seed, uint32_t stream_a, uint32_t stream_b);

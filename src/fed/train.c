@@ -11,6 +11,7 @@
  * train_report.c (train_internal.h). */
 #include "train_internal.h"
 
+#include "fesf/augment.h"
 #include "fesf/error.h"
 #include "fesf/run_dir.h"
 #include "fesf/fed.h"
@@ -41,6 +42,13 @@ static void gather_batch(trainer *t, const site_data *s, const int32_t *ids, int
     }
 }
 
+/* train.augment on the batch in xb: its n images start at position pos of the site's stream. */
+static void augment(trainer *t, const site_data *s, uint64_t seed, uint64_t pos, int n)
+{
+    const data_shape *d = &t->shape;
+    fesf_augment_batch(t->cfg->train.augment, d->c, d->h, d->w, seed, s->id, pos, t->xb, n, t->aug);
+}
+
 /* FedSGD: one minibatch gradient at the global parameters (positions
  * round*B .. round*B+B-1 of the site's stream). */
 static double site_fedsgd(trainer *t, const site_data *s, int64_t round, uint64_t seed, int *used)
@@ -48,6 +56,7 @@ static double site_fedsgd(trainer *t, const site_data *s, int64_t round, uint64_
     int32_t ids[65536];
     int n = fesf_fed_sgd_batch(seed, s->id, s->n[SPLIT_TRAIN], round, t->cfg->train.batch, t->idx, ids);
     gather_batch(t, s, ids, n);
+    augment(t, s, seed, (uint64_t)round * (uint64_t)t->cfg->train.batch, n);
     fesf_model_zero_grad(t->m);
     const float *logits = fesf_model_forward(t->m, t->xb, n, 1);
     float *dl = fesf_model_dlogits(t->m);
@@ -65,11 +74,13 @@ static double site_fedavg(trainer *t, const site_data *s, int64_t round, uint64_
     double loss = 0;
     memset(t->local_state, 0, sizeof(float) * t->np * (size_t)fesf_optim_state_per_param(&t->local));
     for (int e = 0; e < t->cfg->train.local_epochs; e++) {
-        epoch_order(t, s, round * t->cfg->train.local_epochs + e, seed);
+        int64_t epoch = round * t->cfg->train.local_epochs + e;
+        epoch_order(t, s, epoch, seed);
         for (int64_t start = 0; start < ns; start += B) {
             int n = (int)(ns - start < B ? ns - start : B);
             if (n < 2 && start > 0) break; /* batch norm needs two samples */
             gather_batch(t, s, t->idx + start, n);
+            augment(t, s, seed, (uint64_t)(epoch * ns + start), n);
             loss += fesf_model_train_step(t->m, t->xb, t->yb, n, t->class_w, &t->local, steps++, t->local_state);
             *used += n;
         }
@@ -275,7 +286,8 @@ static int alloc_buffers(trainer *t, int64_t most)
     t->opt_state = calloc(opt_floats(t) + 1, sizeof(float));
     t->velocity = t->opt_state ? t->opt_state + t->np * (size_t)fesf_optim_state_per_param(&t->oc) : NULL;
     t->local_state = calloc(t->np * (size_t)fesf_optim_state_per_param(&t->local) + 1, sizeof(float));
-    t->xb = malloc(sizeof(float) * (img + (size_t)t->shape.k) * (size_t)cfg->train.batch);
+    t->xb = malloc(sizeof(float) * ((img + (size_t)t->shape.k) * (size_t)cfg->train.batch + img));
+    t->aug = t->xb ? t->xb + (img + (size_t)t->shape.k) * (size_t)cfg->train.batch : NULL;
     t->yb = malloc(sizeof(int32_t) * (size_t)cfg->train.batch);
     t->idx = malloc(sizeof(int32_t) * (size_t)most);
     t->stats = calloc((2 * (size_t)t->n_sites + 1) * t->stats_len, sizeof(double));

@@ -109,3 +109,4 @@ int fesf_train_normalise(trainer *t)
                 }
     return 0;
 }
+

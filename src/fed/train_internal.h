@@ -41,6 +41,7 @@ typedef struct {
     float *global;              /* [np + nb] the round's broadcast state */
     float *acc;                 /* [np + nb + 2]: weighted sum, loss, images */
     float *opt_state, *local_state, *xb;
+    float *aug;                 /* [C H W] fesf_augment_batch's scratch image, inside xb's allocation */
     float *velocity;            /* [np] FedAvg server momentum, inside opt_state (checkpointed with it) */
     int32_t *yb, *idx;
     fesf_optim_config oc, local;
@@ -99,6 +100,7 @@ static inline size_t opt_floats(const trainer *t) { return t->np * (size_t)fesf_
 int fesf_train_read_shape(const char *dir, const char *group, data_shape *s);
 int fesf_train_load_site(trainer *t, site_data *s);
 int fesf_train_normalise(trainer *t);
+
 
 /* train_ckpt.c: ckpt-RRRR.h5 after `done` rounds of `repeat` (the global
  * state, the server optimizer, the results so far); the newest one back

@@ -192,3 +192,24 @@ n=$(auto_rounds maxr --set train.patience=100 --set train.min_steps=0 --set trai
 [ "$n" = 4 ] && grep -q "Repeat 1 stopped after round 4: train.max_rounds reached" "$TMP/maxr.md" \
     && ok "  patience 100, max_rounds 4: stops at max_rounds and says so" || nok "auto max_rounds: $n rounds"
 echo "1..$_n"
+
+# train.augment: the same batches on any rank layout, reruns bit-identical, and really applied
+G="$T --set train.algo=fedavg --set train.rounds=1 --set train.augment=flip+shift"
+check "augment flip+shift, FedAvg, mpirun -np 5" mpirun --oversubscribe -np 5 "$FESF" train -q $G
+cp "$RUN/model.h5" "$TMP/aug5.h5"
+check "  again" mpirun --oversubscribe -np 5 "$FESF" train -q $G
+cp "$RUN/model.h5" "$TMP/aug5b.h5"
+check "  on 3 ranks (two sites a rank)" mpirun --oversubscribe -np 3 "$FESF" train -q $G
+cp "$RUN/model.h5" "$TMP/aug3.h5"
+check "  and without augmentation" mpirun --oversubscribe -np 5 "$FESF" train -q $G --set train.augment=none
+$PY - "$TMP/aug5.h5" "$TMP/aug5b.h5" "$TMP/aug3.h5" "$RUN/model.h5" >"$TMP/aug" 2>&1 <<'PYEOF' && ok "augmentation: reruns bit-identical, 5 ranks = 3 ranks, and it changes the model: $(cat "$TMP/aug")" || { nok "augmentation"; sed 's/^/#   /' "$TMP/aug"; }
+import sys, h5py, numpy as np
+f = [h5py.File(p) for p in sys.argv[1:5]]
+names = []
+f[0].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and o.dtype.kind == "f" else None)
+rel = lambda a, b: max(float(np.abs(a[n][()] - b[n][()]).max() / max(np.abs(a[n][()]).max(), 1e-12)) for n in names)
+assert names and all(f[0][n][()].tobytes() == f[1][n][()].tobytes() for n in names)
+r3, rn = rel(f[0], f[2]), rel(f[0], f[3])
+print(f"5 vs 3 ranks {r3:.1e}, with vs without {rn:.1e}")
+assert r3 <= 1e-4 and rn > 1e-2
+PYEOF
