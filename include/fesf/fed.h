@@ -100,6 +100,10 @@ typedef struct {
 typedef struct {
     int n;
     fesf_train_row *rows;           /* pooled best, per site best, pooled last, as written */
+    int repeats, classes;           /* of the flags line */
+    int still_improving;            /* repeats whose best validation round was the last one */
+    int near_chance;                /* repeats whose test balanced accuracy is within 0.02 of 1/classes */
+    int rounds_min, rounds_max;     /* rounds trained, over the repeats */
 } fesf_train_summary;
 /* 0, or -1 when there is no summary.tsv (no finished training). */
 int fesf_train_summary_load(const char *dir, fesf_train_summary *s);

@@ -45,6 +45,21 @@ static void report_row(const trainer *t, FILE *md, FILE *tsv, const repeat_resul
     fputc('\n', md), fputc('\n', tsv);
 }
 
+/* summary.tsv's flags line (a comment to older readers): the repeats, the
+ * classes, how many repeats were still improving or near chance, the
+ * fewest and most rounds trained. */
+static void summary_flags(const trainer *t, FILE *tsv, const repeat_result *res, int n)
+{
+    int still = 0, chance = 0, lo = 0, hi = 0;
+    for (int r = 0; r < n; r++) {
+        still += fesf_train_still_improving(t->cfg, &res[r]), chance += fesf_train_near_chance(&res[r], t->shape.k);
+        lo = r == 0 || res[r].rounds_run < lo ? res[r].rounds_run : lo;
+        hi = res[r].rounds_run > hi ? res[r].rounds_run : hi;
+    }
+    fprintf(tsv, "# flags repeats=%d classes=%d still_improving=%d near_chance=%d rounds_min=%d rounds_max=%d\n", n,
+            t->shape.k, still, chance, lo, hi);
+}
+
 /* report.md (human) and summary.tsv (for `fesf run`'s report and sweeps). */
 int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
 {
@@ -65,6 +80,7 @@ int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
     fprintf(f, "| input | sites | round | accuracy | balanced accuracy | macro-F1 | AUC |\n"
                "| --- | --- | --- | --- | --- | --- | --- |\n");
     fesf_stamp_text(tsv, &t->stage, 0);
+    summary_flags(t, tsv, res, n);
     fprintf(tsv, "input\tsite\tround\trepeats\taccuracy\taccuracy_sd\tbalanced_accuracy\tbalanced_accuracy_sd\t"
                  "macro_f1\tmacro_f1_sd\tauc\tauc_sd\n");
     for (int which = -2; which < t->n_sites; which++) report_row(t, f, tsv, res, n, which);
@@ -120,6 +136,10 @@ int fesf_train_summary_load(const char *dir, fesf_train_summary *s)
     int cap = 0;
     while (fgets(line, sizeof line, f)) {
         fesf_train_row r;
+        if (sscanf(line, "# flags repeats=%d classes=%d still_improving=%d near_chance=%d rounds_min=%d rounds_max=%d",
+                   &s->repeats, &s->classes, &s->still_improving, &s->near_chance, &s->rounds_min,
+                   &s->rounds_max) == 6)
+            continue;
         if (line[0] == '#' || !parse_row(line, &r)) continue;
         if (s->n == cap) {
             cap = cap ? 2 * cap : 16;

@@ -48,6 +48,31 @@ static void results_rows(FILE *f, const fesf_config *cfg, int input, int pass)
     fesf_train_summary_free(&s);
 }
 
+/* One input's training length and flags (still improving, near chance), from its summary.tsv. */
+static void training_flags(FILE *f, const fesf_config *cfg, int input)
+{
+    char dir[FESF_RUN_PATH_MAX];
+    fesf_train_summary s;
+    fesf_run_train_dir(dir, cfg->run.out, input);
+    if (fesf_train_summary_load(dir, &s)) {
+        fesf_error_clear();
+        return;
+    }
+    const char *name = fesf_run_input_name(input), *pl = s.repeats > 1 ? "s" : "";
+    if (s.repeats > 0 && s.rounds_min == s.rounds_max)
+        fprintf(f, "- %s: %d rounds in every repeat.\n", name, s.rounds_max);
+    else if (s.repeats > 0)
+        fprintf(f, "- %s: %d to %d rounds.\n", name, s.rounds_min, s.rounds_max);
+    if (s.still_improving)
+        fprintf(f, "- **%s: still improving** in %d of %d repeat%s (the best validation round was the last one): more "
+                   "rounds may help (train.rounds = auto).\n", name, s.still_improving, s.repeats, pl);
+    if (s.near_chance)
+        fprintf(f, "- **%s: near chance** in %d of %d repeat%s: the test balanced accuracy is within 0.02 of chance "
+                   "(%.3f), so the model tells the classes apart no better than a constant guess, whatever its "
+                   "accuracy.\n", name, s.near_chance, s.repeats, pl, s.classes > 0 ? 1.0 / s.classes : 0.0);
+    fesf_train_summary_free(&s);
+}
+
 /* What the surrogates protect against and what they do not, with this run's figures. */
 static void plain_words(FILE *f, const fesf_config *cfg)
 {
@@ -93,6 +118,8 @@ static void results_table(FILE *f, const fesf_config *cfg, const int *inputs, in
     for (int pass = 0; pass < 3; pass++)
         for (int i = 0; i < n; i++) results_rows(f, cfg, inputs[i], pass);
     fprintf(f, "\nPer-round figures: `train-<input>/metrics.jsonl`; models: `train-<input>/model.h5`.\n\n");
+    for (int i = 0; i < n; i++) training_flags(f, cfg, inputs[i]);
+    fputc('\n', f);
 }
 
 static void quality_table(FILE *f, const fesf_config *cfg)

@@ -7,6 +7,19 @@ check "fesf run configs/demo.ini (small), mpirun -np 5" mpirun --oversubscribe -
 for input in plain synthetic surrogate; do
     grep -q "^| $input | all | best validation |" "$TMP/run/report.md" && ok "report.md has the $input row" || nok "no $input row"
 done
+$PY - "$TMP/run" >"$TMP/fl" 2>&1 <<'PYEOF' && ok "report.md gives each training's rounds and its flags exactly as its summary.tsv counts them: $(cat "$TMP/fl")" || { nok "run report flags"; sed 's/^/#   /' "$TMP/fl"; }
+import sys
+run, seen = sys.argv[1], []
+md = open(f"{run}/report.md").read()
+for i in ("plain", "synthetic", "surrogate"):
+    line = [l for l in open(f"{run}/train-{i}/summary.tsv") if l.startswith("# flags ")][0]
+    f = {k: int(v) for k, v in (kv.split("=") for kv in line.split()[2:])}
+    assert f"- {i}: {f['rounds_max']} rounds in every repeat." in md, i
+    assert (f"**{i}: still improving** in {f['still_improving']} of" in md) == (f["still_improving"] > 0), (i, f)
+    assert (f"**{i}: near chance** in {f['near_chance']} of" in md) == (f["near_chance"] > 0), (i, f)
+    seen.append(f"{i} still improving {f['still_improving']}, near chance {f['near_chance']}")
+print(", ".join(seen))
+PYEOF
 grep -q "^| surrogate | site 4 | best validation |" "$TMP/run/report.md" && ok "report.md has per-site rows" || nok "per-site rows"
 grep -q "^| synthetic | all | [0-9]* |" "$TMP/run/report.md" && grep -q "^| surrogate | all | [0-9]* |" "$TMP/run/report.md" \
     && ok "report.md has the audit table (synthetic and surrogate)" || nok "audit table"

@@ -154,7 +154,7 @@ assert [g[0] for g in got] == list(counts), (got, counts)
 assert np.allclose([g[1] for g in got], want, atol=1e-4), (got, want)
 print(f"counts {list(counts)}, weights {[round(w, 4) for w in want]}")
 PYEOF
-$PY - "$TMP" >"$TMP/flags" 2>&1 <<'PYEOF' && ok "the still-improving and near-chance flags appear in the log and report.md exactly when they should: $(cat "$TMP/flags")" || { nok "training flags"; sed 's/^/#   /' "$TMP/flags"; }
+$PY - "$TMP" >"$TMP/flags" 2>&1 <<'PYEOF' && ok "the still-improving and near-chance flags appear in the log, report.md and summary.tsv exactly when they should: $(cat "$TMP/flags")" || { nok "training flags"; sed 's/^/#   /' "$TMP/flags"; }
 import json, sys
 tmp, seen = sys.argv[1], []
 for lr in ("0.05", "0"):
@@ -166,6 +166,8 @@ for lr in ("0.05", "0"):
     still, chance = best == 3, bal <= 0.5 + 0.02
     assert ("was still improving" in log) == still and ("**Still improving" in md) == still, (lr, best, still)
     assert ("within 0.02 of chance" in log) == chance and ("**Near chance" in md) == chance, (lr, bal, chance)
+    flags = dict(kv.split("=") for kv in [l for l in open(f"{tmp}/cw{lr}.tsv") if l.startswith("# flags ")][0].split()[2:])
+    assert (int(flags["still_improving"]), int(flags["near_chance"])) == (int(still), int(chance)), flags
     seen.append(f"lr {lr}: best round {best}/3 (flag {'on' if still else 'off'}), balanced accuracy {bal:.3f} (flag {'on' if chance else 'off'})")
 print("; ".join(seen))
 PYEOF
