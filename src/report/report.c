@@ -24,16 +24,21 @@ static void mean_sd(FILE *f, double m, double sd, int repeats)
     else fprintf(f, "%.3f", m);
 }
 
+/* train-<input>/summary.tsv; -1 (error cleared) when that training has not finished. */
+static int load_summary(const fesf_config *cfg, int input, fesf_train_summary *s)
+{
+    char dir[FESF_RUN_PATH_MAX];
+    fesf_run_train_dir(dir, cfg->run.out, input);
+    if (fesf_train_summary_load(dir, s) == 0) return 0;
+    fesf_error_clear();
+    return -1;
+}
+
 /* Rows of one input's summary in pass 0 (pooled best), 1 (per site) or 2 (pooled last). */
 static void results_rows(FILE *f, const fesf_config *cfg, int input, int pass)
 {
-    char dir[FESF_RUN_PATH_MAX];
     fesf_train_summary s;
-    fesf_run_train_dir(dir, cfg->run.out, input);
-    if (fesf_train_summary_load(dir, &s)) {
-        fesf_error_clear();
-        return;
-    }
+    if (load_summary(cfg, input, &s)) return;
     for (int i = 0; i < s.n; i++) {
         const fesf_train_row *r = &s.rows[i];
         int all = r->site == 0;
@@ -51,13 +56,8 @@ static void results_rows(FILE *f, const fesf_config *cfg, int input, int pass)
 /* One input's training length and flags (still improving, near chance), from its summary.tsv. */
 static void training_flags(FILE *f, const fesf_config *cfg, int input)
 {
-    char dir[FESF_RUN_PATH_MAX];
     fesf_train_summary s;
-    fesf_run_train_dir(dir, cfg->run.out, input);
-    if (fesf_train_summary_load(dir, &s)) {
-        fesf_error_clear();
-        return;
-    }
+    if (load_summary(cfg, input, &s)) return;
     const char *name = fesf_run_input_name(input), *pl = s.repeats > 1 ? "s" : "";
     if (s.repeats > 0 && s.rounds_min == s.rounds_max)
         fprintf(f, "- %s: %d rounds in every repeat.\n", name, s.rounds_max);
