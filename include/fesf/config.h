@@ -22,6 +22,7 @@ enum { FESF_OPT_SGD, FESF_OPT_ADAM, FESF_OPT_ADAMW };
 enum { FESF_CW_NONE, FESF_CW_BALANCED };
 /* train.augment: a bit set (none, flip, shift, flip+shift) */
 enum { FESF_AUG_NONE = 0, FESF_AUG_FLIP = 1, FESF_AUG_SHIFT = 2 };
+enum { FESF_NORM_POOLED, FESF_NORM_IMAGE }; /* train.normalise */
 
 #define FESF_PATH_MAX 1024
 #define FESF_LIST_MAX 16
@@ -64,7 +65,7 @@ typedef struct {
         int arch, width;
     } model;
     struct {
-        int input, algo, rounds, local_epochs, batch, optimizer, eval_every, class_weights, augment;
+        int input, algo, rounds, local_epochs, batch, optimizer, eval_every, class_weights, augment, normalise;
         int patience, max_rounds, min_steps; /* rounds = auto (-1) */
         double lr, momentum, weight_decay, participation, server_momentum;
     } train;

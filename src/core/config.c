@@ -35,6 +35,7 @@ static const char *const algo_names[] = {"fedsgd", "fedavg", NULL};
 static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
 static const char *const log_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const cw_names[] = {"none", "balanced", NULL};
+static const char *const normalise_names[] = {"pooled", "image", NULL};
 static const char *const augment_names[] = {"none", "flip", "shift", "flip+shift", NULL}; /* FESF_AUG_* bits */
 
 #define F(sec, field) offsetof(fesf_config, sec.field), sizeof(((fesf_config *)0)->sec.field)
@@ -120,6 +121,9 @@ static const key_desc keys[] = {
      "fraction of sites per round"},
     {"train", "class_weights", T_ENUM, F(train, class_weights), "none", 0, 0, cw_names,
      "loss weights per class: balanced = N / (K n_c) from the sites' summed training label counts; none"},
+    {"train", "normalise", T_ENUM, F(train, normalise), "pooled", 0, 0, normalise_names,
+     "input normalisation: pooled (per-channel mean and std of all sites' training images, from summed "
+     "moments) | image (each image to zero mean and unit std per channel; nothing leaves the site)"},
     {"train", "augment", T_ENUM, F(train, augment), "none", 0, 0, augment_names,
      "site-side augmentation of the training images: flip (left-right, p = 1/2), shift (up to 7% of the "
      "size each way, edges repeated), flip+shift, none"},

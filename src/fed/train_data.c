@@ -1,6 +1,7 @@
 /* The sites' shards for `fesf train` (train_internal.h): the image shape of
  * site-001.h5, every split of this rank's sites as floats in [0,1], then
- * normalised by the per-channel mean and std pooled over all sites. */
+ * normalised (train.normalise: by the per-channel mean and std pooled over
+ * all sites, or each image by its own). */
 #include "train_internal.h"
 
 #include "fesf/error.h"
@@ -75,9 +76,32 @@ int fesf_train_load_site(trainer *t, site_data *s)
     return rc ? fesf_error("site %d: %s", s->id, fesf_errmsg()) : 0;
 }
 
-/* Per-channel mean and std over all sites' training images, from reduced sums. */
+/* train.normalise = image: each channel of each image to zero mean, unit std. */
+static void normalise_images(trainer *t)
+{
+    size_t hw = (size_t)t->shape.h * (size_t)t->shape.w;
+    for (int i = 0; i < t->n_mine; i++)
+        for (int sp = 0; sp < 3; sp++)
+            for (int64_t j = 0; j < t->sites[i].n[sp] * t->shape.c; j++) {
+                float *p = t->sites[i].x[sp] + (size_t)j * hw;
+                double m = 0, v = 0;
+                for (size_t q = 0; q < hw; q++) m += p[q];
+                m /= (double)hw;
+                for (size_t q = 0; q < hw; q++) v += (p[q] - m) * (p[q] - m);
+                float sd = (float)sqrt(v / (double)hw > 1e-12 ? v / (double)hw : 1e-12), mf = (float)m;
+                for (size_t q = 0; q < hw; q++) p[q] = (p[q] - mf) / sd;
+            }
+}
+
+/* Per-channel mean and std over all sites' training images, from reduced sums
+ * (train.normalise = pooled), or each image by its own (image). */
 int fesf_train_normalise(trainer *t)
 {
+    if (t->cfg->train.normalise == FESF_NORM_IMAGE) {
+        normalise_images(t);
+        if (t->w->rank == 0) fesf_info("normalisation: each image by its own mean and std");
+        return 0;
+    }
     int c = t->shape.c;
     size_t hw = (size_t)t->shape.h * (size_t)t->shape.w;
     double sums[2 * MAX_CHANNELS + 1] = {0};

@@ -215,3 +215,36 @@ r3, rn = rel(f[0], f[2]), rel(f[0], f[3])
 print(f"5 vs 3 ranks {r3:.1e}, with vs without {rn:.1e}")
 assert r3 <= 1e-4 and rn > 1e-2
 PYEOF
+
+# train.normalise = image: invariant to a per-image affine change of intensity (pooled is not)
+$PY -c "
+import numpy as np
+r = np.random.default_rng(1)
+y = np.arange(240) % 2
+x = (r.random((240, 28, 28)) * 0.3 + 0.35 * y[:, None, None] * (np.arange(28) < 14)[None, None, :]).astype(np.float32)
+a, b = r.uniform(0.3, 1, (240, 1, 1)), r.uniform(0, 0.3, (240, 1, 1))
+np.savez('$TMP/n1.npz', train_images=x, train_labels=y)
+np.savez('$TMP/n2.npz', train_images=(a * x + b).astype(np.float32), train_labels=y)
+"
+for k in 1 2; do
+    check "prepare intensity set $k" "$FESF" prepare -q --set data.source="npz:$TMP/n$k.npz" --set data.public=0.05 --set run.out="$TMP/n$k"
+done
+for nm in image pooled; do
+    for k in 1 2; do
+        mpirun --oversubscribe -np 3 "$FESF" train -q --set run.out="$TMP/n$k" --set train.input=plain --set train.rounds=4 \
+            --set train.eval_every=2 --set train.batch=16 --set train.normalise=$nm >"$TMP/n$k$nm.log" 2>&1 \
+            && cp "$TMP/n$k/model.h5" "$TMP/n$k$nm.h5" || nok "train normalise=$nm on set $k: $(tail -1 "$TMP/n$k$nm.log")"
+    done
+done
+$PY - "$TMP" >"$TMP/nm" 2>&1 <<'PYEOF' && ok "normalise = image: images scaled and offset one by one train the same model, pooled does not: $(cat "$TMP/nm")" || { nok "normalise = image"; sed 's/^/#   /' "$TMP/nm"; }
+import sys, h5py, numpy as np
+t = sys.argv[1]
+def rel(p, q):
+    a, b = h5py.File(p), h5py.File(q)
+    names = []
+    a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) and o.dtype.kind == "f" else None)
+    return max(float(np.abs(a[n][()] - b[n][()]).max() / max(np.abs(a[n][()]).max(), 1e-12)) for n in names)
+ri, rp = rel(f"{t}/n1image.h5", f"{t}/n2image.h5"), rel(f"{t}/n1pooled.h5", f"{t}/n2pooled.h5")
+print(f"image {ri:.1e}, pooled {rp:.1e}")
+assert ri < 1e-3 and rp > 1e-2
+PYEOF
