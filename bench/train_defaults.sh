@@ -1,35 +1,43 @@
 #!/bin/sh
-# Issue 13's measurement of the training defaults (not a test; minutes per run on 2 cores):
-# PneumoniaMNIST and a 500-image subsample of it, 4 sites, 3 seeds, default.ini with the audit off,
-# each with today's defaults and with the candidate options given as arguments, e.g.
-#   sh bench/train_defaults.sh --set train.rounds=auto --set train.class_weights=balanced
-# prints one line per run: name, wall seconds, surrogate accuracy / balanced accuracy / AUC (mean ± sd).
-# DATA: the PneumoniaMNIST .npz (default ../shared/datasets/pneumoniamnist_28.npz); OUT: scratch folder.
+# Issue 13's measurement of the training defaults (not a test; tens of minutes on 2 cores).
+#   sh bench/train_defaults.sh [--set KEY=VALUE ...]
+# For each dataset of DATASETS (built by bench/train_sets.py from ../shared/datasets; "pneumonia" is
+# the whole PneumoniaMNIST), two `fesf run`s of configs/default.ini with 4 sites, 3 seeds, the audit
+# off and the plaintext baseline on: "before", the training options fesf had before issue 13 (FedSGD,
+# SGD lr 0.01, 50 rounds, no class weights, no augmentation), and "after", today's defaults plus the
+# arguments. Prints one markdown row per run and input: wall seconds of the whole run, then accuracy,
+# balanced accuracy and AUC of the best-validation model on the test split (mean ± sd over seeds).
 set -e
 cd "$(dirname "$0")/.."
-DATA=${DATA:-../shared/datasets/pneumoniamnist_28.npz}
+SHARED=${SHARED:-../shared/datasets}
 OUT=${OUT:-runs/train-defaults}
+DATASETS=${DATASETS:-pneumonia500 adrenal2d_64 shapes4_rgb32 pneumonia}
+BEFORE="--set train.rounds=50 --set train.algo=fedsgd --set train.optimizer=sgd --set train.lr=0.01 \
+--set train.batch=64 --set train.class_weights=none --set train.augment=none --set train.normalise=pooled"
 mkdir -p "$OUT"
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
-/usr/bin/python3 - "$DATA" "$OUT/pneumonia500.npz" <<'PY'
-import sys, numpy as np
-d = np.load(sys.argv[1])
-i = np.sort(np.random.default_rng(0).choice(len(d["train_images"]), 500, replace=False))
-out = {k: d[k] for k in d.files}
-out["train_images"], out["train_labels"] = d["train_images"][i], d["train_labels"][i]
-np.savez(sys.argv[2], **out)
-PY
-run() { # NAME SOURCE [--set ...]
-    name=$1 src=$2; shift 2
+[ -f "$OUT/shapes4_rgb32.npz" ] || /usr/bin/python3 bench/train_sets.py "$SHARED" "$OUT"
+run() { # DATASET NAME [--set ...]
+    ds=$1 name=$2; shift 2
+    src=$OUT/$ds.npz
+    [ "$ds" = pneumonia ] && src=$SHARED/pneumoniamnist_28.npz
     t0=$(date +%s)
     mpirun --oversubscribe -np 5 bin/fesf run configs/default.ini -q --set run.repeats=3 --set audit.enabled=false \
-        --set data.source="npz:$src" --set run.out="$OUT/$name" "$@" >"$OUT/$name.log" 2>&1
-    printf '%-22s %4d s  ' "$name" $(( $(date +%s) - t0 ))
-    awk -F'\t' '$1 == "surrogate" && $2 == "all" && $3 == "best" {
-        printf "surrogate accuracy %.3f ± %.3f, balanced %.3f ± %.3f, AUC %.3f ± %.3f\n", $5, $6, $7, $8, $11, $12 }' \
-        "$OUT/$name/train-surrogate/summary.tsv"
+        --set run.baseline_plain=true --set data.source="npz:$src" --set run.out="$OUT/$ds-$name" "$@" \
+        >"$OUT/$ds-$name.log" 2>&1
+    wall=$(( $(date +%s) - t0 ))
+    for input in plain synthetic surrogate; do
+        awk -F'\t' -v ds="$ds" -v name="$name" -v wall="$wall" -v input="$input" '
+            /^# flags / { split($0, w, " "); for (i in w) if (w[i] ~ /^rounds_(min|max)=/) { split(w[i], kv, "="); r[kv[1]] = kv[2] } }
+            $1 == input && $2 == "all" && $3 == "best" {
+                rounds = r["rounds_min"] == r["rounds_max"] ? r["rounds_min"] : r["rounds_min"] "-" r["rounds_max"]
+                printf "| %s | %s | %d s | %s | %s | %.3f ± %.3f | %.3f ± %.3f | %.3f ± %.3f |\n", ds, name, wall, input,
+                    rounds, $5, $6, $7, $8, $11, $12 }' "$OUT/$ds-$name/train-$input/summary.tsv"
+    done
 }
-run pneumonia500-defaults "$OUT/pneumonia500.npz"
-run pneumonia500-candidate "$OUT/pneumonia500.npz" "$@"
-run pneumonia-defaults "$DATA"
-run pneumonia-candidate "$DATA" "$@"
+echo "| data | options | wall | input | rounds | accuracy | balanced accuracy | AUC |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- |"
+for ds in $DATASETS; do
+    run "$ds" before $BEFORE
+    run "$ds" after "$@"
+done
