@@ -1,5 +1,6 @@
 /* fesf bench KIND [options]: micro-benchmarks, one result line on stdout. */
 #include "fesf/bench.h"
+#include "fesf/blas.h"
 #include "fesf/cli.h"
 #include "fesf/error.h"
 
@@ -111,6 +112,9 @@ int fesf_cmd_bench(int argc, char **argv)
 {
     if (argc < 2) return fesf_cli_usage("bench", "which benchmark? (ihm | train | agg | iqem)");
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
-        if (!strcmp(argv[1], kinds[k].kind)) return kinds[k].run(argc, argv);
+        if (!strcmp(argv[1], kinds[k].kind)) {
+            if (kinds[k].run != bench_agg) fesf_blas_log_choice(1); /* one process: the kernels' line */
+            return kinds[k].run(argc, argv);
+        }
     return fesf_cli_usage("bench", "unknown benchmark '%s' (ihm | train | agg | iqem)", argv[1]);
 }

@@ -77,6 +77,7 @@ int fesf_cli_config_ready(fesf_cli *c)
 {
     if (fesf_config_finish(&c->cfg)) return -1;
     fesf_cli_apply_log_level(c);
+    fesf_blas_log_choice(c->world.rank == 0); /* the kernels' line, once per job */
     if (c->world.rank == 0 && fesf_log_get_level() >= FESF_LOG_INFO) {
         char *text = fesf_config_text_alloc(&c->cfg);
         if (!text) return fesf_error("out of memory");
@@ -93,7 +94,10 @@ int fesf_cli_start(fesf_cli *c, int *argc, char ***argv)
     c->mpi = 1;
     if (c->world.rank == 0 && fesf_cli_config_ready(c)) return -1;
     if (fesf_world_bcast(&c->world, &c->cfg, sizeof c->cfg, 0)) return -1;
-    if (c->world.rank) fesf_cli_apply_log_level(c);
+    if (c->world.rank) {
+        fesf_cli_apply_log_level(c);
+        fesf_blas_log_choice(0); /* only a warning of this rank's own */
+    }
     fesf_blas_set_threads(c->cfg.run.threads); /* one rank per core unless run.threads says otherwise */
     return 0;
 }

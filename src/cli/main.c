@@ -1,5 +1,7 @@
 /* fesf: one binary, subcommands dispatched from a table. */
+#include "fesf/blas.h"
 #include "fesf/cli.h"
+#include "fesf/error.h"
 #include "fesf/fsutil.h"
 
 #include <stdio.h>
@@ -76,7 +78,12 @@ const fesf_command fesf_commands[] = {
      "fesf bench iqem [--size S] [--channels C] [--batch B] [--tenths T]\n"
      "  iqem: images/s of the IQEM generator (width 16) on a batch plus the second IHM pass per image.\n"
      "Prints one line: bench KIND key=value ..."},
-    {"version", fesf_cmd_version, "print the version and the libraries in use", "fesf version"},
+    {"version", fesf_cmd_version, "print the version and the libraries in use",
+     "fesf version\n"
+     "  fesf's version, the libraries', the OpenBLAS kernels in use and how they were chosen. Where OpenBLAS\n"
+     "  picks generic kernels on a CPU with AVX2 or AVX-512, every fesf command but help re-executes itself\n"
+     "  with OPENBLAS_CORETYPE=SkylakeX or Haswell (checked by a GEMM self-check), unless the environment\n"
+     "  sets OPENBLAS_CORETYPE or FESF_BLAS_AUTO=0."},
     {"help", fesf_cmd_help, "list commands, or explain one ('fesf help config' lists every key)",
      "fesf help [COMMAND | config]"},
     {NULL, NULL, NULL, NULL},
@@ -91,6 +98,16 @@ const fesf_command *fesf_command_find(const char *name)
 
 int main(int argc, char **argv)
 {
+    const char *name = argc < 2 ? "help" : argv[1];
+    if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";
+    if (!strcmp(name, "--version")) name = "version";
+    const fesf_command *cmd = fesf_command_find(name);
+    /* OpenBLAS's kernels, before anything else (and before MPI_Init): this may
+     * re-execute the process with OPENBLAS_CORETYPE set (blas.h); help needs no GEMM */
+    if (cmd && cmd->run != fesf_cmd_help && fesf_blas_autoselect(argv)) {
+        fprintf(stderr, "fesf: %s\n", fesf_errmsg());
+        return FESF_EXIT_FAIL;
+    }
     /* Owner-only outputs: a run directory holds sites' plaintext and what derives
      * from it, so every file fesf creates is 0600 and every folder 0700. */
     umask(077);
@@ -99,10 +116,6 @@ int main(int argc, char **argv)
         fesf_cmd_help(0, argv);
         return FESF_EXIT_USAGE;
     }
-    const char *name = argv[1];
-    if (!strcmp(name, "--help") || !strcmp(name, "-h")) name = "help";
-    if (!strcmp(name, "--version")) name = "version";
-    const fesf_command *cmd = fesf_command_find(name);
     if (!cmd) {
         fprintf(stderr, "fesf: unknown command '%s'\n", argv[1]);
         fesf_cmd_help(0, argv);

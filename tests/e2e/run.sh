@@ -32,6 +32,9 @@ grep -q "re-identified [0-9.]*% of the released test images (chance" "$TMP/run/r
 head -c 8 "$TMP/run/figures/curves.png" | od -c | grep -q 'P   N   G' && grep -q "figures/curves.png" "$TMP/run/report.md" \
     && ok "training curves figures/curves.png, linked from report.md" || nok "curves.png"
 grep -q "^  hdf5: " "$TMP/run/report.md" && grep -q "^alpha = 0.3" "$TMP/run/report.md" && ok "report.md has the config and versions" || nok "config / versions"
+grep -Eq "^  openblas kernels: [A-Za-z0-9]+ \((auto|detected|OPENBLAS_CORETYPE)" "$TMP/run/report.md" \
+    && ok "report.md names the OpenBLAS kernels and how they were chosen: $(sed -n 's/^  openblas kernels: //p' "$TMP/run/report.md")" \
+    || nok "report.md: openblas kernels"
 grep -q "ssim_surrogate_plain" "$TMP/run/report.md" && ok "report.md has the image-quality table" || nok "quality table"
 mpirun --oversubscribe -np 5 "$FESF" run configs/demo.ini $R >"$TMP/o" 2>&1
 n=$(grep -c "skip (outputs exist and match the config)" "$TMP/o")

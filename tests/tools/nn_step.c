@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fesf/blas.h"
 #include "fesf/config.h"
 #include "fesf/error.h"
 #include "fesf/h5io.h"
@@ -40,6 +41,9 @@ static void write_array(hid_t f, const char *name, hid_t type, int rank, const h
 
 int main(int argc, char **argv)
 {
+    /* the kernels fesf itself would run on this CPU (blas.h), so the PyTorch
+     * cross-checks validate an automatic choice too */
+    if (fesf_blas_autoselect(argv)) die();
     if (argc != 11) {
         fprintf(stderr, "usage: nn_step ARCH WIDTH C H W CLASSES N sgd|adam STEPS DIR\n");
         return 2;
