@@ -30,6 +30,7 @@ need_pc cmocka libcmocka-dev
 need_py numpy python3-numpy
 need_py h5py python3-h5py
 need_py torch python3-torch
+need_py mpmath python3-mpmath
 
 if [ -z "$missing" ]; then
     echo "make deps: all dependencies present"

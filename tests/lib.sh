@@ -16,6 +16,17 @@ _n=0
 ok()   { _n=$((_n + 1)); echo "ok $_n - $*"; }
 nok()  { _n=$((_n + 1)); echo "not ok $_n - $*"; }
 skip() { _n=$((_n + 1)); echo "ok $_n - $1 # SKIP $2"; }
+# relay FILE: count the "ok N - what" / "not ok N - what" lines of a helper's output (e.g. a
+# Python cross-check printing TAP) as this script's own, renumbered
+relay() {
+    grep -E '^(not )?ok' "$1" >"$TMP/relay"
+    while read -r _line; do
+        case "$_line" in
+        ok*) ok "${_line#ok [0-9]* - }" ;;
+        *) nok "${_line#not ok [0-9]* - }" ;;
+        esac
+    done <"$TMP/relay"
+}
 # check DESCRIPTION COMMAND...: ok if the command succeeds; its output goes to the log
 check() {
     _d=$1; shift

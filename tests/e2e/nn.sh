@@ -12,13 +12,7 @@ for arch in cnn-small resnet18; do
         for opt in sgd adam; do
             $PY tests/py/nn_crosscheck.py "$TOOLS/nn_step" $arch 8 $c 28 28 3 32 $opt 3 >"$TMP/out" 2>&1
             rc=$?
-            grep -E '^(not )?ok' "$TMP/out" >"$TMP/tap"
-            while read -r line; do
-                case "$line" in
-                ok*) ok "${line#ok [0-9]* - }" ;;
-                *) nok "${line#not ok [0-9]* - }" ;;
-                esac
-            done <"$TMP/tap"
+            relay "$TMP/out"
             [ $rc -eq 0 ] || { grep -q '^not ok' "$TMP/out" || nok "$arch c=$c $opt: crosscheck crashed"; sed 's/^/#   /' "$TMP/out" | tail -20; }
         done
     done
