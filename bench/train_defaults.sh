@@ -11,6 +11,7 @@ set -e
 cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared/datasets}
 OUT=${OUT:-runs/train-defaults}
+FESF=${FESF:-bin/fesf}
 DATASETS=${DATASETS:-pneumonia500 adrenal2d_64 shapes4_rgb32 pneumonia}
 BEFORE="--set train.rounds=50 --set train.algo=fedsgd --set train.optimizer=sgd --set train.lr=0.01 \
 --set train.batch=64 --set train.class_weights=none --set train.augment=none --set train.normalise=pooled"
@@ -22,7 +23,7 @@ run() { # DATASET NAME [--set ...]
     src=$OUT/$ds.npz
     [ "$ds" = pneumonia ] && src=$SHARED/pneumoniamnist_28.npz
     t0=$(date +%s)
-    mpirun --oversubscribe -np 5 bin/fesf run configs/default.ini -q --set run.repeats=3 --set audit.enabled=false \
+    mpirun --oversubscribe -np 5 "$FESF" run configs/default.ini -q --set run.repeats=3 --set audit.enabled=false \
         --set run.baseline_plain=true --set data.source="npz:$src" --set run.out="$OUT/$ds-$name" "$@" \
         >"$OUT/$ds-$name.log" 2>&1
     wall=$(( $(date +%s) - t0 ))

@@ -101,8 +101,8 @@ static const key_desc keys[] = {
 
     {"train", "input", T_ENUM, F(train, input), "surrogate", 0, 0, input_names,
      "images the model trains on (plain is the upper bound, for comparison only)"},
-    {"train", "algo", T_ENUM, F(train, algo), "fedsgd", 0, 0, algo_names, "aggregation algorithm"},
-    {"train", "rounds", T_AUTO_INT, F(train, rounds), "50", 1, 1e7, NULL,
+    {"train", "algo", T_ENUM, F(train, algo), "fedavg", 0, 0, algo_names, "aggregation algorithm"},
+    {"train", "rounds", T_AUTO_INT, F(train, rounds), "auto", 1, 1e7, NULL,
      "communication rounds; auto: until the validation AUC has not improved for train.patience evaluations "
      "(after train.min_steps optimizer steps per site), at most train.max_rounds"},
     {"train", "patience", T_INT, F(train, patience), "5", 1, 1e6, NULL,
@@ -112,14 +112,14 @@ static const key_desc keys[] = {
      "rounds = auto: optimizer steps each site takes at least before training may stop"},
     {"train", "local_epochs", T_INT, F(train, local_epochs), "1", 1, 10000, NULL, "FedAvg local epochs"},
     {"train", "batch", T_INT, F(train, batch), "64", 1, 65536, NULL, "minibatch size per site"},
-    {"train", "lr", T_DOUBLE, F(train, lr), "0.01", 0, 100, NULL, "learning rate"},
-    {"train", "optimizer", T_ENUM, F(train, optimizer), "sgd", 0, 0, opt_names, "optimizer"},
+    {"train", "lr", T_DOUBLE, F(train, lr), "0.001", 0, 100, NULL, "learning rate"},
+    {"train", "optimizer", T_ENUM, F(train, optimizer), "adam", 0, 0, opt_names, "optimizer"},
     {"train", "momentum", T_DOUBLE, F(train, momentum), "0.9", 0, 0.9999, NULL, "SGD momentum"},
     {"train", "weight_decay", T_DOUBLE, F(train, weight_decay), "0", 0, 10, NULL, "weight decay"},
     {"train", "eval_every", T_INT, F(train, eval_every), "5", 1, 1e7, NULL, "evaluate every K rounds"},
     {"train", "participation", T_DOUBLE, F(train, participation), "1.0", 1e-6, 1, NULL,
      "fraction of sites per round"},
-    {"train", "class_weights", T_ENUM, F(train, class_weights), "none", 0, 0, cw_names,
+    {"train", "class_weights", T_ENUM, F(train, class_weights), "balanced", 0, 0, cw_names,
      "loss weights per class: balanced = N / (K n_c) from the sites' summed training label counts; none"},
     {"train", "normalise", T_ENUM, F(train, normalise), "pooled", 0, 0, normalise_names,
      "input normalisation: pooled (per-channel mean and std of all sites' training images, from summed "

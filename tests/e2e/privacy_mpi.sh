@@ -155,6 +155,7 @@ B = {"train": 4 * (n_model + 2),          # fed/train.c add_site: params + BN bu
      "scores": 8 * (n_test + NS * n_pub), # audit/audit.c gather_membership: one membership score per test and public image
      "shards": 8,                         # fed/agg.c fesf_fed_count_shards: an int64 MPI_MAX
      "site_n": 8 * NS,                    # every site's training-image count (share_sum)
+     "counts": 8 * K,                     # fed/train.c class_weights: summed training label counts (balanced)
      "norm": 8 * (2 * c + 1),             # fed/train_data.c fesf_train_normalise: pixel sums, squares, count
      "shape": 32,                         # fed/train.c load_sites: site 1's rank broadcasts c, h, w, k
      "decide": 16}                        # run/pipeline.c decide: a stage's stale counts (shared, shards)
@@ -164,7 +165,7 @@ def names(size):
     return "/".join(k for k, v in B.items() if v == size) or "UNNAMED"
 
 def train_msgs(r):
-    return Counter([B["shards"], B["site_n"], B["norm"]] + [B["shape"]] * (r == 1)
+    return Counter([B["shards"], B["site_n"], B["counts"], B["norm"]] + [B["shape"]] * (r == 1)
                    + [B["train"]] * R + [B["eval"]] * n_eval)
 
 EXPECT = {

@@ -4,7 +4,9 @@
 RUN=$TMP/run
 check "prepare 4 phantom sites" "$FESF" prepare -q --set data.size=28 --set data.count=600 --set run.out="$RUN"
 check "hide" "$FESF" hide -q --set run.out="$RUN"
-T="--set run.out=$RUN --set train.input=synthetic --set train.rounds=6 --set train.eval_every=3 --set train.batch=32"
+# most checks pin the pre-issue-13 options (FedSGD, plain SGD, unweighted loss) that their references assume
+OLD="--set train.algo=fedsgd --set train.optimizer=sgd --set train.lr=0.01 --set train.class_weights=none"
+T="$OLD --set run.out=$RUN --set train.input=synthetic --set train.rounds=6 --set train.eval_every=3 --set train.batch=32"
 check "train FedSGD, one process" "$FESF" train -q $T
 $PY - "$RUN" <<'PYEOF' >"$TMP/m" 2>&1 && ok "metrics.jsonl: one object per round, test and val figures, per site: $(cat "$TMP/m")" || { nok "metrics.jsonl"; sed 's/^/#   /' "$TMP/m"; }
 import json, sys
@@ -46,7 +48,7 @@ check "train FedAvg (2 local epochs), mpirun -np 3 (sites 1,3 and 2,4 share a ra
     mpirun --oversubscribe -np 3 "$FESF" train -q $T --set train.algo=fedavg --set train.local_epochs=2
 # FedSGD over 3 sites = centralised minibatch SGD on the union of the same batches (PyTorch)
 check "prepare 3 IID sites" "$FESF" prepare -q --set data.size=28 --set data.count=400 --set data.sites=3 --set run.out="$TMP/fc"
-check "FedSGD, 3 sites on 3 ranks, checkpoint every round" mpirun --oversubscribe -np 4 "$FESF" train -q \
+check "FedSGD, 3 sites on 3 ranks, checkpoint every round" mpirun --oversubscribe -np 4 "$FESF" train -q $OLD \
     --set run.out="$TMP/fc" --set train.input=plain --set train.rounds=6 --set train.momentum=0 --set train.lr=0.05 \
     --set train.batch=16 --set run.checkpoint_every=1 --set train.eval_every=6
 if $PY -c "import torch" 2>/dev/null; then
@@ -59,7 +61,7 @@ fi
 
 # FedAvg with one site is local training: round boundaries change nothing
 check "prepare 1 site" "$FESF" prepare -q --set data.size=28 --set data.count=300 --set data.sites=1 --set run.out="$TMP/one"
-L="--set run.out=$TMP/one --set train.input=plain --set train.algo=fedavg --set train.momentum=0 --set train.batch=32"
+L="$OLD --set run.out=$TMP/one --set train.input=plain --set train.algo=fedavg --set train.momentum=0 --set train.batch=32"
 check "1 site: 1 round of 4 local epochs (local training)" "$FESF" train -q $L --set train.rounds=1 --set train.local_epochs=4 --set train.eval_every=1
 cp "$TMP/one/model.h5" "$TMP/local.h5"
 check "1 site: 4 rounds of 1 epoch" "$FESF" train -q $L --set train.rounds=4 --set train.local_epochs=1 --set train.eval_every=4
@@ -136,7 +138,7 @@ secs=$(( $(date +%s) - start ))
     || { nok "class count mismatch (exit $rc, ${secs} s)"; sed 's/^/#   /' "$TMP/e" | head; }
 # ---- class weights from the sites' summed label counts; the still-improving and near-chance flags ----
 CW=$TMP/cw
-CS="--set run.out=$CW --set data.size=28 --set data.count=300 --set data.sites=2 --set data.partition=dirichlet"
+CS="$OLD --set run.out=$CW --set data.size=28 --set data.count=300 --set data.sites=2 --set data.partition=dirichlet"
 CS="$CS --set train.input=synthetic --set train.rounds=3 --set train.eval_every=1 --set train.batch=16"
 check "class weights: prepare and hide 2 skewed sites" sh -c "'$FESF' prepare -q $CS && '$FESF' hide -q $CS"
 for lr in 0.05 0; do
