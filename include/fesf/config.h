@@ -91,6 +91,16 @@ void fesf_config_defaults(fesf_config *cfg);
  * file and line). */
 int fesf_config_load(fesf_config *cfg, const char *path);
 
+/* An INI file through libinih (src/core/ini.c), whole lines only: a line
+ * that libinih would cut (longer than its buffer, INI_MAX_LINE of the
+ * libinih loaded: 198 characters and the newline by default) or that holds
+ * a NUL byte ends the parse, refused as "'PATH' line N: line longer than M
+ * characters". fn gets each key (0, or -1 with a message recorded, which is
+ * reported with the file and line; later keys are not passed). `what`
+ * names the kind of file ("config"). 0 or -1. */
+typedef int (*fesf_ini_fn)(void *user, const char *section, const char *name, const char *value);
+int fesf_ini_parse(const char *path, const char *what, fesf_ini_fn fn, void *user);
+
 /* Apply one override "section.key=value" (as given to --set). 0 or -1. */
 int fesf_config_set(fesf_config *cfg, const char *assignment);
 

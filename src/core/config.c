@@ -1,12 +1,11 @@
 /* Table-driven configuration: one row per key gives its type, storage,
  * default (as text, parsed by the same code as user values), range and
- * meaning. Parsing goes through libinih with a line-counting reader so
- * that every error names its line. */
+ * meaning. Parsing goes through libinih (fesf_ini_parse, ini.c: whole lines
+ * only), so that every error names its line. */
 #include "fesf/config.h"
 #include "fesf/error.h"
 
 #include <errno.h>
-#include <ini.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -341,54 +340,16 @@ void fesf_config_defaults(fesf_config *cfg)
         if (set_value(cfg, &keys[i], keys[i].def)) abort(); /* a bad default is a bug */
 }
 
-/* libinih reader that counts lines, so the handler knows where it is. */
-typedef struct {
-    FILE *f;
-    int line;
-    fesf_config *cfg;
-    int failed; /* the first error is kept */
-} parse_state;
-
-static char *counting_reader(char *str, int num, void *stream)
-{
-    parse_state *ps = stream;
-    char *r = fgets(str, num, ps->f);
-    if (r) ps->line++;
-    return r;
-}
-
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
-    parse_state *ps = user;
-    if (ps->failed) return 1;
     const key_desc *k = find_key(section, name);
-    int rc;
     if (!known_section(section))
-        rc = fesf_error("unknown section [%s] (sections: data ihm iqem model train audit sweep run)", section);
-    else if (!k)
-        rc = fesf_error("unknown key '%s.%s' (see 'fesf help config')", section, name);
-    else
-        rc = set_value(ps->cfg, k, value);
-    if (rc) {
-        ps->failed = ps->line;
-        return 0;
-    }
-    return 1;
+        return fesf_error("unknown section [%s] (sections: data ihm iqem model train audit sweep run)", section);
+    if (!k) return fesf_error("unknown key '%s.%s' (see 'fesf help config')", section, name);
+    return set_value(user, k, value);
 }
 
-int fesf_config_load(fesf_config *cfg, const char *path)
-{
-    parse_state ps = {NULL, 0, cfg, 0};
-    ps.f = fopen(path, "r");
-    if (!ps.f) return fesf_error("cannot open config '%s': %s", path, strerror(errno));
-    fesf_error_clear();
-    int rc = ini_parse_stream(counting_reader, &ps, on_key, &ps);
-    fclose(ps.f);
-    if (ps.failed) return fesf_error("'%s' line %d: %s", path, ps.failed, fesf_errmsg());
-    if (rc > 0) return fesf_error("'%s' line %d: syntax error (expected '[section]' or 'key = value')", path, rc);
-    if (rc < 0) return fesf_error("cannot parse config '%s'", path);
-    return 0;
-}
+int fesf_config_load(fesf_config *cfg, const char *path) { return fesf_ini_parse(path, "config", on_key, cfg); }
 
 int fesf_config_set(fesf_config *cfg, const char *assignment)
 {

@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <sys/random.h>
-#include <ini.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -259,12 +258,12 @@ static int record_line(void *user, const char *section, const char *key, const c
     int i = 0;
     while (i < r->n && strcmp(r->name[i], section)) i++;
     if (i == r->n) {
-        if (r->n == MAX_RECORDS) return 1;
+        if (r->n == MAX_RECORDS) return 0;
         snprintf(r->name[r->n++], sizeof r->name[0], "%s", section);
     }
     size_t len = strlen(r->keys[i]);
     snprintf(r->keys[i] + len, sizeof r->keys[i] - len, "%s = %s\n", key, value);
-    return 1;
+    return 0;
 }
 
 static records *records_read(const char *out)
@@ -272,7 +271,10 @@ static records *records_read(const char *out)
     char path[FESF_RUN_PATH_MAX];
     records *r = calloc(1, sizeof *r);
     fesf_run_file(path, out, FESF_RUN_STAGES);
-    if (r && access(path, F_OK) == 0 && ini_parse(path, record_line, r) != 0) r->n = 0; /* unreadable: forget it */
+    if (r && access(path, F_OK) == 0 && fesf_ini_parse(path, "stage record", record_line, r) != 0) {
+        r->n = 0; /* unreadable (or a line libinih would cut): forget it */
+        fesf_error_clear();
+    }
     return r;
 }
 

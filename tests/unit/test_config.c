@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <ini.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,47 @@ static void test_errors_name_line_key_range(void **state)
     expect_load_error("[bogus]\nx = 1\n", "line 2: unknown section [bogus]");
     expect_load_error("[data]\n\n\nno equals here\n", "line 4: syntax error");
     expect_load_error("[run]\nseed = -1\n", "run.seed = '-1'");
+}
+
+/* Lines libinih would cut are refused; the longest it takes is read whole,
+ * with or without a final newline; line numbers stay exact. */
+static void test_long_lines(void **state)
+{
+    char text[1200], want[64];
+    fesf_config c;
+    for (int len = 150; len <= 320; len++) { /* `len` characters on line 2: "out = " and len - 6 digits */
+        snprintf(text, sizeof text, "[run]\nout = %0*d\n[data]\nsites = 3", len - 6, 7);
+        fesf_config_defaults(&c);
+        write_ini(text);
+        int rc = fesf_config_load(&c, path);
+        unlink(path);
+        if (len <= INI_MAX_LINE - 2) { /* Debian's libinih: built with its header's INI_MAX_LINE (200) */
+            if (rc) fail_msg("%d characters: %s", len, fesf_errmsg());
+            assert_int_equal(strlen(c.run.out), (size_t)(len - 6));
+            assert_int_equal(c.data.sites, 3);
+        } else {
+            snprintf(want, sizeof want, "line 2: line longer than %d characters", INI_MAX_LINE - 2);
+            assert_int_equal(rc, -1);
+            if (!strstr(fesf_errmsg(), want)) fail_msg("%d characters: got '%s'", len, fesf_errmsg());
+        }
+    }
+    snprintf(text, sizeof text, "[data]\nsites = 3\n[run]\nout = %0200d", 1); /* the last line, no newline */
+    fesf_config_defaults(&c);
+    write_ini(text);
+    assert_int_equal(fesf_config_load(&c, path), -1);
+    unlink(path);
+    snprintf(want, sizeof want, "line 4: line longer than %d characters", INI_MAX_LINE - 2);
+    assert_non_null(strstr(fesf_errmsg(), want));
+    static const char nul[] = "[data]\nsites = 3\n[run]\nseed = 1\0 2\n"; /* libinih would see "seed = 1" */
+    strcpy(path, "/tmp/fesf-test-config-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, nul, sizeof nul - 1), (ssize_t)(sizeof nul - 1));
+    close(fd);
+    fesf_config_defaults(&c);
+    assert_int_equal(fesf_config_load(&c, path), -1);
+    unlink(path);
+    assert_non_null(strstr(fesf_errmsg(), "line 4: a NUL byte in the line"));
 }
 
 static void test_set_errors(void **state)
@@ -206,6 +248,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_load_and_set),
         cmocka_unit_test(test_errors_name_line_key_range),
+        cmocka_unit_test(test_long_lines),
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_text_round_trip),
         cmocka_unit_test(test_lists),
