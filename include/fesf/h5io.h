@@ -55,10 +55,6 @@ int fesf_h5_attr_i64(hid_t obj, const char *name, int64_t value);
 int fesf_h5_attr_f64(hid_t obj, const char *name, double value);
 /* int32 array attribute of the given rank and dims */
 int fesf_h5_attr_i32s(hid_t obj, const char *name, const int32_t *v, int rank, const hsize_t *dims);
-/* Read a string attribute into buf (truncated to size); -1 if absent. */
-int fesf_h5_attr_get_str(hid_t obj, const char *name, char *buf, size_t size);
-int fesf_h5_attr_get_i64(hid_t obj, const char *name, int64_t *value);
-int fesf_h5_attr_get_f64(hid_t obj, const char *name, double *value);
 
 /* Stamp obj (the root or a stage's group) with the stage that made it:
  * attributes `stage` (name) and `stage_hash` (16 hex digits); fesf run's
@@ -73,12 +69,61 @@ hid_t fesf_h5_group(hid_t file, const char *path);
 hid_t fesf_h5_create_images(hid_t loc, const char *name, fesf_dtype t, int64_t n, int c, int h, int w);
 hid_t fesf_h5_create_labels(hid_t loc, const char *name, int64_t n);
 
-/* Write / read rows [start, start+count) along dimension 0; memtype is the
- * HDF5 type of buf (H5T_NATIVE_UINT8, H5T_NATIVE_FLOAT, H5T_NATIVE_INT32...). */
+/* Write rows [start, start+count) along dimension 0 of a dataset this
+ * process created; memtype is the HDF5 type of buf (H5T_NATIVE_FLOAT...). */
 int fesf_h5_write_rows(hid_t dset, int64_t start, int64_t count, hid_t memtype, const void *buf);
-int fesf_h5_read_rows(hid_t dset, int64_t start, int64_t count, hid_t memtype, void *buf);
 
-/* Rank and dims of a dataset (dims has room for 8); returns the rank or -1. */
+/* ---- checked reads (h5check.c) ----------------------------------------------
+ * A file is never trusted: nothing is read before its dataspace and type are
+ * what the caller expects, and the memory shape of every read is the
+ * caller's, never the file's. A refusal names the file, the object, what was
+ * expected and what was found:
+ *   'runs/x/site-002.h5': dataset '/plain/train/labels' has shape [600, 2], expected [600]
+ *   'runs/x/site-002.h5': dataset '/plain/train/images' has type int16, expected uint8 or float32
+ *   'runs/x/site-002.h5': attribute 'site_id' has shape [3], expected a scalar */
+#define FESF_H5_ANY ((hsize_t)-1) /* an extent the caller does not fix */
+#define FESF_H5_MAX_RANK 4        /* of the datasets fesf reads */
+
+/* File types a caller accepts (a bit set). */
+enum {
+    FESF_H5_T_U8 = 1,    /* unsigned 8-bit integer */
+    FESF_H5_T_F32 = 2,   /* 32-bit float */
+    FESF_H5_T_INT = 4,   /* any integer */
+    FESF_H5_T_FLOAT = 8, /* any float */
+    FESF_H5_T_STR = 16,  /* a string */
+};
+
+/* What a dataset must be: its rank, each extent (or FESF_H5_ANY), its types. */
+typedef struct {
+    int rank;
+    hsize_t dims[FESF_H5_MAX_RANK];
+    unsigned types;
+} fesf_h5_shape;
+
+/* Is dset what want says? Its extents go to dims (room for FESF_H5_MAX_RANK;
+ * may be NULL). 0 or -1. */
+int fesf_h5_check(hid_t dset, const fesf_h5_shape *want, hsize_t *dims);
+/* Rows [start, start+count) along dimension 0 into buf, after the check:
+ * want's extents but the first must be fixed, and they are buf's shape
+ * (count x dims[1] x ...); memtype is buf's HDF5 type. */
+int fesf_h5_read_rows(hid_t dset, const fesf_h5_shape *want, int64_t start, int64_t count, hid_t memtype, void *buf);
+/* The whole dataset `path` under loc, of exactly want's (fixed) shape. */
+int fesf_h5_read(hid_t loc, const char *path, const fesf_h5_shape *want, hid_t memtype, void *buf);
+
+/* Rank and extents of a dataset, unchecked (dims has room for
+ * H5S_MAX_RANK, 32); the rank, or -1 for a null dataspace or an error. */
 int fesf_h5_dims(hid_t dset, hsize_t *dims);
+/* "uint8", "int16", "float32", "string", "compound", ... */
+const char *fesf_h5_type_name(hid_t type);
+
+/* Attributes holding one value: a scalar or any 1-element dataspace; an
+ * integer (i64), an integer or a float (f64), a string (str, truncated to
+ * size). -1 if missing or of another shape or type. */
+int fesf_h5_attr_get_str(hid_t obj, const char *name, char *buf, size_t size);
+int fesf_h5_attr_get_i64(hid_t obj, const char *name, int64_t *value);
+int fesf_h5_attr_get_f64(hid_t obj, const char *name, double *value);
+/* A 1-D attribute of exactly n strings, as malloc'ed "s1\0s2\0..." of *len
+ * bytes; NULL (error recorded) otherwise. */
+char *fesf_h5_attr_get_strs(hid_t obj, const char *name, int n, size_t *len);
 
 #endif

@@ -34,19 +34,39 @@ int fesf_shard_has(fesf_shard *sh, const char *group);
 /* Root integer attribute (site_id, n_classes, ...). */
 int fesf_shard_get_i64(fesf_shard *sh, const char *name, int64_t *v);
 
+/* What a site's rank tells the others about its shard when the shard set
+ * is checked (fed.h's fesf_fed_count_shards): metadata, never data. */
+#define FESF_SHARD_NAMES_MAX 256
+typedef struct {
+    int64_t site_id, n_sites, n_classes;
+    int c, h, w;                          /* /plain's images */
+    uint64_t names_hash;                  /* FNV-1a over the class names, each with its terminator */
+    char names[FESF_SHARD_NAMES_MAX];     /* "'normal', 'pneumonia'" (cut with "..." if longer) */
+} fesf_shard_meta;
+/* Read and check the root attributes site_id, n_sites, n_classes (integer
+ * scalars) and class_names (n_classes strings), and every /plain split
+ * (fesf_shard_info; one image size in all). 0 or -1. */
+int fesf_shard_meta_read(fesf_shard *sh, fesf_shard_meta *m);
+
 typedef struct {
     int64_t n;
     int c, h, w;
     fesf_dtype dtype;
 } fesf_shard_split;
 
-/* Shape and type of group/split's images (labels checked to match). */
+/* Shape and type of group/split's images, checked: images [N, C, H, W]
+ * uint8 or float32 (any other type, int16 say, is refused, never read as
+ * unscaled floats), labels integers [N], host_index (if any) integers [N],
+ * and the split's `count` attribute (if any) N. */
 int fesf_shard_info(fesf_shard *sh, const char *group, int split, fesf_shard_split *info);
 
 /* Rows [start, start+count) of group/split's images into buf as `as`:
- * FESF_F32 widens uint8 images; FESF_U8 needs uint8 images. */
-int fesf_shard_read_images(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, fesf_dtype as,
-                           void *buf);
+ * FESF_F32 widens uint8 images; FESF_U8 needs uint8 images. buf holds
+ * count images of want's c x h x w (want->n and dtype are not used): a
+ * dataset of images of another size is refused, not read. Labels and hosts
+ * are read as int32 rows of the split's [N]. */
+int fesf_shard_read_images(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count,
+                           const fesf_shard_split *want, fesf_dtype as, void *buf);
 int fesf_shard_read_labels(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, int32_t *buf);
 /* The host index of each image (images hidden with a host per image). */
 int fesf_shard_read_hosts(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, int32_t *buf);

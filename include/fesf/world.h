@@ -17,11 +17,29 @@ typedef struct {
     fesf_world_mpi *mpi; /* NULL until fesf_world_init */
 } fesf_world;
 
+/* Was this process started by an MPI launcher (mpirun, srun: its rank is in
+ * the environment)? Callable before MPI_Init. */
+int fesf_world_launched(void);
+
 /* MPI_Init, MPI_ERRORS_RETURN, log role "coord" / "site N". 0 or -1. */
 int fesf_world_init(fesf_world *w, int *argc, char ***argv);
 void fesf_world_finalize(fesf_world *w);
 /* End the whole job with `code` (MPI_Abort when more than one rank). */
 void fesf_world_abort(const fesf_world *w, int code);
+
+/* Failures every rank meets at the same point are reported once, and the
+ * job ends with MPI_Finalize and a non-zero exit on every rank rather than
+ * with MPI_Abort (fesf_cli_fail). fesf_world_agree (collective): if any
+ * rank says `failed`, every rank returns -1; the lowest failing rank keeps
+ * its message and reports it, the others stay quiet; the exit code is the
+ * largest `code` of the failing ranks. fesf_world_fail_together: the same
+ * without communication, for a verdict every rank reached on the same data
+ * (each rank names the same reporter); returns -1. */
+int fesf_world_agree(const fesf_world *w, int failed, int code);
+int fesf_world_fail_together(const fesf_world *w, int reporter, int code);
+/* Is the current error (fesf_errmsg) such a failure? The reporting rank
+ * (and *code), or -1 for a failure of this rank alone. */
+int fesf_world_failed_together(int *code);
 
 /* Broadcast one int64 from `root`, waiting with a sleeping poll. 0 or -1. */
 int fesf_world_bcast_i64(const fesf_world *w, int64_t *v, int root);

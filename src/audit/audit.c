@@ -223,8 +223,11 @@ static int score_site(auditor *a, int target, int site_id, double *sums)
         fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, rel, target == TARGET_SYN ? "hide" : "enhance");
         goto done;
     }
-    if (fesf_shard_info(sh, rel, FESF_SPLIT_TEST, &in) || (size_t)in.c * in.h * in.w != a->img) {
-        fesf_error("'%s': cannot read the test images", path);
+    fesf_shard_split want = {0, a->c, a->h, a->wd, FESF_F32}, plain; /* the buffers' image size: the hosts' */
+    if (fesf_shard_info(sh, rel, FESF_SPLIT_TEST, &in) || fesf_shard_info(sh, "plain", FESF_SPLIT_TEST, &plain)) goto done;
+    if (in.c != a->c || in.h != a->h || in.w != a->wd || plain.n != in.n) {
+        fesf_error("'%s': /%s/test holds %lld images of %dx%dx%d, /plain/test %lld, the hosts are %dx%dx%d", path, rel,
+                   (long long)in.n, in.c, in.h, in.w, (long long)plain.n, a->c, a->h, a->wd);
         goto done;
     }
     size_t bytes = sizeof(float) * a->img * (size_t)(in.n ? in.n : 1);
@@ -232,8 +235,8 @@ static int score_site(auditor *a, int target, int site_id, double *sums)
         fesf_error("out of memory for %lld test images", (long long)in.n);
         goto done;
     }
-    if (fesf_shard_read_images(sh, "plain", FESF_SPLIT_TEST, 0, in.n, FESF_F32, x) ||
-        fesf_shard_read_images(sh, rel, FESF_SPLIT_TEST, 0, in.n, FESF_F32, released))
+    if (fesf_shard_read_images(sh, "plain", FESF_SPLIT_TEST, 0, in.n, &want, FESF_F32, x) ||
+        fesf_shard_read_images(sh, rel, FESF_SPLIT_TEST, 0, in.n, &want, FESF_F32, released))
         goto done;
     for (int64_t s = 0; s < in.n; s += a->batch) {
         int n = (int)(in.n - s < a->batch ? in.n - s : a->batch);

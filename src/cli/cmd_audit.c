@@ -6,7 +6,7 @@
 int fesf_cmd_audit(int argc, char **argv)
 {
     fesf_cli c;
-    fesf_cli_init(&c);
+    fesf_cli_init(&c, "audit");
     for (int i = 1; i < argc; i++) {
         int r = fesf_cli_common_opt(&c, "audit", argc, argv, &i);
         if (r < 0) return FESF_EXIT_USAGE;

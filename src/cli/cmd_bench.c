@@ -90,7 +90,7 @@ static int bench_agg(int argc, char **argv)
         if (!r) return fesf_cli_usage("bench", "unknown option '%s' for bench agg", argv[i]);
     }
     fesf_cli c;
-    fesf_cli_init(&c);
+    fesf_cli_init(&c, "bench");
     if (fesf_world_init(&c.world, &argc, &argv)) return fesf_cli_fail(&c);
     c.mpi = 1;
     if (fesf_bench_agg(&c.world, (size_t)params, rounds, stdout)) return fesf_cli_fail(&c);

@@ -9,7 +9,7 @@
 int fesf_cmd_enhance(int argc, char **argv)
 {
     fesf_cli c;
-    fesf_cli_init(&c);
+    fesf_cli_init(&c, "enhance");
     const char *load = NULL;
     for (int i = 1; i < argc; i++) {
         int r = fesf_cli_common_opt(&c, "enhance", argc, argv, &i);

@@ -10,7 +10,7 @@
 int fesf_cmd_prepare(int argc, char **argv)
 {
     fesf_cli c;
-    fesf_cli_init(&c);
+    fesf_cli_init(&c, "prepare");
     long site = 0;
     for (int i = 1; i < argc; i++) {
         int r = fesf_cli_common_opt(&c, "prepare", argc, argv, &i);
@@ -25,15 +25,13 @@ int fesf_cmd_prepare(int argc, char **argv)
         }
         return fesf_cli_usage("prepare", "unknown option '%s'", argv[i]);
     }
-    if (fesf_world_init(&c.world, &argc, &argv)) return fesf_cli_fail(&c);
-    c.mpi = 1;
-    if (fesf_cli_config_ready(&c)) return fesf_cli_fail(&c);
-    int64_t status = 0;
+    if (fesf_cli_start_world(&c, &argc, &argv, 1)) return fesf_cli_fail(&c);
+    int failed = 0;
     if (c.world.rank == 0) {
         if (c.world.size > 1) fesf_info("prepare runs on rank 0; ranks 1..%d wait", c.world.size - 1);
-        if (fesf_prepare(&c.cfg, (int)site)) return fesf_cli_fail(&c);
+        failed = fesf_prepare(&c.cfg, (int)site) != 0;
     }
-    if (fesf_world_bcast_i64(&c.world, &status, 0)) return fesf_cli_fail(&c);
+    if (fesf_world_agree(&c.world, failed, FESF_EXIT_FAIL)) return fesf_cli_fail(&c); /* rank 0 reports, all end */
     fesf_world_finalize(&c.world);
     return FESF_EXIT_OK;
 }

@@ -10,7 +10,7 @@
 int fesf_cmd_run(int argc, char **argv)
 {
     fesf_cli c;
-    fesf_cli_init(&c);
+    fesf_cli_init(&c, "run");
     int point = -1;
     for (int i = 1; i < argc; i++) {
         int r = fesf_cli_common_opt(&c, "run", argc, argv, &i);
@@ -23,10 +23,7 @@ int fesf_cmd_run(int argc, char **argv)
             continue;
         }
         if (argv[i][0] == '-') return fesf_cli_usage("run", "unknown option '%s'", argv[i]);
-        if (fesf_config_load(&c.cfg, argv[i])) { /* fesf run CONFIG */
-            fprintf(stderr, "fesf run: %s\n", fesf_errmsg());
-            return FESF_EXIT_USAGE;
-        }
+        if (fesf_config_load(&c.cfg, argv[i]) && fesf_cli_config_error(&c)) return FESF_EXIT_USAGE; /* fesf run CONFIG */
     }
     if (fesf_cli_start(&c, &argc, &argv) || fesf_pipeline_run(&c.cfg, &c.world, point)) return fesf_cli_fail(&c);
     fesf_world_finalize(&c.world);

@@ -9,7 +9,7 @@
 int fesf_cmd_train(int argc, char **argv)
 {
     fesf_cli c;
-    fesf_cli_init(&c);
+    fesf_cli_init(&c, "train");
     int resume = 0;
     for (int i = 1; i < argc; i++) {
         int r = fesf_cli_common_opt(&c, "train", argc, argv, &i);

@@ -24,9 +24,10 @@ int fesf_cli_usage(const char *cmd, const char *fmt, ...)
     return FESF_EXIT_USAGE;
 }
 
-void fesf_cli_init(fesf_cli *c)
+void fesf_cli_init(fesf_cli *c, const char *cmd)
 {
     memset(c, 0, sizeof *c);
+    c->cmd = cmd;
     fesf_config_defaults(&c->cfg);
     c->world.mpi = NULL;
     c->world.size = 1;
@@ -61,11 +62,17 @@ int fesf_cli_common_opt(fesf_cli *c, const char *cmd, int argc, char **argv, int
         return 0;
     }
     int rc = is_c ? fesf_config_load(&c->cfg, val) : fesf_config_set(&c->cfg, val);
-    if (rc) {
-        fprintf(stderr, "fesf %s: %s\n", cmd, fesf_errmsg());
+    return rc && fesf_cli_config_error(c) ? -1 : 1;
+}
+
+int fesf_cli_config_error(fesf_cli *c)
+{
+    if (!fesf_world_launched()) {
+        fprintf(stderr, "fesf %s: %s\n", c->cmd, fesf_errmsg());
         return -1;
     }
-    return 1;
+    if (!c->config_error[0]) snprintf(c->config_error, sizeof c->config_error, "%s", fesf_errmsg()); /* the first */
+    return 0;
 }
 
 void fesf_cli_apply_log_level(const fesf_cli *c)
@@ -88,11 +95,21 @@ int fesf_cli_config_ready(fesf_cli *c)
     return 0;
 }
 
-int fesf_cli_start(fesf_cli *c, int *argc, char ***argv)
+int fesf_cli_start_world(fesf_cli *c, int *argc, char ***argv, int every)
 {
     if (fesf_world_init(&c->world, argc, argv)) return -1;
     c->mpi = 1;
-    if (c->world.rank == 0 && fesf_cli_config_ready(c)) return -1;
+    int failed = c->config_error[0] != 0;
+    if (failed) fesf_error("%s", c->config_error);
+    else if (every || c->world.rank == 0) failed = fesf_cli_config_ready(c) != 0;
+    int rc = fesf_world_agree(&c->world, failed, FESF_EXIT_USAGE);
+    c->config_failed = rc != 0;
+    return rc;
+}
+
+int fesf_cli_start(fesf_cli *c, int *argc, char ***argv)
+{
+    if (fesf_cli_start_world(c, argc, argv, 0)) return -1;
     if (fesf_world_bcast(&c->world, &c->cfg, sizeof c->cfg, 0)) return -1;
     if (c->world.rank) {
         fesf_cli_apply_log_level(c);
@@ -106,6 +123,14 @@ int fesf_cli_fail(fesf_cli *c)
 {
     const char *msg = fesf_errmsg()[0] ? fesf_errmsg() : "unknown failure";
     fesf_tmp_remove_all(); /* this rank's unfinished NAME.tmp files */
+    int code = FESF_EXIT_FAIL, reporter = c && c->mpi ? fesf_world_failed_together(&code) : -1;
+    if (reporter >= 0) { /* every rank fails here: one line, then a clean end on every rank */
+        if (c->world.rank == reporter && c->config_failed) fprintf(stderr, "fesf %s: %s\n", c->cmd, msg);
+        else if (c->world.rank == reporter) fesf_log(FESF_LOG_ERROR, "%s", msg);
+        fflush(stderr);
+        fesf_world_finalize(&c->world);
+        return code;
+    }
     if (c && c->mpi && c->world.size > 1) {
         fesf_log(FESF_LOG_ERROR, "%s (rank %d failed; ending the job)", msg, c->world.rank);
         fesf_world_abort(&c->world, FESF_EXIT_FAIL);

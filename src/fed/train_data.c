@@ -26,12 +26,10 @@ int fesf_train_read_shape(const char *dir, const char *group, data_shape *s)
     int64_t k = 0;
     fesf_run_shard_path(path, dir, 1);
     if (fesf_shard_open(&sh, path)) return -1;
-    int rc = fesf_shard_has(sh, group) && !fesf_shard_info(sh, group, FESF_SPLIT_TRAIN, &in) &&
-                     !fesf_shard_get_i64(sh, "n_classes", &k)
-                 ? 0
-                 : -1;
-    if (rc) fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, group, rerun_hint(group));
-    else *s = (data_shape){in.c, in.h, in.w, (int)k};
+    int rc = -1;
+    if (!fesf_shard_has(sh, group)) fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, group, rerun_hint(group));
+    else if (!fesf_shard_info(sh, group, FESF_SPLIT_TRAIN, &in) && !fesf_shard_get_i64(sh, "n_classes", &k)) rc = 0;
+    if (!rc) *s = (data_shape){in.c, in.h, in.w, (int)k};
     fesf_shard_close(sh);
     return rc;
 }
@@ -41,8 +39,8 @@ static int load_split(fesf_shard *sh, const char *group, int sp, const data_shap
 {
     const char *name = fesf_shard_name(sh);
     fesf_shard_split in;
-    if (!fesf_shard_has(sh, group) || fesf_shard_info(sh, group, sp, &in))
-        return fesf_error("'%s' has no /%s/%s images and labels", name, group, fesf_split_names[sp]);
+    if (!fesf_shard_has(sh, group)) return fesf_error("'%s' has no /%s images", name, group);
+    if (fesf_shard_info(sh, group, sp, &in)) return -1; /* the message names the file and the dataset */
     if (in.c != want->c || in.h != want->h || in.w != want->w)
         return fesf_error("'%s': images are %dx%dx%d but site-001.h5 has %dx%dx%d", name, in.c, in.h, in.w, want->c,
                           want->h, want->w);
@@ -51,7 +49,7 @@ static int load_split(fesf_shard *sh, const char *group, int sp, const data_shap
     s->x[sp] = malloc(sizeof(float) * (len ? len : 1));
     s->y[sp] = malloc(sizeof(int32_t) * (size_t)(in.n ? in.n : 1));
     if (!s->x[sp] || !s->y[sp]) return fesf_error("out of memory loading '%s'", name);
-    if (fesf_shard_read_images(sh, group, sp, 0, in.n, FESF_F32, s->x[sp]) ||
+    if (fesf_shard_read_images(sh, group, sp, 0, in.n, &in, FESF_F32, s->x[sp]) ||
         fesf_shard_read_labels(sh, group, sp, 0, in.n, s->y[sp]))
         return -1;
     for (int64_t i = 0; i < in.n; i++)

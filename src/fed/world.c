@@ -9,6 +9,14 @@
 #include <string.h>
 #include <time.h>
 
+int fesf_world_launched(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", NULL};
+    for (int i = 0; vars[i]; i++)
+        if (getenv(vars[i])) return 1;
+    return 0;
+}
+
 int fesf_world_init(fesf_world *w, int *argc, char ***argv)
 {
     w->rank = 0;
@@ -46,6 +54,40 @@ void fesf_world_abort(const fesf_world *w, int code)
     MPI_Initialized(&up);
     MPI_Finalized(&down);
     if (up && !down && w->size > 1) MPI_Abort(MPI_COMM_WORLD, code);
+}
+
+/* The failure the ranks agreed on: who reports it, the exit code, and this
+ * rank's message then (a later, unrelated error does not match it). */
+static struct {
+    int set, reporter, code;
+    char msg[FESF_ERRMSG_MAX];
+} together;
+
+int fesf_world_fail_together(const fesf_world *w, int reporter, int code)
+{
+    if (w->rank != reporter) fesf_error("rank %d reports the failure", reporter);
+    together.set = 1, together.reporter = reporter, together.code = code;
+    snprintf(together.msg, sizeof together.msg, "%s", fesf_errmsg());
+    return -1;
+}
+
+int fesf_world_agree(const fesf_world *w, int failed, int code)
+{
+    int mine[2] = {failed ? w->rank : w->size, failed ? -code : 0}, all[2] = {mine[0], mine[1]};
+    MPI_Request req;
+    if (w->size > 1) {
+        if (MPI_Iallreduce(mine, all, 2, MPI_INT, MPI_MIN, fesf_world_comm(w), &req) != MPI_SUCCESS)
+            return fesf_error("MPI_Iallreduce failed");
+        if (fesf_world_wait(&req)) return -1;
+    }
+    return all[0] == w->size ? 0 : fesf_world_fail_together(w, all[0], -all[1]);
+}
+
+int fesf_world_failed_together(int *code)
+{
+    if (!together.set || !strstr(fesf_errmsg(), together.msg)) return -1;
+    *code = together.code;
+    return together.reporter;
 }
 
 int fesf_world_wait(MPI_Request *req)

@@ -92,7 +92,7 @@ static int hide_split(hide_ctx *x, fesf_shard *sh)
     double t0 = fesf_now();
     for (int64_t s = 0; s < in.n; s += a->batch) {
         int k = (int)(in.n - s < a->batch ? in.n - s : a->batch);
-        if (fesf_shard_read_images(sh, "plain", x->sp, s, k, in.dtype, x->in) || hide_batch(x, u8, s, k) ||
+        if (fesf_shard_read_images(sh, "plain", x->sp, s, k, &in, in.dtype, x->in) || hide_batch(x, u8, s, k) ||
             fesf_shard_write_images(sh, "synthetic", x->sp, s, k, x->out) ||
             (random && fesf_shard_write_hosts(sh, "synthetic", x->sp, s, k, x->ints)) ||
             fesf_shard_read_labels(sh, "plain", x->sp, s, k, x->ints) ||

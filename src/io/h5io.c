@@ -83,67 +83,6 @@ int fesf_h5_attr_i32s(hid_t obj, const char *name, const int32_t *v, int rank, c
     return rc;
 }
 
-int fesf_h5_attr_get_str(hid_t obj, const char *name, char *buf, size_t size)
-{
-    hid_t a = H5I_INVALID_HID, ft = H5I_INVALID_HID, mt = H5I_INVALID_HID;
-    int rc = -1;
-    if (H5Aexists(obj, name) <= 0) return fesf_error("no attribute '%s'", name);
-    a = H5Aopen(obj, name, H5P_DEFAULT);
-    ft = a >= 0 ? H5Aget_type(a) : H5I_INVALID_HID;
-    if (ft < 0 || H5Tget_class(ft) != H5T_STRING) {
-        fesf_error("attribute '%s' is not a string", name);
-        goto done;
-    }
-    if (H5Tis_variable_str(ft) > 0) {
-        char *s = NULL;
-        mt = vlen_str_type();
-        if (H5Aread(a, mt, &s) < 0 || !s) {
-            fesf_error("cannot read attribute '%s'", name);
-            goto done;
-        }
-        snprintf(buf, size, "%s", s);
-        H5free_memory(s);
-    } else {
-        size_t n = H5Tget_size(ft);
-        char *s = calloc(1, n + 1);
-        mt = H5Tcopy(H5T_C_S1);
-        H5Tset_size(mt, n + 1);
-        if (!s || H5Aread(a, mt, s) < 0) {
-            free(s);
-            fesf_error("cannot read attribute '%s'", name);
-            goto done;
-        }
-        snprintf(buf, size, "%s", s);
-        free(s);
-    }
-    rc = 0;
-done:
-    if (mt >= 0) H5Tclose(mt);
-    if (ft >= 0) H5Tclose(ft);
-    if (a >= 0) H5Aclose(a);
-    return rc;
-}
-
-/* A numeric scalar attribute, converted to the memory type. */
-static int attr_get(hid_t obj, const char *name, hid_t memtype, void *value)
-{
-    if (H5Aexists(obj, name) <= 0) return fesf_error("no attribute '%s'", name);
-    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
-    int rc = (a >= 0 && H5Aread(a, memtype, value) >= 0) ? 0 : fesf_error("cannot read attribute '%s'", name);
-    if (a >= 0) H5Aclose(a);
-    return rc;
-}
-
-int fesf_h5_attr_get_i64(hid_t obj, const char *name, int64_t *value)
-{
-    return attr_get(obj, name, H5T_NATIVE_INT64, value);
-}
-
-int fesf_h5_attr_get_f64(hid_t obj, const char *name, double *value)
-{
-    return attr_get(obj, name, H5T_NATIVE_DOUBLE, value);
-}
-
 static void iso_now(char *buf, size_t size)
 {
     time_t t = time(NULL);
@@ -297,18 +236,25 @@ hid_t fesf_h5_open(const char *path, const char *format, int version, int writab
     if (H5Fis_hdf5(path) <= 0) return fesf_error("'%s' is not an HDF5 file", path);
     hid_t f = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
     if (f < 0) return fesf_error("cannot open '%s' as HDF5", path);
-    if (fesf_h5_attr_get_str(f, "format", got, sizeof got)) {
+    if (H5Aexists(f, "format") <= 0) {
         H5Fclose(f);
         return fesf_error("'%s' is not a fesf file (no 'format' attribute)", path);
+    }
+    if (fesf_h5_attr_get_str(f, "format", got, sizeof got)) { /* the message names file and attribute */
+        H5Fclose(f);
+        return -1;
     }
     if (format && strcmp(got, format)) {
         H5Fclose(f);
         return fesf_error("'%s' has format '%s', expected '%s'", path, got, format);
     }
-    if (fesf_h5_attr_get_i64(f, "version", &ver) || (version > 0 && ver != version)) {
+    if (fesf_h5_attr_get_i64(f, "version", &ver)) {
         H5Fclose(f);
-        return fesf_error("'%s' is %s version %lld, this fesf reads version %d", path, got, (long long)ver,
-                          version);
+        return -1;
+    }
+    if (version > 0 && ver != version) {
+        H5Fclose(f);
+        return fesf_error("'%s' is %s version %lld, this fesf reads version %d", path, got, (long long)ver, version);
     }
     return f;
 }
@@ -369,21 +315,11 @@ hid_t fesf_h5_create_labels(hid_t loc, const char *name, int64_t n)
     return create_rows(loc, name, H5T_STD_I32LE, 1, dims, 1);
 }
 
-int fesf_h5_dims(hid_t dset, hsize_t *dims)
+int fesf_h5_write_rows(hid_t dset, int64_t start, int64_t count, hid_t memtype, const void *buf)
 {
-    hid_t sp = H5Dget_space(dset);
-    int rank = sp >= 0 ? H5Sget_simple_extent_ndims(sp) : -1;
-    if (rank < 0 || rank > 8) rank = -1;
-    else H5Sget_simple_extent_dims(sp, dims, NULL);
-    if (sp >= 0) H5Sclose(sp);
-    return rank < 0 ? fesf_error("cannot read dataset shape") : rank;
-}
-
-static int rows_io(hid_t dset, int64_t start, int64_t count, hid_t memtype, void *buf, int write)
-{
-    hsize_t dims[8], off[8] = {0}, cnt[8];
+    hsize_t dims[H5S_MAX_RANK], off[H5S_MAX_RANK] = {0}, cnt[H5S_MAX_RANK];
     int rank = fesf_h5_dims(dset, dims);
-    if (rank < 1) return -1;
+    if (rank < 1) return fesf_error("cannot write rows: not an array dataset");
     if (start < 0 || count < 0 || (hsize_t)(start + count) > dims[0])
         return fesf_error("rows [%lld, %lld) outside a dataset of %llu rows", (long long)start,
                           (long long)(start + count), (unsigned long long)dims[0]);
@@ -393,23 +329,11 @@ static int rows_io(hid_t dset, int64_t start, int64_t count, hid_t memtype, void
     cnt[0] = (hsize_t)count;
     hid_t fs = H5Dget_space(dset), ms = H5Screate_simple(rank, cnt, NULL);
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
-    herr_t st = write ? H5Dwrite(dset, memtype, ms, fs, H5P_DEFAULT, buf)
-                      : H5Dread(dset, memtype, ms, fs, H5P_DEFAULT, buf);
+    herr_t st = H5Dwrite(dset, memtype, ms, fs, H5P_DEFAULT, buf);
     H5Sclose(ms);
     H5Sclose(fs);
-    if (st < 0) return fesf_error("cannot %s rows [%lld, %lld)", write ? "write" : "read", (long long)start,
-                                  (long long)(start + count));
+    if (st < 0) return fesf_error("cannot write rows [%lld, %lld)", (long long)start, (long long)(start + count));
     return 0;
-}
-
-int fesf_h5_write_rows(hid_t dset, int64_t start, int64_t count, hid_t memtype, const void *buf)
-{
-    return rows_io(dset, start, count, memtype, (void *)buf, 1);
-}
-
-int fesf_h5_read_rows(hid_t dset, int64_t start, int64_t count, hid_t memtype, void *buf)
-{
-    return rows_io(dset, start, count, memtype, buf, 0);
 }
 
 /* The HDF5 version fesf was built against ("1.10.8"), for `fesf version`. */

@@ -14,14 +14,23 @@ int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out
 {
     *out = NULL;
     hid_t f = fesf_h5_open(path, "fesf-hosts", FESF_HOSTS_VERSION, 0), d = H5I_INVALID_HID;
-    hsize_t dims[8];
+    hsize_t dims[FESF_H5_MAX_RANK];
+    fesf_h5_shape want = {4, {FESF_H5_ANY, FESF_H5_ANY, FESF_H5_ANY, FESF_H5_ANY}, FESF_H5_T_F32};
     int rc = -1;
     if (f < 0) return -1;
-    d = H5Dopen2(f, "images", H5P_DEFAULT);
-    if (d < 0 || fesf_h5_dims(d, dims) != 4 || dims[0] == 0) {
+    d = H5Lexists(f, "images", H5P_DEFAULT) > 0 ? H5Dopen2(f, "images", H5P_DEFAULT) : H5I_INVALID_HID;
+    if (d < 0) {
         fesf_error("'%s': no host images", path);
         goto done;
     }
+    if (fesf_h5_check(d, &want, dims)) goto done; /* float32 [K, C, H, W] */
+    if (dims[0] == 0 || dims[1] < 1 || dims[1] > 16 || dims[2] < 1 || dims[3] < 1 ||
+        dims[1] * dims[2] * dims[3] > ((hsize_t)1 << 28)) {
+        fesf_error("'%s': /images of %llu x %llu x %llu x %llu are not host images", path, (unsigned long long)dims[0],
+                   (unsigned long long)dims[1], (unsigned long long)dims[2], (unsigned long long)dims[3]);
+        goto done;
+    }
+    for (int i = 1; i < 4; i++) want.dims[i] = dims[i]; /* the buffer's shape, for the read */
     if (host_mode == FESF_HOST_FIXED && (hsize_t)host_index >= dims[0]) {
         fesf_error("ihm.host_index = %d but '%s' holds %llu host images", host_index, path,
                    (unsigned long long)dims[0]);
@@ -34,10 +43,7 @@ int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out
         fesf_error("out of memory for %lld host images", (long long)*k);
         goto done;
     }
-    if (fesf_h5_read_rows(d, host_mode == FESF_HOST_FIXED ? host_index : 0, *k, H5T_NATIVE_FLOAT, *out)) {
-        fesf_error("'%s': %s", path, fesf_errmsg());
-        goto done;
-    }
+    if (fesf_h5_read_rows(d, &want, host_mode == FESF_HOST_FIXED ? host_index : 0, *k, H5T_NATIVE_FLOAT, *out)) goto done;
     rc = 0;
 done:
     if (rc) {

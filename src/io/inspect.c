@@ -13,24 +13,6 @@ static const char *const known_formats[] = {"fesf-shard", "fesf-hosts", "fesf-mo
 #define LABEL_STRIP 65536
 #define MAX_SHOWN 48 /* array attribute values printed */
 
-static const char *type_name(hid_t t)
-{
-    H5T_class_t cls = H5Tget_class(t);
-    size_t size = H5Tget_size(t);
-    if (cls == H5T_STRING) return "string";
-    if (cls == H5T_FLOAT) return size == 4 ? "float32" : "float64";
-    if (cls == H5T_INTEGER) {
-        int sign = H5Tget_sign(t) == H5T_SGN_2;
-        switch (size) {
-        case 1: return sign ? "int8" : "uint8";
-        case 2: return sign ? "int16" : "uint16";
-        case 4: return sign ? "int32" : "uint32";
-        case 8: return sign ? "int64" : "uint64";
-        }
-    }
-    return "other";
-}
-
 static void print_dims(FILE *out, int rank, const hsize_t *dims)
 {
     fputc('[', out);
@@ -42,12 +24,15 @@ static void print_dims(FILE *out, int rank, const hsize_t *dims)
 static void print_attr_value(FILE *out, hid_t a, const char *name, int show_config)
 {
     hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
-    hsize_t dims[8] = {0};
+    hsize_t dims[H5S_MAX_RANK] = {0}; /* any rank HDF5 allows (32) */
     int rank = H5Sget_simple_extent_ndims(sp);
-    if (rank > 0) H5Sget_simple_extent_dims(sp, dims, NULL);
-    hssize_t n = H5Sget_simple_extent_npoints(sp);
+    if (rank > 0 && rank <= H5S_MAX_RANK) H5Sget_simple_extent_dims(sp, dims, NULL);
+    else if (rank > H5S_MAX_RANK) rank = 0;
+    hssize_t n = H5Sget_simple_extent_type(sp) == H5S_NULL ? 0 : H5Sget_simple_extent_npoints(sp);
     H5T_class_t cls = H5Tget_class(t);
-    if (cls == H5T_STRING && H5Tis_variable_str(t) > 0) {
+    if (n <= 0) {
+        fprintf(out, "(empty)");
+    } else if (cls == H5T_STRING && H5Tis_variable_str(t) > 0) {
         char **v = calloc((size_t)n, sizeof(char *));
         hid_t mt = H5Tcopy(H5T_C_S1);
         H5Tset_size(mt, H5T_VARIABLE);
@@ -77,7 +62,7 @@ static void print_attr_value(FILE *out, hid_t a, const char *name, int show_conf
         }
         free(v);
     } else {
-        fprintf(out, "(%s)", type_name(t));
+        fprintf(out, "(%s)", fesf_h5_type_name(t));
     }
     H5Sclose(sp);
     H5Tclose(t);
@@ -107,8 +92,8 @@ static void print_filters(FILE *out, hid_t dcpl)
         fprintf(out, "  contiguous");
         return;
     }
-    hsize_t chunk[8];
-    int rank = H5Pget_chunk(dcpl, 8, chunk);
+    hsize_t chunk[H5S_MAX_RANK];
+    int rank = H5Pget_chunk(dcpl, H5S_MAX_RANK, chunk);
     fprintf(out, "  chunks ");
     print_dims(out, rank, chunk);
     for (int i = 0; i < H5Pget_nfilters(dcpl); i++) {
@@ -131,7 +116,8 @@ static void print_class_counts(FILE *out, hid_t d, hsize_t n)
     if (!buf) return;
     for (hsize_t s = 0; s < n; s += LABEL_STRIP) {
         int64_t k = n - s < LABEL_STRIP ? (int64_t)(n - s) : LABEL_STRIP;
-        if (fesf_h5_read_rows(d, (int64_t)s, k, H5T_NATIVE_INT32, buf)) break;
+        fesf_h5_shape want = {1, {n}, FESF_H5_T_INT};
+        if (fesf_h5_read_rows(d, &want, (int64_t)s, k, H5T_NATIVE_INT32, buf)) break;
         for (int64_t i = 0; i < k; i++) {
             if (buf[i] >= 0 && buf[i] < 256) {
                 counts[buf[i]]++;
@@ -162,9 +148,9 @@ static herr_t on_object(hid_t loc, const char *name, const H5O_info_t *info, voi
         hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
         if (d < 0) return 0;
         hid_t t = H5Dget_type(d), dcpl = H5Dget_create_plist(d);
-        hsize_t dims[8];
+        hsize_t dims[H5S_MAX_RANK];
         int rank = fesf_h5_dims(d, dims);
-        fprintf(w->out, "  /%s  %s ", name, type_name(t));
+        fprintf(w->out, "  /%s  %s ", name, fesf_h5_type_name(t));
         print_dims(w->out, rank, dims);
         print_filters(w->out, dcpl);
         const char *base = strrchr(name, '/');
@@ -208,7 +194,7 @@ static herr_t find_images(hid_t loc, const char *name, const H5O_info_t *info, v
 {
     if (info->type != H5O_TYPE_DATASET) return 0;
     hid_t d = H5Dopen2(loc, name, H5P_DEFAULT);
-    hsize_t dims[8];
+    hsize_t dims[H5S_MAX_RANK];
     int rank = d >= 0 ? fesf_h5_dims(d, dims) : -1;
     if (d >= 0) H5Dclose(d);
     if (rank == 4 && dims[0] > 0) {
@@ -232,24 +218,27 @@ int fesf_inspect_png(const char *path, const char *dataset, int count, const cha
         }
         dataset = found;
     }
-    hsize_t dims[8];
-    d = H5Dopen2(f, dataset, H5P_DEFAULT);
+    hsize_t dims[H5S_MAX_RANK];
+    d = H5Lexists(f, dataset, H5P_DEFAULT) > 0 ? H5Dopen2(f, dataset, H5P_DEFAULT) : H5I_INVALID_HID;
     int rank = d >= 0 ? fesf_h5_dims(d, dims) : -1;
-    if (rank != 4 || (dims[1] != 1 && dims[1] != 3) || dims[0] == 0) {
+    if (rank != 4 || (dims[1] != 1 && dims[1] != 3) || dims[0] == 0 || dims[2] < 1 || dims[3] < 1 ||
+        dims[2] * dims[3] > ((hsize_t)1 << 26)) {
         fesf_error("'%s': '%s' is not a non-empty image dataset [N, 1|3, H, W]", path, dataset);
         goto done;
     }
+    fesf_h5_shape want = {4, {dims[0], dims[1], dims[2], dims[3]}, FESF_H5_T_U8 | FESF_H5_T_F32};
+    if (fesf_h5_check(d, &want, NULL)) goto done; /* an int16 grid would be unscaled floats */
     int n = dims[0] < (hsize_t)count ? (int)dims[0] : count;
     int c = (int)dims[1], h = (int)dims[2], w = (int)dims[3];
     int cols = (int)ceil(sqrt((double)n));
     t = H5Dget_type(d);
-    int is_u8 = H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1;
+    int is_u8 = H5Tget_class(t) == H5T_INTEGER;
     buf = malloc((size_t)n * (size_t)c * (size_t)h * (size_t)w * (is_u8 ? 1 : sizeof(float)));
     if (!buf) {
         fesf_error("out of memory");
         goto done;
     }
-    if (fesf_h5_read_rows(d, 0, n, is_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, buf)) goto done;
+    if (fesf_h5_read_rows(d, &want, 0, n, is_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, buf)) goto done;
     rc = is_u8 ? fesf_png_write_grid_u8(png_path, buf, n, c, h, w, cols)
                : fesf_png_write_grid_f32(png_path, buf, n, c, h, w, cols);
 done:

@@ -50,7 +50,13 @@ static int write_tensor(hid_t file, const fesf_tensor_info *t, const float *data
     return write_tensor_in(file, "", t, data);
 }
 
-static int read_exact(hid_t f, const char *path, float *data, size_t n, const char *file);
+/* Float dataset `path` of exactly rank/dims (1-D [n]: rank 1, dims NULL) into data. */
+static int read_exact(hid_t f, const char *path, float *data, int rank, const int *dims, size_t n)
+{
+    fesf_h5_shape want = {rank, {(hsize_t)n}, FESF_H5_T_FLOAT};
+    for (int i = 0; dims && i < rank && i < FESF_H5_MAX_RANK; i++) want.dims[i] = (hsize_t)dims[i];
+    return fesf_h5_read(f, path, &want, H5T_NATIVE_FLOAT, data);
+}
 
 /* Write a model file into an open output; the caller commits. */
 static int write_model(fesf_h5out *o, const fesf_tensor_list *m, const fesf_model_save_info *info)
@@ -115,9 +121,16 @@ int fesf_ckpt_load(const char *path, const fesf_tensor_list *m, float *optim_sta
     if (f < 0) return -1;
     snprintf(want, sizeof want, "%016llx", (unsigned long long)c->config_hash);
     int rc = -1;
-    if (fesf_h5_attr_get_str(f, "config_hash", hash, sizeof hash) || fesf_h5_attr_get_i64(f, "repeat", &c->repeat) ||
-        fesf_h5_attr_get_i64(f, "best_round", &c->best_round)) {
+    if (H5Aexists(f, "config_hash") <= 0) {
         fesf_error("'%s' is not a training checkpoint", path);
+        goto done;
+    }
+    if (fesf_h5_attr_get_str(f, "config_hash", hash, sizeof hash) || fesf_h5_attr_get_i64(f, "repeat", &c->repeat) ||
+        fesf_h5_attr_get_i64(f, "best_round", &c->best_round))
+        goto done;
+    if (c->repeat < 0 || c->round < 0 || c->best_round < 0) {
+        fesf_error("'%s': repeat %lld, round %lld, best_round %lld are not a checkpoint's", path, (long long)c->repeat,
+                   (long long)c->round, (long long)c->best_round);
         goto done;
     }
     if (strcmp(hash, want)) {
@@ -126,32 +139,12 @@ int fesf_ckpt_load(const char *path, const fesf_tensor_list *m, float *optim_sta
         goto done;
     }
     if (fesf_h5_attr_get_f64(f, "best_score", &c->best_score) ||
-        read_exact(f, "/resume/best", c->best, c->best_floats, path))
+        read_exact(f, "/resume/best", c->best, 1, NULL, c->best_floats))
         goto done;
-    hid_t d = H5Dopen2(f, "/resume/results", H5P_DEFAULT);
-    int bad = d < 0 || H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->results) < 0;
-    if (d >= 0) H5Dclose(d);
-    if (bad) {
-        fesf_error("'%s': cannot read /resume/results", path);
-        goto done;
-    }
-    rc = 0;
+    fesf_h5_shape results = {1, {(hsize_t)c->results_len}, FESF_H5_T_FLOAT}; /* the caller's buffer, not the file's size */
+    rc = fesf_h5_read(f, "/resume/results", &results, H5T_NATIVE_DOUBLE, c->results);
 done:
     H5Fclose(f);
-    return rc;
-}
-
-static int read_exact(hid_t f, const char *path, float *data, size_t n, const char *file)
-{
-    hid_t d = H5Dopen2(f, path, H5P_DEFAULT);
-    if (d < 0) return fesf_error("'%s' has no '%s'", file, path);
-    hid_t sp = H5Dget_space(d);
-    hssize_t got = H5Sget_simple_extent_npoints(sp);
-    int rc = (size_t)got == n && H5Dread(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0
-                 ? 0
-                 : fesf_error("'%s': '%s' holds %lld values, expected %zu", file, path, (long long)got, n);
-    H5Sclose(sp);
-    H5Dclose(d);
     return rc;
 }
 
@@ -161,10 +154,7 @@ int fesf_model_load(const char *path, const fesf_tensor_list *m, float *optim_st
     hid_t f = fesf_h5_open(path, "fesf-model", FESF_MODEL_VERSION, 0);
     if (f < 0) return -1;
     int rc = -1;
-    if (fesf_h5_attr_get_str(f, "arch", arch, sizeof arch)) {
-        fesf_error("'%s': no 'arch' attribute", path);
-        goto done;
-    }
+    if (fesf_h5_attr_get_str(f, "arch", arch, sizeof arch)) goto done;
     if (strcmp(arch, m->arch)) {
         fesf_error("'%s' holds a model '%s', not '%s'", path, arch, m->arch);
         goto done;
@@ -174,10 +164,10 @@ int fesf_model_load(const char *path, const fesf_tensor_list *m, float *optim_st
         char p[160];
         tensor_path(t, p, sizeof p);
         float *base = t->buffer ? m->buffers : m->params;
-        if (read_exact(f, p, base + t->off, t->len, path)) goto done;
+        if (read_exact(f, p, base + t->off, t->rank, t->dims, t->len)) goto done;
     }
     if (optim_state && H5Lexists(f, "/optim", H5P_DEFAULT) > 0 &&
-        read_exact(f, "/optim/state", optim_state, optim_floats, path))
+        read_exact(f, "/optim/state", optim_state, 1, NULL, optim_floats))
         goto done;
     if (round && fesf_h5_attr_get_i64(f, "round", round)) goto done;
     rc = 0;

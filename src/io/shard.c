@@ -95,7 +95,7 @@ int fesf_shard_has(fesf_shard *sh, const char *group) { return H5Lexists(sh->fil
 
 int fesf_shard_get_i64(fesf_shard *sh, const char *name, int64_t *v)
 {
-    return fesf_h5_attr_get_i64(sh->file, name, v) ? fesf_error("'%s': %s", sh->name, fesf_errmsg()) : 0;
+    return fesf_h5_attr_get_i64(sh->file, name, v); /* the message names the file */
 }
 
 /* The slot of dataset group/split/kind, opened on first use (or created by
@@ -124,6 +124,22 @@ static hid_t dataset(fesf_shard *sh, const char *group, int split, const char *k
     return i < 0 ? H5I_INVALID_HID : sh->dset[i];
 }
 
+/* The split's `count` attribute, where it has one, is its number of images. */
+static int check_count(fesf_shard *sh, const char *group, int split, int64_t n)
+{
+    char path[64];
+    int64_t count = n;
+    snprintf(path, sizeof path, "/%s/%s", group, fesf_split_names[split]);
+    hid_t g = H5Oopen(sh->file, path, H5P_DEFAULT);
+    int rc = g < 0 ? fesf_error("'%s': cannot open %s", sh->name, path)
+                   : H5Aexists(g, "count") > 0 ? fesf_h5_attr_get_i64(g, "count", &count) : 0;
+    if (!rc && count != n)
+        rc = fesf_error("'%s': %s holds %lld images but its attribute 'count' is %lld", sh->name, path, (long long)n,
+                        (long long)count);
+    if (g >= 0) H5Oclose(g);
+    return rc;
+}
+
 int fesf_shard_info(fesf_shard *sh, const char *group, int split, fesf_shard_split *info)
 {
     int i = slot(sh, group, split, "images");
@@ -132,79 +148,103 @@ int fesf_shard_info(fesf_shard *sh, const char *group, int split, fesf_shard_spl
         return 0;
     }
     hid_t d = i < 0 ? H5I_INVALID_HID : sh->dset[i], l = dataset(sh, group, split, "labels");
-    hsize_t dims[8], ld[8];
+    hsize_t dims[FESF_H5_MAX_RANK];
     if (d < 0 || l < 0) return -1;
-    if (fesf_h5_dims(d, dims) != 4 || fesf_h5_dims(l, ld) != 1 || ld[0] != dims[0])
-        return fesf_error("'%s': /%s/%s: images are not [N, C, H, W] with N labels", sh->name, group,
-                          fesf_split_names[split]);
+    /* images [N, C, H, W] uint8 or float32 (DESIGN section 3): an int16 or float64 dataset is refused, not
+     * read as unscaled floats; labels: integers [N]; host_index (random hosts): integers [N] */
+    fesf_h5_shape images = {4, {FESF_H5_ANY, FESF_H5_ANY, FESF_H5_ANY, FESF_H5_ANY}, FESF_H5_T_U8 | FESF_H5_T_F32};
+    if (fesf_h5_check(d, &images, dims)) return -1;
+    fesf_h5_shape ints = {1, {dims[0]}, FESF_H5_T_INT};
+    if (fesf_h5_check(l, &ints, NULL) || check_count(sh, group, split, (int64_t)dims[0])) return -1;
+    char hosts[80];
+    snprintf(hosts, sizeof hosts, "/%s/%s/host_index", group, fesf_split_names[split]);
+    if (H5Lexists(sh->file, hosts, H5P_DEFAULT) > 0) {
+        hid_t hd = dataset(sh, group, split, "host_index");
+        if (hd < 0 || fesf_h5_check(hd, &ints, NULL)) return -1;
+    }
+    if (dims[1] < 1 || dims[1] > 16 || dims[2] < 1 || dims[3] < 1 || dims[2] > 65536 || dims[3] > 65536 ||
+        dims[1] * dims[2] * dims[3] > ((hsize_t)1 << 28))
+        return fesf_error("'%s': /%s/%s/images of %llu x %llu x %llu per image are not images fesf reads", sh->name,
+                          group, fesf_split_names[split], (unsigned long long)dims[1], (unsigned long long)dims[2],
+                          (unsigned long long)dims[3]);
     hid_t t = H5Dget_type(d);
-    int u8 = H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 1;
+    int u8 = H5Tget_class(t) == H5T_INTEGER;
     H5Tclose(t);
     *info = (fesf_shard_split){(int64_t)dims[0], (int)dims[1], (int)dims[2], (int)dims[3], u8 ? FESF_U8 : FESF_F32};
     sh->info[i] = *info, sh->has_info[i] = 1;
     return 0;
 }
 
-int fesf_shard_read_images(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, fesf_dtype as,
-                           void *buf)
+int fesf_shard_read_images(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count,
+                           const fesf_shard_split *want, fesf_dtype as, void *buf)
 {
     fesf_shard_split in;
     if (fesf_shard_info(sh, group, split, &in)) return -1;
     hid_t d = dataset(sh, group, split, "images");
-    size_t len = (size_t)count * (size_t)in.c * (size_t)in.h * (size_t)in.w;
+    /* the caller's buffer holds images of want's shape: a dataset of another is refused */
+    fesf_h5_shape rows = {4, {FESF_H5_ANY, (hsize_t)want->c, (hsize_t)want->h, (hsize_t)want->w},
+                          FESF_H5_T_U8 | FESF_H5_T_F32};
+    size_t len = (size_t)count * (size_t)want->c * (size_t)want->h * (size_t)want->w;
     if (as == FESF_U8 && in.dtype != FESF_U8)
         return fesf_error("'%s': /%s/%s images are not uint8", sh->name, group, fesf_split_names[split]);
-    if (in.dtype == as || as == FESF_U8) {
-        int rc = fesf_h5_read_rows(d, start, count, as == FESF_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, buf);
-        return rc ? fesf_error("'%s': %s", sh->name, fesf_errmsg()) : 0;
-    }
+    if (in.dtype == as || as == FESF_U8)
+        return fesf_h5_read_rows(d, &rows, start, count, as == FESF_U8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, buf);
     if (sh->scratch_len < len) { /* grows to the largest strip, then stays */
         free(sh->scratch);
         sh->scratch_len = 0;
         if (!(sh->scratch = malloc(len))) return fesf_error("out of memory");
         sh->scratch_len = len;
     }
-    if (fesf_h5_read_rows(d, start, count, H5T_NATIVE_UINT8, sh->scratch))
-        return fesf_error("'%s': %s", sh->name, fesf_errmsg());
+    if (fesf_h5_read_rows(d, &rows, start, count, H5T_NATIVE_UINT8, sh->scratch)) return -1;
     fesf_u8_to_f32(sh->scratch, buf, len);
     return 0;
 }
 
-static int rows_io(fesf_shard *sh, const char *group, int split, const char *kind, int64_t start, int64_t count,
-                   hid_t type, const void *wbuf, void *rbuf)
+/* Rows of a split's labels or host_index: integers [N], N its images (checked by fesf_shard_info). */
+static int read_ints(fesf_shard *sh, const char *group, int split, const char *kind, int64_t start, int64_t count,
+                     int32_t *buf)
+{
+    fesf_shard_split in;
+    if (fesf_shard_info(sh, group, split, &in)) return -1;
+    hid_t d = dataset(sh, group, split, kind);
+    fesf_h5_shape rows = {1, {(hsize_t)in.n}, FESF_H5_T_INT};
+    return d < 0 ? -1 : fesf_h5_read_rows(d, &rows, start, count, H5T_NATIVE_INT32, buf);
+}
+
+static int write_rows(fesf_shard *sh, const char *group, int split, const char *kind, int64_t start, int64_t count,
+                      hid_t type, const void *buf)
 {
     hid_t d = dataset(sh, group, split, kind);
     if (d < 0) return -1;
-    int rc = wbuf ? fesf_h5_write_rows(d, start, count, type, wbuf) : fesf_h5_read_rows(d, start, count, type, rbuf);
-    return rc ? fesf_error("'%s': %s", sh->name, fesf_errmsg()) : 0;
+    return fesf_h5_write_rows(d, start, count, type, buf) ? fesf_error("'%s': %s", sh->name, fesf_errmsg()) : 0;
 }
 
 int fesf_shard_read_labels(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, int32_t *buf)
 {
-    return rows_io(sh, group, split, "labels", start, count, H5T_NATIVE_INT32, NULL, buf);
+    return read_ints(sh, group, split, "labels", start, count, buf);
 }
 
 int fesf_shard_write_images(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count,
                             const float *buf)
 {
-    return rows_io(sh, group, split, "images", start, count, H5T_NATIVE_FLOAT, buf, NULL);
+    return write_rows(sh, group, split, "images", start, count, H5T_NATIVE_FLOAT, buf);
 }
 
 int fesf_shard_write_labels(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count,
                             const int32_t *buf)
 {
-    return rows_io(sh, group, split, "labels", start, count, H5T_NATIVE_INT32, buf, NULL);
+    return write_rows(sh, group, split, "labels", start, count, H5T_NATIVE_INT32, buf);
 }
 
 int fesf_shard_read_hosts(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, int32_t *buf)
 {
-    return rows_io(sh, group, split, "host_index", start, count, H5T_NATIVE_INT32, NULL, buf);
+    return read_ints(sh, group, split, "host_index", start, count, buf);
 }
 
 int fesf_shard_write_hosts(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count,
                            const int32_t *buf)
 {
-    return rows_io(sh, group, split, "host_index", start, count, H5T_NATIVE_INT32, buf, NULL);
+    return write_rows(sh, group, split, "host_index", start, count, H5T_NATIVE_INT32, buf);
 }
 
 int fesf_shard_create_split(fesf_shard *sh, const char *group, int split, int64_t n, int c, int h, int w,
@@ -269,4 +309,46 @@ int fesf_shard_get_f64(fesf_shard *sh, const char *group, const char *name, doub
 int fesf_shard_stamp(fesf_shard *sh, const char *group, const fesf_stage *s)
 {
     return s ? with_group(sh, group, put_stamp, s, NULL) : 0;
+}
+
+/* The class names' FNV-1a hash and their display, "'a', 'b'" (cut with "..."). */
+static void names_text(const char *names, size_t len, fesf_shard_meta *m)
+{
+    uint64_t h = 1469598103934665603ull;
+    size_t out = 0, room = sizeof m->names - 4;
+    for (size_t i = 0; i < len; i++) h = (h ^ (unsigned char)names[i]) * 1099511628211ull;
+    m->names_hash = h, m->names[0] = '\0';
+    for (const char *s = names; s < names + len; s += strlen(s) + 1) {
+        int k = snprintf(m->names + out, sizeof m->names - out, "%s'%s'", out ? ", " : "", s);
+        if (k < 0 || out + (size_t)k > room) {
+            snprintf(m->names + (out < room ? out : room), 4, "...");
+            return;
+        }
+        out += (size_t)k;
+    }
+}
+
+int fesf_shard_meta_read(fesf_shard *sh, fesf_shard_meta *m)
+{
+    memset(m, 0, sizeof *m);
+    if (fesf_h5_attr_get_i64(sh->file, "site_id", &m->site_id) || fesf_h5_attr_get_i64(sh->file, "n_sites", &m->n_sites) ||
+        fesf_h5_attr_get_i64(sh->file, "n_classes", &m->n_classes))
+        return -1;
+    if (m->n_sites < 1 || m->n_sites > 4096 || m->n_classes < 1 || m->n_classes > 65536)
+        return fesf_error("'%s': n_sites = %lld and n_classes = %lld are not a shard's", sh->name, (long long)m->n_sites,
+                          (long long)m->n_classes);
+    size_t len = 0;
+    char *names = fesf_h5_attr_get_strs(sh->file, "class_names", (int)m->n_classes, &len);
+    if (!names) return -1;
+    names_text(names, len, m);
+    free(names);
+    for (int sp = 0; sp < FESF_NSPLITS; sp++) {
+        fesf_shard_split in;
+        if (fesf_shard_info(sh, "plain", sp, &in)) return -1;
+        if (sp && (in.c != m->c || in.h != m->h || in.w != m->w))
+            return fesf_error("'%s': /plain/%s images are %dx%dx%d but /plain/train's are %dx%dx%d", sh->name,
+                              fesf_split_names[sp], in.c, in.h, in.w, m->c, m->h, m->w);
+        if (!sp) m->c = in.c, m->h = in.h, m->w = in.w;
+    }
+    return 0;
 }

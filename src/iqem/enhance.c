@@ -90,16 +90,18 @@ static int load_sites(enhancer *e)
         fesf_shard *sh = NULL;
         fesf_shard_split in;
         if (fesf_shard_open(&sh, path)) return fesf_error("site %d: %s", id, fesf_errmsg());
-        int rc = !fesf_shard_has(sh, "synthetic") || fesf_shard_info(sh, "synthetic", FESF_SPLIT_TRAIN, &in);
+        int rc = !fesf_shard_has(sh, "synthetic");
         if (rc) fesf_error("site %d: '%s' has no /synthetic images (run 'fesf hide' first)", id, path);
+        else if (fesf_shard_info(sh, "synthetic", FESF_SPLIT_TRAIN, &in)) rc = fesf_error("site %d: %s", id, fesf_errmsg());
         else if (in.c != e->c || in.h != e->h || in.w != e->wd)
             rc = fesf_error("site %d: images are %dx%dx%d but the hosts are %dx%dx%d", id, in.c, in.h, in.w, e->c, e->h,
                             e->wd);
         if (!rc) {
             s->id = id, s->n = in.n;
             s->x = malloc(sizeof(float) * img * (size_t)(s->n ? s->n : 1));
-            rc = !s->x || fesf_shard_read_images(sh, "synthetic", FESF_SPLIT_TRAIN, 0, s->n, FESF_F32, s->x);
-            if (rc) fesf_error("site %d: cannot read its synthetic images", id);
+            rc = !s->x ? fesf_error("site %d: out of memory for its synthetic images", id)
+                       : fesf_shard_read_images(sh, "synthetic", FESF_SPLIT_TRAIN, 0, s->n, &in, FESF_F32, s->x);
+            if (rc && s->x) fesf_error("site %d: %s", id, fesf_errmsg());
         }
         fesf_shard_close(sh);
         if (rc) return -1;
@@ -253,15 +255,19 @@ static int surrogate_split(enhancer *e, fesf_model *gen, fesf_shard *sh, int sp,
     size_t img = (size_t)e->c * e->h * e->wd;
     float *x = bufs, *syn = x + img * IQEM_BATCH, *sur = syn + img * IQEM_BATCH;
     int32_t lab[IQEM_BATCH];
-    fesf_shard_split in;
-    if (fesf_shard_info(sh, "synthetic", sp, &in) ||
-        fesf_shard_create_split(sh, "surrogate", sp, in.n, e->c, e->h, e->wd, 0))
+    fesf_shard_split in, plain, want = {0, e->c, e->h, e->wd, FESF_F32}; /* the buffers' image size */
+    if (fesf_shard_info(sh, "synthetic", sp, &in) || fesf_shard_info(sh, "plain", sp, &plain)) return -1;
+    if (plain.n != in.n)
+        return fesf_error("'%s': /synthetic/%s holds %lld images but /plain/%s %lld (run 'fesf hide' again)",
+                          fesf_shard_name(sh), fesf_split_names[sp], (long long)in.n, fesf_split_names[sp],
+                          (long long)plain.n);
+    if (fesf_shard_create_split(sh, "surrogate", sp, in.n, e->c, e->h, e->wd, 0))
         return -1;
     for (int64_t s = 0; s < in.n; s += IQEM_BATCH) {
         int k = (int)(in.n - s < IQEM_BATCH ? in.n - s : IQEM_BATCH);
-        if (fesf_shard_read_images(sh, "synthetic", sp, s, k, FESF_F32, syn) ||
+        if (fesf_shard_read_images(sh, "synthetic", sp, s, k, &want, FESF_F32, syn) ||
             fesf_shard_read_labels(sh, "plain", sp, s, k, lab) ||
-            fesf_shard_read_images(sh, "plain", sp, s, k, FESF_F32, x))
+            fesf_shard_read_images(sh, "plain", sp, s, k, &want, FESF_F32, x))
             return -1;
         const float *gout = fesf_model_forward(gen, syn, k, 1);
         for (int i = 0; i < k; i++) { /* the enhanced image is this image's host */

@@ -131,6 +131,7 @@ with h5py.File(ST + "/iqem.h5") as f:
 BINS = header_int("include/fesf/metrics.h", r"#define\s+FESF_METRIC_BINS\s+(\d+)")
 FEAT = header_int("include/fesf/quality.h", r"#define\s+FESF_FEAT_DIM\s+(\d+)")
 QN = header_int("include/fesf/iqem.h", r"FESF_IQEM_QUALITY_N\s*=\s*(\d+)")
+NAMES = header_int("include/fesf/shard.h", r"#define\s+FESF_SHARD_NAMES_MAX\s+(\d+)")
 def enum_len(path, first, last):
     body = re.search(r"enum\s*\{\s*(" + first + r"\b[^}]*)\}", open(path).read()).group(1)
     return [x.strip() for x in body.split(",")].index(last)
@@ -154,6 +155,8 @@ B = {"train": 4 * (n_model + 2),          # fed/train.c add_site: params + BN bu
      "linkage": 8 * NS * LK_LEN,          # audit/audit.c audit_target: every site's linkage counts (one target)
      "scores": 8 * (n_test + NS * n_pub), # audit/audit.c gather_membership: one membership score per test and public image
      "shards": 8,                         # fed/agg.c fesf_fed_count_shards: an int64 MPI_MAX
+     "shardset": 8 * NS * (8 + NAMES // 8),  # fed/agg.c fesf_fed_count_shards: each shard's metadata record (MPI_BOR)
+     "agree": 8,                          # fed/world.c fesf_world_agree: failed rank, exit code (start-up; prepare's end)
      "site_n": 8 * NS,                    # every site's training-image count (share_sum)
      "counts": 8 * K,                     # fed/train.c class_weights: summed training label counts (balanced)
      "norm": 8 * (2 * c + 1),             # fed/train_data.c fesf_train_normalise: pixel sums, squares, count
@@ -164,21 +167,24 @@ n_eval = sum(1 for r in range(R) if (r + 1) % E == 0 or r + 1 == R)
 def names(size):
     return "/".join(k for k, v in B.items() if v == size) or "UNNAMED"
 
+START = [B["agree"]]                       # every command: the ranks agree that the config is good
+SHARDS = [B["shards"], B["shardset"]]      # every stage: the shard set, counted and checked
+
 def train_msgs(r):
-    return Counter([B["shards"], B["site_n"], B["counts"], B["norm"]] + [B["shape"]] * (r == 1)
+    return Counter(START + SHARDS + [B["site_n"], B["counts"], B["norm"]] + [B["shape"]] * (r == 1)
                    + [B["train"]] * R + [B["eval"]] * n_eval)
 
 EXPECT = {
-    "prepare": lambda r: Counter(),  # rank 0 prepares (simulation mode); the sites wait
-    "hide": lambda r: Counter([B["shards"]]),
-    "enhance": lambda r: Counter([B["shards"], B["site_n"], B["feat"], B["quality"]] + [B["gan"]] * gan_rounds),
+    "prepare": lambda r: Counter(START + [B["agree"]]),  # rank 0 prepares (simulation mode); the sites wait for its verdict
+    "hide": lambda r: Counter(START + SHARDS),
+    "enhance": lambda r: Counter(START + SHARDS + [B["site_n"], B["feat"], B["quality"]] + [B["gan"]] * gan_rounds),
     "train-synthetic": train_msgs,
     "train-surrogate": train_msgs,
-    "audit": lambda r: Counter([B["shards"]] + [B["audit"], B["linkage"], B["site_n"], B["scores"]] * targets),
+    "audit": lambda r: Counter(START + SHARDS + [B["audit"], B["linkage"], B["site_n"], B["scores"]] * targets),
 }
 # what each command is meant to send at most (its largest buffer)
-LIMIT = {"prepare": (0, "rank 0 prepares alone"),
-         "hide": (B["shards"], "the shard count"),
+LIMIT = {"prepare": (B["agree"], "rank 0 prepares alone: the sites send only the two agreements"),
+         "hide": (B["shardset"], "the shard count and metadata"),
          "enhance": (B["gan"], "one round's G + D gradients"),
          "train-synthetic": (max(B["train"], B["eval"]), "a model-sized round or the evaluation statistics"),
          "train-surrogate": (max(B["train"], B["eval"]), "a model-sized round or the evaluation statistics"),
@@ -203,8 +209,8 @@ for job, want in EXPECT.items():
     limit, what = LIMIT[job]
     worst = max((max(s, default=0) for s in logs[job].values()), default=0)
     bound = worst <= limit and (job != "hide" or limit < P)
-    if limit == 0:
-        verdict(worst == 0, f"{job}: the site ranks send rank 0 nothing ({what}; largest {worst} B)")
+    if job == "prepare":
+        verdict(worst <= limit, f"{job}: the site ranks send rank 0 no data ({what}; largest {worst} B)")
     else:
         verdict(bound, f"{job}: largest message to rank 0 {worst} B <= {limit} B ({what})"
                 + (f", under one image ({P} B)" if limit < P else ""))
@@ -232,13 +238,15 @@ if all(j in logs for j in stage_jobs + ["run-off", "run-on"]):
                 *[] if same else ["the run's model differs from the stage commands' model"])
     bad = []
     for r in SITE_RANKS:
-        want = sum((logs[j][r] for j in stage_jobs), Counter()) + Counter([B["decide"]])
+        # one start-up agreement for the whole run, not one per stage command
+        want = sum((logs[j][r] - Counter(START) for j in stage_jobs), Counter()) + Counter(START + [B["decide"]])
         bad += [f"rank {r}: " + d for d in diff(logs["run-off"][r], want)]
     verdict(not bad, "run-off: fesf run sent exactly what hide, enhance, train (synthetic, surrogate) and audit send "
             "on their own, plus its one stage decision: nothing more", *bad)
     bad = []
     for r in SITE_RANKS:
-        bad += [f"rank {r}: " + d for d in diff(logs["run-on"][r] - logs["run-off"][r], logs["train-synthetic"][r])]
+        bad += [f"rank {r}: " + d for d in diff(logs["run-on"][r] - logs["run-off"][r],
+                                                logs["train-synthetic"][r] - Counter(START))]
         if logs["run-off"][r] - logs["run-on"][r]: bad.append(f"rank {r}: run-off sent what run-on did not")
     verdict(not bad, "run-on: baseline_plain = true adds exactly one training's messages (so the probe sees a "
             "plaintext training when there is one)", *bad)
