@@ -107,6 +107,9 @@ int fesf_h5_check(hid_t dset, const fesf_h5_shape *want, hsize_t *dims);
  * want's extents but the first must be fixed, and they are buf's shape
  * (count x dims[1] x ...); memtype is buf's HDF5 type. */
 int fesf_h5_read_rows(hid_t dset, const fesf_h5_shape *want, int64_t start, int64_t count, hid_t memtype, void *buf);
+/* One image's extents [C, H, W] of an [N, C, H, W] dataset are ones fesf
+ * reads (1..16 channels, sides 1..65536, at most 2^28 values): 1 or 0. */
+int fesf_h5_image_dims_ok(const hsize_t *chw);
 /* The whole dataset `path` under loc, of exactly want's (fixed) shape. */
 int fesf_h5_read(hid_t loc, const char *path, const fesf_h5_shape *want, hid_t memtype, void *buf);
 

@@ -100,6 +100,7 @@ int fesf_h5_check(hid_t dset, const fesf_h5_shape *want, hsize_t *dims)
 {
     hsize_t got[H5S_MAX_RANK] = {0};
     char who[1700], found[400], expected[400];
+    if (want->rank < 0 || want->rank > FESF_H5_MAX_RANK) return fesf_error("a dataset check of rank %d", want->rank);
     hid_t sp = H5Dget_space(dset), t = H5Dget_type(dset);
     int rank = sp >= 0 ? extent(sp, got) : -1, rc = 0;
     int ok = sp >= 0 && rank == want->rank;
@@ -121,6 +122,12 @@ int fesf_h5_check(hid_t dset, const fesf_h5_shape *want, hsize_t *dims)
     if (t >= 0) H5Tclose(t);
     if (sp >= 0) H5Sclose(sp);
     return rc;
+}
+
+int fesf_h5_image_dims_ok(const hsize_t *chw)
+{
+    return chw[0] >= 1 && chw[0] <= 16 && chw[1] >= 1 && chw[1] <= 65536 && chw[2] >= 1 && chw[2] <= 65536 &&
+           chw[0] * chw[1] * chw[2] <= ((hsize_t)1 << 28);
 }
 
 int fesf_h5_read_rows(hid_t dset, const fesf_h5_shape *want, int64_t start, int64_t count, hid_t memtype, void *buf)

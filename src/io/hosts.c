@@ -24,8 +24,7 @@ int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out
         goto done;
     }
     if (fesf_h5_check(d, &want, dims)) goto done; /* float32 [K, C, H, W] */
-    if (dims[0] == 0 || dims[1] < 1 || dims[1] > 16 || dims[2] < 1 || dims[3] < 1 ||
-        dims[1] * dims[2] * dims[3] > ((hsize_t)1 << 28)) {
+    if (dims[0] == 0 || !fesf_h5_image_dims_ok(dims + 1)) {
         fesf_error("'%s': /images of %llu x %llu x %llu x %llu are not host images", path, (unsigned long long)dims[0],
                    (unsigned long long)dims[1], (unsigned long long)dims[2], (unsigned long long)dims[3]);
         goto done;

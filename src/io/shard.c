@@ -162,8 +162,7 @@ int fesf_shard_info(fesf_shard *sh, const char *group, int split, fesf_shard_spl
         hid_t hd = dataset(sh, group, split, "host_index");
         if (hd < 0 || fesf_h5_check(hd, &ints, NULL)) return -1;
     }
-    if (dims[1] < 1 || dims[1] > 16 || dims[2] < 1 || dims[3] < 1 || dims[2] > 65536 || dims[3] > 65536 ||
-        dims[1] * dims[2] * dims[3] > ((hsize_t)1 << 28))
+    if (!fesf_h5_image_dims_ok(dims + 1))
         return fesf_error("'%s': /%s/%s/images of %llu x %llu x %llu per image are not images fesf reads", sh->name,
                           group, fesf_split_names[split], (unsigned long long)dims[1], (unsigned long long)dims[2],
                           (unsigned long long)dims[3]);
