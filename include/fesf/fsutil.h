@@ -5,15 +5,31 @@
 /* mkdir -p with owner-only folders (0700); 0 or -1 with a message naming the folder. */
 int fesf_mkdir_p(const char *path);
 
-/* A text file written atomically: fesf_atomic_open opens PATH.tmp for
- * writing (NULL with a message); fesf_atomic_commit closes it and renames it
- * to PATH (0, or -1 with a message; the .tmp is removed). A reader never
- * sees a half-written PATH. */
+/* A file written atomically: fesf_atomic_open returns a stream that composes
+ * PATH in memory (NULL with a message); fesf_atomic_commit checks that every
+ * write to it succeeded, writes it to PATH.tmp (each write(2) checked),
+ * fsyncs and closes it, renames it to PATH and fsyncs PATH's folder (0, or
+ * -1 with a message naming PATH and the system's reason, e.g. "cannot write
+ * 'RUN/report.md': No space left on device"; no .tmp is left and PATH stays
+ * as it was). A reader never sees a half-written PATH, and a committed PATH
+ * survives a power cut. The stream is not a file: no fileno(), no seeking. */
 #include <stdio.h>
 FILE *fesf_atomic_open(const char *path);
 int fesf_atomic_commit(FILE *f, const char *path);
-/* Give up PATH.tmp (closes f when not NULL, removes the .tmp). */
+/* Give up the file (closes f when not NULL; nothing of it reached the disk). */
 void fesf_atomic_abort(FILE *f, const char *path);
+
+/* A file written a line at a time (metrics.jsonl): opened for appending, or
+ * emptied (truncate), the file and its folder fsynced; NULL with a message.
+ * After each line, fesf_file_sync. */
+FILE *fesf_append_open(const char *path, int truncate);
+/* Every write to f so far succeeded (ferror), and its data is on disk
+ * (fflush, fsync): 0, or -1 with "cannot write 'PATH': REASON". */
+int fesf_file_sync(FILE *f, const char *path);
+/* fsync the folder that holds PATH (makes a rename or creation in it
+ * durable): 0, or -1 with a message. A folder whose file system cannot
+ * fsync one (EINVAL) counts as synced. */
+int fesf_fsync_parent(const char *path);
 
 /* Every NAME.tmp this process is writing is tracked from creation to commit
  * or abort (the atomic text files here, the HDF5 files of h5io.c), so that

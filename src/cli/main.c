@@ -4,6 +4,7 @@
 #include "fesf/error.h"
 #include "fesf/fsutil.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -112,6 +113,7 @@ int main(int argc, char **argv)
      * from it, so every file fesf creates is 0600 and every folder 0700. */
     umask(077);
     fesf_tmp_remove_on_signals(); /* no NAME.tmp outlives a SIGTERM (mpirun ending the job, SLURM) */
+    signal(SIGXFSZ, SIG_IGN);     /* past a file-size limit (ulimit -f), write() fails with EFBIG: a message, not a core */
     if (argc < 2) {
         fesf_cmd_help(0, argv);
         return FESF_EXIT_USAGE;

@@ -387,7 +387,7 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
             fesf_metrics vt[2]; /* pooled validation and test figures */
             char extra[160] = "";
             if (eval) pooled(t, 0, &vt[0]), pooled(t, 1, &vt[1]);
-            fesf_train_write_metrics_line(t, repeat, r, loss, ips, eval ? vt : NULL);
+            if (fesf_train_write_metrics_line(t, repeat, r, loss, ips, eval ? vt : NULL)) return -1;
             if (eval) {
                 snprintf(extra, sizeof extra, ", val auc %.3f, test acc %.3f auc %.3f", vt[0].auc, vt[1].accuracy, vt[1].auc);
                 track_best(t, res, r, vt);
@@ -442,8 +442,7 @@ static int open_metrics(trainer *t, const int64_t *start)
     fesf_run_file(path, t->out, FESF_RUN_METRICS);
     int resumed = start[0] || start[1];
     if (resumed && fesf_train_trim_metrics(path, start[0], start[1])) return -1;
-    if (!(t->metrics = fopen(path, resumed ? "a" : "w"))) return fesf_error("cannot write '%s'", path);
-    return 0;
+    return (t->metrics = fesf_append_open(path, !resumed)) ? 0 : -1; /* a line at a time, each fsynced */
 }
 
 int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume)

@@ -120,7 +120,8 @@ int fesf_train_trim_metrics(const char *path, int64_t repeat, int64_t round)
     }
     while (fgets(line, sizeof line, f)) {
         long long rep = -1, rnd = -1;
-        if (sscanf(line, "{\"repeat\": %lld, \"round\": %lld", &rep, &rnd) == 2 &&
+        if (strchr(line, '\n') && /* a whole line: a crash may have cut the last one short */
+            sscanf(line, "{\"repeat\": %lld, \"round\": %lld", &rep, &rnd) == 2 &&
             (rep < repeat || (rep == repeat && rnd <= round)))
             fputs(line, o);
     }

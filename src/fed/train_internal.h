@@ -115,7 +115,7 @@ int fesf_train_trim_metrics(const char *path, int64_t repeat, int64_t round);
  * (pooled[2]) and the sites' from t->stats when the round was evaluated
  * (pooled = NULL: loss and speed only). Coordinator only. */
 int fesf_train_write_report(const trainer *t, const repeat_result *res, int n);
-void fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, double loss, double ips,
+int fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, double loss, double ips,
                                    const fesf_metrics *pooled);
 
 #endif

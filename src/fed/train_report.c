@@ -68,7 +68,7 @@ int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
     fesf_run_file(tsv_path, t->out, FESF_RUN_SUMMARY);
     FILE *f = fesf_atomic_open(path), *tsv = f ? fesf_atomic_open(tsv_path) : NULL;
     if (!f || !tsv) {
-        if (f) fesf_atomic_commit(f, path);
+        fesf_atomic_abort(f, path);
         return -1;
     }
     char rounds[64];
@@ -107,7 +107,11 @@ int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
     free(text);
     fputs("```\n", f);
     /* summary.tsv last: it carries the stamp that marks the training done */
-    return fesf_atomic_commit(f, path) || fesf_atomic_commit(tsv, tsv_path) ? -1 : 0;
+    if (fesf_atomic_commit(f, path)) {
+        fesf_atomic_abort(tsv, tsv_path);
+        return -1;
+    }
+    return fesf_atomic_commit(tsv, tsv_path);
 }
 
 /* One data row of summary.tsv: input, site ("all" or k), round ("best" or
@@ -186,8 +190,10 @@ static void json_figures(FILE *f, const fesf_metrics *test, const fesf_metrics *
 }
 
 /* One line a round: repeat, round, loss, speed; with pooled = {val, test},
- * the pooled figures then every site's. */
-void fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, double loss, double ips,
+ * the pooled figures then every site's. The line is on disk when this
+ * returns 0 (fsync): a crash leaves whole lines, or a last one cut short
+ * that a resume drops (fesf_train_trim_metrics keeps only whole lines). */
+int fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, double loss, double ips,
                                    const fesf_metrics *pooled)
 {
     FILE *f = t->metrics;
@@ -207,7 +213,9 @@ void fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, 
         fputs("]", f);
     }
     fputs("}\n", f);
-    fflush(f);
+    char path[FESF_RUN_PATH_MAX];
+    fesf_run_file(path, t->out, FESF_RUN_METRICS);
+    return fesf_file_sync(f, path);
 }
 
 /* metrics.jsonl lines start {"repeat": R, "round": N, and carry "val_auc"

@@ -1,10 +1,13 @@
-/* Small file-system helpers (see fsutil.h): mkdir -p and atomic text files. */
+/* Small file-system helpers (see fsutil.h): mkdir -p, fsync, atomic and appended text files. */
 #include "fesf/fsutil.h"
 #include "fesf/error.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -73,42 +76,131 @@ void fesf_tmp_remove_on_signals(void)
     }
 }
 
+/* ---- durable files ------------------------------------------------------------- */
+
+int fesf_fsync_parent(const char *path)
+{
+    char dir[4096];
+    if (snprintf(dir, sizeof dir, "%s", path) >= (int)sizeof dir) return fesf_error("path too long: '%s'", path);
+    int fd = open(dirname(dir), O_RDONLY | O_DIRECTORY | O_CLOEXEC), rc = fd < 0 ? -1 : fsync(fd), e = errno;
+    if (fd >= 0) close(fd);
+    /* a folder that cannot be fsynced (EINVAL: the file system has no such thing) is as durable as it gets */
+    if (rc && e != EINVAL) return fesf_error("cannot sync the folder of '%s': %s", path, strerror(e));
+    return 0;
+}
+
+int fesf_file_sync(FILE *f, const char *path)
+{
+    errno = 0;
+    if (ferror(f) || fflush(f) || fsync(fileno(f)))
+        return fesf_error("cannot write '%s': %s", path, strerror(errno ? errno : EIO));
+    return 0;
+}
+
 /* PATH.tmp into tmp[4096]; 0, or -1 if it does not fit. */
 static int tmp_name(char tmp[4096], const char *path)
 {
     return snprintf(tmp, 4096, "%s.tmp", path) >= 4096 ? fesf_error("path too long: '%s'", path) : 0;
 }
 
+/* The atomic files being composed: each in memory (open_memstream) until its
+ * commit writes it out with write(2), so that every failure has its errno. */
+#define ATOMIC_MAX 16
+static struct {
+    FILE *f;
+    char *buf;
+    size_t len;
+} atomic[ATOMIC_MAX];
+
 FILE *fesf_atomic_open(const char *path)
 {
     char tmp[4096];
     if (tmp_name(tmp, path)) return NULL;
-    fesf_tmp_track(tmp);
-    FILE *f = fopen(tmp, "w");
-    if (!f) fesf_error("cannot create '%s': %s", tmp, strerror(errno)), fesf_tmp_untrack(tmp);
-    return f;
+    for (int i = 0; i < ATOMIC_MAX; i++) {
+        if (atomic[i].f) continue;
+        atomic[i].buf = NULL, atomic[i].len = 0;
+        if (!(atomic[i].f = open_memstream(&atomic[i].buf, &atomic[i].len)))
+            fesf_error("cannot write '%s': %s", path, strerror(errno));
+        return atomic[i].f;
+    }
+    return fesf_error("cannot write '%s': more than %d files at once", path, ATOMIC_MAX), NULL;
+}
+
+/* Close f's memory stream; its text into *buf (malloc'ed) and *len. -1 if f is not one of ours or a write failed. */
+static int atomic_close(FILE *f, char **buf, size_t *len)
+{
+    for (int i = 0; f && i < ATOMIC_MAX; i++) {
+        if (atomic[i].f != f) continue;
+        int bad = ferror(f);
+        bad |= fclose(f) != 0; /* the stream's writes only fail for want of memory */
+        *buf = atomic[i].buf, *len = atomic[i].len, atomic[i].f = NULL;
+        return bad ? -1 : 0;
+    }
+    *buf = NULL, *len = 0;
+    return -1;
+}
+
+/* buf[0..len) to tmp (created 0666 & ~umask), fsynced and closed: 0, or -1 with errno. */
+static int write_all(const char *tmp, const char *buf, size_t len)
+{
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    if (fd < 0) return -1;
+    while (len > 0) {
+        ssize_t k = write(fd, buf, len);
+        if (k < 0 && errno == EINTR) continue;
+        if (k <= 0) {
+            int e = k < 0 ? errno : EIO;
+            close(fd);
+            errno = e;
+            return -1;
+        }
+        buf += k, len -= (size_t)k;
+    }
+    if (fsync(fd)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return close(fd);
 }
 
 int fesf_atomic_commit(FILE *f, const char *path)
 {
-    char tmp[4096];
-    tmp_name(tmp, path); /* fitted when opened */
-    int bad = ferror(f) || fflush(f) || fsync(fileno(f));
-    if (fclose(f) || bad || rename(tmp, path)) {
-        int e = errno;
-        remove(tmp);
-        fesf_tmp_untrack(tmp);
-        return fesf_error("cannot write '%s': %s", path, strerror(e ? e : EIO));
+    char tmp[4096], *buf;
+    size_t len;
+    if (tmp_name(tmp, path)) return -1;
+    if (atomic_close(f, &buf, &len)) {
+        free(buf);
+        return fesf_error("cannot write '%s': out of memory", path);
     }
+    fesf_tmp_track(tmp);
+    int rc = write_all(tmp, buf, len) ? fesf_error("cannot write '%s': %s", path, strerror(errno))
+             : rename(tmp, path)      ? fesf_error("cannot rename '%s' to '%s': %s", tmp, path, strerror(errno))
+                                      : 0;
+    free(buf);
+    if (rc) unlink(tmp);
     fesf_tmp_untrack(tmp);
-    return 0;
+    return rc ? -1 : fesf_fsync_parent(path); /* the rename itself, durable */
 }
 
 void fesf_atomic_abort(FILE *f, const char *path)
 {
-    char tmp[4096];
-    tmp_name(tmp, path);
-    if (f) fclose(f);
-    remove(tmp);
-    fesf_tmp_untrack(tmp);
+    char *buf;
+    size_t len;
+    (void)path; /* nothing of it is on disk yet */
+    atomic_close(f, &buf, &len);
+    free(buf);
+}
+
+FILE *fesf_append_open(const char *path, int truncate)
+{
+    FILE *f = fopen(path, truncate ? "w" : "a");
+    if (!f) return fesf_error("cannot write '%s': %s", path, strerror(errno)), NULL;
+    setvbuf(f, NULL, _IOFBF, 1 << 20); /* a line reaches the file at its fesf_file_sync, whose errno says why not */
+    if (fesf_file_sync(f, path) || fesf_fsync_parent(path)) { /* the (new, or now empty) file, durable */
+        fclose(f);
+        return NULL;
+    }
+    return f;
 }

@@ -31,7 +31,7 @@ int fesf_png_write(const char *path, const uint8_t *hwc, int h, int w, int c)
     img.format = c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
     if (!png_image_write_to_stdio(&img, f, 0, hwc, 0, NULL)) {
         fesf_atomic_abort(f, path);
-        return fesf_error("cannot write '%s.tmp': %s", path, img.message);
+        return fesf_error("cannot write '%s': %s", path, img.message);
     }
     return fesf_atomic_commit(f, path);
 }

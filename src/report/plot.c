@@ -329,7 +329,7 @@ static cairo_status_t write_cb(void *f, const unsigned char *data, unsigned int 
     return fwrite(data, 1, len, f) == len ? CAIRO_STATUS_SUCCESS : CAIRO_STATUS_WRITE_ERROR;
 }
 
-/* PNG to PATH.tmp, fsync, rename to PATH (fsutil's atomic files). */
+/* PNG to PATH atomically (fsutil's atomic files: PATH.tmp, fsync, rename). */
 static int write_png(cairo_surface_t *sf, const char *path)
 {
     FILE *f = fesf_atomic_open(path);
@@ -337,7 +337,7 @@ static int write_png(cairo_surface_t *sf, const char *path)
     cairo_status_t st = cairo_surface_write_to_png_stream(sf, write_cb, f);
     if (st != CAIRO_STATUS_SUCCESS) {
         fesf_atomic_abort(f, path);
-        return fesf_error("cannot write '%s.tmp': %s", path, cairo_status_to_string(st));
+        return fesf_error("cannot write '%s': %s", path, cairo_status_to_string(st));
     }
     return fesf_atomic_commit(f, path);
 }
