@@ -43,4 +43,10 @@ void fesf_tmp_untrack(const char *tmp);
 void fesf_tmp_remove_all(void);
 void fesf_tmp_remove_on_signals(void);
 
+/* HDF5 started for this process (src/io/h5io.c): called by main() before
+ * MPI starts, so that HDF5 runs no clean-up of its own at exit or in
+ * MPI_Finalize (HDF5 1.10 crashes there after a write failed on a full
+ * disk; fesf closes every file it writes itself). */
+void fesf_h5_start(void);
+
 #endif

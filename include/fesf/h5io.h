@@ -18,6 +18,25 @@
 
 void fesf_h5_quiet(void);
 
+/* Why the HDF5 call that just failed failed, from its error stack (call it
+ * before any other H5 call, which clears the stack): the system's reason
+ * (strerror of the errno the file driver met: "No space left on device",
+ * "File too large"), "it fails its checksum (Fletcher32)", or "an HDF5
+ * error". Static text. */
+const char *fesf_h5_reason(void);
+/* The call that just failed met a chunk whose Fletcher32 checksum is wrong. */
+int fesf_h5_checksum_failed(void);
+/* The name of the file that holds obj, as the user knows it (a rewrite's
+ * PATH.tmp is PATH). */
+void fesf_h5_file_name(hid_t obj, char *buf, size_t size);
+
+/* Close a dataset, group or attribute that was written to (closing one may
+ * write its last chunks): 0, or -1 with "cannot write 'FILE': REASON".
+ * fesf_h5_close_after(rc, id): close id whatever rc is; rc if it is already
+ * -1 (its message stays), else the close's result. id < 0: nothing. */
+int fesf_h5_close(hid_t id);
+int fesf_h5_close_after(int rc, hid_t id);
+
 
 /* A file being written as PATH.tmp and renamed to PATH on commit. */
 typedef struct {
@@ -39,7 +58,9 @@ int fesf_h5out_create(fesf_h5out *o, const char *path, const char *format, int v
 int fesf_h5out_rewrite(fesf_h5out *o, const char *path, const char *format, int version, const char *const *drop,
                        const char *config_text);
 
-/* Close, fsync and rename PATH.tmp to PATH (and fsync the folder). */
+/* Flush and close PATH.tmp (closing anything of it still open), fsync it,
+ * rename it to PATH and fsync the folder, each step checked: 0, or -1 with
+ * "cannot write 'PATH': REASON" and PATH.tmp removed (PATH as it was). */
 int fesf_h5out_commit(fesf_h5out *o);
 /* Close and remove PATH.tmp; safe on an unused or committed handle. */
 void fesf_h5out_abort(fesf_h5out *o);
@@ -65,9 +86,17 @@ int fesf_h5_stamp(hid_t obj, const fesf_stage *s);
 hid_t fesf_h5_group(hid_t file, const char *path);
 
 /* Images [n, c, h, w] of dtype, chunked along N (about 1 MiB per chunk),
- * uint8 compressed (shuffle + deflate 1); labels int32 [n], same chunking. */
+ * uint8 compressed (shuffle + deflate 1); labels int32 [n], same chunking.
+ * Every chunk carries a Fletcher32 checksum, which HDF5 verifies on every
+ * read (a mismatch fails the read: fesf_h5_checksum_failed). Files written
+ * before the checksums have none and read as before. */
 hid_t fesf_h5_create_images(hid_t loc, const char *name, fesf_dtype t, int64_t n, int c, int h, int w);
 hid_t fesf_h5_create_labels(hid_t loc, const char *name, int64_t n);
+/* A whole dataset `name` of file type ftype and the given extents (rank 1..4)
+ * from buf (of memtype), chunked with Fletcher32 checksums as above, and
+ * closed: 0, or -1 with "cannot write 'FILE': REASON". */
+int fesf_h5_write_array(hid_t loc, const char *name, hid_t ftype, int rank, const hsize_t *dims, hid_t memtype,
+                        const void *buf);
 
 /* Write rows [start, start+count) along dimension 0 of a dataset this
  * process created; memtype is the HDF5 type of buf (H5T_NATIVE_FLOAT...). */

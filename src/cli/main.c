@@ -114,6 +114,7 @@ int main(int argc, char **argv)
     umask(077);
     fesf_tmp_remove_on_signals(); /* no NAME.tmp outlives a SIGTERM (mpirun ending the job, SLURM) */
     signal(SIGXFSZ, SIG_IGN);     /* past a file-size limit (ulimit -f), write() fails with EFBIG: a message, not a core */
+    fesf_h5_start();              /* before MPI (fsutil.h) */
     if (argc < 2) {
         fesf_cmd_help(0, argv);
         return FESF_EXIT_USAGE;

@@ -48,19 +48,11 @@ static void types_text(unsigned types, char *buf, size_t size)
         if (types & (1u << i)) len += (size_t)snprintf(buf + len, len < size ? size - len : 0, "%s%s", n++ ? " or " : "", names[i]);
 }
 
-/* The file's name as the user knows it: a rewrite's PATH.tmp is PATH. */
-static void file_of(hid_t obj, char *buf, size_t size)
-{
-    if (H5Fget_name(obj, buf, size) < 0) snprintf(buf, size, "?");
-    size_t len = strlen(buf);
-    if (len > 4 && !strcmp(buf + len - 4, ".tmp")) buf[len - 4] = '\0';
-}
-
 /* "'FILE': dataset '/a/b'", "'FILE': attribute 'x'" (root) or "'FILE': attribute 'x' of '/a'". */
 static void subject(hid_t obj, const char *attr, char *buf, size_t size)
 {
     char file[1100], path[512] = "?";
-    file_of(obj, file, sizeof file);
+    fesf_h5_file_name(obj, file, sizeof file);
     if (H5Iget_name(obj, path, sizeof path) <= 0) snprintf(path, sizeof path, "?");
     if (!attr) snprintf(buf, size, "'%s': dataset '%s'", file, path);
     else if (!strcmp(path, "/")) snprintf(buf, size, "'%s': attribute '%s'", file, attr);
@@ -150,10 +142,12 @@ int fesf_h5_read_rows(hid_t dset, const fesf_h5_shape *want, int64_t start, int6
     hid_t fs = H5Dget_space(dset), ms = H5Screate_simple(want->rank, cnt, NULL);
     herr_t st = fs < 0 || ms < 0 ? -1 : H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL);
     if (st >= 0) st = H5Dread(dset, memtype, ms, fs, H5P_DEFAULT, buf);
+    int corrupt = st < 0 && fesf_h5_checksum_failed();
     if (ms >= 0) H5Sclose(ms);
     if (fs >= 0) H5Sclose(fs);
     if (st < 0) {
         subject(dset, NULL, who, sizeof who);
+        if (corrupt) return fesf_error("%s fails its checksum (Fletcher32): the file is corrupt", who);
         return fesf_error("%s: cannot read rows [%lld, %lld)", who, (long long)start, (long long)(start + count));
     }
     return 0;
@@ -165,18 +159,20 @@ int fesf_h5_read(hid_t loc, const char *path, const fesf_h5_shape *want, hid_t m
     for (int i = 0; i < want->rank; i++)
         if (want->dims[i] == FESF_H5_ANY) return fesf_error("a whole dataset of unknown shape");
     if (H5Lexists(loc, path, H5P_DEFAULT) <= 0) {
-        file_of(loc, file, sizeof file);
+        fesf_h5_file_name(loc, file, sizeof file);
         return fesf_error("'%s' has no dataset '%s'", file, path);
     }
     hid_t d = H5Dopen2(loc, path, H5P_DEFAULT);
     int rc = d < 0 ? -1 : fesf_h5_check(d, want, NULL);
     if (d < 0) {
-        file_of(loc, file, sizeof file);
+        fesf_h5_file_name(loc, file, sizeof file);
         fesf_error("'%s': '%s' is not a dataset", file, path);
     } else if (!rc && H5Dread(d, memtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) < 0) {
         char who[1700];
+        int corrupt = fesf_h5_checksum_failed();
         subject(d, NULL, who, sizeof who);
-        rc = fesf_error("%s: cannot read it", who);
+        rc = corrupt ? fesf_error("%s fails its checksum (Fletcher32): the file is corrupt", who)
+                     : fesf_error("%s: cannot read it", who);
     }
     if (d >= 0) H5Dclose(d);
     return rc;

@@ -17,21 +17,14 @@ static void tensor_path_in(const char *prefix, const fesf_tensor_info *t, char *
 
 static void tensor_path(const fesf_tensor_info *t, char *buf, size_t size) { tensor_path_in("", t, buf, size); }
 
-/* A float32 dataset `name` of the given shape under group `group`. */
+/* A float32 dataset `name` of the given shape under group `group` (chunked, with its checksums). */
 static int write_f32(hid_t file, const char *group, const char *name, int rank, const hsize_t *dims,
                      const float *data)
 {
     hid_t g = fesf_h5_group(file, group);
     if (g < 0) return -1;
-    hid_t sp = H5Screate_simple(rank, dims, NULL);
-    hid_t d = H5Dcreate2(g, name, H5T_IEEE_F32LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    int rc = d >= 0 && H5Dwrite(d, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0
-                 ? 0
-                 : fesf_error("cannot write '%s/%s'", group, name);
-    if (d >= 0) H5Dclose(d);
-    H5Sclose(sp);
-    H5Gclose(g);
-    return rc;
+    int rc = fesf_h5_write_array(g, name, H5T_IEEE_F32LE, rank, dims, H5T_NATIVE_FLOAT, data);
+    return fesf_h5_close_after(rc, g);
 }
 
 static int write_tensor_in(hid_t file, const char *prefix, const fesf_tensor_info *t, const float *data)
@@ -78,14 +71,21 @@ static int write_model(fesf_h5out *o, const fesf_tensor_list *m, const fesf_mode
     return rc;
 }
 
+/* Commit o after its writes (rc 0), or give it up: PATH as it was, no .tmp.
+ * The messages of the writes and the commit name the file. */
+static int commit(fesf_h5out *o, const char *path, int rc)
+{
+    if (!rc) rc = fesf_h5out_commit(o);
+    fesf_h5out_abort(o);
+    if (rc && !strstr(fesf_errmsg(), path)) fesf_error("'%s': %s", path, fesf_errmsg()[0] ? fesf_errmsg() : "cannot write");
+    return rc ? -1 : 0;
+}
+
 int fesf_model_save(const char *path, const fesf_tensor_list *m, const fesf_model_save_info *info)
 {
     fesf_h5out o = FESF_H5OUT_INIT;
     if (fesf_h5out_create(&o, path, "fesf-model", FESF_MODEL_VERSION, info ? info->config_text : NULL)) return -1;
-    int rc = write_model(&o, m, info);
-    if (!rc) rc = fesf_h5out_commit(&o);
-    fesf_h5out_abort(&o);
-    return rc ? fesf_error("'%s': %s", path, fesf_errmsg()) : 0;
+    return commit(&o, path, write_model(&o, m, info));
 }
 
 int fesf_ckpt_save(const char *path, const fesf_tensor_list *m, const float *optim_state, size_t optim_floats,
@@ -101,16 +101,8 @@ int fesf_ckpt_save(const char *path, const fesf_tensor_list *m, const float *opt
              fesf_h5_attr_f64(o.file, "best_score", c->best_score) ||
              fesf_h5_attr_i64(o.file, "best_round", c->best_round) || fesf_h5_attr_str(o.file, "config_hash", hash) ||
              write_f32(o.file, "/resume", "best", 1, &nb, c->best);
-    if (!rc) {
-        hid_t sp = H5Screate_simple(1, &nr, NULL);
-        hid_t d = H5Dcreate2(o.file, "/resume/results", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        rc = d < 0 || H5Dwrite(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, c->results) < 0;
-        if (d >= 0) H5Dclose(d);
-        H5Sclose(sp);
-    }
-    if (!rc) rc = fesf_h5out_commit(&o);
-    fesf_h5out_abort(&o);
-    return rc ? fesf_error("'%s': %s", path, fesf_errmsg()[0] ? fesf_errmsg() : "cannot write") : 0;
+    if (!rc) rc = fesf_h5_write_array(o.file, "/resume/results", H5T_IEEE_F64LE, 1, &nr, H5T_NATIVE_DOUBLE, c->results);
+    return commit(&o, path, rc);
 }
 
 int fesf_ckpt_load(const char *path, const fesf_tensor_list *m, float *optim_state, size_t optim_floats, fesf_ckpt *c)
@@ -186,7 +178,5 @@ int fesf_model_save_gan(const char *path, const fesf_tensor_list *g, const fesf_
         const fesf_tensor_info *t = &d->t[i];
         rc = write_tensor_in(o.file, "/D", t, (t->buffer ? d->buffers : d->params) + t->off);
     }
-    if (!rc) rc = fesf_h5out_commit(&o);
-    fesf_h5out_abort(&o);
-    return rc ? fesf_error("'%s': %s", path, fesf_errmsg()) : 0;
+    return commit(&o, path, rc);
 }

@@ -265,13 +265,10 @@ static int shard_attrs(prep *p, int s, const fesf_config *cfg)
         hsize_t nc = (hsize_t)p->n_classes;
         int rc = g < 0 || fesf_h5_attr_i64(g, "count", p->dest_n[CODE(s, sp)]) ||
                  fesf_h5_attr_i32s(g, "class_counts", p->table + (size_t)CODE(s, sp) * nc, 1, &nc);
-        if (g >= 0) H5Gclose(g);
-        if (rc) return -1;
+        if (fesf_h5_close_after(rc, g)) return -1;
     }
     hid_t g = H5Gopen2(f, "/plain", H5P_DEFAULT);
-    int rc = g < 0 || fesf_h5_stamp(g, &p->stage);
-    if (g >= 0) H5Gclose(g);
-    return rc ? -1 : 0;
+    return fesf_h5_close_after(g < 0 || fesf_h5_stamp(g, &p->stage), g) ? -1 : 0;
 }
 
 /* Create every output as NAME.tmp with its (empty, sized) datasets. */
@@ -291,8 +288,7 @@ static int open_outputs(prep *p, const char *config_text)
             int d = CODE(s, sp);
             p->img[d] = fesf_h5_create_images(g, "images", in->dtype, p->dest_n[d], in->c, in->h, in->w);
             p->lab[d] = fesf_h5_create_labels(g, "labels", p->dest_n[d]);
-            H5Gclose(g);
-            if (p->img[d] < 0 || p->lab[d] < 0) return fesf_error("'%s': %s", path, fesf_errmsg());
+            if (fesf_h5_close_after(p->img[d] < 0 || p->lab[d] < 0, g)) return fesf_error("'%s': %s", path, fesf_errmsg());
         }
         if (shard_attrs(p, s, cfg)) return fesf_error("'%s': %s", path, fesf_errmsg());
     }
@@ -391,8 +387,7 @@ static int write_host_labels(prep *p)
             if (p->code[sp][i] == HOSTS) p->host_labels[k++] = p->labels[sp][i];
     hid_t d = fesf_h5_create_labels(p->out[p->n_sites].file, "labels", p->n_hosts);
     int rc = d < 0 || fesf_h5_write_rows(d, 0, k, H5T_NATIVE_INT32, p->host_labels);
-    if (d >= 0) H5Dclose(d);
-    return rc ? -1 : 0;
+    return fesf_h5_close_after(rc, d) ? -1 : 0;
 }
 
 /* Labels of each destination, in the same (source) order as its images. */
@@ -434,12 +429,11 @@ static int write_all(prep *p, const char *config_text)
     if (!rc) rc = write_labels(p);
     if (!rc) rc = write_host_labels(p);
     free(cursor);
-    for (int d = 0; d < nd; d++) {
-        if (p->img[d] >= 0) H5Dclose(p->img[d]);
-        if (p->lab[d] >= 0) H5Dclose(p->lab[d]);
+    for (int d = 0; d < nd; d++) { /* closing a dataset writes its last chunks: checked */
+        rc = fesf_h5_close_after(fesf_h5_close_after(rc, p->img[d]), p->lab[d]);
         p->img[d] = p->lab[d] = H5I_INVALID_HID;
     }
-    if (p->host_img >= 0) H5Dclose(p->host_img);
+    rc = fesf_h5_close_after(rc, p->host_img);
     p->host_img = H5I_INVALID_HID;
     /* commit only once every file is complete */
     for (int s = 0; s <= p->n_sites && !rc; s++)

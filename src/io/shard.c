@@ -65,26 +65,34 @@ int fesf_shard_rewrite(fesf_shard **out, const char *path, const char *const *dr
     return -1;
 }
 
-static void close_datasets(fesf_shard *sh)
+/* Close every dataset kept open: 0, or -1 with the first failure's message
+ * (closing a written dataset writes its last chunks). */
+static int close_datasets(fesf_shard *sh)
 {
-    for (int i = 0; i < sh->n_open; i++) H5Dclose(sh->dset[i]);
+    int rc = 0;
+    for (int i = 0; i < sh->n_open; i++) rc = fesf_h5_close_after(rc, sh->dset[i]);
     sh->n_open = 0;
+    return rc;
 }
 
 int fesf_shard_commit(fesf_shard *sh)
 {
-    close_datasets(sh);
-    int rc = fesf_h5out_commit(&sh->out);
+    int rc = close_datasets(sh);
+    if (!rc) rc = fesf_h5out_commit(&sh->out); /* its messages name the file */
+    else fesf_h5out_abort(&sh->out);
     sh->file = H5I_INVALID_HID, sh->rewriting = 0;
-    return rc ? fesf_error("'%s': %s", sh->name, fesf_errmsg()) : 0;
+    return rc;
 }
 
 void fesf_shard_close(fesf_shard *sh)
 {
     if (!sh) return;
+    if (sh->rewriting) { /* an unfinished rewrite: given up, its datasets closed with it (nothing is written) */
+        fesf_h5out_abort(&sh->out);
+        sh->n_open = 0;
+    }
     close_datasets(sh);
-    if (sh->rewriting) fesf_h5out_abort(&sh->out);
-    else if (sh->file >= 0) H5Fclose(sh->file);
+    if (!sh->rewriting && sh->file >= 0) H5Fclose(sh->file);
     free(sh->scratch);
     free(sh);
 }
@@ -215,7 +223,7 @@ static int write_rows(fesf_shard *sh, const char *group, int split, const char *
 {
     hid_t d = dataset(sh, group, split, kind);
     if (d < 0) return -1;
-    return fesf_h5_write_rows(d, start, count, type, buf) ? fesf_error("'%s': %s", sh->name, fesf_errmsg()) : 0;
+    return fesf_h5_write_rows(d, start, count, type, buf); /* the message names the file */
 }
 
 int fesf_shard_read_labels(fesf_shard *sh, const char *group, int split, int64_t start, int64_t count, int32_t *buf)
@@ -265,8 +273,8 @@ int fesf_shard_create_split(fesf_shard *sh, const char *group, int split, int64_
         sh->info[sh->n_open] = (fesf_shard_split){n, c, h, w, FESF_F32};
         sh->dset[sh->n_open++] = d;
     }
-    if (g >= 0) H5Gclose(g);
-    return rc ? fesf_error("'%s': cannot create %s: %s", sh->name, path, fesf_errmsg()) : 0;
+    if (fesf_h5_close_after(rc, g)) return fesf_error("'%s': cannot create %s: %s", sh->name, path, fesf_errmsg());
+    return 0;
 }
 
 /* Apply fn to the object `group` ("/" = root). */
@@ -274,8 +282,7 @@ static int with_group(fesf_shard *sh, const char *group, int (*fn)(hid_t, const 
                       const void *b)
 {
     hid_t g = H5Oopen(sh->file, group, H5P_DEFAULT);
-    int rc = g < 0 || fn(g, a, b);
-    if (g >= 0) H5Oclose(g);
+    int rc = fesf_h5_close_after(g < 0 || fn(g, a, b), g);
     return rc ? fesf_error("'%s' %s: %s", sh->name, group, g < 0 ? "no such group" : fesf_errmsg()) : 0;
 }
 
