@@ -110,7 +110,7 @@ static const key_desc keys[] = {
     {"train", "min_steps", T_INT, F(train, min_steps), "200", 0, 1e9, NULL,
      "rounds = auto: optimizer steps each site takes at least before training may stop"},
     {"train", "local_epochs", T_INT, F(train, local_epochs), "1", 1, 10000, NULL, "FedAvg local epochs"},
-    {"train", "batch", T_INT, F(train, batch), "64", 1, 65536, NULL, "minibatch size per site"},
+    {"train", "batch", T_INT, F(train, batch), "32", 1, 65536, NULL, "minibatch size per site"},
     {"train", "lr", T_DOUBLE, F(train, lr), "0.001", 0, 100, NULL, "learning rate"},
     {"train", "optimizer", T_ENUM, F(train, optimizer), "adam", 0, 0, opt_names, "optimizer"},
     {"train", "momentum", T_DOUBLE, F(train, momentum), "0.9", 0, 0.9999, NULL, "SGD momentum"},
