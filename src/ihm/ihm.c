@@ -190,6 +190,14 @@ void fesf_ihm_destroy(fesf_ihm *p)
 
 int64_t fesf_ihm_mask_bins(const fesf_ihm *p) { return p->nmask; }
 
+/* |z| as glibc's hypotf computes it for finite z (in double, rounded once),
+ * without the call: the squares cannot overflow in double. */
+static inline float amp(fftwf_complex z)
+{
+    double re = crealf(z), im = cimagf(z);
+    return (float)sqrt(re * re + im * im);
+}
+
 /* 16-byte vectors (unaligned, may_alias: plain SSE loads and stores at the
  * default -march) for the interleaving copies: -O2 does not vectorise loops
  * of unknown trip count. GCC and clang turn these element lists into shuffles. */
@@ -260,7 +268,7 @@ int fesf_ihm_set_host(fesf_ihm *p, const float *host_chw)
         forward(p);
         for (int64_t j = 0; j < p->nmask; j++) {
             fftwf_complex z = p->cols[p->mask_idx[j]];
-            float a = cabsf(z);
+            float a = amp(z);
             p->host_amp[ch * p->nmask + j] = a;
             p->host_u[ch * p->nmask + j] = (a > 0 ? z / a : 1.0f) * scale; /* arg(0) = 0 */
         }
@@ -295,7 +303,7 @@ static void delta_tagged(fesf_ihm *p, int ch, const fesf_ihm_tag *t)
             fesf_rng_at(&r, 4 * (base + (uint64_t)p->noise_idx[j]));
             g = (float)exp(sigma * fesf_rng_normal(&r));
         }
-        d[k] = (cabsf(x[k]) * g - ah[j]) * (u[j] * f);
+        d[k] = (amp(x[k]) * g - ah[j]) * (u[j] * f);
     }
 }
 
@@ -312,7 +320,7 @@ static void make_delta(fesf_ihm *p, int ch, const fesf_ihm_tag *t)
     fftwf_complex *d = p->delta;
     for (int64_t j = 0; j < p->nmask; j++) {
         int32_t k = p->mask_idx[j];
-        d[k] = (cabsf(x[k]) - ah[j]) * u[j];
+        d[k] = (amp(x[k]) - ah[j]) * u[j];
     }
 }
 
@@ -398,14 +406,14 @@ int64_t fesf_ihm_draw_host(uint64_t key, uint64_t id, int64_t n)
     return (int64_t)fesf_rng_below(&r, (uint64_t)n);
 }
 
-int fesf_ihm_mask_amplitude(fesf_ihm *p, const float *x, int n, float *amp)
+int fesf_ihm_mask_amplitude(fesf_ihm *p, const float *x, int n, float *out_amp)
 {
     if (n < 0 || n > p->batch) return fesf_error("ihm: %d images for a plan of batch %d", n, p->batch);
     size_t hw = (size_t)p->h * (size_t)p->w;
     for (int i = 0; i < n * p->c; i++) {
         load_f32(p, x + (size_t)i * hw);
         forward(p);
-        for (int64_t j = 0; j < p->nmask; j++) amp[(size_t)i * (size_t)p->nmask + (size_t)j] = cabsf(p->cols[p->mask_idx[j]]);
+        for (int64_t j = 0; j < p->nmask; j++) out_amp[(size_t)i * (size_t)p->nmask + (size_t)j] = amp(p->cols[p->mask_idx[j]]);
     }
     return 0;
 }
