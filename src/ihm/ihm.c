@@ -43,17 +43,21 @@
 struct fesf_ihm {
     int h, w, c, batch, wc;  /* wc = w/2 + 1 half-spectrum columns */
     int np;                  /* (h + 1) / 2 row pairs; an odd h pairs its last row with 0 */
+    int rchunk;              /* pairs per chunk of the row transforms */
     int ncol;                /* b + 1: columns holding mask bins */
     fesf_ihm_params prm;
-    fftwf_complex *zin;      /* [np][w] pair j: row 2j + i row 2j+1 */
-    fftwf_complex *zout;     /* [np][w] their DFTs; then the row inverse's output */
-    fftwf_complex *zinv;     /* [np][w] row inverse input: columns 0..b and w-b..w-1, the rest 0 */
-    fftwf_complex *cols;     /* [ncol][h] half-spectrum columns 0..b; then F^-1(D) down them */
+    fftwf_complex *za;       /* [rchunk][w] a chunk of pairs, pair j: row 2j + i row 2j+1 */
+    fftwf_complex *zb;       /* [rchunk][w] their DFTs; the row inverse's output */
+    fftwf_complex *zc;       /* [rchunk][w] row inverse input: columns 0..b and w-b..w-1, the rest 0 */
+    fftwf_complex *half;     /* [ncol][h] the rows' DFTs at columns 0..b, column-major; then F^-1(D) down them */
+    fftwf_complex *cols;     /* [ncol][h] the 2-D half spectrum at columns 0..b, column-major */
     fftwf_complex *delta;    /* [ncol][h] D: mask bins written per image, the rest 0 */
-    fftwf_plan rows_fwd, cols_fwd, cols_inv, rows_inv;
-    int32_t *mask_idx;       /* [nmask] bins inside M in row-major (k, l) order, as l * h + k */
+    fftwf_plan rows_fwd[2], rows_inv[2]; /* a whole chunk, the last one (np % rchunk pairs) */
+    fftwf_plan cols_fwd, cols_inv;
+    int32_t *mask_idx;       /* [nmask] bins inside M as their place l * h + k in cols, ascending */
     int32_t *noise_idx;      /* [nmask] their noise field index: min(k, (H-k) mod H) * W + l on the
                                 conjugate-paired columns 0 and W/2, k * W + l elsewhere */
+    int32_t *row_idx;        /* [nmask] the same bins in row-major (k, l) order, for mask_amplitude */
     int64_t nmask;
     fesf_ihm_tag *tags;      /* [batch] for the next apply */
     int ntags;
@@ -99,39 +103,57 @@ static int32_t noise_index(const fesf_ihm *p, int k, int l)
     return (paired && kc < k ? kc : k) * p->w + l;
 }
 
+/* The mask bins, column by column (the order of cols, so the per-image loops
+ * run through memory), and row by row for mask_amplitude. */
 static int build_mask(fesf_ihm *p)
 {
-    p->mask_idx = malloc(sizeof(int32_t) * (size_t)p->h * (size_t)p->wc);
-    p->noise_idx = malloc(sizeof(int32_t) * (size_t)p->h * (size_t)p->wc);
-    if (!p->mask_idx || !p->noise_idx) return fesf_error("out of memory");
+    size_t n = (size_t)p->h * (size_t)p->wc;
+    p->mask_idx = malloc(sizeof(int32_t) * n);
+    p->noise_idx = malloc(sizeof(int32_t) * n);
+    p->row_idx = malloc(sizeof(int32_t) * n);
+    if (!p->mask_idx || !p->noise_idx || !p->row_idx) return fesf_error("out of memory");
     p->nmask = 0;
     p->ncol = 1;
-    for (int k = 0; k < p->h; k++)
-        for (int l = 0; l < p->wc; l++)
+    for (int l = 0; l < p->wc; l++)
+        for (int k = 0; k < p->h; k++)
             if (fesf_ihm_in_mask(centred(k, p->h), centred(l, p->w), p->h, p->w, &p->prm)) {
                 p->noise_idx[p->nmask] = noise_index(p, k, l);
                 p->mask_idx[p->nmask++] = l * p->h + k;
-                if (l + 1 > p->ncol) p->ncol = l + 1;
+                p->ncol = l + 1;
             }
+    int64_t q = 0;
+    for (int k = 0; k < p->h; k++)
+        for (int l = 0; l < p->ncol; l++)
+            if (fesf_ihm_in_mask(centred(k, p->h), centred(l, p->w), p->h, p->w, &p->prm)) p->row_idx[q++] = l * p->h + k;
     return 0;
 }
 
-/* Four plans for one image channel. ESTIMATE: the algorithm depends on the
- * sizes only, never on timing, so the same sizes always give the same bits
- * (and planning leaves the arrays alone). The inverses are out of place and
- * keep their input (the default for complex DFTs, asked for anyway). */
+/* Plans for one image channel: the row DFTs of a chunk of pairs (and of the
+ * last, shorter chunk), the column DFTs of columns 0..b. ESTIMATE: the
+ * algorithm depends on the sizes only, never on timing, so the same sizes
+ * always give the same bits (and planning leaves the arrays alone). All are
+ * out of place (ESTIMATE buffers in-place ones); the inverses keep their
+ * input (the default for complex DFTs, asked for anyway). */
 static int make_plans(fesf_ihm *p)
 {
-    fftwf_iodim row = {p->w, 1, 1}, rows = {p->np, p->w, p->w}, col = {p->h, 1, 1}, cols = {p->ncol, p->h, p->h};
+    fftwf_iodim row = {p->w, 1, 1}, col = {p->h, 1, 1}, cols = {p->ncol, p->h, p->h};
     unsigned keep = IHM_FLAGS | FFTW_PRESERVE_INPUT;
-    p->rows_fwd = fftwf_plan_guru_dft(1, &row, 1, &rows, p->zin, p->zout, FFTW_FORWARD, IHM_FLAGS);
-    p->cols_fwd = fftwf_plan_guru_dft(1, &col, 1, &cols, p->cols, p->cols, FFTW_FORWARD, IHM_FLAGS);
-    p->cols_inv = fftwf_plan_guru_dft(1, &col, 1, &cols, p->delta, p->cols, FFTW_BACKWARD, keep);
-    p->rows_inv = fftwf_plan_guru_dft(1, &row, 1, &rows, p->zinv, p->zout, FFTW_BACKWARD, keep);
-    if (!p->rows_fwd || !p->cols_fwd || !p->cols_inv || !p->rows_inv)
-        return fesf_error("cannot plan FFTs of %d x %d", p->h, p->w);
+    int tail = p->np % p->rchunk;
+    for (int t = 0; t < 1 + (tail > 0); t++) {
+        fftwf_iodim rows = {t ? tail : p->rchunk, p->w, p->w};
+        p->rows_fwd[t] = fftwf_plan_guru_dft(1, &row, 1, &rows, p->za, p->zb, FFTW_FORWARD, IHM_FLAGS);
+        p->rows_inv[t] = fftwf_plan_guru_dft(1, &row, 1, &rows, p->zc, p->zb, FFTW_BACKWARD, keep);
+        if (!p->rows_fwd[t] || !p->rows_inv[t]) return fesf_error("cannot plan FFTs of %d x %d", p->h, p->w);
+    }
+    p->cols_fwd = fftwf_plan_guru_dft(1, &col, 1, &cols, p->half, p->cols, FFTW_FORWARD, IHM_FLAGS);
+    p->cols_inv = fftwf_plan_guru_dft(1, &col, 1, &cols, p->delta, p->half, FFTW_BACKWARD, keep);
+    if (!p->cols_fwd || !p->cols_inv) return fesf_error("cannot plan FFTs of %d x %d", p->h, p->w);
     return 0;
 }
+
+#ifndef IHM_CHUNK_BINS
+#define IHM_CHUNK_BINS 2048 /* complex bins per chunk buffer (16 KiB): three stay in L1/L2 */
+#endif
 
 int fesf_ihm_create(fesf_ihm **out, int h, int w, int c, int batch, const fesf_ihm_params *prm)
 {
@@ -143,27 +165,28 @@ int fesf_ihm_create(fesf_ihm **out, int h, int w, int c, int batch, const fesf_i
     fesf_ihm *p = calloc(1, sizeof *p);
     if (!p) return fesf_error("out of memory");
     p->h = h, p->w = w, p->c = c, p->batch = batch, p->wc = w / 2 + 1, p->np = (h + 1) / 2, p->prm = *prm;
+    p->rchunk = IHM_CHUNK_BINS / w < 1 ? 1 : IHM_CHUNK_BINS / w;
+    if (p->rchunk > p->np) p->rchunk = p->np;
     for (int v = 0; v < 256; v++) p->u8_scale[v] = (float)v / 255.0f;
-    size_t pairs = (size_t)p->np * (size_t)w, ncb, nm;
+    size_t chunk = (size_t)p->rchunk * (size_t)w, ncb, nm;
     if (build_mask(p)) goto fail;
     ncb = (size_t)p->ncol * (size_t)h, nm = (size_t)c * (size_t)p->nmask;
-    p->zin = fftwf_alloc_complex(pairs);
-    p->zout = fftwf_alloc_complex(pairs);
-    p->zinv = fftwf_alloc_complex(pairs);
+    p->za = fftwf_alloc_complex(chunk);
+    p->zb = fftwf_alloc_complex(chunk);
+    p->zc = fftwf_alloc_complex(chunk);
+    p->half = fftwf_alloc_complex(ncb);
     p->cols = fftwf_alloc_complex(ncb);
     p->delta = fftwf_alloc_complex(ncb);
     p->host = malloc(sizeof(float) * (size_t)c * (size_t)h * (size_t)w);
     p->host_amp = malloc(sizeof(float) * nm);
     p->host_u = fftwf_alloc_complex(nm);
     p->tags = malloc(sizeof(fesf_ihm_tag) * (size_t)batch);
-    if (!p->zin || !p->zout || !p->zinv || !p->cols || !p->delta || !p->host || !p->host_amp || !p->host_u ||
-        !p->tags) {
+    if (!p->za || !p->zb || !p->zc || !p->half || !p->cols || !p->delta || !p->host || !p->host_amp || !p->host_u || !p->tags) {
         fesf_error("out of memory for IHM buffers (%d x %d x %d)", c, h, w);
         goto fail;
     }
     if (make_plans(p)) goto fail;
-    memset(p->zin, 0, sizeof(fftwf_complex) * pairs); /* an odd h's last pair keeps an imaginary row of 0 */
-    memset(p->zinv, 0, sizeof(fftwf_complex) * pairs);
+    memset(p->zc, 0, sizeof(fftwf_complex) * chunk);
     memset(p->delta, 0, sizeof(fftwf_complex) * ncb);
     *out = p;
     return 0;
@@ -175,15 +198,16 @@ fail:
 void fesf_ihm_destroy(fesf_ihm *p)
 {
     if (!p) return;
-    fftwf_plan plans[] = {p->rows_fwd, p->cols_fwd, p->cols_inv, p->rows_inv};
-    for (int i = 0; i < 4; i++)
+    fftwf_plan plans[] = {p->rows_fwd[0], p->rows_fwd[1], p->rows_inv[0], p->rows_inv[1], p->cols_fwd, p->cols_inv};
+    for (int i = 0; i < 6; i++)
         if (plans[i]) fftwf_destroy_plan(plans[i]);
-    fftwf_complex *bufs[] = {p->zin, p->zout, p->zinv, p->cols, p->delta, p->host_u};
-    for (int i = 0; i < 6; i++) fftwf_free(bufs[i]);
+    fftwf_complex *bufs[] = {p->za, p->zb, p->zc, p->half, p->cols, p->delta, p->host_u};
+    for (int i = 0; i < 7; i++) fftwf_free(bufs[i]);
     free(p->host);
     free(p->host_amp);
     free(p->mask_idx);
     free(p->noise_idx);
+    free(p->row_idx);
     free(p->tags);
     free(p);
 }
@@ -203,56 +227,52 @@ static inline float amp(fftwf_complex z)
  * of unknown trip count. GCC and clang turn these element lists into shuffles. */
 typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
 
-/* Rows 2j and 2j+1 of an image channel into zin's pair j as its real and
- * imaginary parts (an odd h's last pair keeps 0 there from creation). */
-static void load_f32(fesf_ihm *p, const float *x)
+/* Pairs j0..j0+n-1 of an image channel (float or u8) into za: row 2j real,
+ * row 2j+1 imaginary (0 past an odd h). */
+static void load(fesf_ihm *p, const float *xf, const uint8_t *x8, int j0, int n)
 {
     int w = p->w;
-    for (int k = 0; k + 1 < p->h; k += 2) {
-        const float *restrict a = x + (size_t)k * (size_t)w, *restrict b = a + w;
-        float *restrict z = (float *)(p->zin + (size_t)(k / 2) * (size_t)w);
-        int n = 0;
-        for (; n + 4 <= w; n += 4) {
-            v4f va = *(const v4f *)(a + n), vb = *(const v4f *)(b + n);
-            *(v4f *)(z + 2 * n) = (v4f){va[0], vb[0], va[1], vb[1]};
-            *(v4f *)(z + 2 * n + 4) = (v4f){va[2], vb[2], va[3], vb[3]};
+    for (int j = j0; j < j0 + n; j++) {
+        size_t k = 2 * (size_t)j, pair = k + 1 < (size_t)p->h;
+        float *restrict z = (float *)(p->za + (size_t)(j - j0) * (size_t)w);
+        int q = 0;
+        if (x8) {
+            const uint8_t *a = x8 + k * (size_t)w, *b = pair ? a + w : NULL;
+            for (; q < w; q++) z[2 * q] = p->u8_scale[a[q]], z[2 * q + 1] = b ? p->u8_scale[b[q]] : 0.0f;
+            continue;
         }
-        for (; n < w; n++) z[2 * n] = a[n], z[2 * n + 1] = b[n];
-    }
-    if (p->h % 2) {
-        const float *a = x + (size_t)(p->h - 1) * (size_t)w;
-        float *z = (float *)(p->zin + (size_t)(p->np - 1) * (size_t)w);
-        for (int n = 0; n < w; n++) z[2 * n] = a[n];
-    }
-}
-
-static void load_u8(fesf_ihm *p, const uint8_t *x)
-{
-    int w = p->w;
-    const float *t = p->u8_scale;
-    for (int k = 0; k < p->h; k++) {
-        const uint8_t *a = x + (size_t)k * (size_t)w;
-        float *z = (float *)(p->zin + (size_t)(k / 2) * (size_t)w) + k % 2;
-        for (int n = 0; n < w; n++) z[2 * n] = t[a[n]];
+        const float *restrict a = xf + k * (size_t)w, *restrict b = a + w;
+        if (pair)
+            for (; q + 4 <= w; q += 4) {
+                v4f va = *(const v4f *)(a + q), vb = *(const v4f *)(b + q);
+                *(v4f *)(z + 2 * q) = (v4f){va[0], vb[0], va[1], vb[1]};
+                *(v4f *)(z + 2 * q + 4) = (v4f){va[2], vb[2], va[3], vb[3]};
+            }
+        for (; q < w; q++) z[2 * q] = a[q], z[2 * q + 1] = pair ? b[q] : 0.0f;
     }
 }
 
-/* The pairs' spectra into cols (columns 0..b, column-major), parted:
- * A(l) = (Z(l) + conj Z(-l)) / 2 for row 2j, B(l) = (Z(l) - conj Z(-l)) / 2i for row 2j+1. */
-static void forward(fesf_ihm *p)
+/* An image channel's spectrum at columns 0..b into cols (column-major): the
+ * pairs' DFTs chunk by chunk, parted there: A(l) = (Z(l) + conj Z(-l)) / 2
+ * for row 2j, B(l) = (Z(l) - conj Z(-l)) / 2i for row 2j+1; then down the
+ * columns. */
+static void forward(fesf_ihm *p, const float *xf, const uint8_t *x8)
 {
-    fftwf_execute(p->rows_fwd);
     int h = p->h, w = p->w;
-    float *c = (float *)p->cols;
-    for (int j = 0; j < p->np; j++) {
-        const float *z = (const float *)(p->zout + (size_t)j * (size_t)w);
-        int k = 2 * j, pair = k + 1 < h;
+    float *c = (float *)p->half;
+    for (int j0 = 0; j0 < p->np; j0 += p->rchunk) {
+        int n = p->np - j0 < p->rchunk ? p->np - j0 : p->rchunk;
+        load(p, xf, x8, j0, n);
+        fftwf_execute(p->rows_fwd[n < p->rchunk]);
         for (int l = 0; l < p->ncol; l++) {
             int m = l ? w - l : 0;
-            float zr = z[2 * l], zi = z[2 * l + 1], mr = z[2 * m], mi = z[2 * m + 1];
-            float *a = c + 2 * ((size_t)l * (size_t)h + (size_t)k);
-            a[0] = 0.5f * (zr + mr), a[1] = 0.5f * (zi - mi);
-            if (pair) a[2] = 0.5f * (zi + mi), a[3] = 0.5f * (mr - zr);
+            for (int j = j0; j < j0 + n; j++) {
+                const float *z = (const float *)(p->zb + (size_t)(j - j0) * (size_t)w);
+                float zr = z[2 * l], zi = z[2 * l + 1], mr = z[2 * m], mi = z[2 * m + 1];
+                float *a = c + 2 * ((size_t)l * (size_t)h + 2 * (size_t)j);
+                a[0] = 0.5f * (zr + mr), a[1] = 0.5f * (zi - mi);
+                if (2 * j + 1 < h) a[2] = 0.5f * (zi + mi), a[3] = 0.5f * (mr - zr);
+            }
         }
     }
     fftwf_execute(p->cols_fwd);
@@ -264,8 +284,7 @@ int fesf_ihm_set_host(fesf_ihm *p, const float *host_chw)
     float scale = (float)p->prm.beta / (float)hw;
     memcpy(p->host, host_chw, sizeof(float) * hw * (size_t)p->c);
     for (int ch = 0; ch < p->c; ch++) {
-        load_f32(p, p->host + (size_t)ch * hw);
-        forward(p);
+        forward(p, p->host + (size_t)ch * hw, NULL);
         for (int64_t j = 0; j < p->nmask; j++) {
             fftwf_complex z = p->cols[p->mask_idx[j]];
             float a = amp(z);
@@ -324,46 +343,48 @@ static void make_delta(fesf_ihm *p, int ch, const fesf_ihm_tag *t)
     }
 }
 
-/* F^-1(D) down columns 0..b, then along the rows: pair j's input is
- * A + iB with A, B the Hermitian rows 2j, 2j+1 (A(-l) = conj A(l); the
- * imaginary parts of columns 0 and W/2 dropped, as a real-to-complex
- * inverse does), so its output holds row 2j in the real parts and row 2j+1
- * in the imaginary ones; out = h + them. */
+/* out = h + F^-1(D): down columns 0..b, then along the rows chunk by chunk:
+ * pair j's input is A + iB with A, B the Hermitian rows 2j, 2j+1 (A(-l) =
+ * conj A(l); the imaginary parts of columns 0 and W/2 dropped, as a
+ * complex-to-real inverse does), so its output holds row 2j in the real
+ * parts and row 2j+1 in the imaginary ones. */
 static void inverse_add_host(fesf_ihm *p, int ch, float *out)
 {
     fftwf_execute(p->cols_inv);
     int h = p->h, w = p->w;
-    const float *c = (const float *)p->cols;
-    for (int j = 0; j < p->np; j++) {
-        float *z = (float *)(p->zinv + (size_t)j * (size_t)w);
-        int k = 2 * j, pair = k + 1 < h;
-        for (int l = 0; l < p->ncol; l++) {
-            const float *a = c + 2 * ((size_t)l * (size_t)h + (size_t)k);
-            float ar = a[0], ai = a[1], br = pair ? a[2] : 0.0f, bi = pair ? a[3] : 0.0f;
-            if (l == 0 || 2 * l == w) {
-                z[2 * l] = ar, z[2 * l + 1] = br;
-                continue;
+    const float *c = (const float *)p->half, *hc = p->host + (size_t)ch * (size_t)h * (size_t)w;
+    for (int j0 = 0; j0 < p->np; j0 += p->rchunk) {
+        int n = p->np - j0 < p->rchunk ? p->np - j0 : p->rchunk;
+        for (int l = 0; l < p->ncol; l++)
+            for (int j = j0; j < j0 + n; j++) {
+                float *z = (float *)(p->zc + (size_t)(j - j0) * (size_t)w);
+                const float *a = c + 2 * ((size_t)l * (size_t)h + 2 * (size_t)j);
+                int pair = 2 * j + 1 < h;
+                float ar = a[0], ai = a[1], br = pair ? a[2] : 0.0f, bi = pair ? a[3] : 0.0f;
+                if (l == 0 || 2 * l == w) {
+                    z[2 * l] = ar, z[2 * l + 1] = br;
+                    continue;
+                }
+                z[2 * l] = ar - bi, z[2 * l + 1] = ai + br;
+                z[2 * (w - l)] = ar + bi, z[2 * (w - l) + 1] = br - ai;
             }
-            z[2 * l] = ar - bi, z[2 * l + 1] = ai + br;
-            z[2 * (w - l)] = ar + bi, z[2 * (w - l) + 1] = br - ai;
-        }
-    }
-    fftwf_execute(p->rows_inv);
-    const float *hc = p->host + (size_t)ch * (size_t)h * (size_t)w;
-    for (int k = 0; k < h; k += 2) {
-        const float *restrict z = (const float *)(p->zout + (size_t)(k / 2) * (size_t)w);
-        const float *restrict ha = hc + (size_t)k * (size_t)w, *restrict hb = ha + w;
-        float *restrict oa = out + (size_t)k * (size_t)w, *restrict ob = oa + w;
-        int n = 0;
-        if (k + 1 < h)
-            for (; n + 4 <= w; n += 4) {
-                v4f z0 = *(const v4f *)(z + 2 * n), z1 = *(const v4f *)(z + 2 * n + 4);
-                *(v4f *)(oa + n) = *(const v4f *)(ha + n) + (v4f){z0[0], z0[2], z1[0], z1[2]};
-                *(v4f *)(ob + n) = *(const v4f *)(hb + n) + (v4f){z0[1], z0[3], z1[1], z1[3]};
+        fftwf_execute(p->rows_inv[n < p->rchunk]);
+        for (int j = j0; j < j0 + n; j++) {
+            size_t k = 2 * (size_t)j;
+            const float *restrict z = (const float *)(p->zb + (size_t)(j - j0) * (size_t)w);
+            const float *restrict ha = hc + k * (size_t)w, *restrict hb = ha + w;
+            float *restrict oa = out + k * (size_t)w, *restrict ob = oa + w;
+            int q = 0, pair = k + 1 < (size_t)h;
+            if (pair)
+                for (; q + 4 <= w; q += 4) {
+                    v4f z0 = *(const v4f *)(z + 2 * q), z1 = *(const v4f *)(z + 2 * q + 4);
+                    *(v4f *)(oa + q) = *(const v4f *)(ha + q) + (v4f){z0[0], z0[2], z1[0], z1[2]};
+                    *(v4f *)(ob + q) = *(const v4f *)(hb + q) + (v4f){z0[1], z0[3], z1[1], z1[3]};
+                }
+            for (; q < w; q++) {
+                oa[q] = ha[q] + z[2 * q];
+                if (pair) ob[q] = hb[q] + z[2 * q + 1];
             }
-        for (; n < w; n++) {
-            oa[n] = ha[n] + z[2 * n];
-            if (k + 1 < h) ob[n] = hb[n] + z[2 * n + 1];
         }
     }
 }
@@ -411,41 +432,27 @@ int fesf_ihm_mask_amplitude(fesf_ihm *p, const float *x, int n, float *out_amp)
     if (n < 0 || n > p->batch) return fesf_error("ihm: %d images for a plan of batch %d", n, p->batch);
     size_t hw = (size_t)p->h * (size_t)p->w;
     for (int i = 0; i < n * p->c; i++) {
-        load_f32(p, x + (size_t)i * hw);
-        forward(p);
-        for (int64_t j = 0; j < p->nmask; j++) out_amp[(size_t)i * (size_t)p->nmask + (size_t)j] = amp(p->cols[p->mask_idx[j]]);
+        forward(p, x + (size_t)i * hw, NULL);
+        for (int64_t j = 0; j < p->nmask; j++) out_amp[(size_t)i * (size_t)p->nmask + (size_t)j] = amp(p->cols[p->row_idx[j]]);
     }
     return 0;
 }
 
-/* x_sy of image channel i (loaded into zin) into out. */
-static void run_one(fesf_ihm *p, int i, float *out)
-{
-    forward(p);
-    make_delta(p, i % p->c, p->ntags ? &p->tags[i / p->c] : NULL);
-    inverse_add_host(p, i % p->c, out);
-}
-
-int fesf_ihm_apply(fesf_ihm *p, const float *x, float *out, int n)
-{
-    if (check_call(p, n)) return -1;
-    size_t hw = (size_t)p->h * (size_t)p->w;
-    for (int i = 0; i < n * p->c; i++) { /* channel i is read whole before its output is written */
-        load_f32(p, x + (size_t)i * hw);
-        run_one(p, i, out + (size_t)i * hw);
-    }
-    p->ntags = 0;
-    return 0;
-}
-
-int fesf_ihm_apply_u8(fesf_ihm *p, const uint8_t *x, float *out, int n)
+/* x_sy of n images, float or u8, one image channel at a time: channel i is
+ * read whole before its output is written (x and out may be one array). */
+static int apply(fesf_ihm *p, const float *xf, const uint8_t *x8, float *out, int n)
 {
     if (check_call(p, n)) return -1;
     size_t hw = (size_t)p->h * (size_t)p->w;
     for (int i = 0; i < n * p->c; i++) {
-        load_u8(p, x + (size_t)i * hw);
-        run_one(p, i, out + (size_t)i * hw);
+        forward(p, xf ? xf + (size_t)i * hw : NULL, x8 ? x8 + (size_t)i * hw : NULL);
+        make_delta(p, i % p->c, p->ntags ? &p->tags[i / p->c] : NULL);
+        inverse_add_host(p, i % p->c, out + (size_t)i * hw);
     }
     p->ntags = 0;
     return 0;
 }
+
+int fesf_ihm_apply(fesf_ihm *p, const float *x, float *out, int n) { return apply(p, x, NULL, out, n); }
+
+int fesf_ihm_apply_u8(fesf_ihm *p, const uint8_t *x, float *out, int n) { return apply(p, NULL, x, out, n); }
