@@ -9,18 +9,22 @@
  * exact in decimal arithmetic stay inside (fesf_ihm_in_mask). The
  * host's phase is kept; the plaintext contributes only |F(x)| inside M.
  *
- * Implementation: M is symmetric, so the output is real and a real-to-complex
- * transform (half spectrum, H x (W/2+1)) is exact. Inside M the output bin is
+ * Implementation: M is symmetric, so the output is real and the half
+ * spectrum (H x (W/2+1)) holds everything; only its columns 0..b (b = the
+ * largest |v| in M) change, so only those are transformed down the columns
+ * (ihm.c: rows two at a time as one complex DFT, then columns 0..b). Inside M
+ * the output bin is
  *     (1 - beta) H(k) + beta |X(k)| U(k),   U = H / |H| (U = 1 where H = 0)
  * which needs no trigonometry; outside M it is the host's H(k). Every term is
  * precomputed per host with the 1/(H W) normalisation of the inverse
  * transform folded in: this is the only place the normalisation appears.
  *
  * A plan is made once per (H, W, C, batch) and executed many times; it owns
- * aligned buffers for `batch` images and allocates nothing per image. FFTW
- * plans use FFTW_ESTIMATE, whose choice of algorithm depends only on the
- * sizes, so reruns are bit-identical; each image sits in a slot with the same
- * alignment, so its output does not depend on the batch it came in. */
+ * aligned buffers for one image channel and allocates nothing per image. Each
+ * image channel goes through the whole chain alone, with FFTW plans made for
+ * one channel with FFTW_ESTIMATE, whose choice of algorithm depends only on
+ * the sizes: an image's output has the same bits whatever the batch it came
+ * in, its position there, and across reruns. */
 #ifndef FESF_IHM_H
 #define FESF_IHM_H
 

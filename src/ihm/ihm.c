@@ -4,24 +4,36 @@
  * half-spectrum columns 0..b (b = the largest |v| in M). By linearity
  *     x_sy = h + F^-1(D),   D = beta (|X| - A_h) U inside M, 0 outside,
  * with U = H/|H| (U = 1 where H = 0). So per image channel:
- *   forward  DFTs along every row, then complex DFTs down columns 0..b only
- *            (the mask bins);
+ *   forward  DFTs along every row, then complex DFTs down columns 0..b only;
  *   inverse  complex DFTs down columns 0..b of D, then DFTs along every row
- *            whose input is 0 outside columns 0..b and their mirrors; add h.
+ *            (input 0 outside columns 0..b and their mirrors); add h.
  * Rows go two at a time as one complex row (row 2j real, row 2j+1 imaginary):
  * one complex DFT of length W gives both rows' spectra, parted at columns
  * 0..b only (A = (Z(l) + conj Z(-l)) / 2, B = (Z(l) - conj Z(-l)) / 2i), and
  * the inverse of A + iB gives row 2j in its real part, row 2j+1 in its
  * imaginary part. FFTW's complex codelets are SIMD where its real-to-complex
- * ones for composite sizes mostly are not, so this beats r2c/c2r rows with
- * ESTIMATE plans (224 px, per image: 55 against 80 us forward). The columns
- * 0..b are kept column-major ([l][k]), where ESTIMATE's column DFTs are twice
- * as fast as strided ones. The inverse inputs (D, and the pair rows) live in
+ * ones for composite sizes mostly are not: with ESTIMATE plans the rows of a
+ * 64 px image take 1.4 us this way against 7.7 us as r2c, 224 px 47 against
+ * 80 us. Columns 0..b are kept column-major ([l][k]), where ESTIMATE's
+ * column DFTs are twice as fast as strided ones, and so are the mask bins'
+ * loops. The inverses' inputs (D, and the pair rows of a chunk) live in
  * buffers whose bins outside the mask (columns) are zeroed once at creation
- * and never written: the column and row inverses are out of place, so they
- * keep their input. Every image channel runs the whole chain alone on one set
- * of buffers that stays in cache, with plans for one image channel: its bits
- * depend on the sizes only, never on the batch, its position or timing.
+ * and never written: every transform is out of place, so none of them is
+ * zeroed per image. The load (interleaving two rows) and the host add
+ * (parting them again) are the only passes over the image. Rows are
+ * transformed a chunk of pairs at a time (about 2048 bins) so the buffers
+ * stay in cache whatever the image size. Every image channel runs the chain
+ * alone with plans for one channel: its bits depend on the sizes only, never
+ * on the batch, its position in it, or timing.
+ *
+ * `fesf bench ihm` ratio_fftw (against the faster of an ESTIMATE and a
+ * MEASURE plan of a batched 2-D r2c + c2r; loaded 2-core EPYC, medians of
+ * interleaved runs, 5 rounds): 28 px 0.93 -> 2.3, 64 px 0.85 -> 2.3, 224 px 0.96 -> 1.6
+ * (r2c/c2r rows and strided columns before). At 224 px ESTIMATE still picks
+ * 8 x 28 for the rows where MEASURE finds 16 x 14 (31 against 47 us); no
+ * layout or planner flag moved it, and a 7 x 32 prime-factor split (40 us)
+ * would cost its index permutations in the load and the host add.
+ *
  * beta = 0 gives h exactly (D = 0). The 1/(H W) of the inverse is folded into
  * the precomputed beta U / (H W): the only place it appears. */
 #include "fesf/ihm.h"
@@ -49,7 +61,8 @@ struct fesf_ihm {
     fftwf_complex *za;       /* [rchunk][w] a chunk of pairs, pair j: row 2j + i row 2j+1 */
     fftwf_complex *zb;       /* [rchunk][w] their DFTs; the row inverse's output */
     fftwf_complex *zc;       /* [rchunk][w] row inverse input: columns 0..b and w-b..w-1, the rest 0 */
-    fftwf_complex *half;     /* [ncol][h] the rows' DFTs at columns 0..b, column-major; then F^-1(D) down them */
+    fftwf_complex *half;     /* [ncol][h] the rows' DFTs at columns 0..b, column-major; then
+                                F^-1(D) down the columns */
     fftwf_complex *cols;     /* [ncol][h] the 2-D half spectrum at columns 0..b, column-major */
     fftwf_complex *delta;    /* [ncol][h] D: mask bins written per image, the rest 0 */
     fftwf_plan rows_fwd[2], rows_inv[2]; /* a whole chunk, the last one (np % rchunk pairs) */
@@ -124,7 +137,8 @@ static int build_mask(fesf_ihm *p)
     int64_t q = 0;
     for (int k = 0; k < p->h; k++)
         for (int l = 0; l < p->ncol; l++)
-            if (fesf_ihm_in_mask(centred(k, p->h), centred(l, p->w), p->h, p->w, &p->prm)) p->row_idx[q++] = l * p->h + k;
+            if (fesf_ihm_in_mask(centred(k, p->h), centred(l, p->w), p->h, p->w, &p->prm))
+                p->row_idx[q++] = l * p->h + k;
     return 0;
 }
 
@@ -181,7 +195,8 @@ int fesf_ihm_create(fesf_ihm **out, int h, int w, int c, int batch, const fesf_i
     p->host_amp = malloc(sizeof(float) * nm);
     p->host_u = fftwf_alloc_complex(nm);
     p->tags = malloc(sizeof(fesf_ihm_tag) * (size_t)batch);
-    if (!p->za || !p->zb || !p->zc || !p->half || !p->cols || !p->delta || !p->host || !p->host_amp || !p->host_u || !p->tags) {
+    if (!p->za || !p->zb || !p->zc || !p->half || !p->cols || !p->delta || !p->host || !p->host_amp ||
+        !p->host_u || !p->tags) {
         fesf_error("out of memory for IHM buffers (%d x %d x %d)", c, h, w);
         goto fail;
     }
@@ -198,7 +213,8 @@ fail:
 void fesf_ihm_destroy(fesf_ihm *p)
 {
     if (!p) return;
-    fftwf_plan plans[] = {p->rows_fwd[0], p->rows_fwd[1], p->rows_inv[0], p->rows_inv[1], p->cols_fwd, p->cols_inv};
+    fftwf_plan plans[] = {p->rows_fwd[0], p->rows_fwd[1], p->rows_inv[0],
+                          p->rows_inv[1], p->cols_fwd, p->cols_inv};
     for (int i = 0; i < 6; i++)
         if (plans[i]) fftwf_destroy_plan(plans[i]);
     fftwf_complex *bufs[] = {p->za, p->zb, p->zc, p->half, p->cols, p->delta, p->host_u};
@@ -433,7 +449,8 @@ int fesf_ihm_mask_amplitude(fesf_ihm *p, const float *x, int n, float *out_amp)
     size_t hw = (size_t)p->h * (size_t)p->w;
     for (int i = 0; i < n * p->c; i++) {
         forward(p, x + (size_t)i * hw, NULL);
-        for (int64_t j = 0; j < p->nmask; j++) out_amp[(size_t)i * (size_t)p->nmask + (size_t)j] = amp(p->cols[p->row_idx[j]]);
+        float *o = out_amp + (size_t)i * (size_t)p->nmask;
+        for (int64_t j = 0; j < p->nmask; j++) o[j] = amp(p->cols[p->row_idx[j]]);
     }
     return 0;
 }

@@ -72,6 +72,27 @@ static void test_matches_naive_reference(void **state)
         }
 }
 
+/* Wide images: the row transforms run in chunks of pairs (2048 bins each,
+ * so 3 and 2 pairs here) with a shorter last chunk, and an odd height pairs
+ * its last row with zeros. */
+static void test_chunked_rows_match_naive(void **state)
+{
+    static const int sizes[][2] = {{7, 601}, {6, 700}};
+    static const double alphas[] = {0.3, 1};
+    for (size_t s = 0; s < 2; s++) {
+        int h = sizes[s][0], w = sizes[s][1];
+        size_t len = (size_t)h * (size_t)w;
+        float *x = rand_images(1, 1, h, w, 3), *host = rand_images(1, 1, h, w, 4);
+        float *a = malloc(sizeof(float) * len), *b = malloc(sizeof(float) * len);
+        fesf_ihm_params prm = {alphas[s], 1, FESF_MASK_SQUARE, 0};
+        run(x, host, a, 1, 1, h, w, 1, prm);
+        assert_int_equal(fesf_ihm_naive(x, host, b, 1, 1, h, w, &prm), 0);
+        double err = max_abs_diff(a, b, len);
+        if (err > 1e-5) fail_msg("%dx%d alpha %g: max abs error %g", h, w, prm.alpha, err);
+        free(x), free(host), free(a), free(b);
+    }
+}
+
 static void test_beta0_returns_host(void **state)
 {
     int c = 3, h = 29, w = 28, n = 4;
@@ -303,6 +324,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_matches_naive_reference),
+        cmocka_unit_test(test_chunked_rows_match_naive),
         cmocka_unit_test(test_beta0_returns_host),
         cmocka_unit_test(test_dc_term),
         cmocka_unit_test(test_full_amplitude_swap),
