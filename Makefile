@@ -25,8 +25,8 @@ WARN += -Werror
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS = -std=gnu11 $(WARN) -Iinclude $(PKG_CFLAGS) $(CFLAGS) -MMD -MP
-LDLIBS = $(PKG_LIBS) -lm
+ALL_CFLAGS = -std=gnu11 $(WARN) -Iinclude $(PKG_CFLAGS) $(CFLAGS) -fopenmp -MMD -MP
+LDLIBS = $(PKG_LIBS) -lm -fopenmp
 
 # every room under src/ but the CLI goes into libfesf.a
 LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))

@@ -82,8 +82,10 @@ def main():
         print(f"bench train-torch {common} images_per_s={tr:.1f}", flush=True)
         if a.fesf:
             fr = statistics.median(f_rates)
+            # GFLOP/s at the median rate (older binaries print no gflop_per_s)
+            gf = float(kv["gflop_per_s"]) * fr / float(kv["images_per_s"]) if "gflop_per_s" in kv else float("nan")
             print(f"bench train-compare {common} images_per_s={fr:.1f} torch_images_per_s={tr:.1f} "
-                  f"ratio_torch={fr / tr:.3f} peak_rss_mb={kv.get('peak_rss_mb')}", flush=True)
+                  f"ratio_torch={fr / tr:.3f} gflop_per_s={gf:.2f} peak_rss_mb={kv.get('peak_rss_mb')}", flush=True)
 
 
 if __name__ == "__main__":

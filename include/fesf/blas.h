@@ -1,8 +1,10 @@
 /* OpenBLAS policy in one place: which kernels OpenBLAS runs, how many
- * threads GEMM uses, and what OpenBLAS says of itself (for `fesf version`
- * and reports). Every rank sets run.threads at start-up, so N ranks on N
- * cores do not oversubscribe them; the audit's coordinator raises it while
- * the sites wait.
+ * threads the engine uses, and what OpenBLAS says of itself (for `fesf
+ * version` and reports). Threads: GEMM always runs on one thread (OpenBLAS's
+ * own threads are off); the engine parallelises over the batch with OpenMP
+ * (see conv.c), run.threads threads. Every rank sets run.threads at
+ * start-up, so N ranks on N cores do not oversubscribe them; the audit's
+ * coordinator raises it while the sites wait.
  *
  * Kernels. A DYNAMIC_ARCH OpenBLAS picks its kernels from the CPU when it is
  * loaded and falls back to generic ones (Prescott, SSE3) on a CPU it does not
@@ -25,7 +27,11 @@
 
 #include <stddef.h>
 
+/* OpenMP threads of the engine = n; OpenBLAS to one thread. */
 void fesf_blas_set_threads(int n);
+/* OpenBLAS to one thread if fesf_blas_set_threads was never called (the
+ * kernels call it: GEMM runs inside the engine's parallel regions). */
+void fesf_blas_serial_gemm(void);
 /* openblas_get_config(): version, build options and the kernels' core name. */
 const char *fesf_blas_config(void);
 

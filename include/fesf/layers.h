@@ -108,4 +108,15 @@ void fesf_add_backward(size_t len, const float *dy, float *da, float *db);
 void fesf_upsample_forward(int n, int c, int h, int w, int f, const float *x, float *y);
 void fesf_upsample_backward(int n, int c, int h, int w, int f, const float *dy, float *dx);
 
+/* ---- write-first backward: the first gradient written into an activation
+ * (in reverse order: its last reader's) needs no zeroed buffer. Each is its
+ * accumulating function above with dx overwritten (dx = ..., not +=) and is
+ * checked against it; weight gradients still accumulate. */
+void fesf_conv2d_backward_set(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
+                              float *dw, float *db, float *col);
+void fesf_batchnorm_backward_set(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
+                                 const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+void fesf_relu_backward_set(size_t len, const float *x, const float *dy, float *dx);
+void fesf_maxpool_backward_set(const fesf_pool_shape *s, const int32_t *idx, const float *dy, float *dx);
+
 #endif

@@ -104,5 +104,9 @@ double fesf_model_train_step(fesf_model *m, const float *x, const int32_t *label
 
 /* Bytes of memory the model holds (parameters, activations, workspace). */
 size_t fesf_model_bytes(const fesf_model *m);
+/* Multiply-adds x 2 of one training step (forward, weight gradients, input
+ * gradients where backward computes them) per sample, convolutions and
+ * linear layers only: the figure GFLOP/s are counted in. */
+double fesf_model_train_flops(const fesf_model *m);
 
 #endif

@@ -50,9 +50,10 @@ int fesf_bench_train(const fesf_bench_train_args *a, FILE *out)
     double secs = now - t0;
     fprintf(out,
             "bench train model=%s width=%d size=%d channels=%d batch=%d threads=%d images_per_s=%.1f "
-            "ms_per_step=%.2f params=%zu model_mb=%.1f peak_rss_mb=%.1f\n",
+            "ms_per_step=%.2f gflop_per_s=%.2f params=%zu model_mb=%.1f peak_rss_mb=%.1f\n",
             a->model, a->width, a->size, a->channels, a->batch, a->threads, (double)steps * a->batch / secs,
-            1e3 * secs / (double)steps, fesf_model_n_params(m), (double)fesf_model_bytes(m) / 1e6,
+            1e3 * secs / (double)steps,
+            fesf_model_train_flops(m) * (double)steps * a->batch / secs / 1e9, fesf_model_n_params(m), (double)fesf_model_bytes(m) / 1e6,
             (double)ru.ru_maxrss / 1024.0);
     rc = 0;
 done:

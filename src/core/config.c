@@ -137,7 +137,7 @@ static const key_desc keys[] = {
     {"audit", "width", T_INT, F(audit, width), "64", 1, 1024, NULL,
      "channels of the attacker's 8-layer CNN (64 is the reference strength)"},
     {"audit", "threads", T_INT, F(audit, threads), "1", 1, 1024, NULL,
-     "OpenBLAS threads of the coordinator while it trains the attacker (the sites wait)"},
+     "engine threads of the coordinator while it trains the attacker (the sites wait)"},
     {"audit", "batch", T_INT, F(audit, batch), "32", 1, 65536, NULL, "attacker minibatch"},
     {"audit", "lr", T_DOUBLE, F(audit, lr), "0.001", 0, 10, NULL, "attacker learning rate (Adam)"},
 
@@ -151,7 +151,7 @@ static const key_desc keys[] = {
     {"run", "out", T_STRING, F(run, out), "runs/default", 0, 0, NULL, "run directory"},
     {"run", "checkpoint_every", T_INT, F(run, checkpoint_every), "10", 0, 1e7, NULL,
      "checkpoint every K rounds (0 = never)"},
-    {"run", "threads", T_INT, F(run, threads), "1", 1, 1024, NULL, "compute threads per rank"},
+    {"run", "threads", T_INT, F(run, threads), "1", 1, 1024, NULL, "compute threads per rank (the engine splits each batch over them)"},
     {"run", "seed", T_U64, F(run, seed), "0", 0, 0, NULL, "seed of training"},
     {"run", "repeats", T_INT, F(run, repeats), "1", 1, 1000, NULL, "training repeats with seeds seed..seed+R-1"},
     {"run", "log", T_ENUM, F(run, log), "info", 0, 0, log_names, "log level"},

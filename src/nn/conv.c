@@ -1,13 +1,22 @@
 /* 2-D convolution (see layers.h): im2col + cblas_sgemm, with a direct GEMM
  * path for 1x1 / stride 1 / pad 0 convolutions (the input plane is already
- * the column matrix) and naive direct-loop references.
+ * the column matrix); the naive direct-loop references are in conv_naive.c.
  *
- * Strategy: samples go in chunks of nb = min(N, ceil(FESF_CONV_COLS / P))
- * (P = Ho*Wo). A chunk's columns form one matrix col [Cin*K*K, nb*P]; one
- * GEMM gives tmp [Cout, nb*P], copied into NCHW (rows of P floats); when
+ * Strategy: samples go in chunks of nb = min(ceil(N / 4), ceil(FESF_CONV_COLS
+ * / P)) (P = Ho*Wo). A chunk's columns form one matrix col [Cin*K*K, nb*P];
+ * one GEMM gives tmp [Cout, nb*P], copied into NCHW (rows of P floats); when
  * nb = 1 the GEMM writes y directly. Backward copies dy the same way into
  * tmp, dw += tmp x col^T (one GEMM, inner dimension nb*P), col = W^T x tmp,
- * col2im adds into dx. Scratch: col plus tmp (tmp only when nb > 1).
+ * col2im adds into dx (or, for Cout <= Cin "same" convolutions, dx from the
+ * flipped weights: see flip_dx).
+ *
+ * Threads: the chunks are dealt to FESF_CONV_GROUPS (4) fixed groups, which
+ * run in parallel (OpenMP, the engine's run.threads; GEMM on one thread
+ * inside), each with its own scratch slot and its own weight-gradient
+ * partial, added in group order at the end. The split depends on the shape
+ * and N only, so any thread count gives the same bits; a convolution uses
+ * at most 4 threads (more groups: more threads, more partials). Scratch: 4
+ * slots (col, tmp) and 3 partials of dw.
  *
  * Measured (AMD EPYC Zen 5, OpenBLAS 0.3.21 pthread, gcc 12 -O2, N = 64, ms
  * per forward + backward with dx, dw, db, best of 2 rounds on a shared,
@@ -29,6 +38,7 @@
  * the caches. Chunks of ~2048 columns keep the GEMMs large (and threadable)
  * with a few MB of scratch. "Same" stride-1 convolutions copy whole shifted
  * planes in im2col/col2im (see same_span), which made those 2-4x faster. */
+#include "fesf/blas.h"
 #include "fesf/error.h"
 #include "fesf/layers.h"
 
@@ -37,6 +47,10 @@
 
 #ifndef FESF_CONV_COLS
 #define FESF_CONV_COLS 2048
+#endif
+/* fixed work groups of a batch (see plan_of): the most threads a convolution uses */
+#ifndef FESF_CONV_GROUPS
+#define FESF_CONV_GROUPS 4
 #endif
 
 int fesf_conv_shape_init(fesf_conv_shape *s)
@@ -53,24 +67,80 @@ int fesf_conv_shape_init(fesf_conv_shape *s)
 
 static int is_pointwise(const fesf_conv_shape *s) { return s->k == 1 && s->stride == 1 && s->pad == 0; }
 
-/* samples per chunk */
-static int conv_chunk(const fesf_conv_shape *s)
+/* The batch's work plan: chunks of nb samples (the last may be shorter),
+ * dealt to `groups` fixed groups of consecutive chunks. Groups run in
+ * parallel, each with its own scratch slot; group 0 accumulates its weight
+ * gradient into dw, group g > 0 into partial g - 1, which are added to dw in
+ * the order of g afterwards. Everything depends on the shape and n only,
+ * never on the thread count, so results are bitwise the same for any. */
+typedef struct {
+    int nb, nc, groups;
+} conv_plan;
+
+static conv_plan plan_of(const fesf_conv_shape *s)
 {
-    int p = s->ho * s->wo;
-    int nb = (FESF_CONV_COLS + p - 1) / p;
-    if (nb < 1) nb = 1;
-    if (nb > s->n) nb = s->n;
-    return nb;
+    conv_plan pl;
+    if (is_pointwise(s)) {
+        pl.nb = 1; /* the input plane is the column matrix: one GEMM per sample */
+    } else {
+        int p = s->ho * s->wo;
+        int nb = (FESF_CONV_COLS + p - 1) / p, share = (s->n + FESF_CONV_GROUPS - 1) / FESF_CONV_GROUPS;
+        if (nb > share) nb = share; /* at least FESF_CONV_GROUPS chunks when the batch allows */
+        pl.nb = nb < 1 ? 1 : nb;
+    }
+    pl.nc = (s->n + pl.nb - 1) / pl.nb;
+    pl.groups = pl.nc < FESF_CONV_GROUPS ? pl.nc : FESF_CONV_GROUPS;
+    return pl;
+}
+
+/* chunks [*c0, *c1) of group g */
+static void group_chunks(const conv_plan *pl, int g, int *c0, int *c1)
+{
+    *c0 = (int)((long)g * pl->nc / pl->groups);
+    *c1 = (int)((long)(g + 1) * pl->nc / pl->groups);
+}
+
+/* Stride-1 "same" convolutions with an odd kernel (3x3 pad 1, 5x5 pad 2)
+ * get dx as a convolution of dy with the flipped, transposed weights: one
+ * GEMM [Cin, Cout*K*K] x im2col(dy) of inner dimension Cout*K*K, instead of
+ * W^T dy (inner dimension Cout, an output K*K times larger) and col2im.
+ * Measured per backward (batch 64, Zen 3, 1 and 2 threads, interleaved,
+ * best of 7): 0.83-0.98x the col2im path when Cout = Cin (16..128 channels,
+ * 28x28..4x4), but 1.17-1.8x when Cout = 2 Cin (im2col of dy is then the
+ * larger matrix), so only for Cout <= Cin. */
+static int flip_dx(const fesf_conv_shape *s)
+{
+    return s->cout <= s->cin && s->k > 1 && s->stride == 1 && s->ho == s->h && s->wo == s->w && 2 * s->pad == s->k - 1;
+}
+
+/* One group's slot: col [Cin*K*K, nb*P] (im2col of x), then for flip_dx
+ * shapes cold [Cout*K*K, nb*P] (im2col of dy), then tmp [max(Cin, Cout),
+ * nb*P] (the GEMM's output, or dy as one matrix). Offsets in floats. */
+typedef struct {
+    size_t cold, tmp, total;
+} slot_layout;
+
+static slot_layout slot_of(const fesf_conv_shape *s, int nb)
+{
+    slot_layout l = {0, 0, 0};
+    if (is_pointwise(s)) return l;
+    size_t ld = (size_t)nb * s->ho * s->wo, kk = (size_t)s->k * s->k;
+    size_t wide = (size_t)(s->cin > s->cout ? s->cin : s->cout);
+    l.cold = (size_t)s->cin * kk * ld;
+    l.tmp = l.cold + (flip_dx(s) ? (size_t)s->cout * kk * ld : 0);
+    l.total = l.tmp + (nb > 1 || flip_dx(s) ? wide * ld : 0);
+    return l;
 }
 
 /* Non-decreasing in s->n: scratch sized for batch N serves any n <= N
- * (a model sized at its training batch may run a smaller last batch). */
+ * (a model sized at its training batch may run a smaller last batch).
+ * Layout: FESF_CONV_GROUPS slots, FESF_CONV_GROUPS - 1 weight-gradient
+ * partials, the flipped weights (flip_dx shapes). */
 size_t fesf_conv_col_floats(const fesf_conv_shape *s)
 {
-    if (is_pointwise(s)) return 0;
-    size_t nb = (size_t)conv_chunk(s), p = (size_t)s->ho * s->wo;
-    size_t rows = (size_t)s->cin * s->k * s->k;
-    return rows * nb * p + (nb > 1 ? (size_t)s->cout * nb * p : 0);
+    conv_plan pl = plan_of(s);
+    size_t dw = (size_t)s->cout * s->cin * s->k * s->k;
+    return FESF_CONV_GROUPS * slot_of(s, pl.nb).total + (FESF_CONV_GROUPS - 1) * dw + (flip_dx(s) ? dw : 0);
 }
 
 /* Output positions o in [lo, hi) whose input i = o*stride - pad + kk lies
@@ -279,168 +349,189 @@ static void fill_bias(int cout, size_t p, const float *b, float *y)
         for (size_t i = 0; i < p; i++) y[(size_t)co * p + i] = b[co];
 }
 
+/* y for the m samples from sample n0 on, with slot scratch col (+ tmp) */
+static void forward_chunk(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
+                          float *col, int n0, int m)
+{
+    const int cout = s->cout, rows = s->cin * s->k * s->k;
+    const size_t p = (size_t)s->ho * s->wo, xs = (size_t)s->cin * s->h * s->w, ys = (size_t)cout * p;
+    if (is_pointwise(s) || m == 1) { /* the GEMM writes y directly */
+        const float *c = x + n0 * xs;
+        if (!is_pointwise(s)) im2col(s, c, 1, col), c = col;
+        float *yi = y + n0 * ys;
+        if (b) fill_bias(cout, p, b, yi);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)p, rows, 1.0f, w, rows, c, (int)p,
+                    b ? 1.0f : 0.0f, yi, (int)p);
+        return;
+    }
+    const size_t ld = (size_t)m * p;
+    float *tmp = col + slot_of(s, m).tmp;
+    im2col(s, x + n0 * xs, m, col);
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)ld, rows, 1.0f, w, rows, col, (int)ld, 0.0f,
+                tmp, (int)ld);
+    for (int j = 0; j < m; j++)
+        for (int co = 0; co < cout; co++) {
+            const float *src = tmp + co * ld + j * p;
+            float *dst = y + (n0 + j) * ys + co * p;
+            if (b) {
+                float bc = b[co];
+                for (size_t i = 0; i < p; i++) dst[i] = src[i] + bc;
+            } else {
+                memcpy(dst, src, sizeof(float) * p);
+            }
+        }
+}
+
 void fesf_conv2d_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
                          float *col)
 {
-    const int cout = s->cout, n = s->n;
-    const size_t p = (size_t)s->ho * s->wo, xs = (size_t)s->cin * s->h * s->w, ys = (size_t)cout * p;
-    const int rows = s->cin * s->k * s->k;
-    if (is_pointwise(s)) {
-        for (int i = 0; i < n; i++) {
-            float *yi = y + i * ys;
-            if (b) fill_bias(cout, p, b, yi);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)p, s->cin, 1.0f, w, s->cin,
-                        x + i * xs, (int)p, b ? 1.0f : 0.0f, yi, (int)p);
+    fesf_blas_serial_gemm();
+    const conv_plan pl = plan_of(s);
+    const size_t slot = slot_of(s, pl.nb).total;
+#pragma omp parallel for schedule(static) if (pl.groups > 1)
+    for (int g = 0; g < pl.groups; g++) {
+        int c0, c1;
+        group_chunks(&pl, g, &c0, &c1);
+        for (int c = c0; c < c1; c++) {
+            int n0 = c * pl.nb, m = s->n - n0 < pl.nb ? s->n - n0 : pl.nb;
+            forward_chunk(s, x, w, b, y, col + g * slot, n0, m);
         }
+    }
+}
+
+/* backward_chunk of a flip_dx shape: wt [Cin, Cout*K*K] the flipped weights */
+static void flip_chunk(const fesf_conv_shape *s, const float *x, const float *wt, const float *dy, float *dx,
+                       int set, float *dw, float beta, float *col, int n0, int m)
+{
+    const int cout = s->cout, cin = s->cin, rows = cin * s->k * s->k, drows = cout * s->k * s->k;
+    const size_t p = (size_t)s->ho * s->wo, xs = (size_t)cin * s->h * s->w, ys = (size_t)cout * p;
+    const size_t ld = (size_t)m * p;
+    const slot_layout sl = slot_of(s, m);
+    float *cold = col + sl.cold, *tmp = col + sl.tmp;
+    fesf_conv_shape sd = *s; /* dy's planes are x's size: the same geometry with Cout channels */
+    sd.cin = cout;
+    im2col(&sd, dy + n0 * ys, m, cold);
+    if (dw) { /* dy as [Cout, m*P]: the centre offset's rows of im2col(dy), an exact copy */
+        const float *d = cold + ((size_t)s->pad * s->k + s->pad) * ld;
+        im2col(s, x + n0 * xs, m, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, rows, (int)ld, 1.0f, d, (int)(ld * s->k * s->k),
+                    col, (int)ld, beta, dw, rows);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cin, (int)ld, drows, 1.0f, wt, drows, cold, (int)ld, 0.0f,
+                tmp, (int)ld);
+    for (int j = 0; j < m; j++)
+        for (int ci = 0; ci < cin; ci++) {
+            float *d = dx + (n0 + j) * xs + ci * p;
+            const float *t = tmp + ci * ld + j * p;
+            if (set) copy_row(d, t, (ptrdiff_t)p);
+            else add_row(d, t, (ptrdiff_t)p);
+        }
+}
+
+/* wt [Cin, Cout*K*K]: wt[ci][(co K + a) K + b] = w[co][ci][K-1-a][K-1-b] */
+static void flip_weights(const fesf_conv_shape *s, const float *w, float *wt)
+{
+    const int k = s->k, kk = k * k;
+    for (int co = 0; co < s->cout; co++)
+        for (int ci = 0; ci < s->cin; ci++)
+            for (int a = 0; a < kk; a++)
+                wt[((size_t)ci * s->cout + co) * kk + a] = w[((size_t)co * s->cin + ci) * kk + (kk - 1 - a)];
+}
+
+/* One chunk's backward: dw (beta 0: overwrite, 1: accumulate) and dx (set:
+ * overwritten, else +=) */
+static void backward_chunk(const fesf_conv_shape *s, const float *x, const float *w, const float *wt,
+                           const float *dy, float *dx, int set, float *dw, float beta, float *col, int n0, int m)
+{
+    const int cout = s->cout, cin = s->cin, rows = cin * s->k * s->k;
+    const size_t p = (size_t)s->ho * s->wo, xs = (size_t)cin * s->h * s->w, ys = (size_t)cout * p;
+    if (is_pointwise(s)) { /* m == 1 */
+        const float *dyi = dy + n0 * ys;
+        if (dw)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, cin, (int)p, 1.0f, dyi, (int)p, x + n0 * xs,
+                        (int)p, beta, dw, cin);
+        if (dx)
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cin, (int)p, cout, 1.0f, w, cin, dyi, (int)p,
+                        set ? 0.0f : 1.0f, dx + n0 * xs, (int)p);
         return;
     }
-    const int nb = conv_chunk(s);
-    float *tmp = col + (size_t)rows * nb * p;
-    for (int n0 = 0; n0 < n; n0 += nb) {
-        int m = n - n0 < nb ? n - n0 : nb;
-        im2col(s, x + n0 * xs, m, col);
-        if (m == 1) {
-            float *yi = y + n0 * ys;
-            if (b) fill_bias(cout, p, b, yi);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)p, rows, 1.0f, w, rows, col, (int)p,
-                        b ? 1.0f : 0.0f, yi, (int)p);
-            continue;
-        }
-        const size_t ld = (size_t)m * p;
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout, (int)ld, rows, 1.0f, w, rows, col, (int)ld,
-                    0.0f, tmp, (int)ld);
+    const size_t ld = (size_t)m * p;
+    const slot_layout sl = slot_of(s, m);
+    if (wt && dx) {
+        flip_chunk(s, x, wt, dy, dx, set, dw, beta, col, n0, m);
+        return;
+    }
+    const float *d = dy + n0 * ys;
+    if (m > 1) { /* dy of the chunk as one [Cout, m*P] matrix */
+        float *tmp = col + sl.tmp;
         for (int j = 0; j < m; j++)
-            for (int co = 0; co < cout; co++) {
-                const float *src = tmp + co * ld + j * p;
-                float *dst = y + (n0 + j) * ys + co * p;
-                if (b) {
-                    float bc = b[co];
-                    for (size_t i = 0; i < p; i++) dst[i] = src[i] + bc;
-                } else {
-                    memcpy(dst, src, sizeof(float) * p);
-                }
-            }
+            for (int co = 0; co < cout; co++)
+                memcpy(tmp + co * ld + j * p, dy + (n0 + j) * ys + co * p, sizeof(float) * p);
+        d = tmp;
+    }
+    if (dw) {
+        im2col(s, x + n0 * xs, m, col);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, rows, (int)ld, 1.0f, d, (int)ld, col, (int)ld,
+                    beta, dw, rows);
+    }
+    if (dx) {
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, (int)ld, cout, 1.0f, w, rows, d, (int)ld, 0.0f,
+                    col, (int)ld);
+        if (set) memset(dx + n0 * xs, 0, sizeof(float) * m * xs); /* the chunk's own, while it is in cache */
+        col2im_add(s, col, m, dx + n0 * xs);
+    }
+}
+
+static void bias_grad(const fesf_conv_shape *s, const float *dy, float *db)
+{
+    const size_t p = (size_t)s->ho * s->wo, ys = (size_t)s->cout * p;
+#pragma omp parallel for schedule(static) if ((size_t)s->n * ys > 65536)
+    for (int co = 0; co < s->cout; co++) {
+        double acc = 0.0;
+        for (int i = 0; i < s->n; i++) acc += sum_plane(dy + i * ys + co * p, p);
+        db[co] += (float)acc;
+    }
+}
+
+static void conv_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
+                          int set, float *dw, float *db, float *col)
+{
+    if (db) bias_grad(s, dy, db);
+    if (!dx && !dw) return;
+    fesf_blas_serial_gemm();
+    const conv_plan pl = plan_of(s);
+    const size_t slot = slot_of(s, pl.nb).total, nw = (size_t)s->cout * s->cin * s->k * s->k;
+    float *part = col + FESF_CONV_GROUPS * slot; /* groups 1.. accumulate here */
+    float *wt = NULL;
+    if (dx && flip_dx(s)) flip_weights(s, w, wt = part + (FESF_CONV_GROUPS - 1) * nw);
+#pragma omp parallel for schedule(static) if (pl.groups > 1)
+    for (int g = 0; g < pl.groups; g++) {
+        int c0, c1;
+        group_chunks(&pl, g, &c0, &c1);
+        float *dwg = !dw ? NULL : g == 0 ? dw : part + (size_t)(g - 1) * nw;
+        for (int c = c0; c < c1; c++) {
+            int n0 = c * pl.nb, m = s->n - n0 < pl.nb ? s->n - n0 : pl.nb;
+            float beta = g == 0 || c > c0 ? 1.0f : 0.0f;
+            backward_chunk(s, x, w, wt, dy, dx, set, dwg, beta, col + g * slot, n0, m);
+        }
+    }
+    if (!dw || pl.groups < 2) return;
+#pragma omp parallel for schedule(static) if (nw > 65536)
+    for (size_t i = 0; i < nw; i++) {
+        float v = dw[i];
+        for (int g = 1; g < pl.groups; g++) v += part[(size_t)(g - 1) * nw + i];
+        dw[i] = v;
     }
 }
 
 void fesf_conv2d_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
                           float *dw, float *db, float *col)
 {
-    const int cout = s->cout, n = s->n, cin = s->cin;
-    const size_t p = (size_t)s->ho * s->wo, xs = (size_t)cin * s->h * s->w, ys = (size_t)cout * p;
-    const int rows = cin * s->k * s->k;
-    if (db) {
-        for (int co = 0; co < cout; co++) {
-            double acc = 0.0;
-            for (int i = 0; i < n; i++) acc += sum_plane(dy + i * ys + co * p, p);
-            db[co] += (float)acc;
-        }
-    }
-    if (!dx && !dw) return;
-    if (is_pointwise(s)) {
-        for (int i = 0; i < n; i++) {
-            const float *dyi = dy + i * ys;
-            if (dw)
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, cin, (int)p, 1.0f, dyi, (int)p,
-                            x + i * xs, (int)p, 1.0f, dw, cin);
-            if (dx)
-                cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, cin, (int)p, cout, 1.0f, w, cin, dyi, (int)p,
-                            1.0f, dx + i * xs, (int)p);
-        }
-        return;
-    }
-    const int nb = conv_chunk(s);
-    float *tmp = col + (size_t)rows * nb * p;
-    for (int n0 = 0; n0 < n; n0 += nb) {
-        int m = n - n0 < nb ? n - n0 : nb;
-        const size_t ld = (size_t)m * p;
-        const float *d = dy + n0 * ys;
-        if (m > 1) {
-            for (int j = 0; j < m; j++)
-                for (int co = 0; co < cout; co++)
-                    memcpy(tmp + co * ld + j * p, dy + (n0 + j) * ys + co * p, sizeof(float) * p);
-            d = tmp;
-        }
-        if (dw) {
-            im2col(s, x + n0 * xs, m, col);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, cout, rows, (int)ld, 1.0f, d, (int)ld, col,
-                        (int)ld, 1.0f, dw, rows);
-        }
-        if (dx) {
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, (int)ld, cout, 1.0f, w, rows, d, (int)ld,
-                        0.0f, col, (int)ld);
-            col2im_add(s, col, m, dx + n0 * xs);
-        }
-    }
+    conv_backward(s, x, w, dy, dx, 0, dw, db, col);
 }
 
-/* ---- naive references: direct loops, double accumulation ---- */
-
-void fesf_conv2d_forward_naive(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y)
+void fesf_conv2d_backward_set(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
+                              float *dw, float *db, float *col)
 {
-    const int k = s->k;
-    for (int i = 0; i < s->n; i++)
-        for (int co = 0; co < s->cout; co++)
-            for (int oh = 0; oh < s->ho; oh++)
-                for (int ow = 0; ow < s->wo; ow++) {
-                    double acc = b ? b[co] : 0.0;
-                    for (int ci = 0; ci < s->cin; ci++)
-                        for (int kh = 0; kh < k; kh++)
-                            for (int kw = 0; kw < k; kw++) {
-                                int ih = oh * s->stride - s->pad + kh, iw = ow * s->stride - s->pad + kw;
-                                if (ih < 0 || ih >= s->h || iw < 0 || iw >= s->w) continue;
-                                acc += (double)x[(((size_t)i * s->cin + ci) * s->h + ih) * s->w + iw] *
-                                       w[(((size_t)co * s->cin + ci) * k + kh) * k + kw];
-                            }
-                    y[(((size_t)i * s->cout + co) * s->ho + oh) * s->wo + ow] = (float)acc;
-                }
-}
-
-void fesf_conv2d_backward_naive(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
-                                float *dw, float *db)
-{
-    const int k = s->k;
-#define DY(i, co, oh, ow) dy[(((size_t)(i) * s->cout + (co)) * s->ho + (oh)) * s->wo + (ow)]
-    if (db)
-        for (int co = 0; co < s->cout; co++) {
-            double acc = 0.0;
-            for (int i = 0; i < s->n; i++)
-                for (int oh = 0; oh < s->ho; oh++)
-                    for (int ow = 0; ow < s->wo; ow++) acc += DY(i, co, oh, ow);
-            db[co] += (float)acc;
-        }
-    if (dw)
-        for (int co = 0; co < s->cout; co++)
-            for (int ci = 0; ci < s->cin; ci++)
-                for (int kh = 0; kh < k; kh++)
-                    for (int kw = 0; kw < k; kw++) {
-                        double acc = 0.0;
-                        for (int i = 0; i < s->n; i++)
-                            for (int oh = 0; oh < s->ho; oh++)
-                                for (int ow = 0; ow < s->wo; ow++) {
-                                    int ih = oh * s->stride - s->pad + kh, iw = ow * s->stride - s->pad + kw;
-                                    if (ih < 0 || ih >= s->h || iw < 0 || iw >= s->w) continue;
-                                    acc += (double)DY(i, co, oh, ow) *
-                                           x[(((size_t)i * s->cin + ci) * s->h + ih) * s->w + iw];
-                                }
-                        dw[(((size_t)co * s->cin + ci) * k + kh) * k + kw] += (float)acc;
-                    }
-    if (dx)
-        for (int i = 0; i < s->n; i++)
-            for (int ci = 0; ci < s->cin; ci++)
-                for (int ih = 0; ih < s->h; ih++)
-                    for (int iw = 0; iw < s->w; iw++) {
-                        double acc = 0.0;
-                        for (int co = 0; co < s->cout; co++)
-                            for (int kh = 0; kh < k; kh++)
-                                for (int kw = 0; kw < k; kw++) {
-                                    int th = ih + s->pad - kh, tw = iw + s->pad - kw;
-                                    if (th < 0 || tw < 0 || th % s->stride || tw % s->stride) continue;
-                                    int oh = th / s->stride, ow = tw / s->stride;
-                                    if (oh >= s->ho || ow >= s->wo) continue;
-                                    acc += (double)DY(i, co, oh, ow) * w[(((size_t)co * s->cin + ci) * k + kh) * k + kw];
-                                }
-                        dx[(((size_t)i * s->cin + ci) * s->h + ih) * s->w + iw] += (float)acc;
-                    }
-#undef DY
+    conv_backward(s, x, w, dy, dx, 1, dw, db, col);
 }

@@ -453,25 +453,55 @@ const float *fesf_model_forward(fesf_model *m, const float *x, int n, int traini
     return A(m, m->n_acts - 1);
 }
 
-/* Zero the gradient of activation `a` before its first accumulation, which
- * in reverse order happens at its last use; the input needs none. */
-static float *grad_of(fesf_model *m, int a, int op, int n)
+/* memset over the engine's threads (blocks of 16384 floats) */
+static void zero_par(float *d, size_t len)
 {
+    const size_t blk = 16384, nb = (len + blk - 1) / blk;
+#pragma omp parallel for schedule(static) if (len > 4 * blk)
+    for (size_t b = 0; b < nb; b++) memset(d + b * blk, 0, sizeof(float) * (len - b * blk < blk ? len - b * blk : blk));
+}
+
+/* The gradient of activation `a` as op `op` writes it, or NULL (the input
+ * needs none). In reverse order its first writer is its last reader: that
+ * op overwrites it when its kernel can (*set = 1) and zeroes it first when
+ * it cannot; later ones accumulate. */
+static float *grad_of(fesf_model *m, int a, int op, int n, int can_set, int *set)
+{
+    *set = 0;
     if (a == 0 && !m->input_grad) return NULL;
-    if (m->acts[a].last_use == op) memset(D(m, a), 0, sizeof(float) * (size_t)n * per_sample(m, a));
+    if (m->acts[a].last_use == op) {
+        if (can_set) *set = 1;
+        else zero_par(D(m, a), (size_t)n * per_sample(m, a));
+    }
     return D(m, a);
+}
+
+static int writes_first(op_kind k) { return k == OP_CONV || k == OP_BN || k == OP_RELU || k == OP_MAXPOOL || k == OP_ADD; }
+
+/* dst = src or dst += src over len floats (an add's gradient) */
+static void pass_grad(size_t len, const float *src, float *dst, int set)
+{
+    if (!dst) return;
+    if (!set) {
+        fesf_add_backward(len, src, dst, NULL);
+        return;
+    }
+    const size_t blk = 16384, nb = (len + blk - 1) / blk;
+#pragma omp parallel for schedule(static) if (len > 4 * blk)
+    for (size_t b = 0; b < nb; b++) memcpy(dst + b * blk, src + b * blk, sizeof(float) * (len - b * blk < blk ? len - b * blk : blk));
 }
 
 static void op_backward(fesf_model *m, op_desc *o, int i, int n)
 {
     const act_desc *a = &m->acts[o->in];
-    int hw = a->h * a->w;
+    int hw = a->h * a->w, set;
     size_t len = (size_t)n * per_sample(m, o->in);
-    float *dy = D(m, o->out), *dx = grad_of(m, o->in, i, n);
+    float *dy = D(m, o->out), *dx = grad_of(m, o->in, i, n, writes_first(o->kind), &set);
     switch (o->kind) {
     case OP_CONV:
         o->conv.n = n;
-        fesf_conv2d_backward(&o->conv, A(m, o->in), P(m, o->tw), dy, dx, G(m, o->tw), G(m, o->tb), m->col);
+        (set ? fesf_conv2d_backward_set : fesf_conv2d_backward)(&o->conv, A(m, o->in), P(m, o->tw), dy, dx,
+                                                                  G(m, o->tw), G(m, o->tb), m->col);
         break;
     case OP_IN:
         fesf_instancenorm_backward(n, a->c, hw, A(m, o->in), P(m, o->tw), m->save + o->save_off,
@@ -481,20 +511,29 @@ static void op_backward(fesf_model *m, op_desc *o, int i, int n)
     case OP_TANH: fesf_tanh_backward(len, A(m, o->out), dy, dx); break;
     case OP_UP: fesf_upsample_backward(n, a->c, a->h, a->w, 2, dy, dx); break;
     case OP_BN:
-        fesf_batchnorm_backward(n, a->c, hw, A(m, o->in), P(m, o->tw), m->save + o->save_off,
-                                m->save + o->save_off + a->c, dy, dx, G(m, o->tw), G(m, o->tb));
+        (set ? fesf_batchnorm_backward_set : fesf_batchnorm_backward)(n, a->c, hw, A(m, o->in), P(m, o->tw),
+                                                                      m->save + o->save_off, m->save + o->save_off + a->c,
+                                                                      dy, dx, G(m, o->tw), G(m, o->tb));
         break;
-    case OP_RELU: fesf_relu_backward(len, A(m, o->in), dy, dx); break;
+    case OP_RELU:
+        if (dx) (set ? fesf_relu_backward_set : fesf_relu_backward)(len, A(m, o->in), dy, dx);
+        break;
     case OP_MAXPOOL:
         o->pool.n = n;
-        fesf_maxpool_backward(&o->pool, m->idx + o->save_off, dy, dx);
+        if (dx) (set ? fesf_maxpool_backward_set : fesf_maxpool_backward)(&o->pool, m->idx + o->save_off, dy, dx);
         break;
     case OP_GAP: fesf_gap_backward(n, a->c, hw, dy, dx); break;
     case OP_LINEAR:
         fesf_linear_backward(n, (int)per_sample(m, o->in), m->acts[o->out].c, A(m, o->in), P(m, o->tw), dy, dx,
                              G(m, o->tw), G(m, o->tb));
         break;
-    case OP_ADD: fesf_add_backward(len, dy, dx, grad_of(m, o->in2, i, n)); break;
+    case OP_ADD: {
+        int set2;
+        float *dx2 = grad_of(m, o->in2, i, n, 1, &set2);
+        pass_grad(len, dy, dx, set);
+        pass_grad(len, dy, dx2, set2);
+        break;
+    }
     }
 }
 
@@ -511,7 +550,7 @@ void fesf_model_set_input_grad(fesf_model *m, int on) { m->input_grad = on; }
 
 const float *fesf_model_input_grad(const fesf_model *m) { return m->input_grad ? m->dact : NULL; }
 
-void fesf_model_zero_grad(fesf_model *m) { memset(m->grads, 0, sizeof(float) * m->n_params); }
+void fesf_model_zero_grad(fesf_model *m) { zero_par(m->grads, m->n_params); }
 
 /* ---- accessors ------------------------------------------------------------ */
 
@@ -537,4 +576,22 @@ size_t fesf_model_bytes(const fesf_model *m)
 {
     return sizeof(float) * (2 * m->n_params + m->n_buffers + 2 * m->n_act + m->n_col + m->n_save) +
            sizeof(int32_t) * m->n_idx;
+}
+
+double fesf_model_train_flops(const fesf_model *m)
+{
+    double total = 0.0;
+    for (int i = 0; i < m->n_ops; i++) {
+        const op_desc *o = &m->ops[i];
+        double fwd;
+        if (o->kind == OP_CONV)
+            fwd = 2.0 * o->conv.cout * o->conv.cin * o->conv.k * o->conv.k * o->conv.ho * o->conv.wo;
+        else if (o->kind == OP_LINEAR)
+            fwd = 2.0 * (double)per_sample(m, o->in) * m->acts[o->out].c;
+        else
+            continue;
+        int dx = o->in != 0 || m->input_grad; /* no gradient of the input unless asked */
+        total += fwd * (dx ? 3 : 2);
+    }
+    return total;
 }

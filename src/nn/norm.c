@@ -20,6 +20,10 @@
  * unknown trip count scalar, these keep the streaming loops vectorised. */
 typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
 
+/* Threads: channels (instance norm: planes) are independent and each is
+ * reduced in the same order by one thread, whatever the thread count. */
+#define PAR_MIN 32768
+
 static inline float hsum(v4f v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
 static double sum_f(const float *a, size_t len)
@@ -75,6 +79,15 @@ static void affine(float *y, const float *x, size_t len, float mu, float scale, 
     for (; i < len; i++) y[i] = (x[i] - mu) * scale + shift;
 }
 
+/* dx = dy k + (x - mu) a + b (write-first) */
+static void norm_dx_set(float *dx, const float *dy, const float *x, size_t len, float k, float mu, float a, float b)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4)
+        *(v4f *)(dx + i) = *(const v4f *)(dy + i) * k + (*(const v4f *)(x + i) - mu) * a + b;
+    for (; i < len; i++) dx[i] = dy[i] * k + (x[i] - mu) * a + b;
+}
+
 /* dx += dy k + (x - mu) a + b */
 static void norm_dx(float *dx, const float *dy, const float *x, size_t len, float k, float mu, float a, float b)
 {
@@ -91,6 +104,7 @@ void fesf_batchnorm_forward(int n, int c, int hw, const float *x, const float *g
     const size_t plane = (size_t)hw, cs = (size_t)c * hw;
     const double m = (double)n * hw;
     const int batch_stats = training || !running_mean || !running_var;
+#pragma omp parallel for schedule(static) if ((size_t)n * c * hw > PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         float mean, invstd;
         if (batch_stats) {
@@ -117,11 +131,12 @@ void fesf_batchnorm_forward(int n, int c, int hw, const float *x, const float *g
     }
 }
 
-void fesf_batchnorm_backward(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
-                             const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+static void bn_backward(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
+                        const float *save_invstd, const float *dy, float *dx, int set, float *dgamma, float *dbeta)
 {
     const size_t plane = (size_t)hw, cs = (size_t)c * hw;
     const double m = (double)n * hw;
+#pragma omp parallel for schedule(static) if ((size_t)n * c * hw > PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         const float mean = save_mean[ch], invstd = save_invstd[ch];
         double sdy = 0.0, sdyx = 0.0; /* sum dy, sum dy (x - mean) */
@@ -136,15 +151,28 @@ void fesf_batchnorm_backward(int n, int c, int hw, const float *x, const float *
         double k = (gamma ? gamma[ch] : 1.0) * invstd;
         float a = (float)(-k * invstd * invstd * sdyx / m), b = (float)(-k * sdy / m);
         for (int i = 0; i < n; i++)
-            norm_dx(dx + i * cs + ch * plane, dy + i * cs + ch * plane, x + i * cs + ch * plane, plane, (float)k, mean,
-                    a, b);
+            (set ? norm_dx_set : norm_dx)(dx + i * cs + ch * plane, dy + i * cs + ch * plane, x + i * cs + ch * plane,
+                                          plane, (float)k, mean, a, b);
     }
+}
+
+void fesf_batchnorm_backward(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
+                             const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    bn_backward(n, c, hw, x, gamma, save_mean, save_invstd, dy, dx, 0, dgamma, dbeta);
+}
+
+void fesf_batchnorm_backward_set(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
+                                 const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
+{
+    bn_backward(n, c, hw, x, gamma, save_mean, save_invstd, dy, dx, 1, dgamma, dbeta);
 }
 
 void fesf_instancenorm_forward(int n, int c, int hw, const float *x, const float *gamma, const float *beta, float *y,
                                float *save_mean, float *save_invstd, float eps)
 {
     const size_t plane = (size_t)hw;
+#pragma omp parallel for collapse(2) schedule(static) if ((size_t)n * c * hw > PAR_MIN)
     for (int i = 0; i < n; i++)
         for (int ch = 0; ch < c; ch++) {
             const size_t o = ((size_t)i * c + ch) * plane;
@@ -162,6 +190,7 @@ void fesf_instancenorm_backward(int n, int c, int hw, const float *x, const floa
                                 const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
     const size_t plane = (size_t)hw;
+#pragma omp parallel for schedule(static) if ((size_t)n * c * hw > PAR_MIN)
     for (int ch = 0; ch < c; ch++) {
         double dg = 0.0, dbsum = 0.0;
         for (int i = 0; i < n; i++) {

@@ -15,6 +15,9 @@
 
 #include "fesf/config.h"
 
+/* element-wise updates: split over the engine's threads above this many */
+#define PAR_MIN 32768
+
 void fesf_optim_defaults(fesf_optim_config *c, int kind, float lr)
 {
     memset(c, 0, sizeof *c);
@@ -69,12 +72,14 @@ static void sgd_step(const fesf_optim_config *c, int64_t t, float lr, size_t n, 
     const float wd = c->weight_decay, mom = c->momentum, neg_lr = -lr;
     const int nesterov = c->nesterov;
     if (mom == 0.0f) {
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
         for (size_t i = 0; i < n; i++) {
             float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
             p[i] = p[i] + neg_lr * d;
         }
         return;
     }
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float d = wd != 0.0f ? g[i] + wd * p[i] : g[i];
         float b;
@@ -103,6 +108,7 @@ static void adam_step(const fesf_optim_config *c, int64_t t, float lr, int decou
     const float decay = (float)(1.0 - (double)lr * (double)c->weight_decay);
     const int do_decay = decoupled && c->weight_decay != 0.0f;
 
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (size_t i = 0; i < n; i++) {
         float pi = p[i], gi = g[i];
         if (do_decay) pi = pi * decay;

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <omp.h>
 
 #include "fesf/layers.h"
 #include "fesf/rng.h"
@@ -212,6 +213,10 @@ static void test_conv_matches_naive(void **state)
     /* "same" convolutions over several chunks, the last one shorter */
     conv_vs_naive(5, 3, 28, 28, 4, 3, 1, 1, 1);
     conv_vs_naive(5, 2, 23, 23, 3, 5, 1, 2, 0);
+    /* Cout <= Cin "same" convolutions: dx by the flipped weights (conv.c flip_dx) */
+    conv_vs_naive(5, 4, 28, 28, 4, 3, 1, 1, 1);
+    conv_vs_naive(9, 6, 7, 7, 3, 3, 1, 1, 0);
+    conv_vs_naive(5, 3, 23, 21, 3, 5, 1, 2, 1);
 }
 
 static void test_conv_null_grads_and_scratch(void **state)
@@ -225,7 +230,7 @@ static void test_conv_null_grads_and_scratch(void **state)
         const size_t xs = (size_t)s.n * s.cin * s.h * s.w, ys = (size_t)s.n * s.cout * s.ho * s.wo,
                      ws = (size_t)s.cout * s.cin * s.k * s.k;
         size_t cf = fesf_conv_col_floats(&s);
-        if (s.k == 1) assert_int_equal(cf, 0);
+        if (s.k == 1) assert_true(cf <= 3 * (size_t)s.cout * s.cin); /* no columns: only dw partials */
         float *x = randn(xs, 1), *w = randn(ws, 1), *dy = randn(ys, 1), *col = cf ? randn(cf, 1) : NULL;
         float *dx = zeros(xs), *dw = zeros(ws), *db = zeros(s.cout);
         float *dx1 = zeros(xs), *dw1 = zeros(ws), *db1 = zeros(s.cout);
@@ -243,6 +248,88 @@ static void test_conv_null_grads_and_scratch(void **state)
         for (int i = 0; i < s.cout; i++) assert_float_equal(db1[i], 2 * db[i], 1e-5 * (1 + fabsf(db[i])));
         free(x), free(w), free(dy), free(col), free(dx), free(dw), free(db), free(dx1), free(dw1), free(db1);
     }
+}
+
+/* The batch is split into fixed work groups (conv.c plan_of), so any
+ * thread count gives bitwise the same y, dx, dw and db. */
+static void test_conv_threads_bitwise(void **state)
+{
+    static const int shp[][8] = {{64, 16, 28, 28, 32, 3, 1, 1}, {64, 16, 28, 28, 16, 3, 1, 1}, {64, 32, 7, 7, 64, 3, 2, 1}, {37, 8, 4, 4, 16, 3, 1, 1},
+                                 {13, 8, 6, 6, 12, 1, 1, 0}, {9, 4, 14, 14, 8, 1, 2, 0}};
+    seed(5);
+    for (int q = 0; q < 6; q++) {
+        fesf_conv_shape s = {shp[q][0], shp[q][1], shp[q][2], shp[q][3], shp[q][4], shp[q][5], shp[q][6], shp[q][7], 0, 0};
+        assert_int_equal(fesf_conv_shape_init(&s), 0);
+        const size_t xs = (size_t)s.n * s.cin * s.h * s.w, ys = (size_t)s.n * s.cout * s.ho * s.wo,
+                     ws = (size_t)s.cout * s.cin * s.k * s.k, cf = fesf_conv_col_floats(&s);
+        float *x = randn(xs, 1), *w = randn(ws, 1), *b = randn(s.cout, 1), *dy = randn(ys, 1), *col = zeros(cf + 1);
+        float *ref[4] = {zeros(ys), zeros(xs), zeros(ws), zeros(s.cout)};
+        for (int t = 1; t <= 4; t++) {
+            float *out[4] = {zeros(ys), zeros(xs), zeros(ws), zeros(s.cout)};
+            omp_set_num_threads(t);
+            fesf_conv2d_forward(&s, x, w, b, out[0], col);
+            fesf_conv2d_backward(&s, x, w, dy, out[1], out[2], out[3], col);
+            const size_t len[4] = {ys, xs, ws, (size_t)s.cout};
+            for (int k = 0; k < 4; k++) {
+                if (t == 1) memcpy(ref[k], out[k], sizeof(float) * len[k]);
+                else assert_memory_equal(ref[k], out[k], sizeof(float) * len[k]);
+                free(out[k]);
+            }
+        }
+        omp_set_num_threads(omp_get_num_procs());
+        for (int k = 0; k < 4; k++) free(ref[k]);
+        free(x), free(w), free(b), free(dy), free(col);
+    }
+}
+
+/* each write-first backward (dx overwritten) equals its accumulating
+ * function run on a zeroed dx, whatever dx held before */
+static void expect_same_values(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) assert_true(a[i] == b[i]);
+}
+
+static void test_backward_set_variants(void **state)
+{
+    seed(6);
+    static const int shp[][8] = {{9, 8, 14, 14, 8, 3, 1, 1}, {9, 4, 14, 14, 8, 3, 1, 1}, {5, 4, 9, 9, 6, 3, 2, 1},
+                                 {7, 6, 5, 5, 3, 1, 1, 0}};
+    for (int q = 0; q < 4; q++) {
+        fesf_conv_shape s = {shp[q][0], shp[q][1], shp[q][2], shp[q][3], shp[q][4], shp[q][5], shp[q][6], shp[q][7], 0, 0};
+        assert_int_equal(fesf_conv_shape_init(&s), 0);
+        const size_t xs = (size_t)s.n * s.cin * s.h * s.w, ys = (size_t)s.n * s.cout * s.ho * s.wo,
+                     ws = (size_t)s.cout * s.cin * s.k * s.k;
+        float *x = randn(xs, 1), *w = randn(ws, 1), *dy = randn(ys, 1), *col = zeros(fesf_conv_col_floats(&s) + 1);
+        float *dx = zeros(xs), *dxs = randn(xs, 1), *dw = zeros(ws), *dws = zeros(ws);
+        fesf_conv2d_backward(&s, x, w, dy, dx, dw, NULL, col);
+        fesf_conv2d_backward_set(&s, x, w, dy, dxs, dws, NULL, col);
+        expect_same_values(dx, dxs, xs);
+        assert_memory_equal(dw, dws, ws * sizeof(float));
+        free(x), free(w), free(dy), free(col), free(dx), free(dxs), free(dw), free(dws);
+    }
+    const int n = 6, c = 5, hw = 49;
+    const size_t len = (size_t)n * c * hw;
+    float *x = randn(len, 1), *dy = randn(len, 1), *g = randn(c, 1), *mean = zeros(c), *inv = zeros(c), *y = zeros(len);
+    fesf_batchnorm_forward(n, c, hw, x, g, NULL, y, mean, inv, NULL, NULL, 0.1f, 1e-5f, 1);
+    float *dx = zeros(len), *dxs = randn(len, 1), *dg = zeros(c), *dgs = zeros(c);
+    fesf_batchnorm_backward(n, c, hw, x, g, mean, inv, dy, dx, dg, NULL);
+    fesf_batchnorm_backward_set(n, c, hw, x, g, mean, inv, dy, dxs, dgs, NULL);
+    expect_same_values(dx, dxs, len);
+    assert_memory_equal(dg, dgs, c * sizeof(float));
+    memset(dx, 0, len * sizeof(float));
+    fesf_relu_backward(len, x, dy, dx);
+    fesf_relu_backward_set(len, x, dy, dxs);
+    expect_same_values(dx, dxs, len);
+    fesf_pool_shape p = {n, c, 7, 7, 2, 2, 0, 0, 0};
+    assert_int_equal(fesf_pool_shape_init(&p), 0);
+    int32_t idx[6 * 5 * 9];
+    fesf_maxpool_forward(&p, x, y, idx);
+    memset(dx, 0, len * sizeof(float));
+    for (size_t i = 0; i < len; i++) dxs[i] = 7.0f;
+    fesf_maxpool_backward(&p, idx, dy, dx);
+    fesf_maxpool_backward_set(&p, idx, dy, dxs);
+    expect_same_values(dx, dxs, len);
+    free(x), free(dy), free(g), free(mean), free(inv), free(y), free(dx), free(dxs), free(dg), free(dgs);
 }
 
 static void test_conv_shape_init(void **state)
@@ -587,6 +674,35 @@ static void test_maxpool_conventions(void **state)
     }
 }
 
+/* The 2x2 stride-2 fast path against direct loops with the same rule
+ * (strict >, NaN wins, row-major window order): odd sizes (the last row and
+ * column are dropped), ties from a few levels, NaNs. */
+static void test_maxpool2_fast_path(void **state)
+{
+    seed(9);
+    fesf_pool_shape s = {3, 2, 7, 13, 2, 2, 0, 0, 0}; /* 6 outputs a row: a vector of 4 and 2 more */;
+    assert_int_equal(fesf_pool_shape_init(&s), 0);
+    const size_t xs = (size_t)s.n * s.c * s.h * s.w, ys = (size_t)s.n * s.c * s.ho * s.wo;
+    float *x = randn(xs, 1), *y = zeros(ys);
+    int32_t *idx = calloc(ys, sizeof(int32_t));
+    for (size_t i = 0; i < xs; i++) x[i] = i % 13 == 5 ? NAN : roundf(2 * x[i]);
+    fesf_maxpool_forward(&s, x, y, idx);
+    for (int pl = 0; pl < s.n * s.c; pl++)
+        for (int oh = 0; oh < s.ho; oh++)
+            for (int ow = 0; ow < s.wo; ow++) {
+                const float *xp = x + (size_t)pl * s.h * s.w;
+                float best = -INFINITY;
+                int32_t bi = -1;
+                for (int ih = 2 * oh; ih < 2 * oh + 2; ih++)
+                    for (int iw = 2 * ow; iw < 2 * ow + 2; iw++)
+                        if (xp[ih * s.w + iw] > best || isnan(xp[ih * s.w + iw])) best = xp[ih * s.w + iw], bi = ih * s.w + iw;
+                size_t o = ((size_t)pl * s.ho + oh) * s.wo + ow;
+                assert_int_equal(idx[o], bi);
+                assert_true(isnan(best) ? isnan(y[o]) : y[o] == best);
+            }
+    free(x), free(y), free(idx);
+}
+
 static void test_avgpool_counts_padding(void **state)
 {
     fesf_pool_shape s = {1, 1, 4, 4, 3, 2, 1, 0, 0};
@@ -775,6 +891,8 @@ int main(void)
         cmocka_unit_test(test_conv_shape_init),
         cmocka_unit_test(test_conv_matches_naive),
         cmocka_unit_test(test_conv_null_grads_and_scratch),
+        cmocka_unit_test(test_conv_threads_bitwise),
+        cmocka_unit_test(test_backward_set_variants),
         cmocka_unit_test(test_conv_finite_differences),
         cmocka_unit_test(test_batchnorm_finite_differences),
         cmocka_unit_test(test_batchnorm_running_stats_and_eval),
@@ -782,6 +900,7 @@ int main(void)
         cmocka_unit_test(test_instancenorm_finite_differences),
         cmocka_unit_test(test_pool_finite_differences),
         cmocka_unit_test(test_maxpool_conventions),
+        cmocka_unit_test(test_maxpool2_fast_path),
         cmocka_unit_test(test_avgpool_counts_padding),
         cmocka_unit_test(test_gap),
         cmocka_unit_test(test_linear),

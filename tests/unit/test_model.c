@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <cblas.h>
+#include <omp.h>
 
 #include "fesf/config.h"
 #include "fesf/error.h"
@@ -92,8 +93,11 @@ static void test_step_allocates_nothing_and_learns(void **state)
         labels[i] = i % 2;
         for (int q = 0; q < h * w; q++) x[(size_t)i * h * w + q] += labels[i] ? 0.5f : -0.5f; /* learnable */
     }
-    /* One BLAS thread: OpenBLAS's threaded GEMM mallocs a 512 KiB job buffer
-     * per call (library-internal; measured with gdb), fesf's code none. */
+    /* One BLAS thread (as fesf_blas_set_threads and the kernels set it):
+     * OpenBLAS's threaded GEMM mallocs a 512 KiB job buffer per call
+     * (library-internal; measured with gdb), fesf's code none. The engine's
+     * OpenMP threads (as many as the machine's cores here) allocate nothing
+     * after their first parallel region. */
     openblas_set_num_threads(1);
     double first = fesf_model_train_step(m, x, labels, n, NULL, &oc, 0, st), last = first;
     allocations = 0;
@@ -104,6 +108,56 @@ static void test_step_allocates_nothing_and_learns(void **state)
     assert_true(last < 0.5 * first);
     free(st), free(x);
     fesf_model_destroy(m);
+}
+
+/* Ten Adam steps with 1..3 engine threads: bitwise the same parameters,
+ * gradients and batch-norm statistics (the engine's work split is fixed). */
+static void test_threads_bitwise(void **state)
+{
+    static const char *arch[] = {"cnn-small", "resnet18", "attack-cnn"};
+    const int n = 19, h = 16; /* odd batch: uneven groups */
+    for (int a = 0; a < 3; a++) {
+        float *ref = NULL;
+        size_t np = 0, nbuf = 0;
+        for (int t = 1; t <= 3; t++) {
+            fesf_model *m;
+            assert_int_equal(fesf_model_create(&m, arch[a], 8, 1, h, h, 2, n), 0);
+            fesf_model_init(m, 4);
+            np = fesf_model_n_params(m), nbuf = fesf_model_n_buffers(m);
+            fesf_optim_config oc;
+            fesf_optim_defaults(&oc, FESF_OPT_ADAM, 1e-3f);
+            int classes = fesf_model_classes(m);
+            float *st = calloc(np * 2, sizeof(float)), *x = malloc(sizeof(float) * n * h * h);
+            int32_t labels[19];
+            fill(x, (size_t)n * h * h, 7);
+            for (int i = 0; i < n; i++) labels[i] = i % 2;
+            omp_set_num_threads(t);
+            for (int k = 0; k < 10; k++) {
+                if (classes == 2) {
+                    fesf_model_train_step(m, x, labels, n, NULL, &oc, k, st);
+                    continue;
+                }
+                fesf_model_zero_grad(m); /* image output: the gradient of 0.5 |y|^2 */
+                const float *y = fesf_model_forward(m, x, n, 1);
+                memcpy(fesf_model_dlogits(m), y, sizeof(float) * (size_t)n * classes);
+                fesf_model_backward(m, fesf_model_dlogits(m), n);
+                fesf_optim_step(&oc, k, np, fesf_model_params(m), fesf_model_grads(m), st);
+            }
+            float *got = malloc(sizeof(float) * (2 * np + nbuf));
+            memcpy(got, fesf_model_params(m), sizeof(float) * np);
+            memcpy(got + np, fesf_model_grads(m), sizeof(float) * np);
+            memcpy(got + 2 * np, fesf_model_buffers(m), sizeof(float) * nbuf);
+            if (!ref) ref = got;
+            else {
+                assert_memory_equal(ref, got, sizeof(float) * (2 * np + nbuf));
+                free(got);
+            }
+            free(st), free(x);
+            fesf_model_destroy(m);
+        }
+        free(ref);
+    }
+    omp_set_num_threads(omp_get_num_procs());
 }
 
 static void test_save_load_round_trip(void **state)
@@ -141,6 +195,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shapes_and_tensors),
         cmocka_unit_test(test_step_allocates_nothing_and_learns),
+        cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_save_load_round_trip),
     };
     return cmocka_run_group_tests_name("model", tests, NULL, NULL);
