@@ -79,6 +79,8 @@ typedef struct {
     struct {
         char out[FESF_PATH_MAX];
         int checkpoint_every, threads, repeats, log;
+        int keep_checkpoints; /* newest checkpoints kept per training (0: all) */
+        double timeout;       /* seconds per wait of a training round (0: none) */
         int baseline_plain; /* fesf run also trains on the plaintext (research upper bound); off by default */
         uint64_t seed;
     } run;

@@ -81,9 +81,18 @@ int fesf_fed_sgd_batch(uint64_t seed, int site_id, int64_t n, int64_t round, int
 /* `fesf train`: train the diagnostic model on the sites' cfg->train.input
  * images; writes run.out/metrics.jsonl, model.h5 (the best-validation
  * round's model), report.md, and ckpt-RRRR.h5 every run.checkpoint_every
- * rounds. resume: continue from the newest checkpoint (refused if the
- * config differs beyond train.rounds, run.checkpoint_every, run.threads,
- * run.log); the result is bit-identical to an uninterrupted run. 0 or -1. */
+ * rounds (the newest run.keep_checkpoints kept). resume: FESF_RESUME_NO
+ * starts anew (and removes old checkpoints); FESF_RESUME_STRICT (--resume)
+ * continues from the newest checkpoint (refused if the config differs
+ * beyond train.rounds, run.checkpoint_every, run.keep_checkpoints,
+ * run.timeout, run.threads, run.log); FESF_RESUME_AUTO (`fesf run`) from
+ * the newest checkpoint that fits, else anew. The result is bit-identical
+ * to an uninterrupted run. A SIGTERM or SIGINT to any rank during the
+ * rounds is acted on at the end of the round: the coordinator writes a
+ * checkpoint and every rank returns -1 with one line from the coordinator
+ * and exit code FESF_EXIT_STOPPED (fesf_world_fail_together). The waits of
+ * the rounds are bounded by run.timeout (world.h). 0 or -1. */
+enum { FESF_RESUME_NO, FESF_RESUME_STRICT, FESF_RESUME_AUTO };
 int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume);
 /* Same, with the outputs in folder `out` (created) instead of run.out. */
 int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, const char *out);

@@ -49,4 +49,13 @@ void fesf_tmp_remove_on_signals(void);
  * disk; fesf closes every file it writes itself). */
 void fesf_h5_start(void);
 
+/* Pre-emption: between fesf_stop_defer(1) and fesf_stop_defer(0) (a
+ * training's rounds), SIGTERM and SIGINT do not end the process: the
+ * handler only records the first of them (a volatile sig_atomic_t), and
+ * fesf_stop_requested() returns it (0: none) for the caller to act on at a
+ * safe point. fesf_signal_name: "SIGTERM", "SIGINT". */
+void fesf_stop_defer(int on);
+int fesf_stop_requested(void);
+const char *fesf_signal_name(int sig);
+
 #endif

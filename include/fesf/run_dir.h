@@ -57,6 +57,10 @@ void fesf_run_file(char *buf, const char *dir, const char *name); /* dir/name */
 void fesf_run_audit_model_path(char *buf, const char *out, const char *target); /* audit-<target>.h5 */
 void fesf_run_model_path(char *buf, const char *dir, int repeat);  /* model.h5, model-r<R>.h5 for repeat R > 0 */
 void fesf_run_ckpt_path(char *buf, const char *dir, long index);   /* ckpt-NNNN.h5 */
+/* The numbers of dir's ckpt-N.h5 files (a directory scan, any number of
+ * digits), newest (highest) first, in *idx (malloc'd, the caller frees;
+ * NULL when none): their count, or -1 with a message. */
+int fesf_run_ckpt_list(const char *dir, long **idx);
 /* The highest NNN of the site-NNN.h5 files in dir (0 if none): what one
  * site's disk shows (fed.h's fesf_fed_count_shards takes the maximum). */
 int fesf_run_highest_shard(const char *dir);

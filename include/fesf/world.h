@@ -41,6 +41,27 @@ int fesf_world_fail_together(const fesf_world *w, int reporter, int code);
  * (and *code), or -1 for a failure of this rank alone. */
 int fesf_world_failed_together(int *code);
 
+/* The exit code of a job that a signal stopped after writing a checkpoint
+ * (EX_TEMPFAIL: rerun the same command to resume). */
+enum { FESF_EXIT_STOPPED = 75 };
+
+/* Bounded waits: with a timeout of `seconds` > 0 (run.timeout; 0 = wait
+ * forever), every wait of this rank for the others (fesf_world_barrier,
+ * the broadcasts, sums and agreements of fed.h) gives up after that long:
+ * the barrier, the meeting point before each collective, is gathered at the
+ * coordinator, which names the ranks that did not arrive ("timeout: ranks
+ * 3 did not arrive within 20 s (run.timeout) in round 7"; the sites wait 5 s
+ * longer, so that it speaks first, and name the coordinator if it is the one
+ * missing); the failing call returns -1 with that message, and the caller
+ * ends the job (fesf_cli_fail: MPI_Abort, exit 1). fesf_world_set_phase
+ * names where the job is ("round 7 of repeat 1"; printf format) for the
+ * message. Per process; set by the training for its rounds. */
+void fesf_world_set_timeout(double seconds);
+void fesf_world_set_phase(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* The maximum of *v over every rank, into *v on every rank. 0 or -1. */
+int fesf_world_max_i64(const fesf_world *w, int64_t *v);
+
 /* Broadcast one int64 from `root`, waiting with a sleeping poll. 0 or -1. */
 int fesf_world_bcast_i64(const fesf_world *w, int64_t *v, int root);
 

@@ -10,11 +10,11 @@ int fesf_cmd_train(int argc, char **argv)
 {
     fesf_cli c;
     fesf_cli_init(&c, "train");
-    int resume = 0;
+    int resume = FESF_RESUME_NO;
     for (int i = 1; i < argc; i++) {
         int r = fesf_cli_common_opt(&c, "train", argc, argv, &i);
         if (r < 0) return FESF_EXIT_USAGE;
-        if (!r && !strcmp(argv[i], "--resume")) resume = 1;
+        if (!r && !strcmp(argv[i], "--resume")) resume = FESF_RESUME_STRICT;
         else if (!r) return fesf_cli_usage("train", "unknown option '%s'", argv[i]);
     }
     if (fesf_cli_start(&c, &argc, &argv)) return fesf_cli_fail(&c);

@@ -125,7 +125,8 @@ int fesf_cli_fail(fesf_cli *c)
     fesf_tmp_remove_all(); /* this rank's unfinished NAME.tmp files */
     int code = FESF_EXIT_FAIL, reporter = c && c->mpi ? fesf_world_failed_together(&code) : -1;
     if (reporter >= 0) { /* every rank fails here: one line, then a clean end on every rank */
-        if (c->world.rank == reporter && c->config_failed) fprintf(stderr, "fesf %s: %s\n", c->cmd, msg);
+        if (c->world.rank == reporter && (c->config_failed || code == FESF_EXIT_STOPPED))
+            fprintf(stderr, "fesf %s: %s\n", c->cmd, msg); /* a config error, a signal's stop: no log prefix */
         else if (c->world.rank == reporter) fesf_log(FESF_LOG_ERROR, "%s", msg);
         fflush(stderr);
         fesf_world_finalize(&c->world);

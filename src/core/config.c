@@ -151,6 +151,11 @@ static const key_desc keys[] = {
     {"run", "out", T_STRING, F(run, out), "runs/default", 0, 0, NULL, "run directory"},
     {"run", "checkpoint_every", T_INT, F(run, checkpoint_every), "10", 0, 1e7, NULL,
      "checkpoint every K rounds (0 = never)"},
+    {"run", "keep_checkpoints", T_INT, F(run, keep_checkpoints), "3", 0, 1e7, NULL,
+     "keep the newest K checkpoints of a training, remove older ones (0 = keep all)"},
+    {"run", "timeout", T_DOUBLE, F(run, timeout), "1800", 0, 604800, NULL,
+     "seconds a rank waits for the others at one step of a training round before the job ends naming the ranks "
+     "that did not arrive (0 = wait forever)"},
     {"run", "threads", T_INT, F(run, threads), "1", 1, 1024, NULL, "compute threads per rank (the engine splits each batch over them)"},
     {"run", "seed", T_U64, F(run, seed), "0", 0, 0, NULL, "seed of training"},
     {"run", "repeats", T_INT, F(run, repeats), "1", 1, 1000, NULL, "training repeats with seeds seed..seed+R-1"},

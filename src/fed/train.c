@@ -359,6 +359,24 @@ static int auto_stop(trainer *t, int64_t r, int *stop)
     return 0;
 }
 
+/* The end of a round (done rounds of `repeat`): did a rank catch SIGTERM or
+ * SIGINT? All ranks learn it together (the launcher may signal only some);
+ * then the coordinator writes the checkpoint (unless this round's is
+ * written) and every rank returns -1 with its line and FESF_EXIT_STOPPED. */
+static int preempted(trainer *t, int repeat, int64_t done, int saved, const repeat_result *all)
+{
+    int64_t sig = fesf_stop_requested();
+    if (fesf_world_max_i64(t->w, &sig)) return -1;
+    if (!sig) return 0;
+    int failed = t->w->rank == 0 && !saved && fesf_train_save_checkpoint(t, repeat, done, all);
+    if (fesf_world_agree(t->w, failed, 1)) return -1;
+    char path[FESF_RUN_PATH_MAX];
+    fesf_train_ckpt_path(t, repeat, done, path);
+    fesf_error("%s: checkpoint of repeat %d round %lld written to '%s'; rerun the same command to resume",
+               fesf_signal_name((int)sig), repeat + 1, (long long)done, path);
+    return fesf_world_fail_together(t->w, 0, FESF_EXIT_STOPPED);
+}
+
 /* One training run with `seed` from round `start` (0, or where a checkpoint
  * left off); the coordinator fills all[repeat] and keeps the best state. */
 static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all, int64_t start)
@@ -379,6 +397,7 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
     double t0 = fesf_now();
     for (int64_t r = start; r < limit && !stop; r++) {
         double loss = 0, images = 0, tr = fesf_now();
+        fesf_world_set_phase("round %lld of repeat %d", (long long)r + 1, repeat + 1);
         if (run_round(t, r, seed, &loss, &images)) return -1;
         int eval = (r + 1) % cfg->train.eval_every == 0 || r + 1 == limit;
         if (eval && evaluate(t)) return -1;
@@ -398,14 +417,15 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
         }
         if (is_auto && eval && r + 1 < limit && auto_stop(t, r, &stop)) return -1;
         if (stop) res->stop = STOP_PLATEAU, res->rounds_run = (int)r + 1;
-        if (t->w->rank) continue;
-        if (stop)
+        int every = cfg->run.checkpoint_every, saved = 0;
+        if (t->w->rank == 0 && stop)
             fesf_info("repeat %d: stopped after round %lld: no better validation AUC for %d evaluations since round %d",
                       repeat + 1, (long long)r + 1, cfg->train.patience, t->best_round);
-        int every = cfg->run.checkpoint_every;
-        if (every > 0 && ((r + 1) % every == 0 || r + 1 == limit || stop) &&
-            fesf_train_save_checkpoint(t, repeat, r + 1, all))
-            return -1;
+        if (every > 0 && ((r + 1) % every == 0 || r + 1 == limit || stop)) {
+            if (t->w->rank == 0 && fesf_train_save_checkpoint(t, repeat, r + 1, all)) return -1;
+            saved = 1;
+        }
+        if (preempted(t, repeat, r + 1, saved, all)) return -1;
     }
     return 0;
 }
@@ -422,6 +442,19 @@ static int save_best(trainer *t, int repeat)
     int rc = fesf_model_save(path, fesf_model_tensors(t->m), &info);
     free(text);
     return rc;
+}
+
+/* After the last round's check: a signal that came since then stops the job
+ * the same way, with the training complete. */
+static int finished(trainer *t)
+{
+    fesf_world_set_phase("the training's end");
+    int64_t sig = fesf_stop_requested();
+    if (fesf_world_max_i64(t->w, &sig)) return -1;
+    if (!sig) return 0;
+    fesf_error("%s: the training in '%s' is complete; rerun the same command to go on", fesf_signal_name((int)sig),
+               t->out);
+    return fesf_world_fail_together(t->w, 0, FESF_EXIT_STOPPED);
 }
 
 static void trainer_free(trainer *t)
@@ -456,6 +489,8 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
     memset(&t, 0, sizeof t);
     t.cfg = cfg, t.w = w, t.out = out;
     int rc = -1, R = cfg->run.repeats;
+    fesf_world_set_timeout(cfg->run.timeout);
+    fesf_world_set_phase("the training's start");
     repeat_result *res = calloc((size_t)R, sizeof *res);
     fesf_metrics *site_best = NULL;
     if (!res || fesf_stage_make(cfg, FESF_STAGE_TRAIN, &t.stage) || setup(&t) || (w->rank == 0 && fesf_mkdir_p(out))) goto done;
@@ -465,7 +500,7 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
     }
     for (int r = 0; r < R; r++) res[r].site = site_best + (size_t)r * t.n_sites;
     int64_t start[2] = {0, 0}; /* repeat, rounds done */
-    if (w->rank == 0 && resume && fesf_train_load_checkpoint(&t, res, start)) goto done;
+    if (w->rank == 0 && fesf_train_load_checkpoint(&t, res, start, resume)) goto done;
     if (fesf_world_bcast(w, start, sizeof start, 0)) goto done;
     if (w->rank == 0) {
         if (open_metrics(&t, start)) goto done;
@@ -473,6 +508,7 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
                   t.n_sites, input_group(cfg), t.shape.c, t.shape.h, t.shape.w, t.shape.k,
                   fesf_config_enum_name("train.algo", cfg->train.algo), fesf_train_round_limit(cfg));
     }
+    fesf_stop_defer(1); /* from here, SIGTERM / SIGINT stop the training at the end of a round */
     for (int r = (int)start[0]; r < R; r++) {
         if (train_once(&t, r, cfg->run.seed + (uint64_t)r, res, r == start[0] ? start[1] : 0)) goto done;
         if (w->rank == 0 && save_best(&t, r)) goto done;
@@ -489,8 +525,10 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
         }
     }
     if (w->rank == 0 && fesf_train_write_report(&t, res, R)) goto done;
-    rc = 0;
+    rc = finished(&t);
 done:
+    fesf_stop_defer(0);
+    fesf_world_set_timeout(0), fesf_world_set_phase("%s", "");
     trainer_free(&t);
     free(res), free(site_best);
     return rc;

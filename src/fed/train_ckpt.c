@@ -1,7 +1,8 @@
 /* Checkpoints of `fesf train` (train_internal.h): ckpt-RRRR.h5 holds the
  * global state, the server optimizer and every repeat's results so far, so
  * that --resume continues bit-identically; metrics.jsonl is cut back to the
- * rounds the checkpoint covers. */
+ * rounds the checkpoint covers. The newest is found by a scan of the folder
+ * (any number of digits), and only the newest run.keep_checkpoints stay. */
 #include "train_internal.h"
 
 #include "fesf/error.h"
@@ -10,10 +11,10 @@
 #include "fesf/log.h"
 #include "fesf/model_io.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* Per repeat: best (6), last (6), best round, then the sites' best (6 each). */
 #define RESULT_DOUBLES 15 /* best, last (6 each), best round, rounds run, why it stopped */
@@ -35,7 +36,30 @@ static uint64_t resume_hash(const fesf_config *cfg)
 {
     fesf_config c = *cfg;
     c.train.rounds = 0, c.run.checkpoint_every = 0, c.run.threads = 1, c.run.log = 0;
+    c.run.keep_checkpoints = 0, c.run.timeout = 0;
     return fesf_config_hash(&c);
+}
+
+/* The checkpoint of `done` rounds of `repeat` into path[FESF_RUN_PATH_MAX]. */
+void fesf_train_ckpt_path(const trainer *t, int repeat, int64_t done, char *path)
+{
+    fesf_run_ckpt_path(path, t->out, (long)repeat * fesf_train_round_limit(t->cfg) + (long)done);
+}
+
+/* Remove the checkpoints numbered above `above` (-1: all), then all but the
+ * newest `keep` (0: keep all); a file that cannot be removed is only warned of. */
+static int prune(const trainer *t, long above, int keep)
+{
+    long *idx = NULL;
+    int n = fesf_run_ckpt_list(t->out, &idx), kept = 0;
+    char path[FESF_RUN_PATH_MAX];
+    for (int i = 0; i < n; i++) {
+        if (idx[i] <= above && (keep <= 0 || kept++ < keep)) continue;
+        fesf_run_ckpt_path(path, t->out, idx[i]);
+        if (remove(path)) fesf_warn("cannot remove the old checkpoint '%s'", path);
+    }
+    free(idx);
+    return n < 0 ? -1 : 0;
 }
 
 int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res)
@@ -58,38 +82,26 @@ int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repea
     memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
     fesf_ckpt c = {repeat, done, resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
                    results, (size_t)R * per};
-    fesf_run_ckpt_path(path, t->out, (long)repeat * fesf_train_round_limit(t->cfg) + (long)done);
+    fesf_train_ckpt_path(t, repeat, done, path);
     int rc = fesf_ckpt_save(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c, text);
     free(results), free(text);
+    if (!rc) prune(t, LONG_MAX, t->cfg->run.keep_checkpoints); /* after the new one is complete */
     return rc;
 }
 
-/* Coordinator: the newest ckpt-RRRR.h5 of the run, or -1 if there is none. */
-static int newest_checkpoint(const char *dir, char path[FESF_RUN_PATH_MAX])
+/* Load checkpoint `path`; 0 or -1 with a message. */
+static int load_one(trainer *t, const char *path, repeat_result *res, int64_t *start)
 {
-    long best = -1;
-    for (long g = 9999; g >= 0 && best < 0; g--) {
-        fesf_run_ckpt_path(path, dir, g);
-        if (!access(path, R_OK)) best = g;
-    }
-    return best < 0 ? -1 : 0;
-}
-
-int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
-{
-    char path[FESF_RUN_PATH_MAX];
     int R = t->cfg->run.repeats;
-    if (newest_checkpoint(t->out, path)) {
-        fesf_warn("--resume: no checkpoint in '%s'; starting from round 1", t->out);
-        start[0] = start[1] = 0;
-        return 0;
-    }
     size_t per = result_doubles(t);
     double *results = calloc((size_t)R * per, sizeof(double));
     if (!results) return fesf_error("out of memory");
     fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * per};
     int rc = fesf_ckpt_load(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c);
     if (!rc && c.repeat >= R) rc = fesf_error("'%s' is from repeat %lld but run.repeats = %d", path, (long long)c.repeat + 1, R);
+    if (!rc && c.round > fesf_train_round_limit(t->cfg))
+        rc = fesf_error("'%s' has %lld rounds done but this training runs at most %d", path, (long long)c.round,
+                        fesf_train_round_limit(t->cfg));
     if (!rc) {
         memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
         memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
@@ -105,6 +117,30 @@ int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start)
     }
     free(results);
     return rc;
+}
+
+int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start, int mode)
+{
+    char path[FESF_RUN_PATH_MAX];
+    long *idx = NULL, from = -1;
+    start[0] = start[1] = 0;
+    int n = mode == FESF_RESUME_NO ? 0 : fesf_run_ckpt_list(t->out, &idx), rc = n < 0 ? -1 : 0;
+    for (int i = 0; i < n && from < 0 && !rc; i++) {
+        fesf_run_ckpt_path(path, t->out, idx[i]);
+        if (!load_one(t, path, res, start)) from = idx[i];
+        else if (mode == FESF_RESUME_STRICT) rc = -1; /* --resume: the newest, or an error */
+        else fesf_info("not resuming from '%s': %s", path, fesf_errmsg());
+    }
+    free(idx);
+    if (rc) return -1;
+    if (from < 0) {
+        memset(t->best, 0, sizeof(float) * (t->np + t->nb));
+        start[0] = start[1] = 0;
+        if (mode == FESF_RESUME_STRICT) fesf_warn("--resume: no checkpoint in '%s'; starting from round 1", t->out);
+        else if (n > 0) fesf_info("no checkpoint in '%s' fits this configuration: starting from round 1", t->out);
+    }
+    /* what lies beyond the starting point is redone: a later checkpoint that did not load, or all when starting anew */
+    return prune(t, from, 0);
 }
 
 /* Keep the metrics lines of rounds a checkpoint covers; drop later ones. */

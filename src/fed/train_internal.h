@@ -7,6 +7,7 @@
 #define FESF_TRAIN_INTERNAL_H
 
 #include "fesf/config.h"
+#include "fesf/fed.h"
 #include "fesf/metrics.h"
 #include "fesf/model.h"
 #include "fesf/optim.h"
@@ -103,11 +104,16 @@ int fesf_train_normalise(trainer *t);
 
 
 /* train_ckpt.c: ckpt-RRRR.h5 after `done` rounds of `repeat` (the global
- * state, the server optimizer, the results so far); the newest one back
- * (start = {repeat, rounds done}; {0, 0} if there is none); metrics.jsonl
- * cut back to the rounds a checkpoint covers. Coordinator only. */
+ * state, the server optimizer, the results so far; then all but the newest
+ * run.keep_checkpoints are removed) and its path; the newest one back
+ * (start = {repeat, rounds done}; {0, 0} if there is none) for mode
+ * FESF_RESUME_STRICT (the newest must load), FESF_RESUME_AUTO (the newest
+ * that loads, else none) or FESF_RESUME_NO (none); checkpoints beyond the
+ * starting point are removed; metrics.jsonl cut back to the rounds a
+ * checkpoint covers. Coordinator only. */
 int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res);
-int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start);
+void fesf_train_ckpt_path(const trainer *t, int repeat, int64_t done, char *path);
+int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start, int mode);
 int fesf_train_trim_metrics(const char *path, int64_t repeat, int64_t round);
 
 /* train_report.c: report.md and summary.tsv over the n repeats; one

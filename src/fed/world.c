@@ -4,10 +4,19 @@
 #include "fesf/error.h"
 #include "fesf/log.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+/* Bounded waits (world.h): the timeout, where the job is, and the sites' grace. */
+#define SITE_GRACE 5.0
+#define MEET_TAG 7
+static struct {
+    double timeout;
+    char phase[96];
+} bound;
 
 int fesf_world_launched(void)
 {
@@ -22,11 +31,13 @@ int fesf_world_init(fesf_world *w, int *argc, char ***argv)
     w->rank = 0;
     w->size = 1;
     if (!(w->mpi = malloc(sizeof *w->mpi))) return fesf_error("out of memory");
-    w->mpi->comm = MPI_COMM_NULL;
+    w->mpi->comm = w->mpi->meet = MPI_COMM_NULL;
     if (MPI_Init(argc, argv) != MPI_SUCCESS) return fesf_error("MPI_Init failed");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
-    if (MPI_Comm_dup(MPI_COMM_WORLD, &w->mpi->comm) != MPI_SUCCESS) return fesf_error("MPI_Comm_dup failed");
+    if (MPI_Comm_dup(MPI_COMM_WORLD, &w->mpi->comm) != MPI_SUCCESS || MPI_Comm_dup(MPI_COMM_WORLD, &w->mpi->meet) != MPI_SUCCESS)
+        return fesf_error("MPI_Comm_dup failed");
     MPI_Comm_set_errhandler(w->mpi->comm, MPI_ERRORS_RETURN);
+    MPI_Comm_set_errhandler(w->mpi->meet, MPI_ERRORS_RETURN);
     MPI_Comm_rank(w->mpi->comm, &w->rank);
     MPI_Comm_size(w->mpi->comm, &w->size);
     char role[32];
@@ -43,6 +54,7 @@ void fesf_world_finalize(fesf_world *w)
     MPI_Finalized(&down);
     if (!up || down) return;
     if (w->mpi && w->mpi->comm != MPI_COMM_NULL) MPI_Comm_free(&w->mpi->comm);
+    if (w->mpi && w->mpi->meet != MPI_COMM_NULL) MPI_Comm_free(&w->mpi->meet);
     free(w->mpi);
     w->mpi = NULL;
     MPI_Finalize();
@@ -90,19 +102,68 @@ int fesf_world_failed_together(int *code)
     return together.reporter;
 }
 
-int fesf_world_wait(MPI_Request *req)
+void fesf_world_set_timeout(double seconds) { bound.timeout = seconds > 0 ? seconds : 0; }
+
+void fesf_world_set_phase(const char *fmt, ...)
 {
-    /* spin briefly, then sleep 0.2 ms; after ~1 s (a long wait, e.g. the
-     * sites while the coordinator trains the audit's attacker) sleep 2 ms */
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(bound.phase, sizeof bound.phase, fmt, ap);
+    va_end(ap);
+}
+
+int fesf_world_bounded(void) { return bound.timeout > 0; }
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* The deadline of a wait that starts now (0: none); sites wait longer than the coordinator. */
+static double deadline(int rank) { return bound.timeout > 0 ? now_s() + bound.timeout + (rank ? SITE_GRACE : 0) : 0; }
+
+/* " in round 7 of repeat 1", or "" */
+static const char *where(void)
+{
+    static char buf[sizeof bound.phase + 8];
+    snprintf(buf, sizeof buf, "%s%s", bound.phase[0] ? " in " : "", bound.phase);
+    return buf;
+}
+
+/* Wait for n requests until `until` (0: forever): 0, 1 when it passed, -1 on an MPI error.
+ * Spin briefly, then sleep 0.2 ms; after ~1 s (a long wait, e.g. the sites while the
+ * coordinator trains the audit's attacker) sleep 2 ms; busy: never sleep. */
+static int wait_all(int n, MPI_Request *reqs, double until, int busy)
+{
     const struct timespec nap = {0, 200000}, long_nap = {0, 2000000};
     int done = 0;
     long polls = 0;
     while (!done) {
-        if (MPI_Test(req, &done, MPI_STATUS_IGNORE) != MPI_SUCCESS) return fesf_error("MPI wait failed");
-        if (!done && ++polls > 50) nanosleep(polls > 5000 ? &long_nap : &nap, NULL);
+        if (MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS) return fesf_error("MPI wait failed");
+        if (done) break;
+        ++polls;
+        if (!busy && polls > 50) nanosleep(polls > 5000 ? &long_nap : &nap, NULL);
+        if (until > 0 && (!busy || polls % 1024 == 0) && now_s() > until) return 1;
     }
     return 0;
 }
+
+static int wait_one(MPI_Request *req, int busy)
+{
+    int rank = 0;
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    int rc = wait_all(1, req, deadline(rank), busy);
+    if (rc > 0)
+        return fesf_error("timeout: the ranks did not all take part in a collective within %g s (run.timeout)%s",
+                          bound.timeout, where());
+    return rc;
+}
+
+int fesf_world_wait(MPI_Request *req) { return wait_one(req, 0); }
+
+int fesf_world_wait_busy(MPI_Request *req) { return wait_one(req, 1); }
 
 int fesf_world_bcast_i64(const fesf_world *w, int64_t *v, int root)
 {
@@ -112,23 +173,93 @@ int fesf_world_bcast_i64(const fesf_world *w, int64_t *v, int root)
     return fesf_world_wait(&req);
 }
 
+int fesf_world_max_i64(const fesf_world *w, int64_t *v)
+{
+    MPI_Request req;
+    int64_t mine = *v;
+    if (w->size == 1) return 0;
+    if (MPI_Iallreduce(&mine, v, 1, MPI_INT64_T, MPI_MAX, fesf_world_comm(w), &req) != MPI_SUCCESS)
+        return fesf_error("MPI_Iallreduce failed");
+    return fesf_world_wait(&req);
+}
+
 /* Wait in a sleeping barrier, then move the data in a blocking MPI_Bcast at
- * full speed (see src/fed/agg.c for why not a polled MPI_Ibcast). */
+ * full speed (see src/fed/agg.c for why not a polled MPI_Ibcast); under a
+ * timeout, a non-blocking one polled without sleeping. */
 int fesf_world_bcast(const fesf_world *w, void *buf, size_t bytes, int root)
 {
     char *p = buf;
     if (w->size > 1 && fesf_world_barrier(w)) return -1;
     while (bytes > 0) { /* counts are int: send in pieces of at most 1 GiB */
         int n = bytes > (1u << 30) ? (1 << 30) : (int)bytes;
-        if (MPI_Bcast(p, n, MPI_BYTE, root, fesf_world_comm(w)) != MPI_SUCCESS) return fesf_error("MPI_Bcast failed");
+        MPI_Request req;
+        if (fesf_world_bounded()) {
+            if (MPI_Ibcast(p, n, MPI_BYTE, root, fesf_world_comm(w), &req) != MPI_SUCCESS)
+                return fesf_error("MPI_Ibcast failed");
+            if (fesf_world_wait_busy(&req)) return -1;
+        } else if (MPI_Bcast(p, n, MPI_BYTE, root, fesf_world_comm(w)) != MPI_SUCCESS) {
+            return fesf_error("MPI_Bcast failed");
+        }
         p += n;
         bytes -= (size_t)n;
     }
     return 0;
 }
 
+/* The ranks whose arrival (reqs[r - 1], r = 1..size-1) did not come, as "rank 3" / "ranks 3, 5". */
+static void missing_ranks(int size, MPI_Request *reqs, char *buf, size_t len)
+{
+    int n = 0;
+    size_t at = 0;
+    char list[256] = "";
+    for (int r = 1; r < size; r++) {
+        int flag = 0;
+        if (MPI_Test(&reqs[r - 1], &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS || flag) continue;
+        if (++n <= 16 && at < sizeof list) at += (size_t)snprintf(list + at, sizeof list - at, "%s%d", n > 1 ? ", " : "", r);
+    }
+    snprintf(buf, len, "%s %s%s", n > 1 ? "ranks" : "rank", list, n > 16 ? ", ..." : "");
+}
+
+/* The barrier under a timeout: every site sends its arrival to the coordinator, which
+ * knows who is missing when the time is up, and lets them all go on when none is. */
+static int gathered_barrier(const fesf_world *w)
+{
+    MPI_Comm c = w->mpi->meet;
+    char tok = 1, go = 0;
+    double until = deadline(w->rank);
+    if (w->rank) {
+        MPI_Request r[2];
+        if (MPI_Isend(&tok, 1, MPI_CHAR, 0, MEET_TAG, c, &r[0]) != MPI_SUCCESS ||
+            MPI_Irecv(&go, 1, MPI_CHAR, 0, MEET_TAG, c, &r[1]) != MPI_SUCCESS)
+            return fesf_error("MPI_Isend failed");
+        int rc = wait_all(2, r, until, 0);
+        return rc > 0 ? fesf_error("timeout: the coordinator (rank 0) did not let the sites go on within %g s "
+                                   "(run.timeout)%s: it stalled, or another rank did not arrive", bound.timeout + SITE_GRACE,
+                                   where())
+                      : rc;
+    }
+    int n = w->size - 1, rc = 0;
+    MPI_Request *r = malloc(sizeof *r * (size_t)n);
+    char *toks = malloc((size_t)n);
+    if (!r || !toks) return free(r), free(toks), fesf_error("out of memory");
+    for (int i = 0; i < n && !rc; i++)
+        if (MPI_Irecv(&toks[i], 1, MPI_CHAR, i + 1, MEET_TAG, c, &r[i]) != MPI_SUCCESS) rc = fesf_error("MPI_Irecv failed");
+    if (!rc) rc = wait_all(n, r, until, 0);
+    if (rc > 0) {
+        char who[300];
+        missing_ranks(w->size, r, who, sizeof who);
+        rc = fesf_error("timeout: %s did not arrive within %g s (run.timeout)%s", who, bound.timeout, where());
+    }
+    for (int i = 0; i < n && !rc; i++)
+        if (MPI_Isend(&go, 1, MPI_CHAR, i + 1, MEET_TAG, c, &r[i]) != MPI_SUCCESS) rc = fesf_error("MPI_Isend failed");
+    if (!rc && wait_all(n, r, until, 0)) rc = fesf_error("timeout: the coordinator could not reach every site%s", where());
+    free(r), free(toks);
+    return rc;
+}
+
 int fesf_world_barrier(const fesf_world *w)
 {
+    if (w->size > 1 && fesf_world_bounded()) return gathered_barrier(w);
     MPI_Request req;
     if (MPI_Ibarrier(fesf_world_comm(w), &req) != MPI_SUCCESS) return fesf_error("MPI_Ibarrier failed");
     return fesf_world_wait(&req);

@@ -57,12 +57,27 @@ void fesf_tmp_remove_all(void)
         if (tmp_used[i]) unlink(tmp_paths[i]), tmp_used[i] = 0; /* async-signal-safe */
 }
 
+/* While a training defers them (fesf_stop_defer), SIGTERM and SIGINT are only
+ * recorded, for the next round boundary; any other time, and SIGHUP always,
+ * they remove the tracked .tmp files and end the process. */
+static volatile sig_atomic_t stop_deferred, stop_signal;
+
 static void on_signal(int sig)
 {
+    if (stop_deferred && (sig == SIGTERM || sig == SIGINT)) {
+        if (!stop_signal) stop_signal = sig;
+        return;
+    }
     fesf_tmp_remove_all();
     signal(sig, SIG_DFL);
     raise(sig);
 }
+
+void fesf_stop_defer(int on) { stop_deferred = on; }
+
+int fesf_stop_requested(void) { return stop_signal; }
+
+const char *fesf_signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal"; }
 
 void fesf_tmp_remove_on_signals(void)
 {
@@ -71,6 +86,7 @@ void fesf_tmp_remove_on_signals(void)
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);
         sa.sa_handler = on_signal;
+        sa.sa_flags = SA_RESTART; /* a deferred signal must not fail a read or write with EINTR */
         sigemptyset(&sa.sa_mask);
         sigaction(sigs[i], &sa, NULL);
     }

@@ -104,6 +104,40 @@ void fesf_run_ckpt_path(char *buf, const char *dir, long index)
     snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/ckpt-%04ld.h5", FESF_PATH_MAX, dir, index);
 }
 
+static int desc_long(const void *a, const void *b)
+{
+    long x = *(const long *)a, y = *(const long *)b;
+    return (x < y) - (x > y);
+}
+
+int fesf_run_ckpt_list(const char *dir, long **out)
+{
+    DIR *d = opendir(dir);
+    long *v = NULL;
+    int n = 0, cap = 0;
+    *out = NULL;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        long k = -1;
+        int len = 0;
+        if (strncmp(e->d_name, "ckpt-", 5) || e->d_name[5] < '0' || e->d_name[5] > '9' ||
+            sscanf(e->d_name, "ckpt-%ld.h5%n", &k, &len) != 1 || len != (int)strlen(e->d_name) || k < 0)
+            continue;
+        if (n == cap) {
+            long *g = realloc(v, sizeof *v * (size_t)(cap = cap ? 2 * cap : 16));
+            if (!g) {
+                free(v), closedir(d);
+                return fesf_error("out of memory");
+            }
+            v = g;
+        }
+        v[n++] = k;
+    }
+    if (d) closedir(d);
+    if (n) qsort(v, (size_t)n, sizeof *v, desc_long);
+    *out = v;
+    return n;
+}
+
 int fesf_run_highest_shard(const char *dir)
 {
     DIR *d = opendir(dir);

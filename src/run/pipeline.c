@@ -115,7 +115,7 @@ static int do_train(const fesf_config *cfg, const fesf_world *w, int only_stale)
 {
     char dir[FESF_RUN_PATH_MAX];
     fesf_run_train_dir(dir, cfg->run.out, cfg->train.input);
-    return fesf_fed_train_to(cfg, w, 0, dir);
+    return fesf_fed_train_to(cfg, w, FESF_RESUME_AUTO, dir); /* from the newest checkpoint that fits */
 }
 
 static int do_audit(const fesf_config *cfg, const fesf_world *w, int only_stale) { return fesf_audit_run(cfg, w); }
