@@ -36,7 +36,7 @@ int fesf_fsync_parent(const char *path);
  * none outlives a failure: fesf_tmp_remove_all() unlinks them (the top
  * level calls it before ending the job), and after
  * fesf_tmp_remove_on_signals() SIGTERM (what mpirun sends the other ranks
- * when one aborts, and SLURM before a time limit), SIGINT and SIGHUP do too
+ * when one aborts, and SLURM before a time limit), SIGINT, SIGHUP and SIGUSR1 do too
  * before the process dies of the signal. */
 void fesf_tmp_track(const char *tmp);
 void fesf_tmp_untrack(const char *tmp);
@@ -50,10 +50,12 @@ void fesf_tmp_remove_on_signals(void);
 void fesf_h5_start(void);
 
 /* Pre-emption: between fesf_stop_defer(1) and fesf_stop_defer(0) (a
- * training's rounds), SIGTERM and SIGINT do not end the process: the
+ * training's rounds), SIGTERM, SIGINT and SIGUSR1 do not end the process: the
  * handler only records the first of them (a volatile sig_atomic_t), and
  * fesf_stop_requested() returns it (0: none) for the caller to act on at a
- * safe point. fesf_signal_name: "SIGTERM", "SIGINT". */
+ * safe point. fesf_signal_name: "SIGTERM", "SIGINT", "SIGUSR1".
+ * Outside those rounds SIGUSR1, like SIGTERM, removes the .tmp files and
+ * ends the process. */
 void fesf_stop_defer(int on);
 int fesf_stop_requested(void);
 const char *fesf_signal_name(int sig);

@@ -153,6 +153,7 @@ int fesf_fed_count_shards(const fesf_world *w, const char *run_out, int *n)
     int reporter = 0, bad = 0, rc = -1;
     int64_t *recs = NULL, *all = NULL;
     if (w->rank != 0 || w->size == 1) mine = fesf_run_highest_shard(run_out); /* the site ranks' disks only */
+    if (fesf_world_barrier(w)) return -1; /* a bounded wait under run.timeout; then at once */
     if (MPI_Allreduce(&mine, &most, 1, MPI_INT64_T, MPI_MAX, fesf_world_comm(w)) != MPI_SUCCESS)
         return fesf_error("MPI_Allreduce failed");
     *n = (int)most;

@@ -18,6 +18,9 @@ static struct {
     char phase[96];
 } bound;
 
+static int meet(const fesf_world *w);
+static int finish(MPI_Request *req, int met);
+
 int fesf_world_launched(void)
 {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK", "PMI_SIZE", NULL};
@@ -87,10 +90,12 @@ int fesf_world_agree(const fesf_world *w, int failed, int code)
 {
     int mine[2] = {failed ? w->rank : w->size, failed ? -code : 0}, all[2] = {mine[0], mine[1]};
     MPI_Request req;
+    int met = meet(w);
+    if (met < 0) return -1;
     if (w->size > 1) {
         if (MPI_Iallreduce(mine, all, 2, MPI_INT, MPI_MIN, fesf_world_comm(w), &req) != MPI_SUCCESS)
             return fesf_error("MPI_Iallreduce failed");
-        if (fesf_world_wait(&req)) return -1;
+        if (finish(&req, met)) return -1;
     }
     return all[0] == w->size ? 0 : fesf_world_fail_together(w, all[0], -all[1]);
 }
@@ -165,12 +170,26 @@ int fesf_world_wait(MPI_Request *req) { return wait_one(req, 0); }
 
 int fesf_world_wait_busy(MPI_Request *req) { return wait_one(req, 1); }
 
+/* A small collective's request: waited for with sleeps, or under a timeout
+ * after the gathered barrier (which names who is missing), without. */
+static int finish(MPI_Request *req, int met)
+{
+    return met ? fesf_world_wait_busy(req) : fesf_world_wait(req);
+}
+
+static int meet(const fesf_world *w)
+{
+    return w->size > 1 && fesf_world_bounded() ? fesf_world_barrier(w) ? -1 : 1 : 0;
+}
+
 int fesf_world_bcast_i64(const fesf_world *w, int64_t *v, int root)
 {
     MPI_Request req;
+    int met = meet(w);
+    if (met < 0) return -1;
     if (MPI_Ibcast(v, 1, MPI_INT64_T, root, fesf_world_comm(w), &req) != MPI_SUCCESS)
         return fesf_error("MPI_Ibcast failed");
-    return fesf_world_wait(&req);
+    return finish(&req, met);
 }
 
 int fesf_world_max_i64(const fesf_world *w, int64_t *v)
@@ -178,9 +197,11 @@ int fesf_world_max_i64(const fesf_world *w, int64_t *v)
     MPI_Request req;
     int64_t mine = *v;
     if (w->size == 1) return 0;
+    int met = meet(w);
+    if (met < 0) return -1;
     if (MPI_Iallreduce(&mine, v, 1, MPI_INT64_T, MPI_MAX, fesf_world_comm(w), &req) != MPI_SUCCESS)
         return fesf_error("MPI_Iallreduce failed");
-    return fesf_world_wait(&req);
+    return finish(&req, met);
 }
 
 /* Wait in a sleeping barrier, then move the data in a blocking MPI_Bcast at

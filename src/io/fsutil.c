@@ -58,13 +58,15 @@ void fesf_tmp_remove_all(void)
 }
 
 /* While a training defers them (fesf_stop_defer), SIGTERM and SIGINT are only
- * recorded, for the next round boundary; any other time, and SIGHUP always,
- * they remove the tracked .tmp files and end the process. */
+ * recorded, for the next round boundary, and so is SIGUSR1 (what the job
+ * scripts send: mpirun and srun pass it on to every rank at once, where
+ * mpirun answers SIGTERM by killing the ranks); any other time, and SIGHUP
+ * always, they remove the tracked .tmp files and end the process. */
 static volatile sig_atomic_t stop_deferred, stop_signal;
 
 static void on_signal(int sig)
 {
-    if (stop_deferred && (sig == SIGTERM || sig == SIGINT)) {
+    if (stop_deferred && (sig == SIGTERM || sig == SIGINT || sig == SIGUSR1)) {
         if (!stop_signal) stop_signal = sig;
         return;
     }
@@ -77,11 +79,14 @@ void fesf_stop_defer(int on) { stop_deferred = on; }
 
 int fesf_stop_requested(void) { return stop_signal; }
 
-const char *fesf_signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : "signal"; }
+const char *fesf_signal_name(int sig)
+{
+    return sig == SIGTERM ? "SIGTERM" : sig == SIGINT ? "SIGINT" : sig == SIGUSR1 ? "SIGUSR1" : "signal";
+}
 
 void fesf_tmp_remove_on_signals(void)
 {
-    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP, SIGUSR1};
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
         struct sigaction sa;
         memset(&sa, 0, sizeof sa);

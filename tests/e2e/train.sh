@@ -50,7 +50,7 @@ check "train FedAvg (2 local epochs), mpirun -np 3 (sites 1,3 and 2,4 share a ra
 check "prepare 3 IID sites" "$FESF" prepare -q --set data.size=28 --set data.count=400 --set data.sites=3 --set run.out="$TMP/fc"
 check "FedSGD, 3 sites on 3 ranks, checkpoint every round" mpirun --oversubscribe -np 4 "$FESF" train -q $OLD \
     --set run.out="$TMP/fc" --set train.input=plain --set train.rounds=6 --set train.momentum=0 --set train.lr=0.05 \
-    --set train.batch=16 --set run.checkpoint_every=1 --set train.eval_every=6
+    --set train.batch=16 --set run.checkpoint_every=1 --set run.keep_checkpoints=0 --set train.eval_every=6
 if $PY -c "import torch" 2>/dev/null; then
     $PY tests/py/fedsgd_central.py "$TMP/fc" "$TOOLS/fed_batches" cnn-small 16 plain 6 16 0.05 0 >"$TMP/fc.out" 2>&1 \
         && ok "FedSGD = centralised SGD on the union of the same batches: $(cat "$TMP/fc.out")" \

@@ -215,7 +215,7 @@ wait_job() {
         states=$(printf '%s\n' "$info" | sed -n 's/.*JobState=\([A-Z_]*\).*/\1/p' | sort -u | tr '\n' ' ')
         reason=$(printf '%s\n' "$info" | sed -n 's/.*Reason=\([A-Za-z_]*\).*/\1/p' | sort -u | tr '\n' ' ')
         case " $states" in
-        *" PENDING "* | *" RUNNING "* | *" CONFIGURING "* | " ")
+        *" PENDING "* | *" RUNNING "* | *" CONFIGURING "* | *" REQUEUED "* | *" REQUEUE_FED "* | " ")
             case " $reason" in # pending reasons that never resolve by themselves
             *DependencyNeverSatisfied* | *PartitionTimeLimit* | *PartitionNodeLimit* | *PartitionConfig* | *BadConstraints*)
                 scancel "$id"; st="NEVER_STARTS (pending, reason ${reason% })"; return ;;
@@ -326,6 +326,38 @@ if "$FESF" help run 2>&1 | grep -q -- '--point'; then
     fi
 else
     skip "sweep.sbatch array job and collecting job" "fesf run has no --point option yet ('fesf help run')"
+fi
+
+# --- pre-emption: SIGTERM to the batch shell of a running job (what --signal=B:TERM@300 sends before
+# --- the time limit, and scancel --signal=TERM --batch here): the script passes it on as SIGUSR1, fesf
+# --- checkpoints and exits 75, the script requeues the job, and the requeued job (same id, same run
+# --- directory) resumes and ends bit-identical to an uninterrupted run (made here with mpirun)
+PRE=(--set data.size=28 --set data.count=400 --set train.rounds=40 --set run.checkpoint_every=5
+    --set iqem.enabled=false --set audit.enabled=false --set run.baseline_plain=false)
+pre=""
+submit pre --overcommit --ntasks=5 --time=10 "$FESF_SBATCH" "$DEMO" "${PRE[@]}" || bail "sbatch refused the job"
+(cd "$T/work" && OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    mpirun -np 5 "$FESF" run "$DEMO" -q "${PRE[@]}" --set run.out="$T/work/ref-pre" >"$T/log/ref-pre.log" 2>&1) &
+refpid=$!
+PDIR=$T/work/runs/demo-$pre
+for _ in $(seq 600); do [ -e "$PDIR/train-synthetic/ckpt-0005.h5" ] && break; sleep 0.2; done
+if [ -e "$PDIR/train-synthetic/ckpt-0005.h5" ]; then
+    scancel --signal=TERM --batch "$pre"
+    note "job $pre: SIGTERM to its batch shell after the checkpoint of round 5"
+    wait_job "$pre"
+    wait "$refpid"
+    out=$T/work/slurm-$pre.out
+    if [ "$st" = "COMPLETED 0:0" ] && grep -Eq "^fesf run: SIGUSR1: checkpoint of repeat 1 round [0-9]+ written to" "$out" &&
+        grep -q "requeueing job $pre" "$out" && grep -q "restart 1 of job $pre: resuming in" "$out"; then
+        ok "SIGTERM to job $pre: '$(grep -Eo "SIGUSR1: checkpoint of repeat 1 round [0-9]+" "$out")', requeued, restart 1 completed"
+    else
+        nok "SIGTERM to job $pre: ended $st"; sed 's/^/#   /' "$out" 2>/dev/null | grep -v warning | tail -30
+    fi
+    if /usr/bin/python3 tests/py/same_training.py "$T/work/ref-pre/train-synthetic" "$PDIR/train-synthetic" 40 >"$T/log/cmp.log" 2>&1
+    then ok "the requeued job's training = an uninterrupted run: model.h5, summary.tsv, metrics.jsonl bit-identical"
+    else nok "requeued job differs from the uninterrupted run"; sed 's/^/#   /' "$T/log/cmp.log" "$T/log/ref-pre.log" | tail -20; fi
+else
+    nok "job $pre wrote no checkpoint within 120 s"; wait "$refpid"
 fi
 
 echo "1..$n"
