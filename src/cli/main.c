@@ -14,7 +14,9 @@ const fesf_command fesf_commands[] = {
      "fesf run CONFIG [--set section.key=value]... [--point I] [-v|-q]\n"
      "  Runs every stage in one MPI job (rank 0 coordinates): prepare, hide, enhance, training on plain /\n"
      "  synthetic / surrogate images (run.out/train-<input>/) and the audit, skipping each stage whose\n"
-     "  outputs exist and match the config, so an interrupted run continues; then run.out/report.md.\n"
+     "  outputs exist and match the config, so an interrupted run continues (each training from its\n"
+     "  newest checkpoint that fits); then run.out/report.md. SIGTERM, SIGINT or SIGUSR1 during a\n"
+     "  training: a checkpoint at the end of the round, one line, exit 75; rerun the same command.\n"
      "  With [sweep] alpha / beta lists: every point in run.out/alpha<A>-beta<B>/, then the frontier\n"
      "  (report.md, figures/frontier.png); --point I runs only point I (0-based, alpha-major; array jobs)."},
     {"prepare", fesf_cmd_prepare, "ingest a dataset into site shards and a host pool",
@@ -46,7 +48,8 @@ const fesf_command fesf_commands[] = {
      "  with train.algo (fedsgd | fedavg) for train.rounds rounds, evaluating every train.eval_every\n"
      "  rounds; writes run.out/metrics.jsonl, model.h5 (the best-validation round) and report.md, and\n"
      "  ckpt-RRRR.h5 every run.checkpoint_every rounds. --resume continues from the newest checkpoint\n"
-     "  and ends bit-identical to an uninterrupted run.\n"
+     "  and ends bit-identical to an uninterrupted run. SIGTERM, SIGINT or SIGUSR1 stops every rank at the\n"
+     "  end of the round with a checkpoint (exit 75); run.timeout bounds every wait.\n"
      "  Under mpirun -np N+1 rank 0 coordinates and ranks 1..N hold the sites; one process does all."},
     {"audit", fesf_cmd_audit, "privacy audit: a learned inversion attack on the released images",
      "fesf audit [-c FILE] [--set section.key=value]... [-v|-q]\n"

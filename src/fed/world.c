@@ -161,8 +161,8 @@ static int wait_one(MPI_Request *req, int busy)
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int rc = wait_all(1, req, deadline(rank), busy);
     if (rc > 0)
-        return fesf_error("timeout: the ranks did not all take part in a collective within %g s (run.timeout)%s",
-                          bound.timeout, where());
+        return fesf_error("timeout: the ranks did not all take part in a collective within %g s (run.timeout%s)%s",
+                          bound.timeout + (rank ? SITE_GRACE : 0), rank ? " + 5 s" : "", where());
     return rc;
 }
 
@@ -255,8 +255,8 @@ static int gathered_barrier(const fesf_world *w)
             return fesf_error("MPI_Isend failed");
         int rc = wait_all(2, r, until, 0);
         return rc > 0 ? fesf_error("timeout: the coordinator (rank 0) did not let the sites go on within %g s "
-                                   "(run.timeout)%s: it stalled, or another rank did not arrive", bound.timeout + SITE_GRACE,
-                                   where())
+                                   "(run.timeout + 5 s)%s: it stalled, or another rank did not arrive",
+                                   bound.timeout + SITE_GRACE, where())
                       : rc;
     }
     int n = w->size - 1, rc = 0;

@@ -344,6 +344,15 @@ for _ in $(seq 600); do [ -e "$PDIR/train-synthetic/ckpt-0005.h5" ] && break; sl
 if [ -e "$PDIR/train-synthetic/ckpt-0005.h5" ]; then
     scancel --signal=TERM --batch "$pre"
     note "job $pre: SIGTERM to its batch shell after the checkpoint of round 5"
+    # SLURM holds a requeued job for about two minutes (its EligibleTime): release it once the node has
+    # cleaned up after its first run (released at once, its step failed to launch)
+    for _ in $(seq 300); do
+        scontrol -o show job "$pre" 2>/dev/null | grep -q "JobState=PENDING.*Restarts=1" && break
+        sleep 0.2
+    done
+    for _ in $(seq 120); do [ "$(sinfo -h -n "$HOST" -o %t 2>/dev/null)" = idle ] && break; sleep 0.5; done
+    sleep 5
+    scontrol update JobId="$pre" StartTime=now 2>/dev/null
     wait_job "$pre"
     wait "$refpid"
     out=$T/work/slurm-$pre.out
