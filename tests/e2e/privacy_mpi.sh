@@ -100,7 +100,8 @@ verdict(not problems, f"probe logs of {len(logs)}/{len(JOBS)} jobs: every rank's
 # ---- coverage: fesf calls no MPI function that moves data and the probe misses
 NO_DATA = {"MPI_Abort", "MPI_Comm_dup", "MPI_Comm_free", "MPI_Comm_rank", "MPI_Comm_set_errhandler", "MPI_Comm_size",
            "MPI_Finalize", "MPI_Finalized", "MPI_Get_library_version", "MPI_Ibarrier", "MPI_Barrier", "MPI_Init",
-           "MPI_Initialized", "MPI_Test", "MPI_Wait"}
+           "MPI_Initialized", "MPI_Test", "MPI_Testall", "MPI_Wait",
+           "MPI_Irecv"}  # receives only: a site receives the coordinator's go in the gathered barrier (fed/world.c)
 called = set()
 for path in glob.glob("src/**/*.[ch]", recursive=True):
     called |= set(re.findall(r"\b(MPI_[A-Z][a-z0-9_]*[a-z0-9])\s*\(", open(path).read()))
@@ -161,7 +162,9 @@ B = {"train": 4 * (n_model + 2),          # fed/train.c add_site: params + BN bu
      "counts": 8 * K,                     # fed/train.c class_weights: summed training label counts (balanced)
      "norm": 8 * (2 * c + 1),             # fed/train_data.c fesf_train_normalise: pixel sums, squares, count
      "shape": 32,                         # fed/train.c load_sites: site 1's rank broadcasts c, h, w, k
-     "decide": 16}                        # run/pipeline.c decide: a stage's stale counts (shared, shards)
+     "decide": 16,                        # run/pipeline.c decide: a stage's stale counts (shared, shards)
+     "arrive": 1,                         # fed/world.c gathered_barrier: a site's arrival (run.timeout, training only)
+     "stop": 8}                           # fed/train.c preempted / finished: a caught signal, MPI_MAX (each round, the end)
 n_eval = sum(1 for r in range(R) if (r + 1) % E == 0 or r + 1 == R)
 
 def names(size):
@@ -170,9 +173,14 @@ def names(size):
 START = [B["agree"]]                       # every command: the ranks agree that the config is good
 SHARDS = [B["shards"], B["shardset"]]      # every stage: the shard set, counted and checked
 
+# a training's gathered barriers (run.timeout): 10 in its set-up (the shard count and set, the shape, the
+# site counts, the label counts, the normalisation, the starting point), 3 per round (state, sum, signal
+# flag), 2 per evaluation, 1 at the end (signal flag)
+ARRIVALS = 10 + 3 * R + 2 * n_eval + 1
+
 def train_msgs(r):
     return Counter(START + SHARDS + [B["site_n"], B["counts"], B["norm"]] + [B["shape"]] * (r == 1)
-                   + [B["train"]] * R + [B["eval"]] * n_eval)
+                   + [B["train"]] * R + [B["eval"]] * n_eval + [B["arrive"]] * ARRIVALS + [B["stop"]] * (R + 1))
 
 EXPECT = {
     "prepare": lambda r: Counter(START + [B["agree"]]),  # rank 0 prepares (simulation mode); the sites wait for its verdict
