@@ -85,7 +85,9 @@ int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repea
     fesf_train_ckpt_path(t, repeat, done, path);
     int rc = fesf_ckpt_save(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c, text);
     free(results), free(text);
-    if (!rc) prune(t, LONG_MAX, t->cfg->run.keep_checkpoints); /* after the new one is complete */
+    /* after the new one is complete: any numbered beyond it is another training's (or one redone from an
+     * earlier point), then the newest run.keep_checkpoints stay */
+    if (!rc) prune(t, (long)repeat * fesf_train_round_limit(t->cfg) + (long)done, t->cfg->run.keep_checkpoints);
     return rc;
 }
 
@@ -139,8 +141,10 @@ int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start, i
         if (mode == FESF_RESUME_STRICT) fesf_warn("--resume: no checkpoint in '%s'; starting from round 1", t->out);
         else if (n > 0) fesf_info("no checkpoint in '%s' fits this configuration: starting from round 1", t->out);
     }
-    /* what lies beyond the starting point is redone: a later checkpoint that did not load, or all when starting anew */
-    return prune(t, from, 0);
+    /* what lies beyond the starting point (a later checkpoint that did not load, or all when starting anew)
+     * is removed when the first new checkpoint is complete, not before: a training that fails first
+     * leaves the directory as it was (tests/e2e/crashsafe.sh) */
+    return 0;
 }
 
 /* Keep the metrics lines of rounds a checkpoint covers; drop later ones. */

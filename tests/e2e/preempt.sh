@@ -4,8 +4,10 @@
 # run; checkpoints are found by a directory scan and only the newest run.keep_checkpoints stay;
 # a SIGSTOPped site ends the job within run.timeout, naming its rank.
 . tests/lib.sh
+# 120 rounds: mpirun holds a SIGTERM 2 s (odls_base_sigkill_timeout) while a fast machine runs ~30 rounds,
+# and the second stop must still find the training running
 R="configs/demo.ini -q --set data.size=28 --set data.count=400 --set iqem.enabled=false --set audit.enabled=false \
---set run.baseline_plain=false --set train.rounds=40 --set run.checkpoint_every=5 --set run.keep_checkpoints=2"
+--set run.baseline_plain=false --set train.rounds=120 --set run.checkpoint_every=5 --set run.keep_checkpoints=2"
 TR=train-synthetic
 
 check "uninterrupted fesf run (reference)" mpirun -np 5 "$FESF" run $R --set run.out="$TMP/ref"
@@ -63,7 +65,7 @@ if [ $rc -eq 0 ] && grep -q "resuming from '.*/$TR/ckpt-[0-9]*.h5': repeat 1, [0
 else
     nok "rerun (exit $rc) did not resume"; grep -E "error|resum|stage" "$TMP/o3" | sed 's/^/#   /' | tail -20
 fi
-$PY tests/py/same_training.py "$TMP/ref/$TR" "$TMP/int/$TR" 40 >"$TMP/py" 2>&1 \
+$PY tests/py/same_training.py "$TMP/ref/$TR" "$TMP/int/$TR" 120 >"$TMP/py" 2>&1 \
     && ok "interrupted twice + resumed = uninterrupted: model.h5 datasets, summary.tsv, metrics.jsonl bit-identical" \
     || { nok "resumed run differs"; sed 's/^/#   /' "$TMP/py"; }
 [ -f "$TMP/int/report.md" ] && ok "the resumed run wrote report.md" || nok "no report.md after the rerun"
