@@ -5,10 +5,22 @@
 #   make demo       run the main job on the embedded phantom data
 #   make bench      benchmarks against the reference implementations (bench/README.md)
 #   make asan       sanitizer build in build-asan/ (bin in build-asan/fesf)
+#   make check SAN=1  every test on an AddressSanitizer + UBSan build in build-san/
 #   make install PREFIX=/opt/fesf
 # Developer/CI builds (DEV=1, or CI set in the environment) add -Werror.
 
 PREFIX ?= /usr/local
+# SAN=1: the library, the tests, the tools and the binary built with AddressSanitizer and
+# UndefinedBehaviorSanitizer in build-san/ (leak checks off: Open MPI's own allocations;
+# the test probes are LD_PRELOADed before libasan, which the link-order check would refuse)
+ifneq ($(SAN),)
+BUILD := build-san
+BIN := build-san/fesf
+CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS := -fsanitize=address,undefined
+export ASAN_OPTIONS := detect_leaks=0:verify_asan_link_order=0
+export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
+endif
 BUILD ?= build
 PKGS := ompi-c hdf5-openmpi fftw3f openblas inih libzip libpng cairo
 TEST_PKGS := cmocka
