@@ -40,10 +40,16 @@ static uint64_t resume_hash(const fesf_config *cfg)
     return fesf_config_hash(&c);
 }
 
+/* The number of the checkpoint of `done` rounds of `repeat`. */
+static long ckpt_number(const trainer *t, int repeat, int64_t done)
+{
+    return (long)repeat * fesf_train_round_limit(t->cfg) + (long)done;
+}
+
 /* The checkpoint of `done` rounds of `repeat` into path[FESF_RUN_PATH_MAX]. */
 void fesf_train_ckpt_path(const trainer *t, int repeat, int64_t done, char *path)
 {
-    fesf_run_ckpt_path(path, t->out, (long)repeat * fesf_train_round_limit(t->cfg) + (long)done);
+    fesf_run_ckpt_path(path, t->out, ckpt_number(t, repeat, done));
 }
 
 /* Remove the checkpoints numbered above `above` (-1: all), then all but the
@@ -87,7 +93,7 @@ int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repea
     free(results), free(text);
     /* after the new one is complete: any numbered beyond it is another training's (or one redone from an
      * earlier point), then the newest run.keep_checkpoints stay */
-    if (!rc) prune(t, (long)repeat * fesf_train_round_limit(t->cfg) + (long)done, t->cfg->run.keep_checkpoints);
+    if (!rc) prune(t, ckpt_number(t, repeat, done), t->cfg->run.keep_checkpoints);
     return rc;
 }
 

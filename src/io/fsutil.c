@@ -161,10 +161,10 @@ static int atomic_close(FILE *f, char **buf, size_t *len)
     return -1;
 }
 
-/* buf[0..len) to tmp (created 0666 & ~umask), fsynced and closed: 0, or -1 with errno. */
+/* buf[0..len) to tmp (created owner-only, 0600), fsynced and closed: 0, or -1 with errno. */
 static int write_all(const char *tmp, const char *buf, size_t len)
 {
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) return -1;
     while (len > 0) {
         ssize_t k = write(fd, buf, len);

@@ -18,18 +18,17 @@
 
 static int gemm_serial; /* OpenBLAS was told to use one thread */
 
-void fesf_blas_set_threads(int n)
-{
-    openblas_set_num_threads(1);
-    gemm_serial = 1;
-    omp_set_num_threads(n > 0 ? n : 1);
-}
-
 void fesf_blas_serial_gemm(void)
 {
     if (gemm_serial) return;
     openblas_set_num_threads(1);
     gemm_serial = 1;
+}
+
+void fesf_blas_set_threads(int n)
+{
+    fesf_blas_serial_gemm();
+    omp_set_num_threads(n > 0 ? n : 1);
 }
 
 const char *fesf_blas_config(void) { return openblas_get_config(); }

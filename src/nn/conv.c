@@ -41,6 +41,7 @@
 #include "fesf/blas.h"
 #include "fesf/error.h"
 #include "fesf/layers.h"
+#include "vec.h"
 
 #include <cblas.h>
 #include <string.h>
@@ -160,13 +161,6 @@ static void valid_range(int n, int nout, int stride, int pad, int kk, int *lo, i
  * short for memcpy calls to pay off, and -O2 does not vectorise loops whose
  * trip count is unknown, so blocks use GCC vector extensions (unaligned,
  * may_alias: plain 16-byte SSE loads and stores at the default -march). */
-typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
-typedef int v4i __attribute__((vector_size(16)));
-#ifdef __clang__
-#define SHUF4(a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
-#else
-#define SHUF4(a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, (v4i){i0, i1, i2, i3})
-#endif
 
 static inline void copy_row(float *restrict d, const float *restrict s, ptrdiff_t len)
 {

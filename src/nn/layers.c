@@ -3,15 +3,12 @@
  * normalisations in norm.c. PyTorch semantics throughout. */
 #include "fesf/error.h"
 #include "fesf/layers.h"
+#include "vec.h"
 
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
 
-/* 4-float vectors (GCC extension; unaligned, may_alias) for the streaming
- * loops that -O2 leaves scalar (unknown trip count). */
-typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
-typedef int v4i __attribute__((vector_size(16), aligned(4), may_alias));
 
 /* Threads (OpenMP, the engine's run.threads): element-wise work of more than
  * PAR_MIN values goes in blocks of PAR_BLOCK, planes by plane. Every value is
@@ -149,12 +146,6 @@ static void pool_window(int o, int stride, int pad, int k, int n, int *lo, int *
  * four outputs at a time without branches: the general loop's window
  * clipping and its mispredicted compares on random data were ~18% of a
  * cnn-small training step. */
-#ifdef __clang__
-#define SHUF4(a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
-#else
-#define SHUF4(a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, (v4i){i0, i1, i2, i3})
-#endif
-typedef int v4s __attribute__((vector_size(16))); /* comparison masks */
 
 static inline void take(v4f v, v4s code, v4f *best, v4s *bi)
 {

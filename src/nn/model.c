@@ -453,12 +453,17 @@ const float *fesf_model_forward(fesf_model *m, const float *x, int n, int traini
     return A(m, m->n_acts - 1);
 }
 
-/* memset over the engine's threads (blocks of 16384 floats) */
-static void zero_par(float *d, size_t len)
+/* d = src (memcpy), or d = 0 when src is NULL (memset), over the engine's
+ * threads in blocks of 16384 floats */
+static void fill_par(float *d, const float *src, size_t len)
 {
     const size_t blk = 16384, nb = (len + blk - 1) / blk;
 #pragma omp parallel for schedule(static) if (len > 4 * blk)
-    for (size_t b = 0; b < nb; b++) memset(d + b * blk, 0, sizeof(float) * (len - b * blk < blk ? len - b * blk : blk));
+    for (size_t b = 0; b < nb; b++) {
+        size_t n = sizeof(float) * (len - b * blk < blk ? len - b * blk : blk);
+        if (src) memcpy(d + b * blk, src + b * blk, n);
+        else memset(d + b * blk, 0, n);
+    }
 }
 
 /* The gradient of activation `a` as op `op` writes it, or NULL (the input
@@ -471,7 +476,7 @@ static float *grad_of(fesf_model *m, int a, int op, int n, int can_set, int *set
     if (a == 0 && !m->input_grad) return NULL;
     if (m->acts[a].last_use == op) {
         if (can_set) *set = 1;
-        else zero_par(D(m, a), (size_t)n * per_sample(m, a));
+        else fill_par(D(m, a), NULL, (size_t)n * per_sample(m, a));
     }
     return D(m, a);
 }
@@ -482,13 +487,8 @@ static int writes_first(op_kind k) { return k == OP_CONV || k == OP_BN || k == O
 static void pass_grad(size_t len, const float *src, float *dst, int set)
 {
     if (!dst) return;
-    if (!set) {
-        fesf_add_backward(len, src, dst, NULL);
-        return;
-    }
-    const size_t blk = 16384, nb = (len + blk - 1) / blk;
-#pragma omp parallel for schedule(static) if (len > 4 * blk)
-    for (size_t b = 0; b < nb; b++) memcpy(dst + b * blk, src + b * blk, sizeof(float) * (len - b * blk < blk ? len - b * blk : blk));
+    if (set) fill_par(dst, src, len);
+    else fesf_add_backward(len, src, dst, NULL);
 }
 
 static void op_backward(fesf_model *m, op_desc *o, int i, int n)
@@ -550,7 +550,7 @@ void fesf_model_set_input_grad(fesf_model *m, int on) { m->input_grad = on; }
 
 const float *fesf_model_input_grad(const fesf_model *m) { return m->input_grad ? m->dact : NULL; }
 
-void fesf_model_zero_grad(fesf_model *m) { zero_par(m->grads, m->n_params); }
+void fesf_model_zero_grad(fesf_model *m) { fill_par(m->grads, NULL, m->n_params); }
 
 /* ---- accessors ------------------------------------------------------------ */
 

@@ -12,13 +12,11 @@
  *   dx     += gamma invstd (dy - sum dy / M - xhat sum(dy xhat) / M)
  * Instance norm is the same with M = HW per (n, c), dgamma/dbeta summed over n. */
 #include "fesf/layers.h"
+#include "vec.h"
 
 #include <math.h>
 #include <stddef.h>
 
-/* 4-float vectors (GCC extension; unaligned, may_alias): -O2 leaves loops of
- * unknown trip count scalar, these keep the streaming loops vectorised. */
-typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
 
 /* Threads: channels (instance norm: planes) are independent and each is
  * reduced in the same order by one thread, whatever the thread count. */

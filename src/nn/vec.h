@@ -1,0 +1,19 @@
+/* GCC vector extensions shared by the engine's kernels (private to src/nn).
+ * -O2 leaves loops of unknown trip count scalar; these keep the streaming
+ * loops vectorised at the default -march (plain 16-byte SSE). */
+#ifndef FESF_NN_VEC_H
+#define FESF_NN_VEC_H
+
+/* 4 floats / 4 ints in memory: unaligned, may_alias (load and store through any float or int32 buffer) */
+typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
+typedef int v4i __attribute__((vector_size(16), aligned(4), may_alias));
+/* 4 ints in registers: comparison masks, shuffle indices */
+typedef int v4s __attribute__((vector_size(16)));
+
+#ifdef __clang__
+#define SHUF4(a, b, i0, i1, i2, i3) __builtin_shufflevector(a, b, i0, i1, i2, i3)
+#else
+#define SHUF4(a, b, i0, i1, i2, i3) __builtin_shuffle(a, b, (v4s){i0, i1, i2, i3})
+#endif
+
+#endif
