@@ -14,6 +14,12 @@
 double fesf_softmax_xent(int n, int k, const float *logits, const int32_t *labels, const float *weights,
                          float *dlogits, float *probs);
 
+/* The same loss summed, not averaged: sum_i w[y_i] l_i (w = 1 without
+ * weights), dlogits [N, K] each sample's gradient of its own term, the input
+ * of DP-SGD's per-example clipping (model.h fesf_model_dp_backward). */
+double fesf_softmax_xent_sum(int n, int k, const float *logits, const int32_t *labels, const float *weights,
+                             float *dlogits);
+
 /* L1: mean |p - t| over len values; dp = sign(p - t) / len (0 at ties). */
 double fesf_l1_loss(int64_t len, const float *p, const float *t, float *dp);
 /* MSE: mean (p - t)^2; dp = 2 (p - t) / len. */

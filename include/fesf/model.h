@@ -46,6 +46,18 @@ typedef struct fesf_model fesf_model;
 int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes, int batch);
 void fesf_model_destroy(fesf_model *m);
 
+/* fesf_model_create with flags:
+ * - FESF_MODEL_INSTANCE_NORM: every batch norm of cnn-small, resnet18 and
+ *   attack-cnn becomes an affine instance norm (PyTorch's
+ *   InstanceNorm2d(affine=True), which is GroupNorm with one channel per
+ *   group) under the same tensor names, without running statistics; the
+ *   architecture string gains " norm=instance";
+ * - FESF_MODEL_DP: allocate the scratch of fesf_model_dp_backward (which
+ *   refuses a model whose normalisation mixes the samples of a batch). */
+enum { FESF_MODEL_INSTANCE_NORM = 1, FESF_MODEL_DP = 2 };
+int fesf_model_create_flags(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes,
+                            int batch, int flags);
+
 /* PyTorch's default initialisation (kaiming-uniform with a = sqrt(5) for
  * conv and linear weights, U(+-1/sqrt(fan_in)) for biases, BN weight 1,
  * bias 0, running mean 0, var 1), drawn from the counter RNG of `seed`. */
@@ -66,6 +78,19 @@ const float *fesf_model_forward(fesf_model *m, const float *x, int n, int traini
 void fesf_model_backward(fesf_model *m, const float *dlogits, int n);
 
 void fesf_model_zero_grad(fesf_model *m);
+
+/* DP-SGD's backward (model created with FESF_MODEL_DP): from dlogits
+ * [n, classes], the gradient of each example's own loss (a sum over the
+ * batch, not a mean: fesf_softmax_xent_sum), adds to grads
+ *     sum_i g_i * min(1, clip / |g_i|),
+ * g_i the gradient of example i over all parameters, |.| the L2 norm. Two
+ * passes, no per-example gradient kept: input gradients only (leaving each
+ * layer's output gradient in place), per-example norms layer by layer
+ * (each example's weight gradient in a per-thread scratch), then each
+ * layer's output gradient scaled per example and its weight gradient
+ * computed once for the batch. norms (may be NULL) receives |g_i| [n].
+ * The same result for any thread count. Allocates nothing. */
+void fesf_model_dp_backward(fesf_model *m, const float *dlogits, int n, float clip, float *norms);
 
 /* With on = 1, backward also writes the gradient with respect to the input
  * (to chain two models: the generator's output gradient is the

@@ -16,11 +16,15 @@
 #include <math.h>
 #include <stddef.h>
 
-double fesf_softmax_xent(int n, int k, const float *logits, const int32_t *labels, const float *weights,
-                         float *dlogits, float *probs)
+/* The weighted mean (sum = 0) or the weighted sum (sum = 1, each sample's
+ * gradient that of its own weighted loss) */
+static double xent(int n, int k, const float *logits, const int32_t *labels, const float *weights, float *dlogits,
+                   float *probs, int sum)
 {
     double wsum = 0.0;
-    if (weights)
+    if (sum)
+        wsum = 1.0;
+    else if (weights)
         for (int i = 0; i < n; i++) {
             assert(labels[i] >= 0 && labels[i] < k);
             wsum += weights[labels[i]];
@@ -44,7 +48,7 @@ double fesf_softmax_xent(int n, int k, const float *logits, const int32_t *label
 
         if (probs || dlogits) {
             double inv_s = 1.0 / s;
-            double scale = wsum != 0.0 ? w / wsum : 0.0;
+            double scale = sum ? w : wsum != 0.0 ? w / wsum : 0.0;
             for (int j = 0; j < k; j++) {
                 double pj = exp((double)x[j] - m) * inv_s;
                 if (probs) probs[(size_t)i * k + j] = (float)pj;
@@ -53,6 +57,18 @@ double fesf_softmax_xent(int n, int k, const float *logits, const int32_t *label
         }
     }
     return wsum != 0.0 ? total / wsum : 0.0;
+}
+
+double fesf_softmax_xent(int n, int k, const float *logits, const int32_t *labels, const float *weights,
+                         float *dlogits, float *probs)
+{
+    return xent(n, k, logits, labels, weights, dlogits, probs, 0);
+}
+
+double fesf_softmax_xent_sum(int n, int k, const float *logits, const int32_t *labels, const float *weights,
+                             float *dlogits)
+{
+    return xent(n, k, logits, labels, weights, dlogits, NULL, 1);
 }
 
 double fesf_l1_loss(int64_t len, const float *p, const float *t, float *dp)

@@ -1,5 +1,6 @@
 /* Models as fixed op sequences over numbered activations (see model.h). */
-#include "fesf/model.h"
+#include "model_internal.h"
+
 #include "fesf/error.h"
 #include "fesf/layers.h"
 #include "fesf/rng.h"
@@ -8,48 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_ACTS (FESF_MODEL_MAX_OPS + 1)
-#define BN_MOMENTUM 0.1f
-#define BN_EPS 1e-5f
-
-typedef enum { OP_CONV, OP_BN, OP_RELU, OP_MAXPOOL, OP_GAP, OP_LINEAR, OP_ADD, OP_IN, OP_LRELU, OP_TANH, OP_UP } op_kind;
-#define LRELU_SLOPE 0.2f
-#define IN_EPS 1e-5f
-
-typedef struct {
-    int c, h, w;   /* per-sample shape */
-    size_t off;    /* offset in act / dact (floats), sized for the batch */
-    int last_use;  /* index of the last op reading it (its gradient is zeroed there) */
-} act_desc;
-
-typedef struct {
-    op_kind kind;
-    int in, in2, out;
-    int tw, tb;             /* tensor indices of weight / bias (or gamma / beta); -1 none */
-    int trm, trv;           /* bn running mean / var tensors */
-    fesf_conv_shape conv;   /* per-sample shape (n set at run time) */
-    fesf_pool_shape pool;
-    size_t save_off;        /* bn saved mean / invstd, or maxpool indices */
-} op_desc;
-
-struct fesf_model {
-    char arch[128];
-    int batch, c, h, w, classes;
-    int n_ops, n_acts, n_tensors;
-    op_desc ops[FESF_MODEL_MAX_OPS];
-    act_desc acts[MAX_ACTS];
-    fesf_tensor_info tensors[FESF_MODEL_MAX_TENSORS];
-    fesf_tensor_list list;  /* the tensors for the model files, refreshed by fesf_model_tensors */
-    size_t n_params, n_buffers, n_act, n_col, n_save, n_idx;
-    float *params, *grads, *buffers;
-    float *act, *dact;      /* [n_act] each */
-    float *col;             /* [n_col] im2col workspace */
-    float *save;            /* [n_save] bn statistics */
-    int32_t *idx;           /* [n_idx] maxpool argmax */
-    int failed;             /* a builder step failed (message recorded) */
-    int input_grad;         /* backward also computes the input's gradient */
-};
 
 /* ---- building -------------------------------------------------------- */
 
@@ -123,9 +82,14 @@ static int conv_b(fesf_model *m, const char *name, int in, int cout, int k, int 
     return o->out = new_act(m, cout, o->conv.ho, o->conv.wo);
 }
 
+static int inorm(fesf_model *m, const char *name, int in);
+
+/* Batch norm, or instance norm under FESF_MODEL_INSTANCE_NORM (same tensor
+ * names, no running statistics): per-example normalisation for DP-SGD. */
 static int bn(fesf_model *m, const char *name, int in)
 {
     if (m->failed) return 0;
+    if (m->flags & FESF_MODEL_INSTANCE_NORM) return inorm(m, name, in);
     const act_desc *a = &m->acts[in];
     op_desc *o = new_op(m, OP_BN, in);
     if (!o) return 0;
@@ -322,6 +286,20 @@ static int alloc_buffers(fesf_model *m)
 
 int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes, int batch)
 {
+    return fesf_model_create_flags(out, arch, width, c, h, w, classes, batch, 0);
+}
+
+/* The model's ops that mix samples (batch norm): none is allowed under DP. */
+static int mixes_samples(const fesf_model *m)
+{
+    for (int i = 0; i < m->n_ops; i++)
+        if (m->ops[i].kind == OP_BN) return 1;
+    return 0;
+}
+
+int fesf_model_create_flags(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes,
+                            int batch, int flags)
+{
     *out = NULL;
     int gan = image_output(arch); /* output size set by the architecture */
     if (width < 1 || c < 1 || h < 1 || w < 1 || (classes < 2 && !gan) || batch < 1)
@@ -329,7 +307,7 @@ int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int 
                           w, classes, batch);
     fesf_model *m = calloc(1, sizeof *m);
     if (!m) return fesf_error("out of memory");
-    m->batch = batch, m->c = c, m->h = h, m->w = w, m->classes = classes;
+    m->batch = batch, m->c = c, m->h = h, m->w = w, m->classes = classes, m->flags = flags;
     snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%d classes=%d", arch, width, c, h, w, classes);
     new_act(m, c, h, w); /* activation 0: the input */
     if (!strcmp(arch, "cnn-small")) build_cnn_small(m, width);
@@ -349,7 +327,13 @@ int fesf_model_create(fesf_model **out, const char *arch, int width, int c, int 
         m->classes = o->c * o->h * o->w;
         snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%d", arch, width, c, h, w);
     }
-    if (m->failed || alloc_buffers(m)) {
+    if (!gan && (flags & FESF_MODEL_INSTANCE_NORM)) /* another model: its files must not load into batch norm */
+        snprintf(m->arch + strlen(m->arch), sizeof m->arch - strlen(m->arch), " norm=instance");
+    if (!m->failed && (flags & FESF_MODEL_DP) && mixes_samples(m)) {
+        m->failed = 1;
+        fesf_error("batch norm mixes the examples of a batch: DP-SGD needs instance norm (FESF_MODEL_INSTANCE_NORM)");
+    }
+    if (m->failed || alloc_buffers(m) || ((flags & FESF_MODEL_DP) && fesf_model_dp_alloc(m))) {
         fesf_error("model %s: %s", m->arch, fesf_errmsg());
         fesf_model_destroy(m);
         return -1;
@@ -362,7 +346,7 @@ void fesf_model_destroy(fesf_model *m)
 {
     if (!m) return;
     free(m->params), free(m->grads), free(m->buffers), free(m->act), free(m->dact);
-    free(m->col), free(m->save), free(m->idx);
+    free(m->col), free(m->save), free(m->idx), free(m->dp_scratch), free(m->dp_norm2);
     free(m);
 }
 
@@ -400,14 +384,11 @@ void fesf_model_init(fesf_model *m, uint64_t seed)
 
 /* ---- forward / backward ------------------------------------------------ */
 
-static float *A(fesf_model *m, int i) { return m->act + m->acts[i].off; }
-static float *D(fesf_model *m, int i) { return m->dact + m->acts[i].off; }
-static size_t per_sample(const fesf_model *m, int i)
-{
-    return (size_t)m->acts[i].c * (size_t)m->acts[i].h * (size_t)m->acts[i].w;
-}
-static float *P(fesf_model *m, int t) { return t < 0 ? NULL : m->params + m->tensors[t].off; }
-static float *G(fesf_model *m, int t) { return t < 0 ? NULL : m->grads + m->tensors[t].off; }
+static float *A(fesf_model *m, int i) { return fesf_m_act(m, i); }
+static float *D(fesf_model *m, int i) { return fesf_m_dact(m, i); }
+static size_t per_sample(const fesf_model *m, int i) { return fesf_m_per_sample(m, i); }
+static float *P(fesf_model *m, int t) { return fesf_m_param(m, t); }
+static float *G(fesf_model *m, int t) { return fesf_m_grad(m, t); }
 static float *B(fesf_model *m, int t) { return m->buffers + m->tensors[t].off; }
 
 static void op_forward(fesf_model *m, op_desc *o, int n, int training)

@@ -1,0 +1,183 @@
+/* DP-SGD's per-example clipping (fesf_model_dp_backward) against the naive
+ * per-sample loop: each example alone through forward and backward, its
+ * gradient clipped to the bound, the clipped gradients summed in double.
+ * On cnn-small and resnet18 with instance norm, a full batch and a last
+ * partial one, some examples clipped and some not; bitwise the same for 1
+ * and 2 threads; the summed loss's gradient is each example's own. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <omp.h>
+
+#include "fesf/loss.h"
+#include "fesf/model.h"
+#include "fesf/rng.h"
+
+#define CLASSES 3
+#define FLAGS (FESF_MODEL_INSTANCE_NORM | FESF_MODEL_DP)
+
+static void fill(float *x, size_t n, uint32_t stream)
+{
+    fesf_rng r;
+    fesf_rng_init(&r, 11, stream, 0);
+    for (size_t i = 0; i < n; i++) x[i] = (float)fesf_rng_normal(&r);
+}
+
+typedef struct {
+    const char *arch;
+    int width, c, hw, batch, n;
+} dp_case;
+
+/* The naive reference: sum_i clip(g_i) over the n examples, in double, and the norms */
+static void naive(const dp_case *k, const float *params, const float *x, const int32_t *y, const float *cw, float clip,
+                  double *sum, double *norms)
+{
+    fesf_model *m;
+    assert_int_equal(fesf_model_create_flags(&m, k->arch, k->width, k->c, k->hw, k->hw, CLASSES, 1, FLAGS), 0);
+    size_t np = fesf_model_n_params(m), img = (size_t)k->c * k->hw * k->hw;
+    memcpy(fesf_model_params(m), params, sizeof(float) * np);
+    memset(sum, 0, sizeof(double) * np);
+    for (int i = 0; i < k->n; i++) {
+        fesf_model_zero_grad(m);
+        const float *logits = fesf_model_forward(m, x + img * (size_t)i, 1, 1);
+        float *dl = fesf_model_dlogits(m);
+        fesf_softmax_xent_sum(1, CLASSES, logits, y + i, cw, dl);
+        fesf_model_backward(m, dl, 1);
+        const float *g = fesf_model_grads(m);
+        double s = 0;
+        for (size_t q = 0; q < np; q++) s += (double)g[q] * g[q];
+        norms[i] = sqrt(s);
+        double f = norms[i] > clip ? clip / norms[i] : 1.0;
+        for (size_t q = 0; q < np; q++) sum[q] += f * g[q];
+    }
+    fesf_model_destroy(m);
+}
+
+/* The batched DP backward's clipped sum and norms */
+static fesf_model *batched(const dp_case *k, const float *x, const int32_t *y, const float *cw, float clip, float *norms)
+{
+    fesf_model *m;
+    assert_int_equal(fesf_model_create_flags(&m, k->arch, k->width, k->c, k->hw, k->hw, CLASSES, k->batch, FLAGS), 0);
+    fesf_model_init(m, 5);
+    fesf_model_zero_grad(m);
+    const float *logits = fesf_model_forward(m, x, k->n, 1);
+    float *dl = fesf_model_dlogits(m);
+    fesf_softmax_xent_sum(k->n, CLASSES, logits, y, cw, dl);
+    fesf_model_dp_backward(m, dl, k->n, clip, norms);
+    return m;
+}
+
+static void check_case(const dp_case *k)
+{
+    size_t img = (size_t)k->c * k->hw * k->hw;
+    float *x = malloc(sizeof(float) * img * (size_t)k->batch), cw[CLASSES] = {0.5f, 1.0f, 2.0f};
+    int32_t y[64];
+    float norms[64];
+    double ref_norms[64];
+    fill(x, img * (size_t)k->batch, 1);
+    for (int i = 0; i < k->n; i++) y[i] = i % CLASSES;
+    /* the clip bound at the median norm: about half the examples are clipped */
+    fesf_model *m = batched(k, x, y, cw, 1e30f, norms);
+    float sorted[64];
+    memcpy(sorted, norms, sizeof(float) * (size_t)k->n);
+    for (int i = 1; i < k->n; i++)
+        for (int j = i; j > 0 && sorted[j] < sorted[j - 1]; j--) {
+            float t = sorted[j];
+            sorted[j] = sorted[j - 1], sorted[j - 1] = t;
+        }
+    float clip = sorted[k->n / 2];
+    fesf_model_destroy(m);
+    m = batched(k, x, y, cw, clip, norms);
+    size_t np = fesf_model_n_params(m);
+    double *ref = malloc(sizeof(double) * np);
+    naive(k, fesf_model_params(m), x, y, cw, clip, ref, ref_norms);
+    int clipped = 0;
+    for (int i = 0; i < k->n; i++) {
+        assert_true(fabs(norms[i] - ref_norms[i]) <= 1e-5 * ref_norms[i]);
+        clipped += ref_norms[i] > clip;
+    }
+    assert_true(clipped > 0 && clipped < k->n);
+    const float *g = fesf_model_grads(m);
+    double diff = 0, mag = 0;
+    for (size_t q = 0; q < np; q++) diff += (g[q] - ref[q]) * (g[q] - ref[q]), mag += ref[q] * ref[q];
+    print_message("%s n=%d/%d: %d of %d clipped, relative L2 difference %.2e\n", k->arch, k->n, k->batch, clipped,
+                  k->n, sqrt(diff / mag));
+    assert_true(sqrt(diff / mag) <= 1e-5);
+    free(ref), free(x);
+    fesf_model_destroy(m);
+}
+
+static void test_cnn_small_matches_per_sample_loop(void **state)
+{
+    (void)state;
+    dp_case full = {"cnn-small", 8, 1, 28, 8, 8}, partial = {"cnn-small", 8, 1, 28, 8, 5};
+    check_case(&full);
+    check_case(&partial);
+}
+
+static void test_resnet18_matches_per_sample_loop(void **state)
+{
+    (void)state;
+    dp_case full = {"resnet18", 4, 3, 28, 6, 6}, partial = {"resnet18", 4, 3, 28, 6, 3};
+    check_case(&full);
+    check_case(&partial);
+}
+
+static void test_threads_bitwise(void **state)
+{
+    (void)state;
+    dp_case k = {"resnet18", 4, 1, 28, 7, 7};
+    size_t img = (size_t)k.hw * k.hw;
+    float *x = malloc(sizeof(float) * img * 7), norms[7];
+    int32_t y[7] = {0, 1, 2, 0, 1, 2, 0};
+    fill(x, img * 7, 2);
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    fesf_model *a = batched(&k, x, y, NULL, 0.5f, norms);
+    omp_set_num_threads(2);
+    fesf_model *b = batched(&k, x, y, NULL, 0.5f, norms);
+    omp_set_num_threads(threads);
+    assert_memory_equal(fesf_model_grads(a), fesf_model_grads(b), sizeof(float) * fesf_model_n_params(a));
+    fesf_model_destroy(a), fesf_model_destroy(b), free(x);
+}
+
+/* fesf_softmax_xent_sum: the weighted sum, each row the gradient of its own weighted loss */
+static void test_xent_sum(void **state)
+{
+    (void)state;
+    float logits[6] = {1, 2, 0.5f, -1, 0, 3}, w[3] = {2, 1, 0.5f}, d_sum[6], d_one[3];
+    int32_t y[2] = {0, 2};
+    double total = fesf_softmax_xent_sum(2, 3, logits, y, w, d_sum);
+    double mean = fesf_softmax_xent(2, 3, logits, y, w, NULL, NULL);
+    assert_true(fabs(total - mean * (w[0] + w[2])) < 1e-9);
+    fesf_softmax_xent(1, 3, logits + 3, y + 1, NULL, d_one, NULL);
+    for (int j = 0; j < 3; j++) assert_true(fabs(d_sum[3 + j] - w[2] * d_one[j]) < 1e-7);
+}
+
+static void test_batch_norm_refused(void **state)
+{
+    (void)state;
+    fesf_model *m;
+    assert_int_equal(fesf_model_create_flags(&m, "cnn-small", 4, 1, 28, 28, 2, 4, FESF_MODEL_DP), -1);
+    assert_int_equal(fesf_model_create_flags(&m, "cnn-small", 4, 1, 28, 28, 2, 4, FLAGS), 0);
+    assert_string_equal(fesf_model_arch(m), "cnn-small width=4 input=1x28x28 classes=2 norm=instance");
+    fesf_model_destroy(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cnn_small_matches_per_sample_loop),
+        cmocka_unit_test(test_resnet18_matches_per_sample_loop),
+        cmocka_unit_test(test_threads_bitwise),
+        cmocka_unit_test(test_xent_sum),
+        cmocka_unit_test(test_batch_norm_refused),
+    };
+    return cmocka_run_group_tests_name("dp", tests, NULL, NULL);
+}
