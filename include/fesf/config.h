@@ -14,6 +14,7 @@ enum { FESF_PART_IID, FESF_PART_DIRICHLET, FESF_PART_QUANTITY };
 enum { FESF_MASK_SQUARE, FESF_MASK_CIRCLE };
 enum { FESF_HOST_FIXED, FESF_HOST_RANDOM, FESF_HOST_KEYED };
 enum { FESF_KEY_AUTO, FESF_KEY_SEED };
+enum { FESF_MNORM_AUTO, FESF_MNORM_BATCH, FESF_MNORM_INSTANCE }; /* model.norm */
 enum { FESF_IQEM_FEDERATED, FESF_IQEM_LOCAL };
 enum { FESF_ARCH_CNN_SMALL, FESF_ARCH_RESNET18 };
 enum { FESF_INPUT_SURROGATE, FESF_INPUT_SYNTHETIC, FESF_INPUT_PLAIN };
@@ -62,12 +63,13 @@ typedef struct {
         int alpha2_auto, beta2_auto; /* set by fesf_config_finish: the key was 'auto' */
     } iqem;
     struct {
-        int arch, width;
+        int arch, width, norm; /* norm: FESF_MNORM_* */
     } model;
     struct {
         int input, algo, rounds, local_epochs, batch, optimizer, eval_every, class_weights, augment, normalise;
         int patience, max_rounds, min_steps; /* rounds = auto (-1) */
         double lr, momentum, weight_decay, participation, server_momentum;
+        double dp_clip, dp_noise, dp_epsilon, dp_delta; /* dp_delta < 0: auto */
     } train;
     struct {
         int enabled, synthetic, epochs, width, threads, batch;
@@ -114,6 +116,15 @@ int fesf_config_finish(fesf_config *cfg);
 void fesf_config_resolve_beta(fesf_config *cfg);
 
 /* 1 if the keyed per-image options are on: noise, a beta range or the keyed host. */
+/* DP-SGD is on: a noise multiplier or a target epsilon is set. */
+static inline int fesf_config_dp(const fesf_config *cfg) { return cfg->train.dp_noise > 0 || cfg->train.dp_epsilon > 0; }
+
+/* The classifier's normalisation is instance norm (model.norm, auto under DP). */
+static inline int fesf_config_instance_norm(const fesf_config *cfg)
+{
+    return cfg->model.norm == FESF_MNORM_INSTANCE || (cfg->model.norm == FESF_MNORM_AUTO && fesf_config_dp(cfg));
+}
+
 static inline int fesf_config_keyed(const fesf_config *cfg)
 {
     return cfg->ihm.noise > 0 || cfg->ihm.beta_min < cfg->ihm.beta_max || cfg->ihm.host_mode == FESF_HOST_KEYED;

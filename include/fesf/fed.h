@@ -113,6 +113,9 @@ typedef struct {
     int still_improving;            /* repeats whose best validation round was the last one */
     int near_chance;                /* repeats whose test balanced accuracy is within 0.02 of 1/classes */
     int rounds_min, rounds_max;     /* rounds trained, over the repeats */
+    int dp;                         /* DP-SGD was on (the "# privacy" line) */
+    double dp_epsilon, dp_delta;    /* the largest over the sites */
+    double dp_clip, dp_noise;       /* clip bound, site 1's noise multiplier */
 } fesf_train_summary;
 /* 0, or -1 when there is no summary.tsv (no finished training). */
 int fesf_train_summary_load(const char *dir, fesf_train_summary *s);

@@ -29,6 +29,7 @@ static const char *const host_mode_names[] = {"fixed", "random", "keyed", NULL};
 static const char *const key_names[] = {"auto", "seed", NULL};
 static const char *const iqem_mode_names[] = {"federated", "local", NULL};
 static const char *const arch_names[] = {"cnn-small", "resnet18", NULL};
+static const char *const norm_names[] = {"auto", "batch", "instance", NULL}; /* FESF_MNORM_* */
 static const char *const input_names[] = {"surrogate", "synthetic", "plain", NULL};
 static const char *const algo_names[] = {"fedsgd", "fedavg", NULL};
 static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
@@ -97,6 +98,9 @@ static const key_desc keys[] = {
 
     {"model", "arch", T_ENUM, F(model, arch), "cnn-small", 0, 0, arch_names, "diagnostic model"},
     {"model", "width", T_INT, F(model, width), "16", 1, 1024, NULL, "base channel width"},
+    {"model", "norm", T_ENUM, F(model, norm), "auto", 0, 0, norm_names,
+     "normalisation layers: batch (BatchNorm2d) | instance (affine InstanceNorm2d, per example) | auto = "
+     "instance under DP-SGD, batch otherwise"},
 
     {"train", "input", T_ENUM, F(train, input), "surrogate", 0, 0, input_names,
      "images the model trains on (plain is the upper bound, for comparison only)"},
@@ -126,6 +130,16 @@ static const key_desc keys[] = {
     {"train", "augment", T_ENUM, F(train, augment), "none", 0, 0, augment_names,
      "site-side augmentation of the training images: flip (left-right, p = 1/2), shift (up to 7% of the "
      "size each way, edges repeated), flip+shift, none"},
+    {"train", "dp_clip", T_DOUBLE, F(train, dp_clip), "1", 1e-6, 1e6, NULL,
+     "DP-SGD: each example's gradient is clipped to this L2 norm"},
+    {"train", "dp_noise", T_DOUBLE, F(train, dp_noise), "0", 0, 1e4, NULL,
+     "DP-SGD noise multiplier: Gaussian noise of std dp_noise * dp_clip on each site's sum of clipped "
+     "gradients (0 = no DP unless dp_epsilon is set)"},
+    {"train", "dp_epsilon", T_DOUBLE, F(train, dp_epsilon), "0", 0, 1e4, NULL,
+     "DP-SGD target epsilon per site: the noise multiplier is solved so that the planned steps (train.rounds, "
+     "or train.max_rounds with rounds = auto) stay within it (0 = none; exclusive with dp_noise)"},
+    {"train", "dp_delta", T_AUTO_DOUBLE, F(train, dp_delta), "auto", 1e-12, 0.1, NULL,
+     "DP-SGD delta per site; auto = min(1e-5, 0.1 / n) for a site of n training images"},
     {"train", "server_momentum", T_DOUBLE, F(train, server_momentum), "0", 0, 0.9999, NULL,
      "FedAvg server momentum (FedAvgM; 0 = plain averaging)"},
 
@@ -403,6 +417,17 @@ void fesf_config_resolve_beta(fesf_config *cfg)
     if (cfg->ihm.beta_max_auto) cfg->ihm.beta_max = cfg->ihm.beta;
 }
 
+/* DP-SGD: one way to set the noise, and a per-example normalisation */
+static int check_dp(const fesf_config *cfg)
+{
+    if (cfg->train.dp_noise > 0 && cfg->train.dp_epsilon > 0)
+        return fesf_error("train.dp_noise and train.dp_epsilon are both set: give the noise or the target, not both");
+    if (fesf_config_dp(cfg) && cfg->model.norm == FESF_MNORM_BATCH)
+        return fesf_error("model.norm = batch mixes the examples of a batch, which DP-SGD cannot clip one by one: "
+                          "use model.norm = instance (or auto)");
+    return 0;
+}
+
 int fesf_config_finish(fesf_config *cfg)
 {
     cfg->iqem.alpha2_auto = cfg->iqem.alpha2 < 0, cfg->iqem.beta2_auto = cfg->iqem.beta2 < 0;
@@ -412,7 +437,7 @@ int fesf_config_finish(fesf_config *cfg)
     fesf_config_resolve_beta(cfg);
     if (cfg->ihm.beta_min > cfg->ihm.beta_max)
         return fesf_error("ihm.beta_min = %g is above ihm.beta_max = %g", cfg->ihm.beta_min, cfg->ihm.beta_max);
-    if (check_source(cfg->data.source) || check_hosts(cfg)) return -1;
+    if (check_source(cfg->data.source) || check_hosts(cfg) || check_dp(cfg)) return -1;
     if (cfg->data.public_fraction + cfg->data.val_fraction >= 1.0)
         return fesf_error("data.public (%g) + data.val_fraction (%g) must be below 1",
                           cfg->data.public_fraction, cfg->data.val_fraction);

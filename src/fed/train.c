@@ -33,7 +33,7 @@ static void epoch_order(const trainer *t, const site_data *s, int64_t epoch, uin
     fesf_fed_epoch_order(seed, s->id, epoch, s->n[SPLIT_TRAIN], t->idx);
 }
 
-static void gather_batch(trainer *t, const site_data *s, const int32_t *ids, int n)
+void fesf_train_gather(trainer *t, const site_data *s, const int32_t *ids, int n)
 {
     size_t img = (size_t)t->shape.c * (size_t)t->shape.h * (size_t)t->shape.w;
     for (int i = 0; i < n; i++) {
@@ -43,7 +43,7 @@ static void gather_batch(trainer *t, const site_data *s, const int32_t *ids, int
 }
 
 /* train.augment on the batch in xb: its n images start at position pos of the site's stream. */
-static void augment(trainer *t, const site_data *s, uint64_t seed, uint64_t pos, int n)
+void fesf_train_augment(trainer *t, const site_data *s, uint64_t seed, uint64_t pos, int n)
 {
     const data_shape *d = &t->shape;
     fesf_augment_batch(t->cfg->train.augment, d->c, d->h, d->w, seed, s->id, pos, t->xb, n, t->aug);
@@ -53,10 +53,11 @@ static void augment(trainer *t, const site_data *s, uint64_t seed, uint64_t pos,
  * round*B .. round*B+B-1 of the site's stream). */
 static double site_fedsgd(trainer *t, const site_data *s, int64_t round, uint64_t seed, int *used)
 {
+    if (t->dp.on) return fesf_train_dp_gradient(t, s, seed, round, used);
     int32_t ids[65536];
     int n = fesf_fed_sgd_batch(seed, s->id, s->n[SPLIT_TRAIN], round, t->cfg->train.batch, t->idx, ids);
-    gather_batch(t, s, ids, n);
-    augment(t, s, seed, (uint64_t)round * (uint64_t)t->cfg->train.batch, n);
+    fesf_train_gather(t, s, ids, n);
+    fesf_train_augment(t, s, seed, (uint64_t)round * (uint64_t)t->cfg->train.batch, n);
     fesf_model_zero_grad(t->m);
     const float *logits = fesf_model_forward(t->m, t->xb, n, 1);
     float *dl = fesf_model_dlogits(t->m);
@@ -66,6 +67,20 @@ static double site_fedsgd(trainer *t, const site_data *s, int64_t round, uint64_
     return loss;
 }
 
+/* FedAvg under DP-SGD: the site's steps of the round, each on a Poisson batch */
+static double site_fedavg_dp(trainer *t, const site_data *s, int64_t round, uint64_t seed, int *used)
+{
+    int64_t steps = t->dp.steps_round[s->id - 1];
+    double loss = 0;
+    for (int64_t j = 0; j < steps; j++) {
+        int n = 0;
+        loss += fesf_train_dp_gradient(t, s, seed, round * steps + j, &n);
+        fesf_optim_step(&t->local, j, t->np, fesf_model_params(t->m), fesf_model_grads(t->m), t->local_state);
+        *used += n;
+    }
+    return steps ? loss / (double)steps : 0;
+}
+
 /* FedAvg: E local epochs of minibatch training from the global parameters. */
 static double site_fedavg(trainer *t, const site_data *s, int64_t round, uint64_t seed, int *used)
 {
@@ -73,14 +88,15 @@ static double site_fedavg(trainer *t, const site_data *s, int64_t round, uint64_
     int64_t ns = s->n[SPLIT_TRAIN], steps = 0;
     double loss = 0;
     memset(t->local_state, 0, sizeof(float) * t->np * (size_t)fesf_optim_state_per_param(&t->local));
+    if (t->dp.on) return site_fedavg_dp(t, s, round, seed, used);
     for (int e = 0; e < t->cfg->train.local_epochs; e++) {
         int64_t epoch = round * t->cfg->train.local_epochs + e;
         epoch_order(t, s, epoch, seed);
         for (int64_t start = 0; start < ns; start += B) {
             int n = (int)(ns - start < B ? ns - start : B);
             if (n < 2 && start > 0) break; /* batch norm needs two samples */
-            gather_batch(t, s, t->idx + start, n);
-            augment(t, s, seed, (uint64_t)(epoch * ns + start), n);
+            fesf_train_gather(t, s, t->idx + start, n);
+            fesf_train_augment(t, s, seed, (uint64_t)(epoch * ns + start), n);
             loss += fesf_model_train_step(t->m, t->xb, t->yb, n, t->class_w, &t->local, steps++, t->local_state);
             *used += n;
         }
@@ -166,6 +182,7 @@ static int run_round(trainer *t, int64_t round, uint64_t seed, double *loss, dou
                              .n_sites = t->n_sites, .site_n = t->site_n, .part = participants(t, round, part),
                              .add = add_site, .ctx = &c};
     if (fesf_fed_round(t->w, &a)) return -1;
+    fesf_train_dp_count(t, a.part);
     if (t->w->rank == 0) server_step(t, round, loss, images);
     return 0;
 }
@@ -304,7 +321,10 @@ static int setup(trainer *t)
     if (load_sites(t, &most)) return -1;
     int batch = t->w->rank == 0 && t->w->size > 1 ? 1 : cfg->train.batch; /* the coordinator holds no images */
     const char *arch = fesf_config_enum_name("model.arch", cfg->model.arch);
-    if (fesf_model_create(&t->m, arch, cfg->model.width, t->shape.c, t->shape.h, t->shape.w, t->shape.k, batch))
+    int flags = (fesf_config_instance_norm(cfg) ? FESF_MODEL_INSTANCE_NORM : 0) | (fesf_config_dp(cfg) ? FESF_MODEL_DP : 0);
+    if (fesf_model_create_flags(&t->m, arch, cfg->model.width, t->shape.c, t->shape.h, t->shape.w, t->shape.k, batch,
+                                flags) ||
+        fesf_train_dp_setup(t))
         return -1;
     t->np = fesf_model_n_params(t->m), t->nb = fesf_model_n_buffers(t->m), t->nacc = t->np + t->nb + 2;
     fesf_optim_defaults(&t->oc, cfg->train.optimizer, (float)cfg->train.lr);
@@ -394,6 +414,11 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
     } else if (res->stop == STOP_PLATEAU) {
         return 0; /* a resumed repeat that had already stopped on its plateau */
     }
+    if (t->dp.on) { /* the rounds each site took part in before `start` */
+        unsigned char part[4096];
+        memset(t->dp.rounds, 0, sizeof(int64_t) * (size_t)t->n_sites);
+        for (int64_t r = 0; r < start; r++) fesf_train_dp_count(t, participants(t, r, part));
+    }
     double t0 = fesf_now();
     for (int64_t r = start; r < limit && !stop; r++) {
         double loss = 0, images = 0, tr = fesf_now();
@@ -464,6 +489,7 @@ static void trainer_free(trainer *t)
     free(t->sites), free(t->site_n), free(t->class_w), free(t->global), free(t->acc), free(t->best), free(t->opt_state);
     free(t->local_state), free(t->xb), free(t->yb), free(t->idx), free(t->stats);
     fesf_model_destroy(t->m);
+    fesf_train_dp_free(t);
     if (t->metrics) fclose(t->metrics);
 }
 

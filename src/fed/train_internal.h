@@ -6,6 +6,7 @@
 #ifndef FESF_TRAIN_INTERNAL_H
 #define FESF_TRAIN_INTERNAL_H
 
+#include "fesf/accountant.h"
 #include "fesf/config.h"
 #include "fesf/fed.h"
 #include "fesf/metrics.h"
@@ -25,11 +26,23 @@ typedef struct {
     int64_t n[3];
     float *x[3];                /* [n, C, H, W], normalised in place */
     int32_t *y[3];
+    uint64_t dp_key;            /* DP-SGD: the site's secret key (sampling and noise streams) */
 } site_data;
 
 typedef struct {
     int c, h, w, k;             /* image shape and classes, from site-001.h5 */
 } data_shape;
+
+/* DP-SGD's accounting, the same on every rank (from public numbers: the
+ * sites' training counts, the config); [n_sites] arrays by site id - 1. */
+typedef struct {
+    int on;
+    double *q, *sigma, *delta;  /* sampling rate, noise multiplier, delta */
+    int64_t *steps_round;       /* DP-SGD steps a taking-part site makes per round */
+    int64_t *rounds;            /* rounds each site took part in, this repeat so far */
+    double *rdp1;               /* [n_sites][FESF_RDP_NORDERS] one step's RDP curve */
+    double orders[FESF_RDP_NORDERS];
+} dp_state;
 
 typedef struct {
     const fesf_config *cfg;
@@ -57,6 +70,7 @@ typedef struct {
     int resume;                 /* --resume: continue from the newest checkpoint */
     const char *out;            /* folder of the outputs (metrics, models, checkpoints, report) */
     fesf_stage stage;           /* stamped on model.h5 and summary.tsv */
+    dp_state dp;
 } trainer;
 
 /* The test figures of one repeat, as the coordinator keeps them. */
@@ -115,6 +129,25 @@ int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repea
 void fesf_train_ckpt_path(const trainer *t, int repeat, int64_t done, char *path);
 int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start, int mode);
 int fesf_train_trim_metrics(const char *path, int64_t repeat, int64_t round);
+
+/* train.c: the n training images ids[] of site s into xb / yb, and
+ * train.augment on them (their positions pos.. of the site's stream). */
+void fesf_train_gather(trainer *t, const site_data *s, const int32_t *ids, int n);
+void fesf_train_augment(trainer *t, const site_data *s, uint64_t seed, uint64_t pos, int n);
+
+/* train_dp.c: DP-SGD at the sites (fesf_train_dp_setup: the accounting of
+ * every site and this rank's sites' keys; then one noised gradient of
+ * site s at DP step `step` into the model's grads, returning the batch's
+ * mean loss and its size in *used); the rounds of participation (part:
+ * NULL = every site); epsilon of a site (site id - 1; -1: the largest)
+ * after the rounds counted so far; the report's paragraph and summary.tsv's
+ * "# privacy" line. */
+int fesf_train_dp_setup(trainer *t);
+void fesf_train_dp_free(trainer *t);
+double fesf_train_dp_gradient(trainer *t, const site_data *s, uint64_t seed, int64_t step, int *used);
+void fesf_train_dp_count(trainer *t, const unsigned char *part);
+double fesf_train_dp_epsilon(const trainer *t, int site);
+void fesf_train_dp_report(const trainer *t, FILE *md, FILE *tsv);
 
 /* train_report.c: report.md and summary.tsv over the n repeats; one
  * metrics.jsonl line of a round, with the pooled val and test figures

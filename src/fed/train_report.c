@@ -101,6 +101,7 @@ int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
         fprintf(f, "\n**Near chance: in %d of %d repeat%s the test balanced accuracy is within 0.02 of chance (%.3f): "
                    "the model tells the classes apart no better than a constant guess, whatever its accuracy.**\n",
                 chance, n, n > 1 ? "s" : "", 1.0 / t->shape.k);
+    fesf_train_dp_report(t, f, tsv);
     fprintf(f, "\n## Config\n\n```ini\n");
     char *text = fesf_config_text_alloc(t->cfg);
     fputs(text ? text : "", f);
@@ -144,6 +145,9 @@ int fesf_train_summary_load(const char *dir, fesf_train_summary *s)
                    &s->repeats, &s->classes, &s->still_improving, &s->near_chance, &s->rounds_min,
                    &s->rounds_max) == 6)
             continue;
+        if (sscanf(line, "# privacy dp=on epsilon=%lf delta=%lf clip=%lf noise=%lf", &s->dp_epsilon, &s->dp_delta,
+                   &s->dp_clip, &s->dp_noise) == 4)
+            s->dp = 1;
         if (line[0] == '#' || !parse_row(line, &r)) continue;
         if (s->n == cap) {
             cap = cap ? 2 * cap : 16;
@@ -199,6 +203,7 @@ int fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, d
     FILE *f = t->metrics;
     fprintf(f, "{\"repeat\": %d, \"round\": %lld, ", repeat, (long long)round + 1);
     json_num(f, "loss", loss), fputs(", ", f), json_num(f, "images_per_s", ips);
+    if (t->dp.on) fputs(", ", f), json_num(f, "epsilon", fesf_train_dp_epsilon(t, -1));
     if (pooled) {
         fputs(", ", f), json_figures(f, &pooled[1], &pooled[0]);
         fputs(", \"per_site\": [", f);

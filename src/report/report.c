@@ -63,6 +63,12 @@ static void training_flags(FILE *f, const fesf_config *cfg, int input)
         fprintf(f, "- %s: %d rounds in every repeat.\n", name, s.rounds_max);
     else if (s.repeats > 0)
         fprintf(f, "- %s: %d to %d rounds.\n", name, s.rounds_min, s.rounds_max);
+    if (s.dp)
+        fprintf(f, "- %s: DP-SGD, epsilon %.3g at delta %.3g per site (the largest over sites; clip %g, noise "
+                   "multiplier %.3g; what it covers: train-%s/report.md).\n", name, s.dp_epsilon, s.dp_delta,
+                s.dp_clip, s.dp_noise, name);
+    else
+        fprintf(f, "- %s: no differential privacy on the model updates (train.dp_epsilon = 0).\n", name);
     if (s.still_improving)
         fprintf(f, "- **%s: still improving** in %d of %d repeat%s (the best validation round was the last one): more "
                    "rounds may help (train.rounds = auto).\n", name, s.still_improving, s.repeats, pl);

@@ -3,7 +3,10 @@
  * gradient clipped to the bound, the clipped gradients summed in double.
  * On cnn-small and resnet18 with instance norm, a full batch and a last
  * partial one, some examples clipped and some not; bitwise the same for 1
- * and 2 threads; the summed loss's gradient is each example's own. */
+ * and 2 threads; the summed loss's gradient is each example's own. The
+ * mechanism's randomness: the noise of a zero gradient has the calibrated
+ * mean and standard deviation and a normal shape; Poisson batches have the
+ * binomial mean and variance. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +18,7 @@
 
 #include <omp.h>
 
+#include "fesf/dp.h"
 #include "fesf/loss.h"
 #include "fesf/model.h"
 #include "fesf/rng.h"
@@ -170,6 +174,47 @@ static void test_batch_norm_refused(void **state)
     fesf_model_destroy(m);
 }
 
+static void test_noise_calibration(void **state)
+{
+    (void)state;
+    const size_t n = 1 << 20;
+    const double std = 2.5, scale = 1.0 / 32;
+    float *g = calloc(n, sizeof(float));
+    fesf_rng r;
+    fesf_rng_init(&r, 99, 1, 2);
+    fesf_dp_noise(&r, g, n, std, scale);
+    double s = 0, ss = 0, within = 0, sd = std * scale;
+    for (size_t i = 0; i < n; i++) s += g[i], ss += (double)g[i] * g[i], within += fabs(g[i]) < sd;
+    double mean = s / n, emp = sqrt(ss / n - mean * mean);
+    print_message("noise of a zero gradient: mean %.2e, std %.6f (calibrated %.6f, ratio %.5f), within 1 sd %.4f\n",
+                  mean, emp, sd, emp / sd, within / n);
+    assert_true(fabs(mean) < 5 * sd / sqrt((double)n));
+    assert_true(fabs(emp / sd - 1) < 5 / sqrt(2.0 * n)); /* the std's own standard error is sd / sqrt(2n) */
+    assert_true(fabs(within / n - 0.682689) < 0.003);
+    free(g);
+}
+
+static void test_poisson_batches(void **state)
+{
+    (void)state;
+    const int64_t n = 20000, draws = 400;
+    const double q = 0.01;
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)n);
+    double s = 0, ss = 0;
+    for (int64_t d = 0; d < draws; d++) {
+        fesf_rng r;
+        fesf_rng_init(&r, 7, (uint32_t)d, 3);
+        int64_t k = fesf_dp_poisson(&r, n, q, ids);
+        for (int64_t i = 1; i < k; i++) assert_true(ids[i] > ids[i - 1]);
+        s += (double)k, ss += (double)k * k;
+    }
+    double mean = s / draws, var = ss / draws - mean * mean, m0 = q * n, v0 = q * (1 - q) * n;
+    print_message("poisson batches: mean %.1f (expected %.1f), variance %.1f (expected %.1f)\n", mean, m0, var, v0);
+    assert_true(fabs(mean - m0) < 5 * sqrt(v0 / draws));
+    assert_true(fabs(var / v0 - 1) < 5 * sqrt(2.0 / draws));
+    free(ids);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -178,6 +223,8 @@ int main(void)
         cmocka_unit_test(test_threads_bitwise),
         cmocka_unit_test(test_xent_sum),
         cmocka_unit_test(test_batch_norm_refused),
+        cmocka_unit_test(test_noise_calibration),
+        cmocka_unit_test(test_poisson_batches),
     };
     return cmocka_run_group_tests_name("dp", tests, NULL, NULL);
 }
