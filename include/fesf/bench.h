@@ -30,6 +30,12 @@ typedef struct {
  * random data; also the peak RSS. */
 int fesf_bench_train(const fesf_bench_train_args *a, FILE *out);
 
+/* `fesf bench train --dp`: ms per step of a DP-SGD step (instance norm,
+ * per-example clipping, noise) against a non-private step of the same
+ * model with batch norm and with instance norm, interleaved, medians; the
+ * line is "bench train-dp ... dp_over_plain=R dp_over_instance=R". */
+int fesf_bench_dp(const fesf_bench_train_args *a, FILE *out);
+
 /* IQEM's inference: images/s of G on a batch plus the second IHM pass
  * (one host per image, the enhanced image), as `fesf enhance` writes
  * surrogates. */

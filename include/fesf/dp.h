@@ -16,8 +16,10 @@
 int64_t fesf_dp_poisson(fesf_rng *r, int64_t n, double q, int32_t *ids);
 
 /* The Gaussian mechanism on a sum of clipped gradients, then its mean over
- * the expected batch: g[i] = (g[i] + std * z_i) * scale, z_i ~ N(0, 1) the
- * i-th normal of r. */
+ * the expected batch: g[i] = (g[i] + std * z_i) * scale, z_i ~ N(0, 1)
+ * independent, z_2p and z_2p+1 Box-Muller's pair from the uniforms at words
+ * 4p .. 4p+3 of r's stream (r itself is not advanced): a function of the
+ * stream alone, whatever the thread count. */
 void fesf_dp_noise(fesf_rng *r, float *g, size_t n, double std, double scale);
 
 #endif

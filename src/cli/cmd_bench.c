@@ -61,8 +61,12 @@ static int str_opt(int argc, char **argv, int *i, const char *name, const char *
 static int bench_train(int argc, char **argv)
 {
     fesf_bench_train_args a = {"cnn-small", 16, 28, 1, 64, 1, 2, 2.0};
-    int tenths = 20;
+    int tenths = 20, dp = 0;
     for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--dp")) {
+            dp = 1;
+            continue;
+        }
         int r = str_opt(argc, argv, &i, "--model", &a.model);
         if (!r) r = int_opt(argc, argv, &i, "--width", 1, 1024, &a.width);
         if (!r) r = int_opt(argc, argv, &i, "--size", 8, 1024, &a.size);
@@ -75,7 +79,7 @@ static int bench_train(int argc, char **argv)
         if (!r) return fesf_cli_usage("bench", "unknown option '%s' for bench train", argv[i]);
     }
     a.seconds = tenths / 10.0;
-    if (fesf_bench_train(&a, stdout)) return fesf_cli_fail(NULL);
+    if ((dp ? fesf_bench_dp : fesf_bench_train)(&a, stdout)) return fesf_cli_fail(NULL);
     return FESF_EXIT_OK;
 }
 

@@ -191,7 +191,17 @@ static void test_noise_calibration(void **state)
     assert_true(fabs(mean) < 5 * sd / sqrt((double)n));
     assert_true(fabs(emp / sd - 1) < 5 / sqrt(2.0 * n)); /* the std's own standard error is sd / sqrt(2n) */
     assert_true(fabs(within / n - 0.682689) < 0.003);
-    free(g);
+    /* a function of the stream alone: the same bits on 1 and 2 threads */
+    float *h = calloc(n, sizeof(float));
+    int threads = omp_get_max_threads();
+    omp_set_num_threads(1);
+    memset(g, 0, sizeof(float) * n);
+    fesf_dp_noise(&r, g, n, std, scale);
+    omp_set_num_threads(2);
+    fesf_dp_noise(&r, h, n, std, scale);
+    omp_set_num_threads(threads);
+    assert_memory_equal(g, h, sizeof(float) * n);
+    free(g), free(h);
 }
 
 static void test_poisson_batches(void **state)
