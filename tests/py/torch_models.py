@@ -9,12 +9,17 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def Norm(c, norm):
+    """fesf's model.norm: BatchNorm2d, or for DP-SGD affine InstanceNorm2d (no running statistics)."""
+    return nn.BatchNorm2d(c) if norm == "batch" else nn.InstanceNorm2d(c, affine=True)
+
+
 class CnnSmall(nn.Module):
-    def __init__(self, c, classes, w=16):
+    def __init__(self, c, classes, w=16, norm="batch"):
         super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(c, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w)
-        self.conv2, self.bn2 = nn.Conv2d(w, 2 * w, 3, 1, 1, bias=False), nn.BatchNorm2d(2 * w)
-        self.conv3, self.bn3 = nn.Conv2d(2 * w, 4 * w, 3, 1, 1, bias=False), nn.BatchNorm2d(4 * w)
+        self.conv1, self.bn1 = nn.Conv2d(c, w, 3, 1, 1, bias=False), Norm(w, norm)
+        self.conv2, self.bn2 = nn.Conv2d(w, 2 * w, 3, 1, 1, bias=False), Norm(2 * w, norm)
+        self.conv3, self.bn3 = nn.Conv2d(2 * w, 4 * w, 3, 1, 1, bias=False), Norm(4 * w, norm)
         self.fc = nn.Linear(4 * w, classes)
 
     def forward(self, x):
@@ -25,13 +30,13 @@ class CnnSmall(nn.Module):
 
 
 class BasicBlock(nn.Module):
-    def __init__(self, cin, cout, stride):
+    def __init__(self, cin, cout, stride, norm="batch"):
         super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout)
-        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout)
+        self.conv1, self.bn1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False), Norm(cout, norm)
+        self.conv2, self.bn2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False), Norm(cout, norm)
         self.shortcut = nn.Sequential()
         if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), Norm(cout, norm))
 
     def forward(self, x):
         y = F.relu(self.bn1(self.conv1(x)))
@@ -42,14 +47,14 @@ class BasicBlock(nn.Module):
 class ResNet18(nn.Module):
     """MedMNIST's 28-px ResNet-18: 3x3 stride-1 stem, no max-pool."""
 
-    def __init__(self, c, classes, w=64):
+    def __init__(self, c, classes, w=64, norm="batch"):
         super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(c, w, 3, 1, 1, bias=False), nn.BatchNorm2d(w)
+        self.conv1, self.bn1 = nn.Conv2d(c, w, 3, 1, 1, bias=False), Norm(w, norm)
         cin = w
         for i in range(4):
             cout, blocks = w << i, []
             for b in range(2):
-                blocks.append(BasicBlock(cin, cout, 2 if i > 0 and b == 0 else 1))
+                blocks.append(BasicBlock(cin, cout, 2 if i > 0 and b == 0 else 1, norm))
                 cin = cout
             setattr(self, f"layer{i + 1}", nn.Sequential(*blocks))
         self.fc = nn.Linear(8 * w, classes)
@@ -60,8 +65,8 @@ class ResNet18(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
-def build(arch, width, c, classes):
-    return {"cnn-small": CnnSmall, "resnet18": ResNet18}[arch](c, classes, width)
+def build(arch, width, c, classes, norm="batch"):
+    return {"cnn-small": CnnSmall, "resnet18": ResNet18}[arch](c, classes, width, norm)
 
 
 def read_h5_state(path):

@@ -4,7 +4,12 @@
  *   DIR/grads.h5   the gradients of the first step, in the same layout
  *   DIR/final.h5   parameters and buffers after STEPS optimizer steps
  *   DIR/io.h5      x [N,C,H,W], labels [N], logits [N,K] and loss of step 1
- * usage: nn_step ARCH WIDTH C H W CLASSES N sgd|adam STEPS DIR */
+ * With `dp` for the optimizer (tests/py/dp_crosscheck.py): the model has
+ * instance norm and room for N + 3 images (a last, partial batch), and
+ * grads.h5 holds DP-SGD's sum of per-example gradients of the summed loss,
+ * each clipped to the median of their norms (fesf_model_dp_backward); io.h5
+ * adds that clip and the norms [N]; no optimizer step is taken.
+ * usage: nn_step ARCH WIDTH C H W CLASSES N sgd|adam|dp STEPS DIR */
 #include <hdf5.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +44,36 @@ static void write_array(hid_t f, const char *name, hid_t type, int rank, const h
     H5Sclose(sp);
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* DP-SGD's clipped sum at the median norm into the model's grads */
+static void dp_gradients(fesf_model *m, const float *x, const int32_t *labels, int n, float *logits, float *norms,
+                         float *clip, double *loss)
+{
+    int k = fesf_model_classes(m);
+    for (int pass = 0; pass < 2; pass++) {
+        fesf_model_zero_grad(m);
+        const float *y = fesf_model_forward(m, x, n, 1);
+        float *dl = fesf_model_dlogits(m);
+        *loss = fesf_softmax_xent_sum(n, k, y, labels, NULL, dl);
+        memcpy(logits, y, sizeof(float) * n * k);
+        if (pass == 0) { /* the norms, unclipped, then the clip at their median */
+            fesf_model_dp_backward(m, dl, n, 1e30f, norms);
+            float *sorted = malloc(sizeof(float) * n);
+            memcpy(sorted, norms, sizeof(float) * n);
+            qsort(sorted, (size_t)n, sizeof(float), cmp_float);
+            *clip = sorted[n / 2];
+            free(sorted);
+        } else {
+            fesf_model_dp_backward(m, dl, n, *clip, norms);
+        }
+    }
+}
+
 int main(int argc, char **argv)
 {
     /* the kernels fesf itself would run on this CPU (blas.h), so the PyTorch
@@ -53,7 +88,10 @@ int main(int argc, char **argv)
     const char *dir = argv[10];
     char path[4096];
     fesf_model *m;
-    if (fesf_model_create(&m, argv[1], width, c, h, w, k, n)) die();
+    int dp = !strcmp(argv[8], "dp");
+    if (fesf_model_create_flags(&m, argv[1], width, c, h, w, k, dp ? n + 3 : n,
+                                dp ? FESF_MODEL_INSTANCE_NORM | FESF_MODEL_DP : 0))
+        die();
     fesf_model_init(m, 42);
     fesf_optim_config oc;
     if (!strcmp(argv[8], "adam")) {
@@ -73,7 +111,9 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/init.h5", dir);
     if (fesf_model_save(path, fesf_model_tensors(m), NULL)) die();
     double loss0 = 0;
-    for (int t = 0; t < steps; t++) {
+    float clip = 0, *norms = calloc((size_t)n, sizeof(float));
+    if (dp) dp_gradients(m, x, labels, n, logits, norms, &clip, &loss0);
+    for (int t = 0; t < steps && !dp; t++) {
         fesf_model_zero_grad(m);
         const float *y = fesf_model_forward(m, x, n, 1);
         float *dl = fesf_model_dlogits(m);
@@ -83,6 +123,7 @@ int main(int argc, char **argv)
         if (t == 0) memcpy(grads, fesf_model_grads(m), sizeof(float) * np);
         fesf_optim_step(&oc, t, np, fesf_model_params(m), fesf_model_grads(m), state);
     }
+    if (dp) memcpy(grads, fesf_model_grads(m), sizeof(float) * np);
     snprintf(path, sizeof path, "%s/final.h5", dir);
     if (fesf_model_save(path, fesf_model_tensors(m), NULL)) die();
     memcpy(fesf_model_params(m), grads, sizeof(float) * np); /* the gradients, in the parameters' layout */
@@ -98,8 +139,9 @@ int main(int argc, char **argv)
     write_array(f, "labels", H5T_NATIVE_INT32, 1, &dn, labels);
     write_array(f, "logits", H5T_NATIVE_FLOAT, 2, dl, logits);
     write_array(f, "loss", H5T_NATIVE_FLOAT, 1, &one, &lossf);
+    if (dp) write_array(f, "clip", H5T_NATIVE_FLOAT, 1, &one, &clip), write_array(f, "norms", H5T_NATIVE_FLOAT, 1, &dn, norms);
     H5Fclose(f);
     fesf_model_destroy(m);
-    free(state), free(x), free(grads), free(logits), free(labels);
+    free(state), free(x), free(grads), free(logits), free(labels), free(norms);
     return 0;
 }
