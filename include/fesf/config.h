@@ -70,6 +70,7 @@ typedef struct {
         int patience, max_rounds, min_steps; /* rounds = auto (-1) */
         double lr, momentum, weight_decay, participation, server_momentum;
         double dp_clip, dp_noise, dp_epsilon, dp_delta; /* dp_delta < 0: auto */
+        double prox_mu;                                 /* FedProx (FedAvg's local steps) */
     } train;
     struct {
         int enabled, synthetic, epochs, width, threads, batch;

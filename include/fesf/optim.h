@@ -45,4 +45,10 @@ float fesf_optim_lr(const fesf_optim_config *c, int64_t t);
  * n * fesf_optim_state_per_param floats, zeroed before the first step. */
 void fesf_optim_step(const fesf_optim_config *c, int64_t t, size_t n, float *p, const float *g, float *state);
 
+/* FedProx's proximal term (Li et al. 2020): g += mu (p - anchor) over n
+ * parameters, the gradient of (mu / 2) |p - anchor|^2 added to a site's
+ * local loss, anchor the round's global parameters. mu = 0 leaves g as it
+ * was, bit for bit (a finite value plus 0 is itself). */
+void fesf_optim_prox(size_t n, float *g, const float *p, const float *anchor, float mu);
+
 #endif

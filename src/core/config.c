@@ -130,6 +130,9 @@ static const key_desc keys[] = {
     {"train", "augment", T_ENUM, F(train, augment), "none", 0, 0, augment_names,
      "site-side augmentation of the training images: flip (left-right, p = 1/2), shift (up to 7% of the "
      "size each way, edges repeated), flip+shift, none"},
+    {"train", "prox_mu", T_DOUBLE, F(train, prox_mu), "0", 0, 1e4, NULL,
+     "FedProx: FedAvg's local steps add mu (w - w_global) to the gradient, pulling each site towards the "
+     "round's global model (0 = plain FedAvg)"},
     {"train", "dp_clip", T_DOUBLE, F(train, dp_clip), "1", 1e-6, 1e6, NULL,
      "DP-SGD: each example's gradient is clipped to this L2 norm"},
     {"train", "dp_noise", T_DOUBLE, F(train, dp_noise), "0", 0, 1e4, NULL,

@@ -75,6 +75,7 @@ static double site_fedavg_dp(trainer *t, const site_data *s, int64_t round, uint
     for (int64_t j = 0; j < steps; j++) {
         int n = 0;
         loss += fesf_train_dp_gradient(t, s, seed, round * steps + j, &n);
+        fesf_optim_prox(t->np, fesf_model_grads(t->m), fesf_model_params(t->m), t->global, (float)t->cfg->train.prox_mu);
         fesf_optim_step(&t->local, j, t->np, fesf_model_params(t->m), fesf_model_grads(t->m), t->local_state);
         *used += n;
     }
@@ -97,7 +98,8 @@ static double site_fedavg(trainer *t, const site_data *s, int64_t round, uint64_
             if (n < 2 && start > 0) break; /* batch norm needs two samples */
             fesf_train_gather(t, s, t->idx + start, n);
             fesf_train_augment(t, s, seed, (uint64_t)(epoch * ns + start), n);
-            loss += fesf_model_train_step(t->m, t->xb, t->yb, n, t->class_w, &t->local, steps++, t->local_state);
+            loss += fesf_model_train_step_prox(t->m, t->xb, t->yb, n, t->class_w, &t->local, steps++, t->local_state,
+                                               t->global, (float)t->cfg->train.prox_mu); /* FedProx; mu 0: FedAvg */
             *used += n;
         }
     }

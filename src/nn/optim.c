@@ -134,3 +134,9 @@ void fesf_optim_step(const fesf_optim_config *c, int64_t t, size_t n, float *p, 
     default: break;
     }
 }
+
+void fesf_optim_prox(size_t n, float *g, const float *p, const float *anchor, float mu)
+{
+#pragma omp parallel for schedule(static) if (n > 65536)
+    for (size_t i = 0; i < n; i++) g[i] += mu * (p[i] - anchor[i]);
+}

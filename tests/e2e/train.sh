@@ -46,6 +46,24 @@ assert names and all(a[n][()].tobytes() == b[n][()].tobytes() for n in names)
 PYEOF
 check "train FedAvg (2 local epochs), mpirun -np 3 (sites 1,3 and 2,4 share a rank)" \
     mpirun --oversubscribe -np 3 "$FESF" train -q $T --set train.algo=fedavg --set train.local_epochs=2
+# FedProx: mu = 0 is FedAvg bit for bit; mu > 0 keeps the sites (so the average) nearer the global model
+P="$T --set train.algo=fedavg --set train.local_epochs=2 --set train.rounds=1 --set train.eval_every=1"
+check "FedAvg, 1 round" mpirun --oversubscribe -np 5 "$FESF" train -q $P && cp "$RUN/model.h5" "$TMP/avg.h5"
+check "FedProx mu 0, 1 round" mpirun --oversubscribe -np 5 "$FESF" train -q $P --set train.prox_mu=0 && cp "$RUN/model.h5" "$TMP/p0.h5"
+check "FedProx mu 10, 1 round" mpirun --oversubscribe -np 5 "$FESF" train -q $P --set train.prox_mu=10 && cp "$RUN/model.h5" "$TMP/p10.h5"
+check "the initial model (lr 0)" mpirun --oversubscribe -np 5 "$FESF" train -q $P --set train.lr=0 && cp "$RUN/model.h5" "$TMP/w0.h5"
+$PY - "$TMP/w0.h5" "$TMP/avg.h5" "$TMP/p0.h5" "$TMP/p10.h5" <<'PYEOF' >"$TMP/prox" 2>&1 && ok "FedProx: $(cat "$TMP/prox")" || { nok "FedProx"; sed 's/^/#   /' "$TMP/prox"; }
+import sys, h5py, numpy as np
+def params(p):
+    f, out = h5py.File(p), []
+    f["params"].visititems(lambda n, o: out.append(o[()].ravel()) if isinstance(o, h5py.Dataset) else None)
+    return np.concatenate(out).astype(np.float64)
+w0, avg, p0, p10 = (params(p) for p in sys.argv[1:5])
+assert avg.tobytes() == p0.tobytes(), "mu = 0 differs from FedAvg"
+d_avg, d_prox = np.linalg.norm(avg - w0), np.linalg.norm(p10 - w0)
+assert d_prox < 0.9 * d_avg, (d_prox, d_avg)
+print(f"mu = 0 = FedAvg bit for bit; mu = 10 moves the global model {d_prox:.4f} in a round, FedAvg {d_avg:.4f}")
+PYEOF
 # FedSGD over 3 sites = centralised minibatch SGD on the union of the same batches (PyTorch)
 check "prepare 3 IID sites" "$FESF" prepare -q --set data.size=28 --set data.count=400 --set data.sites=3 --set run.out="$TMP/fc"
 check "FedSGD, 3 sites on 3 ranks, checkpoint every round" mpirun --oversubscribe -np 4 "$FESF" train -q $OLD \
