@@ -38,7 +38,7 @@ endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ALL_CFLAGS = -std=gnu11 $(WARN) -Iinclude $(PKG_CFLAGS) $(CFLAGS) -fopenmp -MMD -MP
-LDLIBS = $(PKG_LIBS) -lm -fopenmp
+LDLIBS = $(PKG_LIBS) -lfftw3f_mpi -lm -fopenmp
 
 # every room under src/ but the CLI goes into libfesf.a
 LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))

@@ -23,6 +23,8 @@
 #ifndef FESF_IHM3D_H
 #define FESF_IHM3D_H
 
+#include <stddef.h>
+
 #include "fesf/ihm.h"
 
 typedef struct fesf_ihm3d fesf_ihm3d;
@@ -42,5 +44,28 @@ int fesf_ihm3d_in_mask(int u, int v, int w, int d, int h, int wd, const fesf_ihm
 
 /* Half-spectrum bins inside the mask (tests, logs). */
 int64_t fesf_ihm3d_mask_bins(const fesf_ihm3d *p);
+
+/* The same IHM distributed over the ranks of a communicator (a site's ranks,
+ * data.ranks_per_site) through FFTW's MPI interface: each rank holds a slab
+ * of planes [d0, d0 + nd) of every volume (FFTW's block distribution of D,
+ * so slabs may be uneven and some empty), the forward transform leaves the
+ * spectrum transposed (distributed over H: FFTW_MPI_TRANSPOSED_OUT) and the
+ * inverse takes it so (FFTW_MPI_TRANSPOSED_IN), which saves both global
+ * transposes. No rank ever holds a whole volume. `comm` is the
+ * communicator's Fortran handle (MPI_Comm_c2f), so that no header exposes
+ * MPI; create, set_host and apply are collective over it. Agrees with the
+ * serial plan to rounding (tests/e2e/ihm3d.sh: 1, 2, 3 and 4 ranks). */
+typedef struct fesf_ihm3d_dist fesf_ihm3d_dist;
+
+int fesf_ihm3d_dist_create(fesf_ihm3d_dist **out, int comm, int d, int h, int w, int c, const fesf_ihm_params *prm);
+void fesf_ihm3d_dist_destroy(fesf_ihm3d_dist *p);
+/* This rank's planes: [*d0, *d0 + *nd). */
+void fesf_ihm3d_dist_slab(const fesf_ihm3d_dist *p, int *d0, int *nd);
+/* host: this rank's slab of the host [C, nd, H, W]. */
+int fesf_ihm3d_dist_set_host(fesf_ihm3d_dist *p, const float *host);
+/* x, out: this rank's slabs of n volumes [n, C, nd, H, W]. */
+int fesf_ihm3d_dist_apply(fesf_ihm3d_dist *p, const float *x, float *out, int n);
+/* Bytes this rank's plan holds (buffers and host terms). */
+size_t fesf_ihm3d_dist_bytes(const fesf_ihm3d_dist *p);
 
 #endif

@@ -3,7 +3,7 @@
 # and beta corners, both masks; the privacy invariant (a point-reflected
 # volume gives the same surrogate), beta = 0 and the DC (tests/py/ihm3d_crosscheck.py).
 . tests/lib.sh
-$PY tests/py/ihm3d_crosscheck.py "$TOOLS/ihm_apply" "$DATA" >"$TMP/out" 2>&1
+$PY tests/py/ihm3d_crosscheck.py "$TOOLS/ihm_apply" "$DATA" "$TOOLS/ihm3d_dist" >"$TMP/out" 2>&1
 rc=$?
 relay "$TMP/out"
 [ $rc -eq 0 ] || { grep -q '^not ok' "$TMP/out" || nok "ihm3d crosscheck crashed"; sed 's/^/#   /' "$TMP/out" | tail -20; }

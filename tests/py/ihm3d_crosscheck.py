@@ -12,7 +12,10 @@ Cases: real AdrenalMNIST3D volumes (28^3 and 64^3), alpha/beta corners,
 both masks, odd and even random shapes, RGB. Properties: beta = 0 gives the
 host; a point-reflected volume (x(-n)) gives the same surrogate (the privacy
 invariant: only |F(x)| enters); the DC of the output. Prints TAP.
-usage: ihm3d_crosscheck.py TOOL [DATASETS_DIR]"""
+The distributed plan (src/ihm/ihm3d_dist.c, through build/tools/ihm3d_dist
+under mpirun) against the serial one for 1, 2, 3 and 4 ranks, uneven and
+empty slabs included.
+usage: ihm3d_crosscheck.py TOOL [DATASETS_DIR [DIST_TOOL]]"""
 import os
 import subprocess
 import sys
@@ -69,6 +72,29 @@ def run_c(tool, x, h, alpha, beta, mask, tmp):
     return np.fromfile(op, np.float32).reshape(x.shape)
 
 
+def run_dist(tool, ranks, x, h, alpha, beta, mask, tmp):
+    n, c, D, H, W = x.shape
+    xp, hp, op = (os.path.join(tmp, f) for f in ("xd.f32", "hd.f32", "od.f32"))
+    x.astype(np.float32).tofile(xp)
+    h.astype(np.float32).tofile(hp)
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1")
+    r = subprocess.run(["mpirun", "--oversubscribe", "-np", str(ranks), tool, str(n), str(c), str(D), str(H), str(W),
+                        repr(alpha), repr(beta), mask, xp, hp, op], check=True, capture_output=True, text=True, env=env)
+    planes = sorted(tuple(map(int, l.split()[1::2])) for l in r.stdout.splitlines() if l.startswith("rank"))
+    return np.fromfile(op, np.float32).reshape(x.shape), [p[2] if len(p) > 2 else p[1] for p in planes], r.stdout
+
+
+def check_dist(tool, dist, name, x, h, tmp):
+    serial = run_c(tool, x, h, 0.3, 0.7, "square", tmp)
+    for k in (1, 2, 3, 4):
+        got, _, out = run_dist(dist, k, x, h, 0.3, 0.7, "square", tmp)
+        slabs = sorted((int(l.split()[3]), int(l.split()[4])) for l in out.splitlines() if l.startswith("rank"))
+        err = float(np.max(np.abs(got - serial)))
+        tap(err <= TOL and len(slabs) == k and sum(nd for _, nd in slabs) == x.shape[2],
+            f"{name}: {k} rank{'s' if k > 1 else ''} (planes per rank {[nd for _, nd in slabs]}) = serial, "
+            f"max abs {err:.1e}")
+
+
 def check(tool, name, x, h, tmp, cases):
     for alpha, beta, mask in cases:
         got, want = run_c(tool, x, h, alpha, beta, mask, tmp), ihm3(x, h, alpha, beta, mask)
@@ -102,6 +128,15 @@ def main():
                 dc, want = sy.mean(axis=(2, 3, 4)), np.broadcast_to(x.mean(axis=(2, 3, 4)), (n, 1))
                 err = float(np.max(np.abs(dc - want)))
                 tap(err <= 1e-5, f"{f}: beta = 1, the output's mean is the plaintext's (max abs {err:.1e})")
+        dist = sys.argv[3] if len(sys.argv) > 3 else None
+        if dist:
+            path = os.path.join(shared, "adrenalmnist3d.npz")
+            if os.path.exists(path):
+                z = np.load(path)
+                check_dist(tool, dist, "adrenalmnist3d 28^3 distributed", z["train_images"][:3, None] / 255.0,
+                           z["val_images"][1][None] / 255.0, tmp)
+            check_dist(tool, dist, "random 3x7x6x5 distributed", rng.random((2, 3, 7, 6, 5)), rng.random((3, 7, 6, 5)), tmp)
+            check_dist(tool, dist, "random 1x3x8x8 distributed", rng.random((2, 1, 3, 8, 8)), rng.random((1, 3, 8, 8)), tmp)
         for shape in ((1, 7, 9, 10), (3, 8, 6, 5), (1, 5, 1, 4)):
             x, h = rng.random((3,) + shape), rng.random(shape)
             check(tool, f"random {'x'.join(map(str, shape))}", x, h, tmp,
