@@ -90,7 +90,7 @@ void fesf_model_zero_grad(fesf_model *m);
  * layer's output gradient scaled per example and its weight gradient
  * computed once for the batch. norms (may be NULL) receives |g_i| [n].
  * The same result for any thread count. Allocates nothing. */
-void fesf_model_dp_backward(fesf_model *m, const float *dlogits, int n, float clip, float *norms);
+void fesf_model_dp_backward(fesf_model *m, const float *dlogits, int n, float clip, const float *weights, float *norms);
 
 /* With on = 1, backward also writes the gradient with respect to the input
  * (to chain two models: the generator's output gradient is the

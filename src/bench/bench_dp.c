@@ -37,7 +37,7 @@ static void dp_step(variant *v, const float *x, const int32_t *y, int n, const f
     const float *logits = fesf_model_forward(m, x, n, 1);
     float *dl = fesf_model_dlogits(m);
     fesf_softmax_xent_sum(n, fesf_model_classes(m), logits, y, NULL, dl);
-    fesf_model_dp_backward(m, dl, n, 1.0f, NULL);
+    fesf_model_dp_backward(m, dl, n, 1.0f, NULL, NULL);
     fesf_dp_noise(r, fesf_model_grads(m), fesf_model_n_params(m), 1.0, 1.0 / n);
     fesf_optim_step(oc, v->t, fesf_model_n_params(m), fesf_model_params(m), fesf_model_grads(m), v->state);
 }

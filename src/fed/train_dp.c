@@ -7,8 +7,12 @@
  *   the site's secret key (an attacker who knew the batch would lose the
  *   amplification by sampling); the batch runs in pieces of at most
  *   train.batch through the model;
- * - each image's gradient of its own (class-weighted) loss clipped to
- *   train.dp_clip (fesf_model_dp_backward), the clipped gradients summed;
+ * - each image's gradient of its own loss clipped to train.dp_clip
+ *   (fesf_model_dp_backward), then multiplied by its class weight over the
+ *   largest class weight (train.class_weights: a weight in the loss would
+ *   be undone by the clipping, which measured as a model that predicts the
+ *   majority class), so that each image still adds at most dp_clip; the
+ *   clipped gradients summed;
  * - Gaussian noise of std dp_noise * dp_clip added to the sum at the site,
  *   from the site's key (the site adds it, not the coordinator: the
  *   guarantee must not rest on the coordinator, nor on other sites);
@@ -83,7 +87,8 @@ int fesf_train_dp_setup(trainer *t)
     d->q = calloc(3 * n, sizeof(double));
     d->steps_round = calloc(2 * n, sizeof(int64_t));
     d->rdp1 = calloc(n * FESF_RDP_NORDERS, sizeof(double));
-    if (!d->q || !d->steps_round || !d->rdp1) return fesf_error("out of memory");
+    d->weight = malloc(sizeof(float) * (size_t)cfg->train.batch);
+    if (!d->q || !d->steps_round || !d->rdp1 || !d->weight) return fesf_error("out of memory");
     d->sigma = d->q + n, d->delta = d->q + 2 * n, d->rounds = d->steps_round + n;
     fesf_rdp_default_orders(d->orders);
     for (int i = 0; i < t->n_sites; i++)
@@ -103,8 +108,8 @@ int fesf_train_dp_setup(trainer *t)
 
 void fesf_train_dp_free(trainer *t)
 {
-    free(t->dp.q), free(t->dp.steps_round), free(t->dp.rdp1);
-    t->dp.q = t->dp.rdp1 = NULL, t->dp.steps_round = NULL;
+    free(t->dp.q), free(t->dp.steps_round), free(t->dp.rdp1), free(t->dp.weight);
+    t->dp.q = t->dp.rdp1 = NULL, t->dp.steps_round = NULL, t->dp.weight = NULL;
 }
 
 /* A keyed stream of site s for DP step `step` of the repeat of `seed` */
@@ -122,6 +127,16 @@ static int64_t poisson_batch(trainer *t, const site_data *s, uint64_t seed, int6
     return fesf_dp_poisson(&r, s->n[SPLIT_TRAIN], t->dp.q[s->id - 1], t->idx);
 }
 
+/* The n examples' class weights over the largest (NULL without class weights) */
+static const float *example_weights(trainer *t, int n)
+{
+    if (!t->class_w) return NULL;
+    float top = 0;
+    for (int c = 0; c < t->shape.k; c++) top = t->class_w[c] > top ? t->class_w[c] : top;
+    for (int i = 0; i < n; i++) t->dp.weight[i] = top > 0 ? t->class_w[t->yb[i]] / top : 0;
+    return t->dp.weight;
+}
+
 double fesf_train_dp_gradient(trainer *t, const site_data *s, uint64_t seed, int64_t step, int *used)
 {
     const int B = t->cfg->train.batch, k = t->shape.k;
@@ -135,8 +150,8 @@ double fesf_train_dp_gradient(trainer *t, const site_data *s, uint64_t seed, int
         fesf_train_augment(t, s, seed, (uint64_t)step * (uint64_t)s->n[SPLIT_TRAIN] + (uint64_t)off, n);
         const float *logits = fesf_model_forward(t->m, t->xb, n, 1);
         float *dl = fesf_model_dlogits(t->m);
-        loss += fesf_softmax_xent_sum(n, k, logits, t->yb, t->class_w, dl);
-        fesf_model_dp_backward(t->m, dl, n, clip, NULL);
+        loss += fesf_softmax_xent_sum(n, k, logits, t->yb, NULL, dl);
+        fesf_model_dp_backward(t->m, dl, n, clip, example_weights(t, n), NULL);
     }
     /* noise on the sum, then the mean over the expected batch size */
     fesf_rng r;

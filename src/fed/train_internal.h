@@ -41,6 +41,7 @@ typedef struct {
     int64_t *steps_round;       /* DP-SGD steps a taking-part site makes per round */
     int64_t *rounds;            /* rounds each site took part in, this repeat so far */
     double *rdp1;               /* [n_sites][FESF_RDP_NORDERS] one step's RDP curve */
+    float *weight;              /* [batch] the examples' class weights over the largest, applied after clipping */
     double orders[FESF_RDP_NORDERS];
 } dp_state;
 

@@ -121,7 +121,7 @@ static void scale_examples(float *dy, size_t per, int n, const double *f)
     }
 }
 
-void fesf_model_dp_backward(fesf_model *m, const float *dlogits, int n, float clip, float *norms)
+void fesf_model_dp_backward(fesf_model *m, const float *dlogits, int n, float clip, const float *weights, float *norms)
 {
     double *factor = m->dp_norm2; /* each norm becomes its clipping factor */
     m->no_wgrad = 1; /* pass 1: every op's output gradient, no weight gradient */
@@ -130,7 +130,7 @@ void fesf_model_dp_backward(fesf_model *m, const float *dlogits, int n, float cl
     example_norms(m, n);
     for (int i = 0; i < n; i++) {
         double g = sqrt(m->dp_norm2[i]);
-        factor[i] = g > clip ? clip / g : 1.0;
+        factor[i] = (g > clip ? clip / g : 1.0) * (weights ? weights[i] : 1.0f);
         if (norms) norms[i] = (float)g;
     }
     for (int k = 0; k < m->n_ops; k++) { /* pass 2: the clipped sum, layer by layer */

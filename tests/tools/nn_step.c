@@ -62,14 +62,14 @@ static void dp_gradients(fesf_model *m, const float *x, const int32_t *labels, i
         *loss = fesf_softmax_xent_sum(n, k, y, labels, NULL, dl);
         memcpy(logits, y, sizeof(float) * n * k);
         if (pass == 0) { /* the norms, unclipped, then the clip at their median */
-            fesf_model_dp_backward(m, dl, n, 1e30f, norms);
+            fesf_model_dp_backward(m, dl, n, 1e30f, NULL, norms);
             float *sorted = malloc(sizeof(float) * n);
             memcpy(sorted, norms, sizeof(float) * n);
             qsort(sorted, (size_t)n, sizeof(float), cmp_float);
             *clip = sorted[n / 2];
             free(sorted);
         } else {
-            fesf_model_dp_backward(m, dl, n, *clip, norms);
+            fesf_model_dp_backward(m, dl, n, *clip, NULL, norms);
         }
     }
 }

@@ -3,7 +3,8 @@
  * gradient clipped to the bound, the clipped gradients summed in double.
  * On cnn-small and resnet18 with instance norm, a full batch and a last
  * partial one, some examples clipped and some not; bitwise the same for 1
- * and 2 threads; the summed loss's gradient is each example's own. The
+ * and 2 threads, with and without per-example weights after the clipping;
+ * the summed loss's gradient is each example's own. The
  * mechanism's randomness: the noise of a zero gradient has the calibrated
  * mean and standard deviation and a normal shape; Poisson batches have the
  * binomial mean and variance. */
@@ -40,7 +41,7 @@ typedef struct {
 
 /* The naive reference: sum_i clip(g_i) over the n examples, in double, and the norms */
 static void naive(const dp_case *k, const float *params, const float *x, const int32_t *y, const float *cw, float clip,
-                  double *sum, double *norms)
+                  const float *ew, double *sum, double *norms)
 {
     fesf_model *m;
     assert_int_equal(fesf_model_create_flags(&m, k->arch, k->width, k->c, k->hw, k->hw, CLASSES, 1, FLAGS), 0);
@@ -57,14 +58,15 @@ static void naive(const dp_case *k, const float *params, const float *x, const i
         double s = 0;
         for (size_t q = 0; q < np; q++) s += (double)g[q] * g[q];
         norms[i] = sqrt(s);
-        double f = norms[i] > clip ? clip / norms[i] : 1.0;
+        double f = (norms[i] > clip ? clip / norms[i] : 1.0) * (ew ? ew[i] : 1.0);
         for (size_t q = 0; q < np; q++) sum[q] += f * g[q];
     }
     fesf_model_destroy(m);
 }
 
 /* The batched DP backward's clipped sum and norms */
-static fesf_model *batched(const dp_case *k, const float *x, const int32_t *y, const float *cw, float clip, float *norms)
+static fesf_model *batched(const dp_case *k, const float *x, const int32_t *y, const float *cw, float clip,
+                           const float *ew, float *norms)
 {
     fesf_model *m;
     assert_int_equal(fesf_model_create_flags(&m, k->arch, k->width, k->c, k->hw, k->hw, CLASSES, k->batch, FLAGS), 0);
@@ -73,11 +75,11 @@ static fesf_model *batched(const dp_case *k, const float *x, const int32_t *y, c
     const float *logits = fesf_model_forward(m, x, k->n, 1);
     float *dl = fesf_model_dlogits(m);
     fesf_softmax_xent_sum(k->n, CLASSES, logits, y, cw, dl);
-    fesf_model_dp_backward(m, dl, k->n, clip, norms);
+    fesf_model_dp_backward(m, dl, k->n, clip, ew, norms);
     return m;
 }
 
-static void check_case(const dp_case *k)
+static void check_case(const dp_case *k, const float *ew)
 {
     size_t img = (size_t)k->c * k->hw * k->hw;
     float *x = malloc(sizeof(float) * img * (size_t)k->batch), cw[CLASSES] = {0.5f, 1.0f, 2.0f};
@@ -87,7 +89,7 @@ static void check_case(const dp_case *k)
     fill(x, img * (size_t)k->batch, 1);
     for (int i = 0; i < k->n; i++) y[i] = i % CLASSES;
     /* the clip bound at the median norm: about half the examples are clipped */
-    fesf_model *m = batched(k, x, y, cw, 1e30f, norms);
+    fesf_model *m = batched(k, x, y, cw, 1e30f, NULL, norms);
     float sorted[64];
     memcpy(sorted, norms, sizeof(float) * (size_t)k->n);
     for (int i = 1; i < k->n; i++)
@@ -97,10 +99,10 @@ static void check_case(const dp_case *k)
         }
     float clip = sorted[k->n / 2];
     fesf_model_destroy(m);
-    m = batched(k, x, y, cw, clip, norms);
+    m = batched(k, x, y, cw, clip, ew, norms);
     size_t np = fesf_model_n_params(m);
     double *ref = malloc(sizeof(double) * np);
-    naive(k, fesf_model_params(m), x, y, cw, clip, ref, ref_norms);
+    naive(k, fesf_model_params(m), x, y, cw, clip, ew, ref, ref_norms);
     int clipped = 0;
     for (int i = 0; i < k->n; i++) {
         assert_true(fabs(norms[i] - ref_norms[i]) <= 1e-5 * ref_norms[i]);
@@ -110,7 +112,7 @@ static void check_case(const dp_case *k)
     const float *g = fesf_model_grads(m);
     double diff = 0, mag = 0;
     for (size_t q = 0; q < np; q++) diff += (g[q] - ref[q]) * (g[q] - ref[q]), mag += ref[q] * ref[q];
-    print_message("%s n=%d/%d: %d of %d clipped, relative L2 difference %.2e\n", k->arch, k->n, k->batch, clipped,
+    print_message("%s n=%d/%d%s: %d of %d clipped, relative L2 difference %.2e\n", k->arch, k->n, k->batch, ew ? " weighted" : "", clipped,
                   k->n, sqrt(diff / mag));
     assert_true(sqrt(diff / mag) <= 1e-5);
     free(ref), free(x);
@@ -121,16 +123,18 @@ static void test_cnn_small_matches_per_sample_loop(void **state)
 {
     (void)state;
     dp_case full = {"cnn-small", 8, 1, 28, 8, 8}, partial = {"cnn-small", 8, 1, 28, 8, 5};
-    check_case(&full);
-    check_case(&partial);
+    const float ew[8] = {1, 0.25f, 0.5f, 1, 0.75f, 0.1f, 1, 0.6f}; /* class weights after clipping */
+    check_case(&full, NULL);
+    check_case(&partial, NULL);
+    check_case(&full, ew);
 }
 
 static void test_resnet18_matches_per_sample_loop(void **state)
 {
     (void)state;
     dp_case full = {"resnet18", 4, 3, 28, 6, 6}, partial = {"resnet18", 4, 3, 28, 6, 3};
-    check_case(&full);
-    check_case(&partial);
+    check_case(&full, NULL);
+    check_case(&partial, NULL);
 }
 
 static void test_threads_bitwise(void **state)
@@ -143,9 +147,9 @@ static void test_threads_bitwise(void **state)
     fill(x, img * 7, 2);
     int threads = omp_get_max_threads();
     omp_set_num_threads(1);
-    fesf_model *a = batched(&k, x, y, NULL, 0.5f, norms);
+    fesf_model *a = batched(&k, x, y, NULL, 0.5f, NULL, norms);
     omp_set_num_threads(2);
-    fesf_model *b = batched(&k, x, y, NULL, 0.5f, norms);
+    fesf_model *b = batched(&k, x, y, NULL, 0.5f, NULL, norms);
     omp_set_num_threads(threads);
     assert_memory_equal(fesf_model_grads(a), fesf_model_grads(b), sizeof(float) * fesf_model_n_params(a));
     fesf_model_destroy(a), fesf_model_destroy(b), free(x);
