@@ -22,7 +22,7 @@ export ASAN_OPTIONS := detect_leaks=0:verify_asan_link_order=0
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 endif
 BUILD ?= build
-PKGS := ompi-c hdf5-openmpi fftw3f openblas inih libzip libpng cairo
+PKGS := ompi-c hdf5-openmpi fftw3f openblas inih libzip libpng cairo libsodium
 TEST_PKGS := cmocka
 
 CC ?= cc

@@ -27,6 +27,7 @@ need_pc zlib zlib1g-dev
 need_pc libpng libpng-dev
 need_pc cairo libcairo2-dev
 need_pc cmocka libcmocka-dev
+need_pc libsodium libsodium-dev
 need_py numpy python3-numpy
 need_py h5py python3-h5py
 need_py torch python3-torch

@@ -41,6 +41,8 @@ wall "HDF5 (hdf5.h, h5io.h, H5* calls) only under src/io" offenders '#include <(
 
 wall "FFTW (fftw3.h, fftw*_ calls) only under src/ihm" offenders '#include <fftw3(-mpi)?\.h>|\bfftwf?_[a-z_]+[[:space:]]*\(' src/ihm/
 
+wall "cryptography (sodium.h, crypto_*/sodium_* calls) only in src/fed/secagg.c" offenders '#include <sodium\.h>|\b(crypto|sodium|randombytes)_[a-z0-9_]+[[:space:]]*\(' src/fed/secagg.c
+
 wall "OpenBLAS thread policy in one place (src/nn/blas.c)" offenders '\bopenblas_[a-z_]+[[:space:]]*\(' src/nn/blas.c
 
 # found PATTERN PATH...: grep -nE in just these files or folders

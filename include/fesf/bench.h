@@ -56,7 +56,10 @@ int fesf_bench_iqem(const fesf_bench_ihm_args *a, FILE *out);
  * uses per round in each kind (mean), and prints exactly one line to `out`:
  *   bench agg ranks=R params=P fesf_ms=.. bare_ms=.. ratio=..
  *       coord_cpu_s_per_round_fesf=.. coord_cpu_s_per_round_bare=..
- * (ratio = fesf_ms / bare_ms; one line, wrapped here). 0 or -1. */
-int fesf_bench_agg(const fesf_world *w, size_t params, int rounds, FILE *out);
+ * (ratio = fesf_ms / bare_ms; one line, wrapped here). With secure, a
+ * third kind, the round under secure aggregation (bcast; each site rank
+ * quantises and masks its buffer; the masked sum decoded at rank 0), and
+ * " secure_ms=.. secure_over_fesf=.." at the end of the line. 0 or -1. */
+int fesf_bench_agg(const fesf_world *w, size_t params, int rounds, int secure, FILE *out);
 
 #endif

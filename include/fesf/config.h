@@ -71,6 +71,7 @@ typedef struct {
         double lr, momentum, weight_decay, participation, server_momentum;
         double dp_clip, dp_noise, dp_epsilon, dp_delta; /* dp_delta < 0: auto */
         double prox_mu;                                 /* FedProx (FedAvg's local steps) */
+        int secure_agg;                                 /* masked sums of what sites send (secagg.h) */
     } train;
     struct {
         int enabled, synthetic, epochs, width, threads, batch;

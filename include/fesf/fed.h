@@ -22,6 +22,9 @@
  * sites to the coordinator. 0 or -1. */
 int fesf_fed_sum_to_coord(const fesf_world *w, float *buf, size_t n);
 int fesf_fed_sum_to_coord_f64(const fesf_world *w, double *buf, size_t n);
+/* The same for unsigned 64-bit integers: the sum modulo 2^64 (secagg.c's
+ * masked fixed-point sums). */
+int fesf_fed_sum_to_coord_u64(const fesf_world *w, uint64_t *buf, size_t n);
 
 /* Sum `n` doubles of every rank and give the sum to every rank (fixed-size
  * statistics such as the sites' training-image counts). 0 or -1. */
@@ -41,6 +44,7 @@ int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, in
 
 /* Broadcast `n` floats from the coordinator. 0 or -1. */
 int fesf_fed_bcast_f32(const fesf_world *w, float *buf, size_t n);
+int fesf_fed_bcast_u64(const fesf_world *w, uint64_t *buf, size_t n);
 
 /* Reference for `fesf bench agg`: the same round as fesf_fed_bcast_f32 then
  * fesf_fed_sum_to_coord, done the bare way: blocking MPI_Bcast from rank 0
@@ -57,7 +61,9 @@ int fesf_fed_bare_round(const fesf_world *w, float *buf, size_t n);
  * there (rank 0). weight = (float)(site_n[id-1] / total), total the site_n
  * of the round's sites summed in id order. Site i is this rank's i-th shard
  * in id order (fesf_world_owns_shard), the order every trainer keeps its
- * sites in. 0 or -1. */
+ * sites in. With secagg, each site adds into a zeroed buffer of its own
+ * that is quantised alone, and rank 0 gets the decoded masked sum
+ * (secagg.h). 0 or -1. */
 typedef void (*fesf_fed_site_fn)(void *ctx, int i, float weight, float *acc);
 typedef struct {
     float *state, *acc;
@@ -67,6 +73,7 @@ typedef struct {
     const unsigned char *part;      /* [n_sites] 1 if site id-1 takes part this round; NULL: all do */
     fesf_fed_site_fn add;
     void *ctx;
+    struct fesf_secagg *secagg;     /* non-NULL: the sums masked (secagg.h; its cap >= n_acc) */
 } fesf_fed_round_args;
 int fesf_fed_round(const fesf_world *w, const fesf_fed_round_args *a);
 
@@ -116,6 +123,7 @@ typedef struct {
     int dp;                         /* DP-SGD was on (the "# privacy" line) */
     double dp_epsilon, dp_delta;    /* the largest over the sites */
     double dp_clip, dp_noise;       /* clip bound, site 1's noise multiplier */
+    int secure_agg;                 /* the updates were summed under secure aggregation ("# secure_agg on") */
 } fesf_train_summary;
 /* 0, or -1 when there is no summary.tsv (no finished training). */
 int fesf_train_summary_load(const char *dir, fesf_train_summary *s);

@@ -3,6 +3,7 @@
 #include "fesf/blas.h"
 #include "fesf/cli.h"
 #include "fesf/error.h"
+#include "fesf/model.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,21 +84,42 @@ static int bench_train(int argc, char **argv)
     return FESF_EXIT_OK;
 }
 
-/* Under mpirun: fesf's aggregation round against bare MPI_Bcast + MPI_Reduce. */
+/* The floats a training round sums for `arch` at 28 x 28 grey, 2 classes:
+ * parameters, buffers, loss and images (train.c's accumulator). */
+static int model_floats(const char *arch, int width, int *n)
+{
+    fesf_model *m = NULL;
+    if (fesf_model_create(&m, arch, width, 1, 28, 28, 2, 1)) return -1;
+    *n = (int)(fesf_model_n_params(m) + fesf_model_n_buffers(m) + 2);
+    fesf_model_destroy(m);
+    return 0;
+}
+
+/* Under mpirun: fesf's aggregation round against bare MPI_Bcast + MPI_Reduce
+ * (and with --secure, the round under secure aggregation). */
 static int bench_agg(int argc, char **argv)
 {
-    int params = 11200000, rounds = 10;
+    int params = 11200000, rounds = 10, secure = 0, width = 16;
+    const char *model = NULL;
     for (int i = 2; i < argc; i++) {
+        if (!strcmp(argv[i], "--secure")) {
+            secure = 1;
+            continue;
+        }
         int r = int_opt(argc, argv, &i, "--params", 1, 1 << 30, &params);
         if (!r) r = int_opt(argc, argv, &i, "--rounds", 1, 100000, &rounds);
+        if (!r) r = str_opt(argc, argv, &i, "--model", &model);
+        if (!r) r = int_opt(argc, argv, &i, "--width", 1, 1024, &width);
         if (r < 0) return FESF_EXIT_USAGE;
         if (!r) return fesf_cli_usage("bench", "unknown option '%s' for bench agg", argv[i]);
     }
+    if (model && model_floats(model, width, &params)) return fesf_cli_fail(NULL);
+    fesf_blas_set_threads(1); /* as a training rank by default (run.threads = 1): masks on one thread */
     fesf_cli c;
     fesf_cli_init(&c, "bench");
     if (fesf_world_init(&c.world, &argc, &argv)) return fesf_cli_fail(&c);
     c.mpi = 1;
-    if (fesf_bench_agg(&c.world, (size_t)params, rounds, stdout)) return fesf_cli_fail(&c);
+    if (fesf_bench_agg(&c.world, (size_t)params, rounds, secure, stdout)) return fesf_cli_fail(&c);
     fesf_world_finalize(&c.world);
     return FESF_EXIT_OK;
 }

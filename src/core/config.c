@@ -143,6 +143,10 @@ static const key_desc keys[] = {
      "or train.max_rounds with rounds = auto) stay within it (0 = none; exclusive with dp_noise)"},
     {"train", "dp_delta", T_AUTO_DOUBLE, F(train, dp_delta), "auto", 1e-12, 0.1, NULL,
      "DP-SGD delta per site; auto = min(1e-5, 0.1 / n) for a site of n training images"},
+    {"train", "secure_agg", T_BOOL, F(train, secure_agg), "false", 0, 0, NULL,
+     "secure aggregation: the coordinator sees only the sum of the site ranks' updates (pairwise X25519 "
+     "masks on 64-bit fixed point, step 2^-32), also for the pooled normalisation and class counts and the "
+     "IQEM GAN; needs at least 2 site ranks"},
     {"train", "server_momentum", T_DOUBLE, F(train, server_momentum), "0", 0, 0.9999, NULL,
      "FedAvg server momentum (FedAvgM; 0 = plain averaging)"},
 

@@ -52,6 +52,16 @@ int fesf_fed_sum_to_coord_f64(const fesf_world *w, double *buf, size_t n)
     return w->size > 1 ? reduce(w, buf, n, MPI_DOUBLE, sizeof(double)) : 0;
 }
 
+int fesf_fed_sum_to_coord_u64(const fesf_world *w, uint64_t *buf, size_t n)
+{
+    return w->size > 1 ? reduce(w, buf, n, MPI_UINT64_T, sizeof(uint64_t)) : 0;
+}
+
+int fesf_fed_bcast_u64(const fesf_world *w, uint64_t *buf, size_t n)
+{
+    return w->size > 1 ? fesf_world_bcast(w, buf, n * sizeof(uint64_t), 0) : 0;
+}
+
 int fesf_fed_bcast_f32(const fesf_world *w, float *buf, size_t n)
 {
     return w->size > 1 ? fesf_world_bcast(w, buf, n * sizeof(float), 0) : 0;

@@ -3,6 +3,7 @@
  * FedSGD, FedAvg and the federated GAN weight and sum their sites alike:
  * site by site in id order, each weighted by its share of the round's images. */
 #include "fesf/fed.h"
+#include "fesf/secagg.h"
 
 #include <string.h>
 
@@ -15,11 +16,30 @@ static double round_total(const fesf_fed_round_args *a)
     return total;
 }
 
+/* Under secure aggregation each site's weighted contribution is built in
+ * the scratch buffer and quantised on its own (secagg.h). */
+static int secure_round(const fesf_world *w, const fesf_fed_round_args *a, double total)
+{
+    float *one = fesf_secagg_scratch(a->secagg);
+    fesf_secagg_begin(a->secagg, a->n_acc);
+    for (int id = 1, i = 0; id <= a->n_sites; id++) {
+        if (!fesf_world_owns_shard(w, id)) continue;
+        if (!a->part || a->part[id - 1]) {
+            memset(one, 0, sizeof(float) * a->n_acc);
+            a->add(a->ctx, i, (float)(a->site_n[id - 1] / total), one);
+            fesf_secagg_add_f32(a->secagg, one);
+        }
+        i++;
+    }
+    return fesf_secagg_finish_f32(a->secagg, a->acc);
+}
+
 int fesf_fed_round(const fesf_world *w, const fesf_fed_round_args *a)
 {
     if (fesf_fed_bcast_f32(w, a->state, a->n_state)) return -1;
-    memset(a->acc, 0, sizeof(float) * a->n_acc);
     double total = round_total(a); /* known to every rank */
+    if (a->secagg) return secure_round(w, a, total);
+    memset(a->acc, 0, sizeof(float) * a->n_acc);
     for (int id = 1, i = 0; id <= a->n_sites; id++) {
         if (!fesf_world_owns_shard(w, id)) continue;
         if (!a->part || a->part[id - 1]) a->add(a->ctx, i, (float)(a->site_n[id - 1] / total), a->acc);

@@ -20,6 +20,7 @@
 #include "fesf/loss.h"
 #include "fesf/model_io.h"
 #include "fesf/rng.h"
+#include "fesf/secagg.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -182,7 +183,7 @@ static int run_round(trainer *t, int64_t round, uint64_t seed, double *loss, dou
     round_ctx c = {t, round, seed};
     fesf_fed_round_args a = {.state = t->global, .n_state = t->np + t->nb, .acc = t->acc, .n_acc = t->nacc,
                              .n_sites = t->n_sites, .site_n = t->site_n, .part = participants(t, round, part),
-                             .add = add_site, .ctx = &c};
+                             .add = add_site, .ctx = &c, .secagg = t->sa};
     if (fesf_fed_round(t->w, &a)) return -1;
     fesf_train_dp_count(t, a.part);
     if (t->w->rank == 0) server_step(t, round, loss, images);
@@ -246,7 +247,7 @@ static int class_weights(trainer *t)
             int32_t y = t->sites[i].y[SPLIT_TRAIN][j];
             if (y >= 0 && y < k) counts[y] += 1;
         }
-    int rc = fesf_fed_share_sum_f64(t->w, counts, (size_t)k);
+    int rc = fesf_train_pooled_sum(t, counts, (size_t)k) || fesf_world_bcast(t->w, counts, sizeof(double) * (size_t)k, 0);
     if (!rc) {
         int empty = fesf_balanced_weights(counts, k, t->class_w);
         if (t->w->rank == 0) {
@@ -289,8 +290,11 @@ static int load_sites(trainer *t, int64_t *most)
         t->site_n[id - 1] = (double)s->n[SPLIT_TRAIN];
         *most = s->n[SPLIT_TRAIN] > *most ? s->n[SPLIT_TRAIN] : *most;
     }
-    /* every rank learns every site's training count (fixed-size statistics) */
-    if (fesf_fed_share_sum_f64(t->w, t->site_n, (size_t)t->n_sites) || class_weights(t)) return -1;
+    /* every rank learns every site's training count (fixed-size statistics, in the clear: they weight the sums) */
+    if (fesf_fed_share_sum_f64(t->w, t->site_n, (size_t)t->n_sites)) return -1;
+    if (cfg->train.secure_agg && fesf_secagg_create(&t->sa, t->w, (size_t)(t->shape.k > 2 * MAX_CHANNELS + 1 ? t->shape.k : 2 * MAX_CHANNELS + 1)))
+        return -1;
+    if (class_weights(t)) return -1;
     return fesf_train_normalise(t);
 }
 
@@ -329,6 +333,7 @@ static int setup(trainer *t)
         fesf_train_dp_setup(t))
         return -1;
     t->np = fesf_model_n_params(t->m), t->nb = fesf_model_n_buffers(t->m), t->nacc = t->np + t->nb + 2;
+    if (t->sa && fesf_secagg_reserve(t->sa, t->nacc)) return -1;
     fesf_optim_defaults(&t->oc, cfg->train.optimizer, (float)cfg->train.lr);
     t->oc.momentum = cfg->train.optimizer == FESF_OPT_SGD ? (float)cfg->train.momentum : 0;
     t->oc.weight_decay = (float)cfg->train.weight_decay;
@@ -488,6 +493,7 @@ static void trainer_free(trainer *t)
 {
     for (int i = 0; t->sites && i < t->n_mine; i++)
         for (int sp = 0; sp < 3; sp++) free(t->sites[i].x[sp]), free(t->sites[i].y[sp]);
+    fesf_secagg_free(t->sa);
     free(t->sites), free(t->site_n), free(t->class_w), free(t->global), free(t->acc), free(t->best), free(t->opt_state);
     free(t->local_state), free(t->xb), free(t->yb), free(t->idx), free(t->stats);
     fesf_model_destroy(t->m);

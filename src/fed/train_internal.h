@@ -72,6 +72,7 @@ typedef struct {
     const char *out;            /* folder of the outputs (metrics, models, checkpoints, report) */
     fesf_stage stage;           /* stamped on model.h5 and summary.tsv */
     dp_state dp;
+    struct fesf_secagg *sa;     /* train.secure_agg: masked sums (secagg.h), else NULL */
 } trainer;
 
 /* The test figures of one repeat, as the coordinator keeps them. */
@@ -116,6 +117,9 @@ static inline size_t opt_floats(const trainer *t) { return t->np * (size_t)fesf_
 int fesf_train_read_shape(const char *dir, const char *group, data_shape *s);
 int fesf_train_load_site(trainer *t, site_data *s);
 int fesf_train_normalise(trainer *t);
+/* Sum n doubles of every rank into rank 0's buf: masked under
+ * train.secure_agg (t->sa), else in the clear. Collective; 0 or -1. */
+int fesf_train_pooled_sum(trainer *t, double *buf, size_t n);
 
 
 /* train_ckpt.c: ckpt-RRRR.h5 after `done` rounds of `repeat` (the global

@@ -20,6 +20,7 @@
 #include "fesf/png.h"
 #include "fesf/quality.h"
 #include "fesf/rng.h"
+#include "fesf/secagg.h"
 #include "fesf/run_dir.h"
 #include "fesf/version.h"
 
@@ -57,6 +58,7 @@ typedef struct {
     int32_t *order, ids[IQEM_BATCH];
     const fesf_stage *stage; /* stamped on /surrogate and the G files; NULL with --load (not this config's G) */
     double qsum[1 + FESF_IQEM_QUALITY_N]; /* images, then the quality measures summed over this rank's images */
+    fesf_secagg *sa;    /* train.secure_agg: the rounds' and the statistics' sums masked (secagg.h) */
 } enhancer;
 
 /* A host image, flipped, shifted by up to 2 pixels (circularly) and scaled
@@ -181,7 +183,8 @@ static int gan_round(enhancer *e, int64_t round, fesf_gan_losses *mean)
     memcpy(e->state, pg, sizeof(float) * ng), memcpy(e->state + ng, pd, sizeof(float) * nd);
     gan_round_ctx c = {e, round};
     fesf_fed_round_args a = {.state = e->state, .n_state = ng + nd, .acc = e->acc, .n_acc = ng + nd + 3,
-                             .n_sites = e->n_sites, .site_n = e->site_n, .add = add_gan_site, .ctx = &c};
+                             .n_sites = e->n_sites, .site_n = e->site_n, .add = add_gan_site, .ctx = &c,
+                             .secagg = e->sa};
     if (fesf_fed_round(e->w, &a)) return -1;
     if (e->w->rank == 0) {
         fesf_optim_config oc = adam(e->cfg);
@@ -427,6 +430,8 @@ static int setup(enhancer *e)
     e->sg = calloc(2 * e->ng, sizeof(float)), e->sd = calloc(2 * e->nd, sizeof(float));
     e->kb = malloc(sizeof(float) * img * IQEM_BATCH), e->sb = malloc(sizeof(float) * img * IQEM_BATCH);
     if (!e->state || !e->acc || !e->sg || !e->sd || !e->kb || !e->sb) return fesf_error("out of memory");
+    size_t stats = 2 * fesf_feat_stats_len(FESF_FEAT_DIM), cap = e->ng + e->nd + 3;
+    if (e->cfg->train.secure_agg && fesf_secagg_create(&e->sa, e->w, cap > stats ? cap : stats)) return -1;
     if (e->cfg->iqem.mode != FESF_IQEM_LOCAL) return 0;
     e->local = calloc((size_t)e->n_mine + 1, sizeof(fesf_gan));
     e->lsg = calloc((size_t)e->n_mine + 1, sizeof(float *)), e->lsd = calloc((size_t)e->n_mine + 1, sizeof(float *));
@@ -441,11 +446,18 @@ static int setup(enhancer *e)
     return 0;
 }
 
+/* Sum n doubles of every rank into rank 0's buf: masked under train.secure_agg. */
+static int pooled_sum(enhancer *e, double *buf, size_t n)
+{
+    return e->sa ? fesf_secagg_sum_f64(e->sa, buf, n) : fesf_fed_sum_to_coord_f64(e->w, buf, n);
+}
+
 static void enhancer_free(enhancer *e)
 {
     for (int i = 0; e->sites && i < e->n_mine; i++) free(e->sites[i].x);
     free(e->sites), free(e->site_n), free(e->hosts), free(e->acc), free(e->sg), free(e->sd), free(e->kb), free(e->sb);
     free(e->order), free(e->state);
+    fesf_secagg_free(e->sa);
     for (int i = 0; e->local && i < e->n_mine; i++) {
         if (e->local[i].g) fesf_gan_destroy(&e->local[i]);
         free(e->lsg[i]), free(e->lsd[i]);
@@ -527,8 +539,7 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
         }
     }
     /* Frechet distances of synthetic and surrogate features to the host pool's (summed statistics) */
-    if (fesf_fed_sum_to_coord_f64(w, fstats, 2 * L) || fesf_fed_sum_to_coord_f64(w, e.qsum, 1 + FESF_IQEM_QUALITY_N))
-        goto done;
+    if (pooled_sum(&e, fstats, 2 * L) || pooled_sum(&e, e.qsum, 1 + FESF_IQEM_QUALITY_N)) goto done;
     if (w->rank == 0 && write_quality(&e)) goto done;
     if (w->rank == 0 && frechet_report(&e, fstats, rounds, text, load == NULL && !local)) goto done;
     if (fesf_world_barrier(w)) goto done;

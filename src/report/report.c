@@ -69,6 +69,9 @@ static void training_flags(FILE *f, const fesf_config *cfg, int input)
                 s.dp_clip, s.dp_noise, name);
     else
         fprintf(f, "- %s: no differential privacy on the model updates (train.dp_epsilon = 0).\n", name);
+    fprintf(f, "- %s: %s.\n", name,
+            s.secure_agg ? "secure aggregation, the coordinator saw only the sums of the site ranks' updates"
+                         : "the updates reached the coordinator in the clear (train.secure_agg = false)");
     if (s.still_improving)
         fprintf(f, "- **%s: still improving** in %d of %d repeat%s (the best validation round was the last one): more "
                    "rounds may help (train.rounds = auto).\n", name, s.still_improving, s.repeats, pl);

@@ -27,7 +27,8 @@
  * Build: gcc -shared -fPIC $(pkg-config --cflags ompi-c) tests/tools/pmpi_sizes.c \
  *            -o build/tools/libpmpi_sizes.so $(pkg-config --libs ompi-c)
  * Use:   mpirun -np 5 -x LD_PRELOAD=$PWD/build/tools/libpmpi_sizes.so \
- *            -x FESF_PMPI_LOG=/tmp/sizes.log bin/fesf train ... */
+ *            -x FESF_PMPI_LOG=/tmp/sizes.log bin/fesf train ...
+ * (and -x FESF_PMPI_DUMP=DIR for the messages' bytes: see dump()). */
 #define _GNU_SOURCE
 #include <mpi.h>
 
@@ -126,13 +127,34 @@ static int has_coord(MPI_Comm comm)
     return r != MPI_UNDEFINED;
 }
 
+/* With $FESF_PMPI_DUMP (a folder): the bytes of each message of at least
+ * 16 bytes, one file each, CMD-rR-NNNNN-TYPE.bin (TYPE: the MPI type's
+ * name), the first 4096 messages of this rank: what the coordinator
+ * receives, for tests of its content (tests/e2e/secagg.sh). Contiguous
+ * predefined types only, as fesf sends. */
+static void dump(const void *buf, long long bytes, MPI_Datatype type)
+{
+    static int seq;
+    const char *dir = getenv("FESF_PMPI_DUMP");
+    if (!dir || !*dir || bytes < 16 || seq >= 4096 || !buf) return;
+    char name[MPI_MAX_OBJECT_NAME] = "unnamed", path[4096];
+    int len = 0;
+    PMPI_Type_get_name(type, name, &len);
+    snprintf(path, sizeof path, "%s/%s-r%d-%05d-%s.bin", dir, cmd, world_rank, seq++, len ? name : "unnamed");
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return perror("pmpi_sizes: FESF_PMPI_DUMP");
+    if (write(fd, buf, (size_t)bytes) != bytes) perror("pmpi_sizes: write");
+    close(fd);
+}
+
 /* Record one message of `count` elements of `type` if this rank is not 0. */
-static void note(int count, MPI_Datatype type)
+static void note(const void *buf, int count, MPI_Datatype type)
 {
     if (world_rank <= 0 || count < 0) return;
     int size = 0;
     PMPI_Type_size(type, &size);
     long long bytes = (long long)count * size;
+    dump(buf, bytes, type);
     if (bytes > max_bytes) max_bytes = bytes;
     total_bytes += bytes;
     calls++;
@@ -194,44 +216,44 @@ int MPI_Finalize(void)
 
 int MPI_Send(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm)
 {
-    if (TO(dest, comm)) note(count, type);
+    if (TO(dest, comm)) note(buf, count, type);
     return PMPI_Send(buf, count, type, dest, tag, comm);
 }
 
 int MPI_Ssend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm)
 {
-    if (TO(dest, comm)) note(count, type);
+    if (TO(dest, comm)) note(buf, count, type);
     return PMPI_Ssend(buf, count, type, dest, tag, comm);
 }
 
 int MPI_Bsend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm)
 {
-    if (TO(dest, comm)) note(count, type);
+    if (TO(dest, comm)) note(buf, count, type);
     return PMPI_Bsend(buf, count, type, dest, tag, comm);
 }
 
 int MPI_Rsend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm)
 {
-    if (TO(dest, comm)) note(count, type);
+    if (TO(dest, comm)) note(buf, count, type);
     return PMPI_Rsend(buf, count, type, dest, tag, comm);
 }
 
 int MPI_Isend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm, MPI_Request *req)
 {
-    if (TO(dest, comm)) note(count, type);
+    if (TO(dest, comm)) note(buf, count, type);
     return PMPI_Isend(buf, count, type, dest, tag, comm, req);
 }
 
 int MPI_Issend(const void *buf, int count, MPI_Datatype type, int dest, int tag, MPI_Comm comm, MPI_Request *req)
 {
-    if (TO(dest, comm)) note(count, type);
+    if (TO(dest, comm)) note(buf, count, type);
     return PMPI_Issend(buf, count, type, dest, tag, comm, req);
 }
 
 int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int dest, int sendtag, void *recvbuf,
                  int recvcount, MPI_Datatype recvtype, int source, int recvtag, MPI_Comm comm, MPI_Status *status)
 {
-    if (TO(dest, comm)) note(sendcount, sendtype);
+    if (TO(dest, comm)) note(sendbuf, sendcount, sendtype);
     return PMPI_Sendrecv(sendbuf, sendcount, sendtype, dest, sendtag, recvbuf, recvcount, recvtype, source, recvtag,
                          comm, status);
 }
@@ -240,55 +262,59 @@ int MPI_Sendrecv(const void *sendbuf, int sendcount, MPI_Datatype sendtype, int 
 
 int MPI_Reduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype type, MPI_Op op, int root, MPI_Comm comm)
 {
-    if (ROOTED(root, comm)) note(count, type);
+    if (ROOTED(root, comm)) note(sendbuf, count, type);
     return PMPI_Reduce(sendbuf, recvbuf, count, type, op, root, comm);
 }
 
 int MPI_Ireduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype type, MPI_Op op, int root, MPI_Comm comm,
                 MPI_Request *req)
 {
-    if (ROOTED(root, comm)) note(count, type);
+    if (ROOTED(root, comm)) note(sendbuf, count, type);
     return PMPI_Ireduce(sendbuf, recvbuf, count, type, op, root, comm, req);
 }
 
 int MPI_Allreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm)
 {
-    if (ALL(comm)) note(count, type);
+    if (ALL(comm)) note(sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf, count, type);
     return PMPI_Allreduce(sendbuf, recvbuf, count, type, op, comm);
 }
 
 int MPI_Iallreduce(const void *sendbuf, void *recvbuf, int count, MPI_Datatype type, MPI_Op op, MPI_Comm comm,
                    MPI_Request *req)
 {
-    if (ALL(comm)) note(count, type);
+    if (ALL(comm)) note(sendbuf == MPI_IN_PLACE ? recvbuf : sendbuf, count, type);
     return PMPI_Iallreduce(sendbuf, recvbuf, count, type, op, comm, req);
 }
 
 int MPI_Gather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
                MPI_Datatype recvtype, int root, MPI_Comm comm)
 {
-    if (ROOTED(root, comm)) note(sendcount, sendtype);
+    if (ROOTED(root, comm)) note(sendbuf, sendcount, sendtype);
     return PMPI_Gather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm);
 }
 
 int MPI_Igather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
                 MPI_Datatype recvtype, int root, MPI_Comm comm, MPI_Request *req)
 {
-    if (ROOTED(root, comm)) note(sendcount, sendtype);
+    if (ROOTED(root, comm)) note(sendbuf, sendcount, sendtype);
     return PMPI_Igather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, root, comm, req);
 }
 
 int MPI_Allgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
                   MPI_Datatype recvtype, MPI_Comm comm)
 {
-    if (ALL(comm)) note(sendbuf == MPI_IN_PLACE ? recvcount : sendcount, sendbuf == MPI_IN_PLACE ? recvtype : sendtype);
+    if (ALL(comm)) /* in place: this rank's part is inside recvbuf, not dumped */
+        note(sendbuf == MPI_IN_PLACE ? NULL : sendbuf, sendbuf == MPI_IN_PLACE ? recvcount : sendcount,
+             sendbuf == MPI_IN_PLACE ? recvtype : sendtype);
     return PMPI_Allgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm);
 }
 
 int MPI_Iallgather(const void *sendbuf, int sendcount, MPI_Datatype sendtype, void *recvbuf, int recvcount,
                    MPI_Datatype recvtype, MPI_Comm comm, MPI_Request *req)
 {
-    if (ALL(comm)) note(sendbuf == MPI_IN_PLACE ? recvcount : sendcount, sendbuf == MPI_IN_PLACE ? recvtype : sendtype);
+    if (ALL(comm)) /* in place: this rank's part is inside recvbuf, not dumped */
+        note(sendbuf == MPI_IN_PLACE ? NULL : sendbuf, sendbuf == MPI_IN_PLACE ? recvcount : sendcount,
+             sendbuf == MPI_IN_PLACE ? recvtype : sendtype);
     return PMPI_Iallgather(sendbuf, sendcount, sendtype, recvbuf, recvcount, recvtype, comm, req);
 }
 
@@ -306,12 +332,12 @@ static int my_bcast(int root, MPI_Comm comm)
 
 int MPI_Bcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm)
 {
-    if (my_bcast(root, comm)) note(count, type);
+    if (my_bcast(root, comm)) note(buf, count, type);
     return PMPI_Bcast(buf, count, type, root, comm);
 }
 
 int MPI_Ibcast(void *buf, int count, MPI_Datatype type, int root, MPI_Comm comm, MPI_Request *req)
 {
-    if (my_bcast(root, comm)) note(count, type);
+    if (my_bcast(root, comm)) note(buf, count, type);
     return PMPI_Ibcast(buf, count, type, root, comm, req);
 }
