@@ -49,8 +49,11 @@ enum { FESF_EXIT_STOPPED = 75 };
  * forever), every wait of this rank for the others (fesf_world_barrier,
  * the broadcasts, sums and agreements of fed.h) gives up after that long:
  * the barrier, the meeting point before each collective, is gathered at the
- * coordinator, which names the ranks that did not arrive ("timeout: ranks
- * 3 did not arrive within 20 s (run.timeout) in round 7"; the sites wait 5 s
+ * coordinator, which names the ranks that did not arrive and do not answer
+ * its roll call (a ping every site answers from any bounded wait: "timeout:
+ * rank 3 did not arrive within 20 s (run.timeout) in round 7 and does not
+ * answer"; after a collective's deadline, "rank 3 did not answer the
+ * coordinator within 2 s after a collective did not complete ..."); the sites wait 5 s
  * longer, so that it speaks first, and name the coordinator if it is the one
  * missing); the failing call returns -1 with that message, and the caller
  * ends the job (fesf_cli_fail: MPI_Abort, exit 1). fesf_world_set_phase

@@ -12,11 +12,24 @@
 
 /* Bounded waits (world.h): the timeout, where the job is, and the sites' grace. */
 #define SITE_GRACE 5.0
+#define ROLL_GRACE 2.0 /* the coordinator's roll call after a collective's timeout */
 #define MEET_TAG 7
+#define ROLL_TAG 8
 static struct {
     double timeout;
     char phase[96];
 } bound;
+
+/* The roll call: after a collective's deadline the coordinator asks every
+ * site on the meeting communicator whether it is there; a site answers from
+ * any bounded wait (its receive stays posted), so the one that does not
+ * answer is the one that stalled, wherever it stopped. */
+static struct {
+    MPI_Comm comm; /* the meeting communicator */
+    int site;      /* this rank answers (it is not the coordinator) */
+    MPI_Request req;
+    char ping;
+} roll = {MPI_COMM_NULL, 0, MPI_REQUEST_NULL, 0};
 
 static int meet(const fesf_world *w);
 static int finish(MPI_Request *req, int met);
@@ -43,6 +56,7 @@ int fesf_world_init(fesf_world *w, int *argc, char ***argv)
     MPI_Comm_set_errhandler(w->mpi->meet, MPI_ERRORS_RETURN);
     MPI_Comm_rank(w->mpi->comm, &w->rank);
     MPI_Comm_size(w->mpi->comm, &w->size);
+    roll.comm = w->mpi->meet, roll.site = w->rank > 0;
     char role[32];
     if (w->rank == 0) snprintf(role, sizeof role, "coord");
     else snprintf(role, sizeof role, "site %d", w->rank);
@@ -56,6 +70,11 @@ void fesf_world_finalize(fesf_world *w)
     MPI_Initialized(&up);
     MPI_Finalized(&down);
     if (!up || down) return;
+    if (roll.req != MPI_REQUEST_NULL) { /* the roll call's receive that no call came to */
+        MPI_Cancel(&roll.req);
+        MPI_Wait(&roll.req, MPI_STATUS_IGNORE);
+    }
+    roll.comm = MPI_COMM_NULL;
     if (w->mpi && w->mpi->comm != MPI_COMM_NULL) MPI_Comm_free(&w->mpi->comm);
     if (w->mpi && w->mpi->meet != MPI_COMM_NULL) MPI_Comm_free(&w->mpi->meet);
     free(w->mpi);
@@ -137,6 +156,21 @@ static const char *where(void)
     return buf;
 }
 
+/* A site in a bounded wait: answer the coordinator's roll call if it came,
+ * and keep a receive posted for the next. */
+static void answer_roll(void)
+{
+    static const char here = 1;
+    int came = 0;
+    if (!roll.site || roll.comm == MPI_COMM_NULL || bound.timeout <= 0) return;
+    if (roll.req != MPI_REQUEST_NULL && (MPI_Test(&roll.req, &came, MPI_STATUS_IGNORE) != MPI_SUCCESS || !came)) return;
+    if (came) {
+        MPI_Request r;
+        if (MPI_Isend(&here, 1, MPI_CHAR, 0, ROLL_TAG, roll.comm, &r) == MPI_SUCCESS) MPI_Request_free(&r);
+    }
+    if (MPI_Irecv(&roll.ping, 1, MPI_CHAR, 0, ROLL_TAG, roll.comm, &roll.req) != MPI_SUCCESS) roll.req = MPI_REQUEST_NULL;
+}
+
 /* Wait for n requests until `until` (0: forever): 0, 1 when it passed, -1 on an MPI error.
  * Spin briefly, then sleep 0.2 ms; after ~1 s (a long wait, e.g. the sites while the
  * coordinator trains the audit's attacker) sleep 2 ms; busy: never sleep. */
@@ -149,10 +183,44 @@ static int wait_all(int n, MPI_Request *reqs, double until, int busy)
         if (MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE) != MPI_SUCCESS) return fesf_error("MPI wait failed");
         if (done) break;
         ++polls;
+        if (!busy || polls % 256 == 0) answer_roll();
         if (!busy && polls > 50) nanosleep(polls > 5000 ? &long_nap : &nap, NULL);
         if (until > 0 && (!busy || polls % 1024 == 0) && now_s() > until) return 1;
     }
     return 0;
+}
+
+static void missing_ranks(int size, MPI_Request *reqs, char *buf, size_t len);
+
+/* The coordinator, after a collective's deadline: which sites answer a roll
+ * call within ROLL_GRACE s? 0 with the silent ones in `who` ("rank 3"), 1
+ * if every site answered, -1 on an MPI error. */
+static int roll_call(char *who, size_t len)
+{
+    int size = 1, n, rc = 0;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    n = size - 1;
+    MPI_Request *r = malloc(sizeof *r * 2 * (size_t)n);
+    static const char ping = 1;
+    char *got = malloc((size_t)n + 1);
+    if (!r || !got) return free(r), free(got), -1;
+    MPI_Comm c = roll.comm;
+    for (int i = 0; i < n; i++) r[i] = r[n + i] = MPI_REQUEST_NULL;
+    for (int i = 0; i < n && !rc; i++)
+        if (MPI_Irecv(&got[i], 1, MPI_CHAR, i + 1, ROLL_TAG, c, &r[i]) != MPI_SUCCESS ||
+            MPI_Isend(&ping, 1, MPI_CHAR, i + 1, ROLL_TAG, c, &r[n + i]) != MPI_SUCCESS)
+            rc = -1;
+    if (!rc) {
+        int late = wait_all(n, r, now_s() + ROLL_GRACE, 0);
+        rc = late > 0 ? 0 : late < 0 ? -1 : 1;
+    }
+    if (!rc) missing_ranks(size, r, who, len);
+    for (int i = 0; i < n; i++) { /* the silent ranks' receives (cancelled: `got` is freed) and sends */
+        if (r[i] != MPI_REQUEST_NULL) MPI_Cancel(&r[i]), MPI_Wait(&r[i], MPI_STATUS_IGNORE);
+        if (r[n + i] != MPI_REQUEST_NULL) MPI_Request_free(&r[n + i]);
+    }
+    free(r), free(got);
+    return rc;
 }
 
 static int wait_one(MPI_Request *req, int busy)
@@ -160,6 +228,14 @@ static int wait_one(MPI_Request *req, int busy)
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     int rc = wait_all(1, req, deadline(rank), busy);
+    char who[300];
+    int called = rc > 0 && rank == 0 ? roll_call(who, sizeof who) : -1;
+    if (called == 0)
+        return fesf_error("timeout: %s did not answer the coordinator within %g s after a collective did not "
+                          "complete within %g s (run.timeout)%s", who, ROLL_GRACE, bound.timeout, where());
+    if (called == 1)
+        return fesf_error("timeout: a collective did not complete within %g s (run.timeout)%s, though every rank "
+                          "answers: the transfer is slow (raise run.timeout)", bound.timeout, where());
     if (rc > 0)
         return fesf_error("timeout: the ranks did not all take part in a collective within %g s (run.timeout%s)%s",
                           bound.timeout + (rank ? SITE_GRACE : 0), rank ? " + 5 s" : "", where());
@@ -266,10 +342,14 @@ static int gathered_barrier(const fesf_world *w)
     for (int i = 0; i < n && !rc; i++)
         if (MPI_Irecv(&toks[i], 1, MPI_CHAR, i + 1, MEET_TAG, c, &r[i]) != MPI_SUCCESS) rc = fesf_error("MPI_Irecv failed");
     if (!rc) rc = wait_all(n, r, until, 0);
-    if (rc > 0) {
-        char who[300];
+    if (rc > 0) { /* a rank that waits on a transfer with a stalled one does not arrive either, but answers */
+        char who[300], silent[300];
         missing_ranks(w->size, r, who, sizeof who);
-        rc = fesf_error("timeout: %s did not arrive within %g s (run.timeout)%s", who, bound.timeout, where());
+        if (roll_call(silent, sizeof silent) == 0)
+            rc = fesf_error("timeout: %s did not arrive within %g s (run.timeout)%s and %s not answer", silent,
+                            bound.timeout, where(), strchr(silent, ',') ? "do" : "does");
+        else
+            rc = fesf_error("timeout: %s did not arrive within %g s (run.timeout)%s", who, bound.timeout, where());
     }
     for (int i = 0; i < n && !rc; i++)
         if (MPI_Isend(&go, 1, MPI_CHAR, i + 1, MEET_TAG, c, &r[i]) != MPI_SUCCESS) rc = fesf_error("MPI_Isend failed");
