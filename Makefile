@@ -21,6 +21,15 @@ LDFLAGS := -fsanitize=address,undefined
 export ASAN_OPTIONS := detect_leaks=0:verify_asan_link_order=0
 export UBSAN_OPTIONS := print_stacktrace=1:halt_on_error=1
 endif
+# FUZZ=1: the library and the fuzz harnesses built with clang for libFuzzer, with
+# AddressSanitizer and UndefinedBehaviorSanitizer, in build-fuzz/ (make fuzz: tests/fuzz/run.sh)
+ifneq ($(FUZZ),)
+BUILD := build-fuzz
+BIN := build-fuzz/fesf
+CC := clang
+CFLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+LDFLAGS := -fsanitize=address,undefined
+endif
 BUILD ?= build
 PKGS := ompi-c hdf5-openmpi fftw3f openblas inih libzip libpng cairo libsodium
 TEST_PKGS := cmocka
@@ -51,9 +60,13 @@ BIN ?= bin/fesf
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(filter-out tests/tools/pmpi_sizes.c tests/tools/open_probe.c,$(wildcard tests/tools/*.c))
-TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(BUILD)/tools/libpmpi_sizes.so $(BUILD)/tools/libopen_probe.so
+FUZZ_NAMES := ini npz shard
+# each harness also as a plain replayer of files (tests/fuzz/replay.c): make check runs the
+# seeds and every crash's regression input through them (tests/e2e/fuzz_regress.sh)
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%) $(BUILD)/tools/libpmpi_sizes.so $(BUILD)/tools/libopen_probe.so \
+	$(FUZZ_NAMES:%=$(BUILD)/tools/replay_%)
 
-.PHONY: all deps check unit demo bench asan install clean help check-slurm
+.PHONY: all deps check unit demo bench asan install clean help check-slurm fuzz fuzz-bins
 all: $(BIN)
 
 $(BUILD)/%.o: %.c
@@ -76,6 +89,18 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 $(BUILD)/tools/%: tests/tools/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+$(BUILD)/tools/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ tests/fuzz/replay.c $< $(LIB) $(LDLIBS)
+
+# libFuzzer harnesses (FUZZ=1 builds them with clang): make fuzz builds and runs them
+fuzz-bins: $(FUZZ_NAMES:%=$(BUILD)/fuzz/fuzz_%)
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fsanitize=fuzzer -o $@ $< $(LIB) $(LDLIBS)
+fuzz:
+	@sh tests/fuzz/run.sh
 
 # PMPI probe that tests/e2e/mpi.sh and privacy_mpi.sh preload into mpirun'd ranks (a shared library, no libfesf)
 $(BUILD)/tools/libpmpi_sizes.so: tests/tools/pmpi_sizes.c
