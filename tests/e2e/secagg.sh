@@ -67,3 +67,9 @@ n=$(grep -c "needs at least 2 site ranks" "$TMP/e")
     || { nok "one site rank (exit $rc, $n lines)"; sed 's/^/#   /' "$TMP/e"; }
 expect_fail "one process refused" 'train.secure_agg needs at least 2 site ranks' \
     "$FESF" train -q $T --set train.secure_agg=true
+# fesf run: the IQEM GAN's rounds and both trainings under it, named in the run's report
+check "fesf run with train.secure_agg, mpirun -np 4" mpirun --oversubscribe -np 4 "$FESF" run configs/demo.ini -q \
+    --set data.size=28 --set data.count=200 --set iqem.epochs=1 --set audit.enabled=false --set run.baseline_plain=false \
+    --set train.rounds=3 --set train.secure_agg=true --set run.out="$TMP/fullrun"
+n=$(grep -c "secure aggregation, the coordinator saw only the sums" "$TMP/fullrun/report.md")
+[ "$n" -eq 2 ] && ok "the run's report.md: secure aggregation for both trainings" || nok "run report: $n lines"
