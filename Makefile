@@ -118,7 +118,7 @@ deps:
 unit: $(UNIT_BIN)
 
 check: $(BIN) $(UNIT_BIN) $(TOOL_BIN)
-	@BUILD=$(BUILD) FESF=$(abspath $(BIN)) sh tests/run.sh
+	@BUILD=$(BUILD) FESF=$(abspath $(BIN)) SAN_SUBSET=$(if $(SAN),,1) sh tests/run.sh
 
 # The SLURM job scripts on a one-node SLURM cluster started on localhost (root; installs
 # slurm-wlm and munge first; starts and stops its own daemons): tests/slurm/check-slurm.sh
