@@ -56,7 +56,9 @@ int fesf_secagg_finish_f32(fesf_secagg *sa, float *out);
  * 0 or -1. */
 int fesf_secagg_sum_f64(fesf_secagg *sa, double *buf, size_t n);
 
-/* Sums done so far (each uses a fresh keystream nonce). */
-uint64_t fesf_secagg_sums(const fesf_secagg *sa);
+/* The pooled sum every stage uses for counts and moments: masked through
+ * sa (fesf_secagg_sum_f64), or with sa NULL in the clear
+ * (fesf_fed_sum_to_coord_f64). Collective; 0 or -1. */
+int fesf_secagg_pool_f64(fesf_secagg *sa, const fesf_world *w, double *buf, size_t n);
 
 #endif

@@ -16,34 +16,24 @@ static double round_total(const fesf_fed_round_args *a)
     return total;
 }
 
-/* Under secure aggregation each site's weighted contribution is built in
- * the scratch buffer and quantised on its own (secagg.h). */
-static int secure_round(const fesf_world *w, const fesf_fed_round_args *a, double total)
-{
-    float *one = fesf_secagg_scratch(a->secagg);
-    fesf_secagg_begin(a->secagg, a->n_acc);
-    for (int id = 1, i = 0; id <= a->n_sites; id++) {
-        if (!fesf_world_owns_shard(w, id)) continue;
-        if (!a->part || a->part[id - 1]) {
-            memset(one, 0, sizeof(float) * a->n_acc);
-            a->add(a->ctx, i, (float)(a->site_n[id - 1] / total), one);
-            fesf_secagg_add_f32(a->secagg, one);
-        }
-        i++;
-    }
-    return fesf_secagg_finish_f32(a->secagg, a->acc);
-}
-
+/* Each site of this rank that takes part adds weight * its contribution:
+ * into acc directly, or under secure aggregation into a zeroed buffer of
+ * its own that is quantised alone (secagg.h). */
 int fesf_fed_round(const fesf_world *w, const fesf_fed_round_args *a)
 {
     if (fesf_fed_bcast_f32(w, a->state, a->n_state)) return -1;
     double total = round_total(a); /* known to every rank */
-    if (a->secagg) return secure_round(w, a, total);
-    memset(a->acc, 0, sizeof(float) * a->n_acc);
+    float *dst = a->secagg ? fesf_secagg_scratch(a->secagg) : a->acc;
+    if (a->secagg) fesf_secagg_begin(a->secagg, a->n_acc);
+    else memset(a->acc, 0, sizeof(float) * a->n_acc);
     for (int id = 1, i = 0; id <= a->n_sites; id++) {
         if (!fesf_world_owns_shard(w, id)) continue;
-        if (!a->part || a->part[id - 1]) a->add(a->ctx, i, (float)(a->site_n[id - 1] / total), a->acc);
+        if (!a->part || a->part[id - 1]) {
+            if (a->secagg) memset(dst, 0, sizeof(float) * a->n_acc);
+            a->add(a->ctx, i, (float)(a->site_n[id - 1] / total), dst);
+            if (a->secagg) fesf_secagg_add_f32(a->secagg, dst);
+        }
         i++;
     }
-    return fesf_fed_sum_to_coord(w, a->acc, a->n_acc);
+    return a->secagg ? fesf_secagg_finish_f32(a->secagg, a->acc) : fesf_fed_sum_to_coord(w, a->acc, a->n_acc);
 }

@@ -209,4 +209,7 @@ int fesf_secagg_sum_f64(fesf_secagg *sa, double *buf, size_t n)
     return 0;
 }
 
-uint64_t fesf_secagg_sums(const fesf_secagg *sa) { return sa->sums; }
+int fesf_secagg_pool_f64(fesf_secagg *sa, const fesf_world *w, double *buf, size_t n)
+{
+    return sa ? fesf_secagg_sum_f64(sa, buf, n) : fesf_fed_sum_to_coord_f64(w, buf, n);
+}

@@ -247,7 +247,8 @@ static int class_weights(trainer *t)
             int32_t y = t->sites[i].y[SPLIT_TRAIN][j];
             if (y >= 0 && y < k) counts[y] += 1;
         }
-    int rc = fesf_train_pooled_sum(t, counts, (size_t)k) || fesf_world_bcast(t->w, counts, sizeof(double) * (size_t)k, 0);
+    int rc = fesf_secagg_pool_f64(t->sa, t->w, counts, (size_t)k) ||
+             fesf_world_bcast(t->w, counts, sizeof(double) * (size_t)k, 0);
     if (!rc) {
         int empty = fesf_balanced_weights(counts, k, t->class_w);
         if (t->w->rank == 0) {
@@ -292,8 +293,8 @@ static int load_sites(trainer *t, int64_t *most)
     }
     /* every rank learns every site's training count (fixed-size statistics, in the clear: they weight the sums) */
     if (fesf_fed_share_sum_f64(t->w, t->site_n, (size_t)t->n_sites)) return -1;
-    if (cfg->train.secure_agg && fesf_secagg_create(&t->sa, t->w, (size_t)(t->shape.k > 2 * MAX_CHANNELS + 1 ? t->shape.k : 2 * MAX_CHANNELS + 1)))
-        return -1;
+    size_t pooled = (size_t)(t->shape.k > 2 * MAX_CHANNELS + 1 ? t->shape.k : 2 * MAX_CHANNELS + 1); /* counts, moments */
+    if (cfg->train.secure_agg && fesf_secagg_create(&t->sa, t->w, pooled)) return -1;
     if (class_weights(t)) return -1;
     return fesf_train_normalise(t);
 }

@@ -94,11 +94,6 @@ static void normalise_images(trainer *t)
 
 /* Per-channel mean and std over all sites' training images, from reduced sums
  * (train.normalise = pooled), or each image by its own (image). */
-int fesf_train_pooled_sum(trainer *t, double *buf, size_t n)
-{
-    return t->sa ? fesf_secagg_sum_f64(t->sa, buf, n) : fesf_fed_sum_to_coord_f64(t->w, buf, n);
-}
-
 int fesf_train_normalise(trainer *t)
 {
     if (t->cfg->train.normalise == FESF_NORM_IMAGE) {
@@ -118,7 +113,7 @@ int fesf_train_normalise(trainer *t)
             }
         sums[2 * c] += (double)s->n[SPLIT_TRAIN] * hw;
     }
-    if (fesf_train_pooled_sum(t, sums, (size_t)(2 * c + 1))) return -1;
+    if (fesf_secagg_pool_f64(t->sa, t->w, sums, (size_t)(2 * c + 1))) return -1;
     float ms[2 * MAX_CHANNELS];
     for (int ch = 0; ch < c; ch++) {
         double mean = sums[ch] / sums[2 * c], var = sums[c + ch] / sums[2 * c] - mean * mean;

@@ -117,9 +117,6 @@ static inline size_t opt_floats(const trainer *t) { return t->np * (size_t)fesf_
 int fesf_train_read_shape(const char *dir, const char *group, data_shape *s);
 int fesf_train_load_site(trainer *t, site_data *s);
 int fesf_train_normalise(trainer *t);
-/* Sum n doubles of every rank into rank 0's buf: masked under
- * train.secure_agg (t->sa), else in the clear. Collective; 0 or -1. */
-int fesf_train_pooled_sum(trainer *t, double *buf, size_t n);
 
 
 /* train_ckpt.c: ckpt-RRRR.h5 after `done` rounds of `repeat` (the global

@@ -45,9 +45,6 @@ static void report_row(const trainer *t, FILE *md, FILE *tsv, const repeat_resul
     fputc('\n', md), fputc('\n', tsv);
 }
 
-/* summary.tsv's flags line (a comment to older readers): the repeats, the
- * classes, how many repeats were still improving or near chance, the
- * fewest and most rounds trained. */
 /* report.md's secure aggregation section and summary.tsv's "# secure_agg" line:
  * what the coordinator saw, masked or in the clear. */
 static void secagg_report(const trainer *t, FILE *md, FILE *tsv)
@@ -71,6 +68,9 @@ static void secagg_report(const trainer *t, FILE *md, FILE *tsv)
             t->w->size - 1);
 }
 
+/* summary.tsv's flags line (a comment to older readers): the repeats, the
+ * classes, how many repeats were still improving or near chance, the
+ * fewest and most rounds trained. */
 static void summary_flags(const trainer *t, FILE *tsv, const repeat_result *res, int n)
 {
     int still = 0, chance = 0, lo = 0, hi = 0;

@@ -446,12 +446,6 @@ static int setup(enhancer *e)
     return 0;
 }
 
-/* Sum n doubles of every rank into rank 0's buf: masked under train.secure_agg. */
-static int pooled_sum(enhancer *e, double *buf, size_t n)
-{
-    return e->sa ? fesf_secagg_sum_f64(e->sa, buf, n) : fesf_fed_sum_to_coord_f64(e->w, buf, n);
-}
-
 static void enhancer_free(enhancer *e)
 {
     for (int i = 0; e->sites && i < e->n_mine; i++) free(e->sites[i].x);
@@ -539,7 +533,8 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
         }
     }
     /* Frechet distances of synthetic and surrogate features to the host pool's (summed statistics) */
-    if (pooled_sum(&e, fstats, 2 * L) || pooled_sum(&e, e.qsum, 1 + FESF_IQEM_QUALITY_N)) goto done;
+    if (fesf_secagg_pool_f64(e.sa, w, fstats, 2 * L) || fesf_secagg_pool_f64(e.sa, w, e.qsum, 1 + FESF_IQEM_QUALITY_N))
+        goto done;
     if (w->rank == 0 && write_quality(&e)) goto done;
     if (w->rank == 0 && frechet_report(&e, fstats, rounds, text, load == NULL && !local)) goto done;
     if (fesf_world_barrier(w)) goto done;
