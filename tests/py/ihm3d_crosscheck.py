@@ -12,7 +12,7 @@ Cases: real AdrenalMNIST3D volumes (28^3 and 64^3), alpha/beta corners,
 both masks, odd and even random shapes, RGB. Properties: beta = 0 gives the
 host; a point-reflected volume (x(-n)) gives the same surrogate (the privacy
 invariant: only |F(x)| enters); the DC of the output. Prints TAP.
-The distributed plan (src/ihm/ihm3d_dist.c, through build/tools/ihm3d_dist
+The distributed plan (src/fed/ihm3d_dist.c, through build/tools/ihm3d_dist
 under mpirun) against the serial one for 1, 2, 3 and 4 ranks, uneven and
 empty slabs included.
 usage: ihm3d_crosscheck.py TOOL [DATASETS_DIR [DIST_TOOL]]"""

@@ -1,7 +1,9 @@
-/* IHM for volumes distributed over a communicator (see fesf/ihm3d.h): the
- * only MPI in src/ihm, because FFTW's MPI interface takes the communicator
- * (tests/walls.sh allows this file). Slabs of D in real space; the spectrum
- * transposed, [local H][D][W/2 + 1], in frequency space. */
+/* IHM for volumes distributed over a communicator (see fesf/ihm3d.h). It
+ * lives with the MPI code of src/fed because FFTW's MPI interface takes an
+ * MPI_Comm and this file reduces over it; it is the only FFTW outside
+ * src/ihm (tests/walls.sh allows it), and it shares the per-bin arithmetic
+ * of the serial 3-D IHM (src/ihm/ihm3d_internal.h). Slabs of D in real
+ * space; the spectrum transposed, [local H][D][W/2 + 1], in frequency space. */
 #include "fesf/ihm3d.h"
 
 #include <complex.h>
@@ -13,7 +15,7 @@
 
 #include "fesf/config.h"
 #include "fesf/error.h"
-#include "ihm3d_internal.h"
+#include "../ihm/ihm3d_internal.h"
 
 struct fesf_ihm3d_dist {
     MPI_Comm comm;
