@@ -32,6 +32,8 @@ typedef struct {
     int c, h, w;             /* channels (1 or 3), height, width */
     fesf_dtype dtype;        /* U8 in [0,255] or F32 in [0,1] (readers reject
                               * float images outside [0,1] or NaN) */
+    int pool;                /* 1: the dataset came as one labelled pool,
+                              * delivered as train (val, test absent) */
 } fesf_source_info;
 
 typedef struct fesf_source fesf_source;

@@ -1,5 +1,7 @@
 /* MedMNIST-style .npz reader: a zip (usually DEFLATE) of .npy members
- * {train,val,test}_{images,labels}.npy, read through libzip.
+ * {train,val,test}_{images,labels}.npy, read through libzip. An archive
+ * without train_images.npy may be one labelled pool (images.npy +
+ * labels.npy, or a single split such as test_*): see locate_pool.
  *
  * Labels are read whole (they are small). Images are streamed: each split
  * keeps one open zip_file_t and the index of the next image it delivers;
@@ -172,20 +174,18 @@ static int check_member_size(npz_source *ns, const npy_member *m)
     return 0;
 }
 
-/* Find both members of split s and read their headers. */
-static int locate_split(npz_source *ns, int s)
+/* Find both members of a split ("train", "val", "test"; "" for the pool's
+ * bare images.npy / labels.npy) into sp and read their headers. */
+static int locate_members(npz_source *ns, npz_split *sp, const char *split)
 {
-    npz_split *sp = &ns->sp[s];
     static const char *const kind[2] = {"images", "labels"};
     char name[2][48];
     for (int k = 0; k < 2; k++) {
         npy_member *m = &sp->m[k];
-        snprintf(m->a.name, sizeof m->a.name, "%s_%s", fesf_split_names[s], kind[k]);
+        snprintf(m->a.name, sizeof m->a.name, "%s%s%s", split, split[0] ? "_" : "", kind[k]);
         snprintf(name[k], sizeof name[k], "%s.npy", m->a.name);
         m->index = k == LABELS && ns->images_only ? -1 : zip_name_locate(ns->za, name[k], 0);
     }
-    if (s == FESF_SPLIT_TRAIN && sp->m[IMAGES].index < 0)
-        return fesf_error("'%s': no '%s' member (expected a MedMNIST-style .npz)", ns->path, name[0]);
     if (!ns->images_only && (sp->m[IMAGES].index < 0) != (sp->m[LABELS].index < 0)) {
         int have = sp->m[IMAGES].index < 0;
         return fesf_error("'%s': has '%s' but no '%s' member", ns->path, name[have], name[!have]);
@@ -198,17 +198,48 @@ static int locate_split(npz_source *ns, int s)
     return 0;
 }
 
+/* An archive without train_images is one labelled pool when it holds
+ * images.npy (+ labels.npy) or exactly one other split: that pool is
+ * delivered as the train split, and `fesf prepare` carves test and val from
+ * it (data.test_fraction, data.val_fraction). */
+static int locate_pool(npz_source *ns)
+{
+    npz_split *train = &ns->sp[FESF_SPLIT_TRAIN];
+    if (locate_members(ns, train, "") != 0)
+        return -1;
+    int other = -1, n_other = 0;
+    for (int s = FESF_SPLIT_VAL; s < FESF_NSPLITS; s++)
+        if (ns->sp[s].m[IMAGES].index >= 0) other = s, n_other++;
+    if (train->m[IMAGES].index >= 0) {
+        if (n_other)
+            return fesf_error("'%s': has 'images.npy' and '%s_images.npy' but no 'train_images.npy' member "
+                              "(a pool or MedMNIST splits, not both)", ns->path, fesf_split_names[other]);
+    } else if (n_other == 1) {
+        *train = ns->sp[other];
+        memset(&ns->sp[other], 0, sizeof ns->sp[other]);
+        ns->sp[other].m[IMAGES].index = ns->sp[other].m[LABELS].index = -1;
+    } else {
+        return fesf_error("'%s': no 'train_images.npy' member (expected a MedMNIST-style .npz, or one labelled "
+                          "pool: 'images.npy' or a single split)", ns->path);
+    }
+    ns->base.info.pool = 1;
+    return 0;
+}
+
 /* Headers of every split; all must agree on C, H, W and dtype. */
 static int check_splits(npz_source *ns)
 {
     fesf_source_info *info = &ns->base.info;
     const npy_member *first = NULL;
+    for (int s = 0; s < FESF_NSPLITS; s++)
+        if (locate_members(ns, &ns->sp[s], fesf_split_names[s]) != 0)
+            return -1;
+    if (ns->sp[FESF_SPLIT_TRAIN].m[IMAGES].index < 0 && locate_pool(ns) != 0)
+        return -1;
     for (int s = 0; s < FESF_NSPLITS; s++) {
         npz_split *sp = &ns->sp[s];
         fesf_dtype dt = FESF_U8;
         int c = 0, h = 0, w = 0;
-        if (locate_split(ns, s) != 0)
-            return -1;
         if (sp->m[IMAGES].index < 0)
             continue;
         npy_member *im = &sp->m[IMAGES], *lb = &sp->m[LABELS];
@@ -229,7 +260,7 @@ static int check_splits(npz_source *ns)
         info->n[s] = sp->n;
     }
     if (ns->sp[FESF_SPLIT_TRAIN].n == 0)
-        return fesf_error("'%s': member 'train_images' holds no images", ns->path);
+        return fesf_error("'%s': member '%s' holds no images", ns->path, ns->sp[FESF_SPLIT_TRAIN].m[IMAGES].a.name);
     return 0;
 }
 

@@ -498,6 +498,10 @@ int fesf_prepare(const fesf_config *cfg, int site)
               (long long)total(&p), (long long)p.src->info.n[0], (long long)p.src->info.n[1],
               (long long)p.src->info.n[2], p.src->info.c, p.src->info.h, p.src->info.w,
               p.src->info.dtype == FESF_U8 ? "uint8" : "float32");
+    if (p.src->info.pool)
+        fesf_info("the source is one labelled pool: each site's test (data.test_fraction = %g) and val "
+                  "(data.val_fraction = %g) splits are carved from its share", cfg->data.test_fraction,
+                  cfg->data.val_fraction);
     if (cfg->data.hosts[0] && fesf_hosts_set_open(&p.hset, cfg->data.hosts, &p.src->info, p.src->desc)) goto done;
     if (read_labels(&p) || class_names(&p) || plan(&p, site) || tabulate(&p) || prep_alloc(&p)) goto done;
     print_table(&p);

@@ -196,6 +196,41 @@ if [ -f "$PNEUMONIA" ]; then
         --set data.public=val --set run.out="$TMP/pmv"
     check "public = val: shards + hosts = NumPy's npz, counts = README" \
         $PY tests/py/check_shards.py --run "$TMP/pmv" --npz "$PNEUMONIA" --readme "$DATA/README.md"
+    # one labelled pool: PneumoniaMNIST's test split alone, as test_* and as images/labels
+    $PY - "$PNEUMONIA" "$TMP/pool_test.npz" "$TMP/pool_bare.npz" <<'PYEOF' || nok "write pool npz files"
+import sys, numpy as np
+z = np.load(sys.argv[1])
+np.savez_compressed(sys.argv[2], test_images=z["test_images"], test_labels=z["test_labels"])
+np.savez_compressed(sys.argv[3], images=z["test_images"], labels=z["test_labels"])
+PYEOF
+    check "a pool .npz (test_* only): prepare carves test and val per site" sh -c \
+        "'$FESF' prepare --set data.source=npz:$TMP/pool_test.npz --set run.out=$TMP/pool1 2>&1 | grep 'one labelled pool' >/dev/null"
+    check "a pool .npz (images.npy + labels.npy)" "$FESF" prepare -q --set data.source="npz:$TMP/pool_bare.npz" \
+        --set run.out="$TMP/pool2"
+    $PY - "$TMP/pool1" "$TMP/pool2" "$TMP/pool_test.npz" <<'PYEOF' >"$TMP/pool.out" 2>&1 \
+        && ok "pool: every image in exactly one site split or the hosts, both layouts alike, $(cat "$TMP/pool.out")" \
+        || { nok "pool split"; sed 's/^/#   /' "$TMP/pool.out"; }
+import sys, glob, os, h5py, numpy as np
+from collections import Counter
+r1, r2, src = sys.argv[1:4]
+z = np.load(src)
+want = Counter(im.tobytes() for im in z["test_images"])
+got, frac = Counter(), []
+for f in sorted(glob.glob(os.path.join(r1, "site-*.h5"))):
+    g = h5py.File(f)["plain"]
+    n = {s: len(g[f"{s}/labels"]) for s in ("train", "val", "test")}
+    assert min(n.values()) > 0, (f, n)
+    frac.append(n["test"] / sum(n.values()))
+    for s in n:
+        got.update(im.tobytes() for im in g[f"{s}/images"][:])
+        f2 = h5py.File(f.replace(r1, r2))["plain"]
+        assert np.array_equal(g[f"{s}/images"][:], f2[f"{s}/images"][:]), (f, s)
+hosts = h5py.File(os.path.join(r1, "hosts.h5"))["images"][:]  # float32 in [0,1]
+got.update(np.rint(im * 255).astype(np.uint8).tobytes() for im in hosts)
+assert got == want, "the pool's images are not dealt exactly once"
+assert all(0.15 < x < 0.25 for x in frac), frac
+print("test fractions " + " ".join(f"{x:.3f}" for x in frac))
+PYEOF
 else
     skip "PneumoniaMNIST shards" "$PNEUMONIA is absent"
     skip "PneumoniaMNIST cross-check" "$PNEUMONIA is absent"

@@ -486,6 +486,70 @@ static void test_missing_members(void **state)
     expect_open_fails(path, "no 'test_images.npy' member");
 }
 
+/* One labelled pool (images.npy + labels.npy, or a single non-train split)
+ * is delivered as the train split with info.pool set; a pool beside
+ * MedMNIST splits, or several splits without train, is refused. */
+static void expect_pool(const char *path, int64_t n, const uint8_t *img, const uint8_t *lab)
+{
+    fesf_source *s = NULL;
+    assert_int_equal(fesf_npz_open(&s, path), 0);
+    assert_int_equal(s->info.pool, 1);
+    assert_int_equal(s->info.n[FESF_SPLIT_TRAIN], n);
+    assert_int_equal(s->info.n[FESF_SPLIT_VAL], 0);
+    assert_int_equal(s->info.n[FESF_SPLIT_TEST], 0);
+    uint8_t out[3 * 4];
+    int32_t l[3];
+    assert_int_equal(s->read_images(s, FESF_SPLIT_TRAIN, 0, n, out), 0);
+    assert_memory_equal(out, img, (size_t)n * 4);
+    assert_int_equal(s->read_labels(s, FESF_SPLIT_TRAIN, l), 0);
+    for (int i = 0; i < n; i++) assert_int_equal(l[i], lab[i]);
+    assert_int_equal(s->read_images(s, FESF_SPLIT_TEST, 0, 1, out), -1);
+    fesf_source_close(s);
+}
+
+static void test_pool(void **state)
+{
+    FX(path, "pool.npz");
+    uint8_t img[3 * 2 * 2], lab[3] = {1, 0, 1};
+    for (int i = 0; i < (int)sizeof img; i++) img[i] = (uint8_t)(i * 11);
+    npz_spec z = {0};
+    add_npy(&z, "images.npy", "|u1", "(3, 2, 2)", img, sizeof img);
+    add_npy(&z, "labels.npy", "|u1", "(3,)", lab, sizeof lab);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    expect_pool(path, 3, img, lab);
+
+    add_npy(&z, "test_images.npy", "|u1", "(3, 2, 2)", img, sizeof img);
+    add_npy(&z, "test_labels.npy", "|u1", "(3,)", lab, sizeof lab);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    expect_pool(path, 3, img, lab);
+
+    add_npy(&z, "val_images.npy", "|u1", "(3, 2, 2)", img, sizeof img);
+    add_npy(&z, "val_labels.npy", "|u1", "(3,)", lab, sizeof lab);
+    add_npy(&z, "test_images.npy", "|u1", "(3, 2, 2)", img, sizeof img);
+    add_npy(&z, "test_labels.npy", "|u1", "(3,)", lab, sizeof lab);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    expect_open_fails(path, "no 'train_images.npy' member");
+
+    add_npy(&z, "images.npy", "|u1", "(3, 2, 2)", img, sizeof img);
+    add_npy(&z, "labels.npy", "|u1", "(3,)", lab, sizeof lab);
+    add_npy(&z, "test_images.npy", "|u1", "(3, 2, 2)", img, sizeof img);
+    add_npy(&z, "test_labels.npy", "|u1", "(3,)", lab, sizeof lab);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    expect_open_fails(path, "not both");
+
+    add_npy(&z, "images.npy", "|u1", "(3, 2, 2)", img, sizeof img);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    expect_open_fails(path, "no 'labels.npy' member");
+
+    add_npy(&z, "train_images.npy", "|u1", "(3, 2, 2)", img, sizeof img);
+    add_npy(&z, "train_labels.npy", "|u1", "(3,)", lab, sizeof lab);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    fesf_source *s = NULL;
+    assert_int_equal(fesf_npz_open(&s, path), 0);
+    assert_int_equal(s->info.pool, 0);
+    fesf_source_close(s);
+}
+
 /* Images only (a public host set): no label member is needed, and one that
  * is there is not looked at; read_labels then fails. */
 static void test_images_only(void **state)
@@ -756,6 +820,7 @@ int main(void)
         cmocka_unit_test(test_split_mismatch),
         cmocka_unit_test(test_float_out_of_range),
         cmocka_unit_test(test_pneumoniamnist),
+        cmocka_unit_test(test_pool),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
