@@ -88,5 +88,6 @@ int fesf_cmd_train(int argc, char **argv);
 int fesf_cmd_enhance(int argc, char **argv);
 int fesf_cmd_run(int argc, char **argv);
 int fesf_cmd_audit(int argc, char **argv);
+int fesf_cmd_predict(int argc, char **argv);
 
 #endif

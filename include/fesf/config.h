@@ -106,6 +106,12 @@ int fesf_config_load(fesf_config *cfg, const char *path);
  * names the kind of file ("config"). 0 or -1. */
 typedef int (*fesf_ini_fn)(void *user, const char *section, const char *name, const char *value);
 int fesf_ini_parse(const char *path, const char *what, fesf_ini_fn fn, void *user);
+/* The same over INI text in memory; `name` stands for the file in messages. */
+int fesf_ini_parse_text(const char *text, const char *name, const char *what, fesf_ini_fn fn, void *user);
+
+/* Apply the keys of INI text (e.g. the config a model.h5 records) on top
+ * of cfg; `name` names its origin in messages. 0 or -1. */
+int fesf_config_load_text(fesf_config *cfg, const char *text, const char *name);
 
 /* Apply one override "section.key=value" (as given to --set). 0 or -1. */
 int fesf_config_set(fesf_config *cfg, const char *assignment);

@@ -16,6 +16,7 @@
 #ifndef FESF_DATASET_H
 #define FESF_DATASET_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 enum { FESF_SPLIT_TRAIN = 0, FESF_SPLIT_VAL = 1, FESF_SPLIT_TEST = 2, FESF_NSPLITS = 3 };
@@ -34,6 +35,7 @@ typedef struct {
                               * float images outside [0,1] or NaN) */
     int pool;                /* 1: the dataset came as one labelled pool,
                               * delivered as train (val, test absent) */
+    int unlabelled;          /* 1: images only (read_labels fails or gives 0s) */
 } fesf_source_info;
 
 typedef struct fesf_source fesf_source;
@@ -46,6 +48,9 @@ struct fesf_source {
      * of info.dtype, NCHW); 0 or -1 */
     int (*read_images)(fesf_source *s, int split, int64_t start, int64_t count, void *buf);
     void (*close)(fesf_source *s); /* frees everything, including s */
+    /* optional (NULL: none): a name for image i of split, e.g. its file
+     * ("DIR/a.png") or "PATH:test_images[7]"; 0 or -1 */
+    int (*item_name)(fesf_source *s, int split, int64_t i, char *buf, size_t size);
 };
 
 /* Parameters of the phantom generator (used for spec "phantom"). */
@@ -67,5 +72,7 @@ int fesf_pngdir_open(fesf_source **out, const char *dir, const char *csv);
  * file name, as the train split. */
 int fesf_npz_open_images(fesf_source **out, const char *path);
 int fesf_pngdir_open_folder(fesf_source **out, const char *dir);
+/* PNG files given one by one (images only, in the order given) as train. */
+int fesf_pngdir_open_files(fesf_source **out, const char *const *paths, int n);
 
 #endif

@@ -69,6 +69,13 @@ void fesf_instancenorm_backward(int n, int c, int hw, const float *x, const floa
 
 /* ---- element-wise activations on len values; backward takes the forward's
  * input x (relu, leaky relu) or output y (tanh, sigmoid). */
+/* ---- the classifier's input normalisation (train.normalise), in place on
+ * x [n, c, hw]: pooled, (x - ms[ch]) / ms[c + ch] (ms = mean [c], std [c]);
+ * image, each (n, c) plane to zero mean and unit std (sums in double, std
+ * at least 1e-6). Training and `fesf predict` both call these. */
+void fesf_input_normalise_pooled(int64_t n, int c, size_t hw, const float *ms, float *x);
+void fesf_input_normalise_image(int64_t n, int c, size_t hw, float *x);
+
 void fesf_relu_forward(size_t len, const float *x, float *y);
 void fesf_relu_backward(size_t len, const float *x, const float *dy, float *dx);
 void fesf_leaky_relu_forward(size_t len, float slope, const float *x, float *y);

@@ -25,6 +25,9 @@ typedef struct {
     int n_extra;              /* further root attributes (float64): names and values */
     const char *const *extra_names;
     const double *extra_values;
+    const float *norm;        /* the classifier's input normalisation: mean [c] then std [c], as
+                               * /normalise/mean and /normalise/std; NULL: none (per-image or a GAN) */
+    int norm_channels;
 } fesf_model_save_info;
 
 int fesf_model_save(const char *path, const fesf_tensor_list *m, const fesf_model_save_info *info);
@@ -60,5 +63,20 @@ int fesf_ckpt_load(const char *path, const fesf_tensor_list *m, float *optim_sta
 /* Load parameters and buffers into m (same architecture string required);
  * optim_state (optim_floats) and *round are filled when non-NULL and present. */
 int fesf_model_load(const char *path, const fesf_tensor_list *m, float *optim_state, size_t optim_floats, int64_t *round);
+
+/* What a model file says about itself, without building the model: its
+ * architecture string, round, the config text it was trained with
+ * (malloc'ed, caller frees) and the input normalisation if saved
+ * (norm_channels 0: none). fesf_model_meta_free frees config_text. */
+#define FESF_MODEL_MAX_CHANNELS 4
+typedef struct {
+    char arch[256];
+    int64_t round;
+    char *config_text;
+    int norm_channels;
+    float mean[FESF_MODEL_MAX_CHANNELS], std[FESF_MODEL_MAX_CHANNELS];
+} fesf_model_meta;
+int fesf_model_read_meta(const char *path, fesf_model_meta *out);
+void fesf_model_meta_free(fesf_model_meta *m);
 
 #endif

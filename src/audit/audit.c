@@ -119,7 +119,7 @@ static int save_attacker(auditor *a, int target)
     char path[FESF_RUN_PATH_MAX], *text = fesf_config_text_alloc(a->cfg);
     fesf_run_audit_model_path(path, a->cfg->run.out, target_names[target]);
     fesf_model_save_info info = {a->opt, 2 * fesf_model_n_params(a->att), "adam", a->cfg->audit.epochs, text, &a->stage,
-                                 0, NULL, NULL};
+                                 0, NULL, NULL, NULL, 0};
     int rc = text ? fesf_model_save(path, fesf_model_tensors(a->att), &info) : fesf_error("out of memory");
     free(text);
     return rc;

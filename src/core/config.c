@@ -377,6 +377,11 @@ static int on_key(void *user, const char *section, const char *name, const char 
 
 int fesf_config_load(fesf_config *cfg, const char *path) { return fesf_ini_parse(path, "config", on_key, cfg); }
 
+int fesf_config_load_text(fesf_config *cfg, const char *text, const char *name)
+{
+    return fesf_ini_parse_text(text, name, "config", on_key, cfg);
+}
+
 int fesf_config_set(fesf_config *cfg, const char *assignment)
 {
     char sec[64], name[64];

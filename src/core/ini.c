@@ -52,10 +52,10 @@ static int on_pair(void *user, const char *section, const char *name, const char
     return 0;
 }
 
-int fesf_ini_parse(const char *path, const char *what, fesf_ini_fn fn, void *user)
+/* Parse an open stream; `path` names it in messages. */
+static int parse_stream(FILE *f, const char *path, const char *what, fesf_ini_fn fn, void *user)
 {
-    ini_state st = {NULL, fn, user, 0, 0, 0, 0, 0, NULL, 0};
-    if (!(st.f = fopen(path, "r"))) return fesf_error("cannot open %s '%s': %s", what, path, strerror(errno));
+    ini_state st = {f, fn, user, 0, 0, 0, 0, 0, NULL, 0};
     fesf_error_clear();
     int rc = ini_parse_stream(whole_line, &st, on_pair, &st);
     int read_error = ferror(st.f);
@@ -67,4 +67,19 @@ int fesf_ini_parse(const char *path, const char *what, fesf_ini_fn fn, void *use
     if (st.too_long) return fesf_error("'%s' line %d: line longer than %d characters", path, st.too_long, st.max);
     if (rc < 0 || read_error) return fesf_error("cannot read %s '%s'", what, path);
     return 0;
+}
+
+int fesf_ini_parse(const char *path, const char *what, fesf_ini_fn fn, void *user)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return fesf_error("cannot open %s '%s': %s", what, path, strerror(errno));
+    return parse_stream(f, path, what, fn, user);
+}
+
+int fesf_ini_parse_text(const char *text, const char *name, const char *what, fesf_ini_fn fn, void *user)
+{
+    size_t len = strlen(text);
+    FILE *f = len ? fmemopen((void *)text, len, "r") : fopen("/dev/null", "r");
+    if (!f) return fesf_error("cannot read %s %s: %s", what, name, strerror(errno));
+    return parse_stream(f, name, what, fn, user);
 }

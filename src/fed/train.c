@@ -471,7 +471,8 @@ static int save_best(trainer *t, int repeat)
     memcpy(fesf_model_buffers(t->m), t->best + t->np, sizeof(float) * t->nb);
     char *text = fesf_config_text_alloc(t->cfg);
     fesf_model_save_info info = {NULL, 0, fesf_config_enum_name("train.optimizer", t->cfg->train.optimizer),
-                                 t->best_round, text, repeat == 0 ? &t->stage : NULL, 0, NULL, NULL};
+                                 t->best_round, text, repeat == 0 ? &t->stage : NULL, 0, NULL, NULL,
+                                 t->cfg->train.normalise == FESF_NORM_POOLED ? t->norm : NULL, t->shape.c};
     int rc = fesf_model_save(path, fesf_model_tensors(t->m), &info);
     free(text);
     return rc;

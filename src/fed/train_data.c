@@ -6,6 +6,7 @@
 
 #include "fesf/error.h"
 #include "fesf/fed.h"
+#include "fesf/layers.h"
 #include "fesf/run_dir.h"
 #include "fesf/shard.h"
 #include "fesf/log.h"
@@ -80,16 +81,7 @@ static void normalise_images(trainer *t)
 {
     size_t hw = (size_t)t->shape.h * (size_t)t->shape.w;
     for (int i = 0; i < t->n_mine; i++)
-        for (int sp = 0; sp < 3; sp++)
-            for (int64_t j = 0; j < t->sites[i].n[sp] * t->shape.c; j++) {
-                float *p = t->sites[i].x[sp] + (size_t)j * hw;
-                double m = 0, v = 0;
-                for (size_t q = 0; q < hw; q++) m += p[q];
-                m /= (double)hw;
-                for (size_t q = 0; q < hw; q++) v += (p[q] - m) * (p[q] - m);
-                float sd = (float)sqrt(v / (double)hw > 1e-12 ? v / (double)hw : 1e-12), mf = (float)m;
-                for (size_t q = 0; q < hw; q++) p[q] = (p[q] - mf) / sd;
-            }
+        for (int sp = 0; sp < 3; sp++) fesf_input_normalise_image(t->sites[i].n[sp], t->shape.c, hw, t->sites[i].x[sp]);
 }
 
 /* Per-channel mean and std over all sites' training images, from reduced sums
@@ -121,15 +113,11 @@ int fesf_train_normalise(trainer *t)
         ms[c + ch] = (float)sqrt(var > 1e-12 ? var : 1e-12);
     }
     if (fesf_fed_bcast_f32(t->w, ms, (size_t)(2 * c))) return -1;
+    memcpy(t->norm, ms, sizeof(float) * (size_t)(2 * c));
     if (t->w->rank == 0)
         fesf_info("normalisation from %d sites' sums: mean %.4f, std %.4f (channel 0)", t->n_sites, ms[0], ms[c]);
     for (int i = 0; i < t->n_mine; i++)
-        for (int sp = 0; sp < 3; sp++)
-            for (int64_t j = 0; j < t->sites[i].n[sp]; j++)
-                for (int ch = 0; ch < c; ch++) {
-                    float *p = t->sites[i].x[sp] + ((size_t)j * c + ch) * hw;
-                    for (size_t q = 0; q < hw; q++) p[q] = (p[q] - ms[ch]) / ms[c + ch];
-                }
+        for (int sp = 0; sp < 3; sp++) fesf_input_normalise_pooled(t->sites[i].n[sp], c, hw, ms, t->sites[i].x[sp]);
     return 0;
 }
 

@@ -65,6 +65,7 @@ typedef struct {
     double *site_n;             /* [n_sites] training images of every site */
     float *class_w;             /* [k] loss weights (train.class_weights = balanced), or NULL */
     float *best;                /* [np + nb] best-validation state (coordinator) */
+    float norm[2 * MAX_CHANNELS]; /* train.normalise = pooled: mean [c], std [c] (saved in model.h5) */
     double best_auc;
     int best_round;
     FILE *metrics;

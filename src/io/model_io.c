@@ -4,7 +4,9 @@
 #include "fesf/h5io.h"
 #include "fesf/version.h"
 
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* "PREFIX/params/layer1.0.conv1/weight" from "layer1.0.conv1.weight" */
@@ -64,6 +66,11 @@ static int write_model(fesf_h5out *o, const fesf_tensor_list *m, const fesf_mode
         const fesf_tensor_info *t = &m->t[i];
         rc = write_tensor(o->file, t, (t->buffer ? m->buffers : m->params) + t->off);
     }
+    if (!rc && info && info->norm) {
+        hsize_t c = (hsize_t)info->norm_channels;
+        rc = write_f32(o->file, "/normalise", "mean", 1, &c, info->norm) ||
+             write_f32(o->file, "/normalise", "std", 1, &c, info->norm + info->norm_channels);
+    }
     if (!rc && info && info->optim_state) {
         hsize_t n = (hsize_t)info->optim_floats;
         rc = write_f32(o->file, "/optim", "state", 1, &n, info->optim_state);
@@ -92,7 +99,7 @@ int fesf_ckpt_save(const char *path, const fesf_tensor_list *m, const float *opt
                    const fesf_ckpt *c, const char *config_text)
 {
     fesf_h5out o = FESF_H5OUT_INIT;
-    fesf_model_save_info info = {optim_state, optim_floats, NULL, c->round, config_text, NULL, 0, NULL, NULL};
+    fesf_model_save_info info = {optim_state, optim_floats, NULL, c->round, config_text, NULL, 0, NULL, NULL, NULL, 0};
     if (fesf_h5out_create(&o, path, "fesf-model", FESF_MODEL_VERSION, config_text)) return -1;
     char hash[32];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)c->config_hash);
@@ -166,6 +173,56 @@ int fesf_model_load(const char *path, const fesf_tensor_list *m, float *optim_st
 done:
     H5Fclose(f);
     return rc;
+}
+
+/* /normalise/{mean,std}, [c] each, when present. */
+static int read_norm(hid_t f, const char *path, fesf_model_meta *out)
+{
+    if (H5Lexists(f, "/normalise", H5P_DEFAULT) <= 0) return 0;
+    hid_t d = H5Dopen2(f, "/normalise/mean", H5P_DEFAULT);
+    hsize_t dims[32]; /* H5S_MAX_RANK */
+    int rank = d < 0 ? -1 : fesf_h5_dims(d, dims);
+    if (d >= 0) H5Dclose(d);
+    if (rank != 1 || dims[0] < 1 || dims[0] > FESF_MODEL_MAX_CHANNELS)
+        return fesf_error("'%s': /normalise/mean is not a vector of 1..%d channels", path, FESF_MODEL_MAX_CHANNELS);
+    int c = (int)dims[0];
+    if (read_exact(f, "/normalise/mean", out->mean, 1, NULL, (size_t)c) ||
+        read_exact(f, "/normalise/std", out->std, 1, NULL, (size_t)c))
+        return -1;
+    for (int i = 0; i < c; i++)
+        if (!(out->std[i] > 0) || !isfinite(out->mean[i]))
+            return fesf_error("'%s': /normalise holds mean %g, std %g for channel %d", path, out->mean[i],
+                              out->std[i], i);
+    out->norm_channels = c;
+    return 0;
+}
+
+int fesf_model_read_meta(const char *path, fesf_model_meta *out)
+{
+    enum { CONFIG_MAX = 1 << 16 };
+    memset(out, 0, sizeof *out);
+    hid_t f = fesf_h5_open(path, "fesf-model", FESF_MODEL_VERSION, 0);
+    if (f < 0) return -1;
+    int rc = -1;
+    if (!(out->config_text = malloc(CONFIG_MAX))) {
+        fesf_error("out of memory");
+        goto done;
+    }
+    if (fesf_h5_attr_get_str(f, "arch", out->arch, sizeof out->arch) ||
+        fesf_h5_attr_get_i64(f, "round", &out->round) ||
+        fesf_h5_attr_get_str(f, "config", out->config_text, CONFIG_MAX) || read_norm(f, path, out))
+        goto done;
+    rc = 0;
+done:
+    H5Fclose(f);
+    if (rc) fesf_model_meta_free(out);
+    return rc;
+}
+
+void fesf_model_meta_free(fesf_model_meta *m)
+{
+    free(m->config_text);
+    m->config_text = NULL;
 }
 
 int fesf_model_save_gan(const char *path, const fesf_tensor_list *g, const fesf_tensor_list *d,

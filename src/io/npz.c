@@ -436,6 +436,14 @@ static int open_zip(npz_source *ns)
     return -1;
 }
 
+static int npz_item_name(fesf_source *s, int split, int64_t i, char *buf, size_t size)
+{
+    npz_source *ns = (npz_source *)s;
+    if (check_split_arg(ns, split) != 0) return -1;
+    snprintf(buf, size, "%s:%s[%lld]", ns->path, ns->sp[split].m[IMAGES].a.name, (long long)i);
+    return 0;
+}
+
 static int npz_open(fesf_source **out, const char *path, int images_only)
 {
     npz_source *ns = NULL;
@@ -475,6 +483,8 @@ static int npz_open(fesf_source **out, const char *path, int images_only)
     ns->base.read_labels = npz_read_labels;
     ns->base.read_images = npz_read_images;
     ns->base.close = npz_close;
+    ns->base.item_name = npz_item_name;
+    ns->base.info.unlabelled = images_only;
     *out = &ns->base;
     ns = NULL;
     rc = 0;

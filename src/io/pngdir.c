@@ -327,6 +327,15 @@ static int pngdir_read_images(fesf_source *s, int split, int64_t start, int64_t 
     return 0;
 }
 
+static int pngdir_item_name(fesf_source *s, int split, int64_t i, char *buf, size_t size)
+{
+    pngdir_source *ps = (pngdir_source *)s;
+    if (check_split_arg(split) != 0) return -1;
+    if (i < 0 || i >= ps->list[split].n) return fesf_error("png source: no image %lld", (long long)i);
+    snprintf(buf, size, "%s", ps->list[split].path[i]);
+    return 0;
+}
+
 static void pngdir_free(pngdir_source *ps)
 {
     if (!ps)
@@ -371,6 +380,7 @@ static int finish_open(pngdir_source *ps, const char *what)
     ps->base.read_labels = pngdir_read_labels;
     ps->base.read_images = pngdir_read_images;
     ps->base.close = pngdir_close;
+    ps->base.item_name = pngdir_item_name;
     return 0;
 }
 
@@ -452,6 +462,37 @@ int fesf_pngdir_open_folder(fesf_source **out, const char *dir)
         return -1;
     }
     snprintf(ps->base.desc, sizeof ps->base.desc, "png:%s", dir);
+    ps->base.info.unlabelled = 1;
+    *out = &ps->base;
+    return 0;
+}
+
+int fesf_pngdir_open_files(fesf_source **out, const char *const *paths, int n)
+{
+    pngdir_source *ps = NULL;
+    *out = NULL;
+    if (n < 1) return fesf_error("no png files given");
+    if (!(ps = calloc(1, sizeof *ps))) return fesf_error("out of memory");
+    int rc = 0;
+    for (int i = 0; i < n && !rc; i++) {
+        struct stat st;
+        char *p = NULL;
+        if (stat(paths[i], &st) != 0 || access(paths[i], R_OK) != 0)
+            rc = fesf_error("cannot open '%s': %s", paths[i], strerror(errno));
+        else if (!S_ISREG(st.st_mode))
+            rc = fesf_error("cannot open '%s': not a file", paths[i]);
+        else if (!(p = strdup(paths[i])))
+            rc = fesf_error("out of memory");
+        else
+            rc = list_add(&ps->list[FESF_SPLIT_TRAIN], p, 0); /* frees p on failure */
+    }
+    if (!rc) ps->first = ps->list[FESF_SPLIT_TRAIN].path[0];
+    if (rc || finish_open(ps, paths[0]) != 0) {
+        pngdir_free(ps);
+        return -1;
+    }
+    snprintf(ps->base.desc, sizeof ps->base.desc, "png:%s%s", paths[0], n > 1 ? ",..." : "");
+    ps->base.info.unlabelled = 1;
     *out = &ps->base;
     return 0;
 }

@@ -404,7 +404,7 @@ static int frechet_report(enhancer *e, const double *fstats, int64_t rounds, con
     char path[FESF_RUN_PATH_MAX];
     fesf_run_iqem_path(path, e->cfg->run.out, 0);
     static const char *const fd_names[2] = {"frechet_synthetic_hosts", "frechet_surrogate_hosts"};
-    fesf_model_save_info info = {e->sg, 2 * e->ng, "adam", rounds, text, e->stage, 2, fd_names, fd};
+    fesf_model_save_info info = {e->sg, 2 * e->ng, "adam", rounds, text, e->stage, 2, fd_names, fd, NULL, 0};
     rc = fesf_model_save_gan(path, fesf_model_tensors(e->gan.g), fesf_model_tensors(e->gan.d), &info);
 done:
     free(pool), free(mu), free(cov), free(scratch);
@@ -528,7 +528,7 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
         if (local) { /* each site keeps its own G */
             char path[FESF_RUN_PATH_MAX];
             fesf_run_iqem_path(path, cfg->run.out, e.sites[i].id);
-            fesf_model_save_info info = {e.lsg[i], 2 * e.ng, "adam", rounds, text, e.stage, 0, NULL, NULL};
+            fesf_model_save_info info = {e.lsg[i], 2 * e.ng, "adam", rounds, text, e.stage, 0, NULL, NULL, NULL, 0};
             if (fesf_model_save_gan(path, fesf_model_tensors(gen), fesf_model_tensors(e.local[i].d), &info)) goto done;
         }
     }

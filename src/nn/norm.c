@@ -206,3 +206,27 @@ void fesf_instancenorm_backward(int n, int c, int hw, const float *x, const floa
         if (dgamma) dgamma[ch] += (float)dg;
     }
 }
+
+/* ---- the classifier's input normalisation (train.normalise) ---------------- */
+
+void fesf_input_normalise_pooled(int64_t n, int c, size_t hw, const float *ms, float *x)
+{
+    for (int64_t j = 0; j < n; j++)
+        for (int ch = 0; ch < c; ch++) {
+            float *p = x + ((size_t)j * (size_t)c + (size_t)ch) * hw;
+            for (size_t q = 0; q < hw; q++) p[q] = (p[q] - ms[ch]) / ms[c + ch];
+        }
+}
+
+void fesf_input_normalise_image(int64_t n, int c, size_t hw, float *x)
+{
+    for (int64_t j = 0; j < n * c; j++) {
+        float *p = x + (size_t)j * hw;
+        double m = 0, v = 0;
+        for (size_t q = 0; q < hw; q++) m += p[q];
+        m /= (double)hw;
+        for (size_t q = 0; q < hw; q++) v += (p[q] - m) * (p[q] - m);
+        float sd = (float)sqrt(v / (double)hw > 1e-12 ? v / (double)hw : 1e-12), mf = (float)m;
+        for (size_t q = 0; q < hw; q++) p[q] = (p[q] - mf) / sd;
+    }
+}

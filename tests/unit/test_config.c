@@ -138,6 +138,29 @@ static void test_set_errors(void **state)
     assert_non_null(strstr(fesf_errmsg(), "cannot open config '/nonexistent/x.ini'"));
 }
 
+/* Config text in memory (a model's recorded config): the same keys as a
+ * file, errors naming the origin given. */
+static void test_load_text(void **state)
+{
+    fesf_config a, b;
+    fesf_config_defaults(&a);
+    fesf_config_defaults(&b);
+    assert_int_equal(fesf_config_set(&a, "ihm.alpha=0.45"), 0);
+    assert_int_equal(fesf_config_set(&a, "model.arch=resnet18"), 0);
+    assert_int_equal(fesf_config_finish(&a), 0);
+    char *text = fesf_config_text_alloc(&a);
+    assert_non_null(text);
+    assert_int_equal(fesf_config_load_text(&b, text, "m.h5:config"), 0);
+    assert_int_equal(fesf_config_finish(&b), 0);
+    assert_true(b.ihm.alpha == 0.45 && b.model.arch == FESF_ARCH_RESNET18);
+    assert_int_equal(fesf_config_hash(&a), fesf_config_hash(&b));
+    free(text);
+    assert_int_equal(fesf_config_load_text(&b, "[ihm]\nalpha = 2\n", "m.h5:config"), -1);
+    assert_non_null(strstr(fesf_errmsg(), "'m.h5:config' line 2"));
+    assert_non_null(strstr(fesf_errmsg(), "line 2"));
+    assert_int_equal(fesf_config_load_text(&b, "", "empty"), 0);
+}
+
 static void test_text_round_trip(void **state)
 {
     fesf_config a, b;
@@ -252,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_set_errors),
         cmocka_unit_test(test_text_round_trip),
         cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_load_text),
         cmocka_unit_test(test_finish_checks),
         cmocka_unit_test(test_hosts_key),
     };

@@ -190,6 +190,23 @@ static void test_save_load_round_trip(void **state)
     assert_memory_equal(fesf_model_buffers(a), fesf_model_buffers(b), sizeof(float) * fesf_model_n_buffers(a));
     assert_memory_equal(opt, back, sizeof opt);
     assert_int_equal(round, 17);
+    fesf_model_meta meta;
+    assert_int_equal(fesf_model_read_meta(path, &meta), 0); /* no /normalise saved */
+    assert_string_equal(meta.arch, fesf_model_arch(a));
+    assert_string_equal(meta.config_text, "[run]\nseed = 1\n");
+    assert_true(meta.round == 17 && meta.norm_channels == 0);
+    fesf_model_meta_free(&meta);
+    const float norm[2] = {0.25f, 0.125f};
+    info.norm = norm, info.norm_channels = 1;
+    assert_int_equal(fesf_model_save(path, fesf_model_tensors(a), &info), 0);
+    assert_int_equal(fesf_model_read_meta(path, &meta), 0);
+    assert_true(meta.norm_channels == 1 && meta.mean[0] == 0.25f && meta.std[0] == 0.125f);
+    fesf_model_meta_free(&meta);
+    const float bad[2] = {0.25f, 0.0f}; /* a std of 0 is refused on reading */
+    info.norm = bad;
+    assert_int_equal(fesf_model_save(path, fesf_model_tensors(a), &info), 0);
+    assert_int_equal(fesf_model_read_meta(path, &meta), -1);
+    assert_non_null(strstr(fesf_errmsg(), "/normalise"));
     assert_int_equal(fesf_model_load(path, fesf_model_tensors(other), NULL, 0, NULL), -1);
     assert_non_null(strstr(fesf_errmsg(), "holds a model 'resnet18 width=4"));
     assert_non_null(strstr(fesf_errmsg(), "not 'cnn-small width=4"));
