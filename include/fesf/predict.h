@@ -28,6 +28,7 @@ typedef struct {
     const char *surrogates;      /* classify this surrogates.h5 instead of inputs */
     const char *const *inputs;   /* .npz, npz:PATH, png:DIR:CSV, a folder of PNGs, PNG files */
     int n_inputs;
+    int logits;                  /* also write the logits (columns logit_<class>) */
     const fesf_config *cfg;      /* -c / --set given: checked against the model's; NULL: none */
 } fesf_predict_args;
 

@@ -35,7 +35,9 @@ static int parse(fesf_cli *c, int argc, char **argv, fesf_predict_args *a, int *
         }
         int k = 0;
         while (k < 6 && strcmp(opt, names[k])) k++;
-        if (k < 6) {
+        if (!strcmp(opt, "--logits")) {
+            a->logits = 1;
+        } else if (k < 6) {
             if (!(*slots[k] = value_of(argc, argv, &i))) return -1;
         } else if (opt[0] == '-' && opt[1]) {
             return fesf_cli_usage("predict", "unknown option '%s'", opt), -1;

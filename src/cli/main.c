@@ -61,8 +61,8 @@ const fesf_command fesf_commands[] = {
      "  audit-<target>.h5 and site-NNN/figures/audit-<target>.png."},
     {"predict", fesf_cmd_predict, "diagnose new images at a site through their surrogates",
      "fesf predict --model MODEL.h5 [--iqem IQEM.h5] [--hosts HOSTS.h5] [-c FILE] [--set S.K=V]...\n"
-     "             INPUT... -o OUT.csv [--keep-surrogates SUR.h5] [-v|-q]\n"
-     "fesf predict --model MODEL.h5 --surrogates SUR.h5 -o OUT.csv\n"
+     "             INPUT... -o OUT.csv [--keep-surrogates SUR.h5] [--logits] [-v|-q]\n"
+     "fesf predict --model MODEL.h5 --surrogates SUR.h5 -o OUT.csv [--logits]\n"
      "  Turns each INPUT image into its surrogate exactly as in training (the host of ihm.host_index from\n"
      "  HOSTS.h5, alpha/beta, G from IQEM.h5 and the second IHM pass; defaults run.out/hosts.h5 and\n"
      "  run.out/iqem.h5), classifies it with MODEL.h5 and writes one row per image to OUT.csv: file, label\n"
@@ -70,7 +70,8 @@ const fesf_command fesf_commands[] = {
      "  and the confusion matrix. The method keys come from the config MODEL.h5 records; -c FILE must\n"
      "  agree with them. INPUT: FILE.npz (MedMNIST-style or one pool; labels optional), npz:PATH,\n"
      "  png:DIR:CSV (file,label[,split]), a folder of PNGs, or PNG files. --keep-surrogates writes the\n"
-     "  surrogates to SUR.h5; --surrogates classifies such a file (no plaintext, G or hosts needed)."},
+     "  surrogates to SUR.h5; --surrogates classifies such a file (no plaintext, G or hosts needed).\n"
+     "  --logits adds the columns logit_<class>."},
     {"inspect", fesf_cmd_inspect, "summarise a fesf HDF5 file; export image grids as PNG",
      "fesf inspect FILE [--png OUT.png] [--dataset PATH] [--count N] [--config]\n"
      "  --png OUT.png    write a grid of images from an image dataset\n"

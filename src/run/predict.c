@@ -253,6 +253,7 @@ static void classify(predictor *p, int n)
         if (p->lab[i] >= 0) fprintf(p->csv, ",%d,%d", p->lab[i], best);
         else fprintf(p->csv, ",,%d", best);
         for (int c = 0; c < p->k; c++) fprintf(p->csv, ",%.9g", pr[c]);
+        for (int c = 0; p->a->logits && c < p->k; c++) fprintf(p->csv, ",%.9g", logits[(size_t)i * (size_t)p->k + c]);
         fputc('\n', p->csv);
         if (p->lab[i] >= 0) fesf_eval_stats_add(p->stats, p->k, pr, p->lab + i, 1), p->n_labelled++;
     }
@@ -434,9 +435,9 @@ static void log_metrics(const predictor *p)
 static void csv_header(predictor *p)
 {
     fputs("file,label,predicted", p->csv);
-    for (int c = 0; c < p->k; c++) {
+    for (int c = 0; c < p->k * (p->a->logits ? 2 : 1); c++) {
         char col[80];
-        snprintf(col, sizeof col, "p_%s", p->class_name[c]);
+        snprintf(col, sizeof col, "%s_%s", c < p->k ? "p" : "logit", p->class_name[c % p->k]);
         fputc(',', p->csv);
         csv_field(p->csv, col);
     }

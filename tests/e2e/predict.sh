@@ -72,4 +72,24 @@ check "a synthetic-input training" "$FESF" train -q $R --set run.out="$TMP/syn" 
     -o "$TMP/syn.csv" >"$TMP/slog" 2>&1 || { nok "predict with a synthetic model"; sed 's/^/#   /' "$TMP/slog"; }
 $PY tests/py/predict_check.py compare "$TMP/syn/summary.tsv" "$TMP/syn.csv" 2 >"$TMP/cmp" 2>&1
 relay "$TMP/cmp"
+
+# export: scripts/fesf_torch.py writes a PyTorch state dict and a TorchScript module whose logits
+# on the kept surrogates equal fesf's (--logits) within 1e-5, for each architecture and normalisation
+export_check() { # NAME MODEL: export MODEL, classify site 1's kept surrogates with fesf and with PyTorch
+    "$FESF" predict -q --model "$2" --surrogates "$TMP/s1.h5" -o "$TMP/$1.csv" --logits &&
+        $PY scripts/fesf_torch.py "$2" "$TMP/$1.pt" --torchscript "$TMP/$1.ts" >/dev/null &&
+        $PY tests/py/predict_check.py exported "$TMP/$1.pt" "$TMP/$1.ts" "$TMP/s1.h5" "$TMP/$1.csv"
+}
+exported() { # DESCRIPTION NAME MODEL
+    export_check "$2" "$3" >"$TMP/ex" 2>&1 && ok "$1: $(tail -1 "$TMP/ex")" || { nok "$1"; sed 's/^/#   /' "$TMP/ex"; }
+}
+exported "export cnn-small (batch norm, pooled normalisation), PyTorch against fesf" cnn "$OUT/model.h5"
+for v in "resnet18 --set model.arch=resnet18 --set model.width=8" "inorm --set model.norm=instance" \
+    "image --set train.normalise=image"; do
+    set -- $v
+    name=$1; shift
+    cp -r "$OUT" "$TMP/$name" && "$FESF" train -q $R --set run.out="$TMP/$name" --set train.rounds=2 "$@" \
+        || nok "train the $name variant"
+    exported "export $name ($*), PyTorch against fesf" "$name" "$TMP/$name/model.h5"
+done
 echo "1..$_n"

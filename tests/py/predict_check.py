@@ -8,6 +8,9 @@ compare SUMMARY CSV SITE   the rows of CSV give the training's own test figures 
 same-probs A B        two CSVs hold the same predictions and probabilities, row by row (file
                       names aside), and B has no labels
 surrogates H5 RUN K   the surrogates kept equal site K's /surrogate/test bit for bit
+exported PT TS H5 CSV the model exported by scripts/fesf_torch.py (OUT.pt rebuilt by its load(),
+                      and the TorchScript file alone) gives fesf's logits (CSV of --logits) on the
+                      surrogates H5 within 1e-5
 """
 import csv
 import os
@@ -102,6 +105,24 @@ def surrogates(path, run, k):
     print(f"{len(a)} surrogates bit-identical")
 
 
+def exported(pt, ts, h5, path):
+    import torch
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
+    import fesf_torch
+    x = torch.from_numpy(h5py.File(h5)["images"][:])
+    rs = rows(path)
+    want = np.array([[float(r[c]) for c in r if c.startswith("logit_")] for r in rs])
+    worst = 0.0
+    for name, m in (("OUT.pt", fesf_torch.load(pt)), ("TorchScript", torch.jit.load(ts))):
+        with torch.no_grad():
+            got = m(x).double().numpy()
+        d = np.abs(got - want).max()
+        assert d <= 1e-5, (name, d)
+        worst = max(worst, d)
+    print(f"{len(rs)} images: max |logit difference| {worst:.2e}")
+
+
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"export": export, "compare": compare, "same-probs": same_probs, "surrogates": surrogates}[cmd](*args)
+    {"export": export, "compare": compare, "same-probs": same_probs, "surrogates": surrogates,
+     "exported": exported}[cmd](*args)
