@@ -24,6 +24,7 @@ enum { FESF_CW_NONE, FESF_CW_BALANCED };
 /* train.augment: a bit set (none, flip, shift, flip+shift) */
 enum { FESF_AUG_NONE = 0, FESF_AUG_FLIP = 1, FESF_AUG_SHIFT = 2 };
 enum { FESF_NORM_POOLED, FESF_NORM_IMAGE }; /* train.normalise */
+enum { FESF_SOPT_NONE, FESF_SOPT_ADAM, FESF_SOPT_YOGI }; /* train.server_optimizer */
 
 #define FESF_PATH_MAX 1024
 #define FESF_LIST_MAX 16
@@ -69,6 +70,8 @@ typedef struct {
         int input, algo, rounds, local_epochs, batch, optimizer, eval_every, class_weights, augment, normalise;
         int patience, max_rounds, min_steps; /* rounds = auto (-1) */
         double lr, momentum, weight_decay, participation, server_momentum;
+        int server_optimizer;                           /* FESF_SOPT_*: FedAdam / FedYogi (FedAvg) */
+        double server_lr, server_tau;
         double dp_clip, dp_noise, dp_epsilon, dp_delta; /* dp_delta < 0: auto */
         double prox_mu;                                 /* FedProx (FedAvg's local steps) */
         int secure_agg;                                 /* masked sums of what sites send (secagg.h) */

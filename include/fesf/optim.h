@@ -51,4 +51,12 @@ void fesf_optim_step(const fesf_optim_config *c, int64_t t, size_t n, float *p, 
  * was, bit for bit (a finite value plus 0 is itself). */
 void fesf_optim_prox(size_t n, float *g, const float *p, const float *anchor, float mu);
 
+/* FedAdam / FedYogi's server step (Reddi et al. 2021, Algorithm 2) over n
+ * parameters: the pseudo-gradient d = p - avg (the global model minus the
+ * sites' weighted average); m = b1 m + (1 - b1) d; v = b2 v + (1 - b2) d^2
+ * (Adam) or v - (1 - b2) d^2 sign(v - d^2) (Yogi); p -= lr m / (sqrt(v) +
+ * tau). m starts at 0 and v at tau^2; no bias correction. */
+void fesf_optim_server_adaptive(size_t n, float *p, const float *avg, float *m, float *v, float lr, float tau,
+                                int yogi);
+
 #endif

@@ -1,7 +1,8 @@
-/* Table-driven configuration: one row per key gives its type, storage,
- * default (as text, parsed by the same code as user values), range and
- * meaning. Parsing goes through libinih (fesf_ini_parse, ini.c: whole lines
+/* Table-driven configuration: the table (config_keys.c) gives each key's
+ * type, storage, default (as text, parsed by the same code as user values),
+ * range and meaning. Parsing goes through libinih (fesf_ini_parse, ini.c: whole lines
  * only), so that every error names its line. */
+#include "config_internal.h"
 #include "fesf/config.h"
 #include "fesf/error.h"
 
@@ -11,192 +12,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { T_INT, T_AUTO_INT, T_I64, T_U64, T_DOUBLE, T_AUTO_DOUBLE, T_BOOL, T_ENUM, T_STRING, T_PUBLIC, T_LIST } key_type;
-
-typedef struct {
-    const char *section, *name;
-    key_type type;
-    size_t offset, size;          /* storage inside fesf_config */
-    const char *def;              /* default, as text */
-    double min, max;              /* numeric range (inclusive) */
-    const char *const *choices;   /* T_ENUM: NULL-terminated */
-    const char *doc;
-} key_desc;
-
-static const char *const partition_names[] = {"iid", "dirichlet", "quantity", NULL};
-static const char *const mask_names[] = {"square", "circle", NULL};
-static const char *const host_mode_names[] = {"fixed", "random", "keyed", NULL};
-static const char *const key_names[] = {"auto", "seed", NULL};
-static const char *const iqem_mode_names[] = {"federated", "local", NULL};
-static const char *const arch_names[] = {"cnn-small", "resnet18", NULL};
-static const char *const norm_names[] = {"auto", "batch", "instance", NULL}; /* FESF_MNORM_* */
-static const char *const input_names[] = {"surrogate", "synthetic", "plain", NULL};
-static const char *const algo_names[] = {"fedsgd", "fedavg", NULL};
-static const char *const opt_names[] = {"sgd", "adam", "adamw", NULL};
-static const char *const log_names[] = {"error", "warn", "info", "debug", NULL};
-static const char *const cw_names[] = {"none", "balanced", NULL};
-static const char *const normalise_names[] = {"pooled", "image", NULL};
-static const char *const augment_names[] = {"none", "flip", "shift", "flip+shift", NULL}; /* FESF_AUG_* bits */
-
-#define F(sec, field) offsetof(fesf_config, sec.field), sizeof(((fesf_config *)0)->sec.field)
-#define BIG 1e18
-
-static const key_desc keys[] = {
-    {"data", "source", T_STRING, F(data, source), "phantom", 0, 0, NULL,
-     "input dataset: phantom | npz:PATH | png:DIR:CSV"},
-    {"data", "size", T_INT, F(data, size), "64", 28, 256, NULL, "phantom image size (pixels, square)"},
-    {"data", "count", T_I64, F(data, count), "2000", 1, 1e9, NULL,
-     "phantom train images (test gets count/4)"},
-    {"data", "sites", T_INT, F(data, sites), "4", 1, 4096, NULL, "number of sites (hospitals)"},
-    {"data", "partition", T_ENUM, F(data, partition), "iid", 0, 0, partition_names,
-     "how images are split among sites: iid | dirichlet (label skew) | quantity (size skew)"},
-    {"data", "dirichlet", T_DOUBLE, F(data, dirichlet), "0.5", 1e-3, 1e6, NULL,
-     "concentration of the dirichlet and quantity partitions (smaller = more skew)"},
-    {"data", "public", T_PUBLIC, F(data, public_fraction), "0.05", 0, 0.9, NULL,
-     "host pool: a fraction of train held by no site, or 'val' for the dataset's val split (not used when "
-     "data.hosts is set)"},
-    {"data", "hosts", T_STRING, F(data, hosts), "", 0, 0, NULL,
-     "a separate public host set: npz:PATH (its train_images) | png:DIR (every .png, by name); empty: the "
-     "host pool is carved from data.source (data.public), a simulation convenience"},
-    {"data", "val_fraction", T_DOUBLE, F(data, val_fraction), "0.1", 0, 0.9, NULL,
-     "each site's validation split, carved from its train split when the dataset's val split is "
-     "public or absent"},
-    {"data", "test_fraction", T_DOUBLE, F(data, test_fraction), "0.2", 0, 0.9, NULL,
-     "test split carved from train when the dataset has none (PNG folders without a split column)"},
-    {"data", "seed", T_U64, F(data, seed), "0", 0, 0, NULL, "seed of the partition"},
-    {"data", "classes", T_STRING, F(data, classes), "", 0, 0, NULL,
-     "comma-separated class names (empty: taken from the source, else 0,1,...)"},
-
-    {"ihm", "alpha", T_DOUBLE, F(ihm, alpha), "0.3", 0, 1, NULL,
-     "low-frequency mask size (0 = DC only, 1 = whole spectrum)"},
-    {"ihm", "beta", T_DOUBLE, F(ihm, beta), "1.0", 0, 1, NULL, "amplitude mixing ratio"},
-    {"ihm", "mask", T_ENUM, F(ihm, mask), "square", 0, 0, mask_names, "low-frequency mask shape"},
-    {"ihm", "host_mode", T_ENUM, F(ihm, host_mode), "fixed", 0, 0, host_mode_names,
-     "fixed: one host for the federation; random: a host per image drawn from data.seed; keyed: drawn "
-     "with the site's key"},
-    {"ihm", "host_index", T_INT, F(ihm, host_index), "0", 0, 1e9, NULL, "host image index in the pool"},
-    {"ihm", "noise", T_DOUBLE, F(ihm, noise), "0", 0, 10, NULL,
-     "sigma of a keyed log-normal noise on the plaintext's masked amplitude, in both IHM passes (0 = none)"},
-    {"ihm", "beta_min", T_AUTO_DOUBLE, F(ihm, beta_min), "auto", 0, 1, NULL,
-     "lowest per-image beta, drawn with the site's key (auto = ihm.beta)"},
-    {"ihm", "beta_max", T_AUTO_DOUBLE, F(ihm, beta_max), "auto", 0, 1, NULL,
-     "highest per-image beta (auto = ihm.beta; beta_min = beta_max: one beta for all images)"},
-    {"ihm", "key", T_ENUM, F(ihm, key), "auto", 0, 0, key_names,
-     "each site's secret key for the keyed options: auto = random, made on first use in "
-     "run.out/site-NNN/ihm.key; seed = derived from data.seed (reproducible but not secret: research only)"},
-
-    {"iqem", "enabled", T_BOOL, F(iqem, enabled), "true", 0, 0, NULL, "run the IQEM (GAN + second IHM pass)"},
-    {"iqem", "mode", T_ENUM, F(iqem, mode), "federated", 0, 0, iqem_mode_names,
-     "federated: one G for all sites; local: one G per site"},
-    {"iqem", "epochs", T_INT, F(iqem, epochs), "5", 0, 100000, NULL, "GAN training epochs"},
-    {"iqem", "lr", T_DOUBLE, F(iqem, lr), "0.0002", 0, 10, NULL, "GAN learning rate (Adam)"},
-    {"iqem", "lambda_id", T_DOUBLE, F(iqem, lambda_id), "10", 0, 1e6, NULL, "weight of |G(s) - s|_1"},
-    {"iqem", "alpha2", T_AUTO_DOUBLE, F(iqem, alpha2), "auto", 0, 1, NULL,
-     "alpha of the second IHM pass (auto = ihm.alpha)"},
-    {"iqem", "beta2", T_AUTO_DOUBLE, F(iqem, beta2), "auto", 0, 1, NULL,
-     "beta of the second IHM pass (auto = ihm.beta)"},
-
-    {"model", "arch", T_ENUM, F(model, arch), "cnn-small", 0, 0, arch_names, "diagnostic model"},
-    {"model", "width", T_INT, F(model, width), "16", 1, 1024, NULL, "base channel width"},
-    {"model", "norm", T_ENUM, F(model, norm), "auto", 0, 0, norm_names,
-     "normalisation layers: batch (BatchNorm2d) | instance (affine InstanceNorm2d, per example) | auto = "
-     "instance under DP-SGD, batch otherwise"},
-
-    {"train", "input", T_ENUM, F(train, input), "surrogate", 0, 0, input_names,
-     "images the model trains on (plain is the upper bound, for comparison only)"},
-    {"train", "algo", T_ENUM, F(train, algo), "fedavg", 0, 0, algo_names, "aggregation algorithm"},
-    {"train", "rounds", T_AUTO_INT, F(train, rounds), "auto", 1, 1e7, NULL,
-     "communication rounds; auto: until the validation AUC has not improved for train.patience evaluations "
-     "(after train.min_steps optimizer steps per site), at most train.max_rounds"},
-    {"train", "patience", T_INT, F(train, patience), "5", 1, 1e6, NULL,
-     "rounds = auto: evaluations without a better validation AUC before training stops"},
-    {"train", "max_rounds", T_INT, F(train, max_rounds), "500", 1, 1e7, NULL, "rounds = auto: the most rounds"},
-    {"train", "min_steps", T_INT, F(train, min_steps), "200", 0, 1e9, NULL,
-     "rounds = auto: optimizer steps each site takes at least before training may stop"},
-    {"train", "local_epochs", T_INT, F(train, local_epochs), "1", 1, 10000, NULL, "FedAvg local epochs"},
-    {"train", "batch", T_INT, F(train, batch), "32", 1, 65536, NULL, "minibatch size per site"},
-    {"train", "lr", T_DOUBLE, F(train, lr), "0.001", 0, 100, NULL, "learning rate"},
-    {"train", "optimizer", T_ENUM, F(train, optimizer), "adam", 0, 0, opt_names, "optimizer"},
-    {"train", "momentum", T_DOUBLE, F(train, momentum), "0.9", 0, 0.9999, NULL, "SGD momentum"},
-    {"train", "weight_decay", T_DOUBLE, F(train, weight_decay), "0", 0, 10, NULL, "weight decay"},
-    {"train", "eval_every", T_INT, F(train, eval_every), "5", 1, 1e7, NULL, "evaluate every K rounds"},
-    {"train", "participation", T_DOUBLE, F(train, participation), "1.0", 1e-6, 1, NULL,
-     "fraction of sites per round"},
-    {"train", "class_weights", T_ENUM, F(train, class_weights), "balanced", 0, 0, cw_names,
-     "loss weights per class: balanced = N / (K n_c) from the sites' summed training label counts; none"},
-    {"train", "normalise", T_ENUM, F(train, normalise), "pooled", 0, 0, normalise_names,
-     "input normalisation: pooled (per-channel mean and std of all sites' training images, from summed "
-     "moments) | image (each image to zero mean and unit std per channel; nothing leaves the site)"},
-    {"train", "augment", T_ENUM, F(train, augment), "none", 0, 0, augment_names,
-     "site-side augmentation of the training images: flip (left-right, p = 1/2), shift (up to 7% of the "
-     "size each way, edges repeated), flip+shift, none"},
-    {"train", "prox_mu", T_DOUBLE, F(train, prox_mu), "0", 0, 1e4, NULL,
-     "FedProx: FedAvg's local steps add mu (w - w_global) to the gradient, pulling each site towards the "
-     "round's global model (0 = plain FedAvg)"},
-    {"train", "dp_clip", T_DOUBLE, F(train, dp_clip), "1", 1e-6, 1e6, NULL,
-     "DP-SGD: each example's gradient is clipped to this L2 norm"},
-    {"train", "dp_noise", T_DOUBLE, F(train, dp_noise), "0", 0, 1e4, NULL,
-     "DP-SGD noise multiplier: Gaussian noise of std dp_noise * dp_clip on each site's sum of clipped "
-     "gradients (0 = no DP unless dp_epsilon is set)"},
-    {"train", "dp_epsilon", T_DOUBLE, F(train, dp_epsilon), "0", 0, 1e4, NULL,
-     "DP-SGD target epsilon per site: the noise multiplier is solved so that the planned steps (train.rounds, "
-     "or train.max_rounds with rounds = auto) stay within it (0 = none; exclusive with dp_noise)"},
-    {"train", "dp_delta", T_AUTO_DOUBLE, F(train, dp_delta), "auto", 1e-12, 0.1, NULL,
-     "DP-SGD delta per site; auto = min(1e-5, 0.1 / n) for a site of n training images"},
-    {"train", "secure_agg", T_BOOL, F(train, secure_agg), "false", 0, 0, NULL,
-     "secure aggregation: the coordinator sees only the sum of the site ranks' updates (pairwise X25519 "
-     "masks on 64-bit fixed point, step 2^-32), also for the pooled normalisation and class counts and the "
-     "IQEM GAN; needs at least 2 site ranks"},
-    {"train", "server_momentum", T_DOUBLE, F(train, server_momentum), "0", 0, 0.9999, NULL,
-     "FedAvg server momentum (FedAvgM; 0 = plain averaging)"},
-
-    {"audit", "enabled", T_BOOL, F(audit, enabled), "true", 0, 0, NULL,
-     "run the privacy audit (a learned inversion attack) in 'fesf run'"},
-    {"audit", "synthetic", T_BOOL, F(audit, synthetic), "true", 0, 0, NULL,
-     "also attack the synthetic (IHM only) images; the surrogates are attacked whenever IQEM runs"},
-    {"audit", "epochs", T_INT, F(audit, epochs), "20", 1, 100000, NULL, "attacker training epochs over the public images"},
-    {"audit", "width", T_INT, F(audit, width), "64", 1, 1024, NULL,
-     "channels of the attacker's 8-layer CNN (64 is the reference strength)"},
-    {"audit", "threads", T_INT, F(audit, threads), "1", 1, 1024, NULL,
-     "engine threads of the coordinator while it trains the attacker (the sites wait)"},
-    {"audit", "batch", T_INT, F(audit, batch), "32", 1, 65536, NULL, "attacker minibatch"},
-    {"audit", "lr", T_DOUBLE, F(audit, lr), "0.001", 0, 10, NULL, "attacker learning rate (Adam)"},
-
-    {"sweep", "alpha", T_LIST, F(sweep, alpha), "", 0, 1, NULL,
-     "comma-separated ihm.alpha values of a privacy-utility sweep (empty: no sweep)"},
-    {"sweep", "beta", T_LIST, F(sweep, beta), "", 0, 1, NULL,
-     "comma-separated ihm.beta values of the sweep (empty: ihm.beta only)"},
-    {"sweep", "noise", T_LIST, F(sweep, noise), "", 0, 10, NULL,
-     "comma-separated ihm.noise values of the sweep (empty: ihm.noise only)"},
-
-    {"run", "out", T_STRING, F(run, out), "runs/default", 0, 0, NULL, "run directory"},
-    {"run", "checkpoint_every", T_INT, F(run, checkpoint_every), "10", 0, 1e7, NULL,
-     "checkpoint every K rounds (0 = never)"},
-    {"run", "keep_checkpoints", T_INT, F(run, keep_checkpoints), "3", 0, 1e7, NULL,
-     "keep the newest K checkpoints of a training, remove older ones (0 = keep all)"},
-    {"run", "timeout", T_DOUBLE, F(run, timeout), "1800", 0, 604800, NULL,
-     "seconds a rank waits for the others at one step of a training round before the job ends naming the ranks "
-     "that did not arrive (0 = wait forever)"},
-    {"run", "threads", T_INT, F(run, threads), "1", 1, 1024, NULL, "compute threads per rank (the engine splits each batch over them)"},
-    {"run", "seed", T_U64, F(run, seed), "0", 0, 0, NULL, "seed of training"},
-    {"run", "repeats", T_INT, F(run, repeats), "1", 1, 1000, NULL, "training repeats with seeds seed..seed+R-1"},
-    {"run", "log", T_ENUM, F(run, log), "info", 0, 0, log_names, "log level"},
-    {"run", "baseline_plain", T_BOOL, F(run, baseline_plain), "false", 0, 0, NULL,
-     "also train on the plaintext in 'fesf run' (research only: plaintext gradients reach the coordinator)"},
-};
-#define NKEYS ((int)(sizeof keys / sizeof keys[0]))
+#define NKEYS fesf_config_nkeys /* the table: config_keys.c */
 
 static const key_desc *find_key(const char *section, const char *name)
 {
     for (int i = 0; i < NKEYS; i++)
-        if (strcmp(keys[i].section, section) == 0 && strcmp(keys[i].name, name) == 0) return &keys[i];
+        if (!strcmp(fesf_config_keys[i].section, section) && !strcmp(fesf_config_keys[i].name, name))
+            return &fesf_config_keys[i];
     return NULL;
 }
 
 static int known_section(const char *section)
 {
     for (int i = 0; i < NKEYS; i++)
-        if (strcmp(keys[i].section, section) == 0) return 1;
+        if (strcmp(fesf_config_keys[i].section, section) == 0) return 1;
     return 0;
 }
 
@@ -363,7 +192,7 @@ void fesf_config_defaults(fesf_config *cfg)
 {
     memset(cfg, 0, sizeof *cfg);
     for (int i = 0; i < NKEYS; i++)
-        if (set_value(cfg, &keys[i], keys[i].def)) abort(); /* a bad default is a bug */
+        if (set_value(cfg, &fesf_config_keys[i], fesf_config_keys[i].def)) abort(); /* a bad default is a bug */
 }
 
 static int on_key(void *user, const char *section, const char *name, const char *value)
@@ -450,6 +279,10 @@ int fesf_config_finish(fesf_config *cfg)
     if (cfg->ihm.beta_min > cfg->ihm.beta_max)
         return fesf_error("ihm.beta_min = %g is above ihm.beta_max = %g", cfg->ihm.beta_min, cfg->ihm.beta_max);
     if (check_source(cfg->data.source) || check_hosts(cfg) || check_dp(cfg)) return -1;
+    if (cfg->train.server_optimizer != FESF_SOPT_NONE && (cfg->train.algo != FESF_ALGO_FEDAVG || cfg->train.server_momentum > 0))
+        return fesf_error("train.server_optimizer = %s steps FedAvg's deltas: it needs train.algo = fedavg and "
+                          "train.server_momentum = 0", fesf_config_enum_name("train.server_optimizer",
+                                                                          cfg->train.server_optimizer));
     if (cfg->data.public_fraction + cfg->data.val_fraction >= 1.0)
         return fesf_error("data.public (%g) + data.val_fraction (%g) must be below 1",
                           cfg->data.public_fraction, cfg->data.val_fraction);
@@ -514,12 +347,12 @@ int fesf_config_text(const fesf_config *cfg, char *buf, size_t size)
     const char *sec = "";
     for (int i = 0; i < NKEYS; i++) {
         char v[FESF_PATH_MAX + 32];
-        if (strcmp(sec, keys[i].section)) {
-            sec = keys[i].section;
+        if (strcmp(sec, fesf_config_keys[i].section)) {
+            sec = fesf_config_keys[i].section;
             APPEND("%s[%s]\n", i ? "\n" : "", sec);
         }
-        value_text(cfg, &keys[i], v, sizeof v);
-        APPEND("%s = %s\n", keys[i].name, v);
+        value_text(cfg, &fesf_config_keys[i], v, sizeof v);
+        APPEND("%s = %s\n", fesf_config_keys[i].name, v);
     }
     return (int)n;
 }
@@ -538,11 +371,11 @@ int fesf_config_keys_text(const fesf_config *cfg, const char *const *patterns, c
     for (int i = 0; i < NKEYS; i++) {
         int take = 0;
         for (int p = 0; patterns[p]; p++)
-            if (key_matches(&keys[i], patterns[p])) take = 1;
+            if (key_matches(&fesf_config_keys[i], patterns[p])) take = 1;
         if (!take) continue;
         char v[FESF_PATH_MAX + 32];
-        value_text(cfg, &keys[i], v, sizeof v);
-        APPEND("%s.%s = %s\n", keys[i].section, keys[i].name, v);
+        value_text(cfg, &fesf_config_keys[i], v, sizeof v);
+        APPEND("%s.%s = %s\n", fesf_config_keys[i].section, fesf_config_keys[i].name, v);
     }
     return (int)n;
 }
@@ -560,9 +393,9 @@ int fesf_config_reference(char *buf, size_t size)
     size_t n = 0;
     for (int i = 0; i < NKEYS; i++) {
         char allowed[256];
-        range_text(&keys[i], allowed, sizeof allowed);
-        APPEND("%s.%s = %s\n    %s; %s\n", keys[i].section, keys[i].name,
-               keys[i].def[0] ? keys[i].def : "(empty)", keys[i].doc, allowed);
+        range_text(&fesf_config_keys[i], allowed, sizeof allowed);
+        APPEND("%s.%s = %s\n    %s; %s\n", fesf_config_keys[i].section, fesf_config_keys[i].name,
+               fesf_config_keys[i].def[0] ? fesf_config_keys[i].def : "(empty)", fesf_config_keys[i].doc, allowed);
     }
     return (int)n;
 }

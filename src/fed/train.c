@@ -155,28 +155,6 @@ static void add_site(void *ctx, int i, float wgt, float *acc)
     acc[np + nb + 1] += (float)used;
 }
 
-/* Coordinator: the new global state from the round's sums, the optimizer
- * step on the weighted gradient (FedSGD) or the weighted average of the
- * sites' parameters (FedAvg, with server momentum: FedAvgM). */
-static void server_step(trainer *t, int64_t round, double *loss, double *images)
-{
-    size_t np = t->np, nb = t->nb;
-    if (t->cfg->train.algo == FESF_ALGO_FEDSGD) {
-        fesf_optim_step(&t->oc, round, np, t->global, t->acc, t->opt_state);
-    } else if (t->cfg->train.server_momentum == 0) {
-        memcpy(t->global, t->acc, sizeof(float) * np); /* the weighted average */
-    } else { /* FedAvgM: v = mu v + (global - average); global -= v */
-        float mu = (float)t->cfg->train.server_momentum;
-        for (size_t q = 0; q < np; q++) {
-            t->velocity[q] = mu * t->velocity[q] + (t->global[q] - t->acc[q]);
-            t->global[q] -= t->velocity[q];
-        }
-    }
-    memcpy(t->global + np, t->acc + np, sizeof(float) * nb);
-    *loss = t->acc[np + nb];
-    *images = t->acc[np + nb + 1];
-}
-
 static int run_round(trainer *t, int64_t round, uint64_t seed, double *loss, double *images)
 {
     unsigned char part[4096]; /* setup caps n_sites at 4096 */
@@ -186,7 +164,7 @@ static int run_round(trainer *t, int64_t round, uint64_t seed, double *loss, dou
                              .add = add_site, .ctx = &c, .secagg = t->sa};
     if (fesf_fed_round(t->w, &a)) return -1;
     fesf_train_dp_count(t, a.part);
-    if (t->w->rank == 0) server_step(t, round, loss, images);
+    if (t->w->rank == 0) fesf_train_server_step(t, round, loss, images);
     return 0;
 }
 
@@ -416,7 +394,7 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
         fesf_model_init(t->m, seed);
         memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
         memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
-        memset(t->opt_state, 0, sizeof(float) * opt_floats(t));
+        fesf_train_server_init(t);
         t->best_auc = -1, t->best_round = -1;
         res->stop = is_auto ? STOP_MAX_ROUNDS : STOP_FIXED, res->rounds_run = limit;
     } else if (res->stop == STOP_PLATEAU) {

@@ -1,6 +1,7 @@
 /* Internals of `fesf train` (fed.h) shared by its files; not installed.
  *   train.c         rounds, evaluation, the entry points
  *   train_data.c    the sites' shards: loading and normalisation
+ *   train_server.c  the coordinator's step: FedSGD, FedAvg, FedAvgM, FedAdam, FedYogi
  *   train_ckpt.c    checkpoints and the metrics lines they cover
  *   train_report.c  summary.tsv, report.md, metrics.jsonl (writers and readers) */
 #ifndef FESF_TRAIN_INTERNAL_H
@@ -57,7 +58,8 @@ typedef struct {
     float *acc;                 /* [np + nb + 2]: weighted sum, loss, images */
     float *opt_state, *local_state, *xb;
     float *aug;                 /* [C H W] fesf_augment_batch's scratch image, inside xb's allocation */
-    float *velocity;            /* [np] FedAvg server momentum, inside opt_state (checkpointed with it) */
+    float *velocity;            /* [np] FedAvg server momentum, or FedAdam/FedYogi's [2][np] m and v, inside
+                                 * opt_state (checkpointed with it) */
     int32_t *yb, *idx;
     fesf_optim_config oc, local;
     size_t stats_len;
@@ -111,7 +113,19 @@ static inline const char *input_group(const fesf_config *cfg)
 }
 
 /* Server optimizer state: the optimizer's, then the FedAvg server velocity. */
-static inline size_t opt_floats(const trainer *t) { return t->np * (size_t)fesf_optim_state_per_param(&t->oc) + t->np; }
+/* The coordinator's optimizer state: train.optimizer's (FedSGD), then the
+ * server's: FedAvgM's velocity, or FedAdam / FedYogi's moments m and v. */
+static inline size_t opt_floats(const trainer *t)
+{
+    size_t server = t->cfg->train.server_optimizer == FESF_SOPT_NONE ? 1 : 2;
+    return t->np * (size_t)fesf_optim_state_per_param(&t->oc) + server * t->np;
+}
+
+/* train_server.c: the coordinator's step from the round's sums in acc (the
+ * new global state, the round's loss and images), and a repeat's fresh
+ * server state. */
+void fesf_train_server_step(trainer *t, int64_t round, double *loss, double *images);
+void fesf_train_server_init(trainer *t);
 
 /* train_data.c: site-001.h5's image shape and classes; one site's splits;
  * every site's images normalised by the pooled per-channel mean and std. */

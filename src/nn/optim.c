@@ -140,3 +140,15 @@ void fesf_optim_prox(size_t n, float *g, const float *p, const float *anchor, fl
 #pragma omp parallel for schedule(static) if (n > 65536)
     for (size_t i = 0; i < n; i++) g[i] += mu * (p[i] - anchor[i]);
 }
+
+void fesf_optim_server_adaptive(size_t n, float *p, const float *avg, float *m, float *v, float lr, float tau,
+                                int yogi)
+{
+    const float b1 = 0.9f, b2 = 0.99f;
+    for (size_t q = 0; q < n; q++) {
+        float d = p[q] - avg[q], d2 = d * d;
+        m[q] = b1 * m[q] + (1 - b1) * d;
+        v[q] = yogi ? v[q] - (1 - b2) * d2 * (v[q] > d2 ? 1.0f : v[q] < d2 ? -1.0f : 0.0f) : b2 * v[q] + (1 - b2) * d2;
+        p[q] -= lr * m[q] / (sqrtf(v[q]) + tau);
+    }
+}

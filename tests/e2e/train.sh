@@ -53,17 +53,50 @@ check "FedProx mu 0, 1 round" mpirun --oversubscribe -np 5 "$FESF" train -q $P -
 check "FedProx mu 10, 1 round" mpirun --oversubscribe -np 5 "$FESF" train -q $P --set train.prox_mu=10 && cp "$RUN/model.h5" "$TMP/p10.h5"
 check "the initial model (lr 0)" mpirun --oversubscribe -np 5 "$FESF" train -q $P --set train.lr=0 && cp "$RUN/model.h5" "$TMP/w0.h5"
 $PY - "$TMP/w0.h5" "$TMP/avg.h5" "$TMP/p0.h5" "$TMP/p10.h5" <<'PYEOF' >"$TMP/prox" 2>&1 && ok "FedProx: $(cat "$TMP/prox")" || { nok "FedProx"; sed 's/^/#   /' "$TMP/prox"; }
-import sys, h5py, numpy as np
-def params(p):
-    f, out = h5py.File(p), []
-    f["params"].visititems(lambda n, o: out.append(o[()].ravel()) if isinstance(o, h5py.Dataset) else None)
-    return np.concatenate(out).astype(np.float64)
+import sys, numpy as np
+sys.path.insert(0, "tests/py")
+from model_params import params
 w0, avg, p0, p10 = (params(p) for p in sys.argv[1:5])
 assert avg.tobytes() == p0.tobytes(), "mu = 0 differs from FedAvg"
 d_avg, d_prox = np.linalg.norm(avg - w0), np.linalg.norm(p10 - w0)
 assert d_prox < 0.9 * d_avg, (d_prox, d_avg)
 print(f"mu = 0 = FedAvg bit for bit; mu = 10 moves the global model {d_prox:.4f} in a round, FedAvg {d_avg:.4f}")
 PYEOF
+# FedAdam / FedYogi: one round from the same start is the paper's server step on FedAvg's delta (NumPy)
+for o in adam yogi; do
+    check "Fed$o, 1 round" mpirun --oversubscribe -np 5 "$FESF" train -q $P --set train.server_optimizer=$o \
+        --set train.server_lr=0.03 && cp "$RUN/model.h5" "$TMP/s$o.h5"
+done
+$PY - "$TMP/w0.h5" "$TMP/avg.h5" "$TMP/sadam.h5" "$TMP/syogi.h5" <<'PYEOF' >"$TMP/sopt" 2>&1 && ok "FedAdam / FedYogi: $(cat "$TMP/sopt")" || { nok "FedAdam / FedYogi"; sed 's/^/#   /' "$TMP/sopt"; }
+import sys, numpy as np
+sys.path.insert(0, "tests/py")
+from model_params import params
+w0, avg, adam, yogi = (params(p) for p in sys.argv[1:5])
+lr, tau, d = 0.03, 1e-3, w0 - avg
+m = 0.1 * d
+v_adam = 0.99 * tau**2 + 0.01 * d * d
+v_yogi = tau**2 - 0.01 * d * d * np.sign(tau**2 - d * d)
+for name, got, v in (("adam", adam, v_adam), ("yogi", yogi, v_yogi)):
+    want = w0 - lr * m / (np.sqrt(v) + tau)
+    err = np.abs(got - want).max()
+    assert err < 1e-6, (name, err)
+    print(f"{name} max |fesf - NumPy| {err:.1e};", end=" ")
+print(f"step {np.abs(adam - w0).max():.4f} vs FedAvg's {np.abs(avg - w0).max():.4f}")
+PYEOF
+Y="$P --set train.server_optimizer=yogi --set train.rounds=6 --set train.eval_every=2 --set run.checkpoint_every=2"
+check "FedYogi, 6 rounds, checkpoints every 2" mpirun --oversubscribe -np 3 "$FESF" train -q $Y && cp "$RUN/model.h5" "$TMP/y6.h5"
+rm -f "$RUN/ckpt-0006.h5" "$RUN/ckpt-0004.h5"
+check "FedYogi --resume from round 2 (its m and v from the checkpoint)" mpirun --oversubscribe -np 3 "$FESF" train -q --resume $Y
+$PY - "$TMP/y6.h5" "$RUN/model.h5" <<'PYEOF' && ok "FedYogi resumed = uninterrupted, bit for bit" || nok "FedYogi resume differs"
+import sys, h5py
+a, b = (h5py.File(p) for p in sys.argv[1:3])
+names = []
+a["params"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+assert names and all(a["params"][n][()].tobytes() == b["params"][n][()].tobytes() for n in names)
+PYEOF
+expect_fail "FedSGD with a server optimizer is refused" "needs train.algo = fedavg" \
+    "$FESF" train -q $T --set train.server_optimizer=adam
+
 # FedSGD over 3 sites = centralised minibatch SGD on the union of the same batches (PyTorch)
 check "prepare 3 IID sites" "$FESF" prepare -q --set data.size=28 --set data.count=400 --set data.sites=3 --set run.out="$TMP/fc"
 check "FedSGD, 3 sites on 3 ranks, checkpoint every round" mpirun --oversubscribe -np 4 "$FESF" train -q $OLD \

@@ -370,6 +370,55 @@ static void test_torch_crosscheck(void **state)
                   worst_lr);
 }
 
+/* FedAdam / FedYogi's server step against the paper's Algorithm 2 written
+ * out in double, over 20 rounds of random deltas; a zero delta from the
+ * fresh state (m = 0, v = tau^2) moves nothing. */
+static void test_server_adaptive(void **state)
+{
+    enum { N = 257, R = 20 };
+    for (int yogi = 0; yogi < 2; yogi++) {
+        float p[N], avg[N], m[N], v[N];
+        double pd[N], md[N], vd[N];
+        const float lr = 0.05f, tau = 1e-3f;
+        unsigned s = 12345;
+        for (int q = 0; q < N; q++) {
+            s = s * 1103515245u + 12345u;
+            p[q] = (float)((s >> 8) % 2001) / 1000.0f - 1.0f, pd[q] = p[q];
+            m[q] = 0, md[q] = 0, v[q] = tau * tau, vd[q] = (double)(tau * tau);
+        }
+        double worst = 0;
+        for (int r = 0; r < R; r++) {
+            for (int q = 0; q < N; q++) {
+                s = s * 1103515245u + 12345u;
+                avg[q] = p[q] - ((float)((s >> 8) % 2001) / 1000.0f - 1.0f) * 0.01f * (float)(r % 3);
+            }
+            for (int q = 0; q < N; q++) {
+                double d = pd[q] - (double)avg[q]; /* pd = p: the delta fesf sees */
+                md[q] = 0.9 * md[q] + 0.1 * d;
+                if (yogi) {
+                    double sg = vd[q] > d * d ? 1 : vd[q] < d * d ? -1 : 0;
+                    vd[q] -= 0.01 * d * d * sg;
+                } else {
+                    vd[q] = 0.99 * vd[q] + 0.01 * d * d;
+                }
+            }
+            fesf_optim_server_adaptive(N, p, avg, m, v, lr, tau, yogi);
+            for (int q = 0; q < N; q++) {
+                pd[q] = (double)p[q]; /* follow fesf's float trajectory, check this step's moments */
+                double e = fabs((double)m[q] - md[q]) + fabs((double)v[q] - vd[q]);
+                worst = e > worst ? e : worst;
+                md[q] = m[q], vd[q] = v[q];
+            }
+        }
+        if (worst > 1e-7) fail_msg("%s: moments differ from the double reference by %g", yogi ? "yogi" : "adam", worst);
+        float p0[N], z[N], v0[N];
+        for (int q = 0; q < N; q++) p0[q] = p[q], z[q] = 0, m[q] = 0, v[q] = v0[q] = tau * tau;
+        fesf_optim_server_adaptive(N, p, p0, z, v, lr, tau, yogi);
+        assert_memory_equal(p, p0, sizeof p); /* zero delta: nothing moves */
+        if (yogi) assert_memory_equal(v, v0, sizeof v); /* Yogi: v moves only by d^2 (Adam's decays) */
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -379,6 +428,7 @@ int main(void)
         cmocka_unit_test(test_adam_steps),
         cmocka_unit_test(test_schedules),
         cmocka_unit_test(test_torch_crosscheck),
+        cmocka_unit_test(test_server_adaptive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
