@@ -39,6 +39,12 @@ int fesf_cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(
  * goes through fesf_cli_config_error. */
 int fesf_cli_common_opt(fesf_cli *c, const char *cmd, int argc, char **argv, int *i);
 
+/* --exclude-site K at argv[*i] (fesf train, fesf run): K appended to
+ * sites [FESF_CLI_MAX_EXCLUDE] (*n of them). 1 if consumed, 0 if another
+ * option, -1 on a usage error (reported, exit 2). */
+#define FESF_CLI_MAX_EXCLUDE 256
+int fesf_cli_site_opt(const char *cmd, int argc, char **argv, int *i, int *sites, int *n);
+
 /* The config error just recorded (a bad file, line or value): in a process
  * of its own it is printed now ("fesf CMD: message") and -1 returned (exit
  * 2); under an MPI launcher (mpirun, srun) it is kept and 0 returned, so

@@ -34,6 +34,10 @@ int fesf_fed_share_sum_f64(const fesf_world *w, double *buf, size_t n);
  * disks (the highest site-NNN.h5 any of them holds; the coordinator opens
  * nothing); every rank gets it. 0, or -1 if no site rank has a shard. */
 int fesf_fed_count_shards(const fesf_world *w, const char *run_out, int *n);
+/* Same for a partial federation: gone [4096] holds -1 for the sites that
+ * take part; the others may lack their shards (the count is then the
+ * shards' n_sites when the last sites left with theirs). */
+int fesf_fed_count_shards_except(const fesf_world *w, const char *run_out, const int64_t *gone, int *n);
 
 /* The site ranks count the shards of run_out and rank 0 loads hosts.h5 (the host of
  * host_index in fixed mode, the whole pool in random mode); every rank of w
@@ -103,6 +107,17 @@ enum { FESF_RESUME_NO, FESF_RESUME_STRICT, FESF_RESUME_AUTO };
 int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume);
 /* Same, with the outputs in folder `out` (created) instead of run.out. */
 int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, const char *out);
+/* Same, for a partial federation: the sites `exclude` take no part from the
+ * point the training resumes at (or starts, without a checkpoint) on; their
+ * shards are not opened, each round's weights are re-normalised over the
+ * others, and the checkpoints record the exclusions, so that a later
+ * resume keeps them. Not with DP-SGD. */
+typedef struct {
+    int resume;                 /* FESF_RESUME_* */
+    const int *exclude;         /* site ids, or NULL */
+    int n_exclude;
+} fesf_train_opts;
+int fesf_fed_train_opts(const fesf_config *cfg, const fesf_world *w, const char *out, const fesf_train_opts *o);
 
 /* Readers of a training's files in folder `dir` (train_report.c, beside
  * the writers): summary.tsv rows and the validation curve. */

@@ -52,12 +52,18 @@ typedef struct {
     size_t best_floats;
     double *results;            /* [results_len] */
     size_t results_len;
+    int64_t *excluded;          /* [n_sites] sites left out of the federation (fed.h), or NULL: none */
+    size_t n_sites;
+    const float *norm;          /* the input normalisation, mean [c] then std [c], as model.h5; NULL: none */
+    int norm_channels;
 } fesf_ckpt;
 
 int fesf_ckpt_save(const char *path, const fesf_tensor_list *m, const float *optim_state, size_t optim_floats,
                    const fesf_ckpt *c, const char *config_text);
 /* Load into m, optim_state and c (whose best / results buffers the caller
- * provides, sized as when saved); refuses another config hash. */
+ * provides, sized as when saved; excluded, when not NULL, gets
+ * /resume/excluded or all -1 if the file has none); refuses another config
+ * hash. */
 int fesf_ckpt_load(const char *path, const fesf_tensor_list *m, float *optim_state, size_t optim_floats, fesf_ckpt *c);
 
 /* Load parameters and buffers into m (same architecture string required);
@@ -77,6 +83,10 @@ typedef struct {
     float mean[FESF_MODEL_MAX_CHANNELS], std[FESF_MODEL_MAX_CHANNELS];
 } fesf_model_meta;
 int fesf_model_read_meta(const char *path, fesf_model_meta *out);
+
+/* A checkpoint's /resume/excluded into excluded [cap], read before the
+ * training is set up: its length (0 when absent), or -1. */
+int fesf_ckpt_read_excluded(const char *path, int64_t *excluded, size_t cap);
 void fesf_model_meta_free(fesf_model_meta *m);
 
 #endif

@@ -14,7 +14,14 @@
 #include "fesf/config.h"
 #include "fesf/world.h"
 
+/* What `fesf run` passes to its stages: the sites a partial federation's
+ * trainings leave out (fed.h, fesf_fed_train_opts). */
+typedef struct {
+    const int *exclude;
+    int n_exclude;
+} fesf_run_opts;
+
 /* point >= 0: only that sweep point (an array task), no frontier report. 0 or -1. */
-int fesf_pipeline_run(const fesf_config *cfg, const fesf_world *w, int point);
+int fesf_pipeline_run(const fesf_config *cfg, const fesf_world *w, int point, const fesf_run_opts *o);
 
 #endif

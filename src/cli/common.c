@@ -65,6 +65,20 @@ int fesf_cli_common_opt(fesf_cli *c, const char *cmd, int argc, char **argv, int
     return rc && fesf_cli_config_error(c) ? -1 : 1;
 }
 
+int fesf_cli_site_opt(const char *cmd, int argc, char **argv, int *i, int *sites, int *n)
+{
+    if (strcmp(argv[*i], "--exclude-site")) return 0;
+    char *end;
+    long v = *i + 1 < argc ? strtol(argv[*i + 1], &end, 10) : 0;
+    if (*i + 1 >= argc || *end || v < 1 || v > 4096)
+        return fesf_cli_usage(cmd, "--exclude-site '%s': expected a site number in [1, 4096]",
+                              *i + 1 < argc ? argv[*i + 1] : ""), -1;
+    if (*n >= FESF_CLI_MAX_EXCLUDE) return fesf_cli_usage(cmd, "more than %d --exclude-site", FESF_CLI_MAX_EXCLUDE), -1;
+    sites[(*n)++] = (int)v;
+    ++*i;
+    return 1;
+}
+
 int fesf_cli_config_error(fesf_cli *c)
 {
     if (!fesf_world_launched()) {

@@ -11,14 +11,15 @@
 
 const fesf_command fesf_commands[] = {
     {"run", fesf_cmd_run, "every stage in one job: prepare, hide, enhance, train, audit, report",
-     "fesf run CONFIG [--set section.key=value]... [--point I] [-v|-q]\n"
+     "fesf run CONFIG [--set section.key=value]... [--point I] [--exclude-site K]... [-v|-q]\n"
      "  Runs every stage in one MPI job (rank 0 coordinates): prepare, hide, enhance, training on plain /\n"
      "  synthetic / surrogate images (run.out/train-<input>/) and the audit, skipping each stage whose\n"
      "  outputs exist and match the config, so an interrupted run continues (each training from its\n"
      "  newest checkpoint that fits); then run.out/report.md. SIGTERM, SIGINT or SIGUSR1 during a\n"
      "  training: a checkpoint at the end of the round, one line, exit 75; rerun the same command.\n"
      "  With [sweep] alpha / beta lists: every point in run.out/alpha<A>-beta<B>/, then the frontier\n"
-     "  (report.md, figures/frontier.png); --point I runs only point I (0-based, alpha-major; array jobs)."},
+     "  (report.md, figures/frontier.png); --point I runs only point I (0-based, alpha-major; array jobs).\n"
+     "  --exclude-site K: the trainings leave site K out from where they resume (see fesf help train)."},
     {"prepare", fesf_cmd_prepare, "ingest a dataset into site shards and a host pool",
      "fesf prepare [-c FILE] [--set section.key=value]... [--site K] [-v|-q]\n"
      "  -c FILE        configuration (INI); defaults are used for keys it omits\n"
@@ -43,13 +44,15 @@ const fesf_command fesf_commands[] = {
      "  iqem.beta2) into each shard with PSNR/SSIM/out-of-range measures as attributes. --load takes G\n"
      "  from a saved iqem.h5 instead of training."},
     {"train", fesf_cmd_train, "federated training of the diagnostic model on the sites' shards",
-     "fesf train [-c FILE] [--set section.key=value]... [--resume] [-v|-q]\n"
+     "fesf train [-c FILE] [--set section.key=value]... [--resume] [--exclude-site K]... [-v|-q]\n"
      "  Trains model.arch on train.input images (surrogate | synthetic | plain) of run.out/site-NNN.h5\n"
      "  with train.algo (fedsgd | fedavg) for train.rounds rounds, evaluating every train.eval_every\n"
      "  rounds; writes run.out/metrics.jsonl, model.h5 (the best-validation round) and report.md, and\n"
      "  ckpt-RRRR.h5 every run.checkpoint_every rounds. --resume continues from the newest checkpoint\n"
      "  and ends bit-identical to an uninterrupted run. SIGTERM, SIGINT or SIGUSR1 stops every rank at the\n"
-     "  end of the round with a checkpoint (exit 75); run.timeout bounds every wait.\n"
+     "  end of the round with a checkpoint (exit 75); run.timeout bounds every wait. --exclude-site K: site K\n"
+     "  takes no part from the round the training resumes at (or starts) on, its shard unopened, the others'\n"
+     "  weights re-normalised; the checkpoints record it, so later resumes keep it out.\n"
      "  Under mpirun -np N+1 rank 0 coordinates and ranks 1..N hold the sites; one process does all."},
     {"audit", fesf_cmd_audit, "privacy audit: a learned inversion attack on the released images",
      "fesf audit [-c FILE] [--set section.key=value]... [-v|-q]\n"

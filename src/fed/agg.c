@@ -110,17 +110,19 @@ static const char *names_of(const int64_t *rec) { return (const char *)(rec + R_
 
 /* The verdict on the records of shards 1..n, the same on every rank: 0, or
  * -1 with the message and *reporter, the rank that owns the shard at fault. */
-static int verdict(const fesf_world *w, const char *run_out, int n, const int64_t *recs, int *reporter)
+static int verdict(const fesf_world *w, const char *run_out, int n, const int64_t *recs, const int64_t *gone,
+                   int *reporter, int *n_total)
 {
     char path[FESF_RUN_PATH_MAX], missing[256] = "";
-    int first = 0, n_missing = 0;
+    int first = 0, n_missing = 0, ref = 0;
     for (int s = 1; s <= n; s++) {
         const int64_t *r = recs + (size_t)(s - 1) * REC_LEN;
         if (r[R_STATE] == S_BAD && !first) {
             *reporter = fesf_world_shard_owner(w, s); /* it holds the message */
             return -1;
         }
-        if (r[R_STATE] == S_MISSING) {
+        if (r[R_STATE] == S_OK && !ref) ref = s;
+        if (r[R_STATE] == S_MISSING && !(gone && gone[s - 1] != -1)) { /* a site that left may take its shard */
             size_t len = strlen(missing);
             if (n_missing++ < 6) snprintf(missing + len, sizeof missing - len, "%ssite-%03d.h5", len ? ", " : "", s);
             if (!first) first = s;
@@ -131,12 +133,17 @@ static int verdict(const fesf_world *w, const char *run_out, int n, const int64_
         return fesf_error("'%s' has no %s%s but site-%03d.h5 exists: a run holds site-001.h5 .. site-NNN.h5 "
                           "without gaps", run_out, missing, n_missing > 6 ? ", ..." : "", n);
     }
-    const int64_t *one = recs;
+    if (!ref) return fesf_error("'%s': every site's shard is missing", run_out);
+    const int64_t *one = recs + (size_t)(ref - 1) * REC_LEN;
+    int gone_after = one[R_SITES] > n && one[R_SITES] <= 4096; /* the last sites left with their shards? */
+    for (int s = n + 1; gone_after && s <= one[R_SITES]; s++) gone_after = gone && gone[s - 1] != -1;
+    *n_total = gone_after ? (int)one[R_SITES] : n;
     for (int s = 1; s <= n; s++) {
         const int64_t *r = recs + (size_t)(s - 1) * REC_LEN;
+        if (r[R_STATE] != S_OK) continue;
         *reporter = fesf_world_shard_owner(w, s);
         fesf_run_shard_path(path, run_out, s);
-        if (r[R_SITES] != n && s == 1)
+        if (r[R_SITES] != *n_total && s == ref)
             return fesf_error("'%s' holds %d shard%s (site-001.h5 .. site-%03d.h5) but they were prepared for "
                               "%lld sites (n_sites)%s", run_out, n, n > 1 ? "s" : "", n, (long long)r[R_SITES],
                               r[R_SITES] > n ? ": the last shards are missing" : ": shards are left from another run");
@@ -158,6 +165,11 @@ static int verdict(const fesf_world *w, const char *run_out, int n, const int64_
 }
 
 int fesf_fed_count_shards(const fesf_world *w, const char *run_out, int *n)
+{
+    return fesf_fed_count_shards_except(w, run_out, NULL, n);
+}
+
+int fesf_fed_count_shards_except(const fesf_world *w, const char *run_out, const int64_t *gone, int *n)
 {
     int64_t mine = 0, most = 0;
     int reporter = 0, bad = 0, rc = -1;
@@ -188,7 +200,7 @@ int fesf_fed_count_shards(const fesf_world *w, const char *run_out, int *n)
         fesf_error("MPI_Allreduce failed");
         goto done;
     }
-    rc = verdict(w, run_out, (int)most, all, &reporter);
+    rc = verdict(w, run_out, (int)most, all, gone, &reporter, n);
     if (rc) fesf_world_fail_together(w, reporter, 1);
 done:
     free(recs), free(all);

@@ -110,19 +110,24 @@ static double site_fedavg(trainer *t, const site_data *s, int64_t round, uint64_
 /* ---- a round ------------------------------------------------------------- */
 
 /* The sites of a round (part[id - 1] = 1): with train.participation p < 1,
- * the first round(p * n_sites) of a shuffle keyed by (seed, round); NULL
- * when every site takes part. */
+ * the first round(p * n) of a shuffle keyed by (seed, round) of the n sites
+ * that take part (all, or those not excluded: train_sites.c); NULL when
+ * every site takes part. */
 static const unsigned char *participants(const trainer *t, int64_t round, unsigned char *part)
 {
     double p = t->cfg->train.participation;
-    if (p >= 1) return NULL;
-    int m = (int)lround(p * t->n_sites);
-    if (m < 1) m = 1;
-    fesf_rng r;
-    fesf_rng_init(&r, t->cfg->run.seed, (uint32_t)round, 7);
     int32_t order[4096];
-    for (int i = 0; i < t->n_sites; i++) order[i] = i + 1;
-    fesf_rng_shuffle_i32(&r, order, t->n_sites);
+    int n = 0;
+    for (int id = 1; id <= t->n_sites; id++)
+        if (!fesf_train_excluded_at(t, id, t->repeat, round)) order[n++] = id;
+    if (p >= 1 && n == t->n_sites) return NULL;
+    int m = p >= 1 ? n : (int)lround(p * n);
+    if (m < 1) m = 1;
+    if (p < 1) {
+        fesf_rng r;
+        fesf_rng_init(&r, t->cfg->run.seed, (uint32_t)round, 7);
+        fesf_rng_shuffle_i32(&r, order, n);
+    }
     memset(part, 0, (size_t)t->n_sites);
     for (int i = 0; i < m; i++) part[order[i] - 1] = 1;
     return part;
@@ -249,10 +254,12 @@ static int load_sites(trainer *t, int64_t *most)
 {
     const fesf_config *cfg = t->cfg;
     int64_t meta[4] = {0};
-    int first = fesf_world_shard_owner(t->w, 1); /* site 1's rank tells the shape; the coordinator opens no shard */
-    if (fesf_fed_count_shards(t->w, cfg->run.out, &t->n_sites)) return -1;
+    if (fesf_train_exclusions(t, t->exclude, t->n_exclude, t->mode) ||
+        fesf_fed_count_shards_except(t->w, cfg->run.out, t->excluded, &t->n_sites) || fesf_train_exclusions_check(t))
+        return -1;
+    int ref = fesf_train_first_site(t), first = fesf_world_shard_owner(t->w, ref); /* it tells the shape */
     if (t->w->rank == first) {
-        if (fesf_train_read_shape(cfg->run.out, input_group(cfg), &t->shape)) return -1;
+        if (fesf_train_read_shape(cfg->run.out, input_group(cfg), ref, &t->shape)) return -1;
         meta[0] = t->shape.c, meta[1] = t->shape.h, meta[2] = t->shape.w, meta[3] = t->shape.k;
     }
     if (fesf_world_bcast(t->w, meta, sizeof meta, first)) return -1;
@@ -265,6 +272,7 @@ static int load_sites(trainer *t, int64_t *most)
         if (!fesf_world_owns_shard(t->w, id)) continue;
         site_data *s = &t->sites[t->n_mine++];
         s->id = id;
+        if (fesf_train_excluded_ever(t, id)) continue; /* left the federation: its shard stays closed, no images */
         if (fesf_train_load_site(t, s)) return -1;
         t->site_n[id - 1] = (double)s->n[SPLIT_TRAIN];
         *most = s->n[SPLIT_TRAIN] > *most ? s->n[SPLIT_TRAIN] : *most;
@@ -390,6 +398,7 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
     const fesf_config *cfg = t->cfg;
     repeat_result *res = &all[repeat];
     int limit = fesf_train_round_limit(cfg), is_auto = cfg->train.rounds < 0, stop = 0;
+    t->repeat = repeat;
     if (start == 0) {
         fesf_model_init(t->m, seed);
         memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
@@ -475,7 +484,7 @@ static void trainer_free(trainer *t)
         for (int sp = 0; sp < 3; sp++) free(t->sites[i].x[sp]), free(t->sites[i].y[sp]);
     fesf_secagg_free(t->sa);
     free(t->sites), free(t->site_n), free(t->class_w), free(t->global), free(t->acc), free(t->best), free(t->opt_state);
-    free(t->local_state), free(t->xb), free(t->yb), free(t->idx), free(t->stats);
+    free(t->local_state), free(t->xb), free(t->yb), free(t->idx), free(t->stats), free(t->excluded);
     fesf_model_destroy(t->m);
     fesf_train_dp_free(t);
     if (t->metrics) fclose(t->metrics);
@@ -499,9 +508,15 @@ int fesf_fed_train(const fesf_config *cfg, const fesf_world *w, int resume)
 
 int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, const char *out)
 {
+    fesf_train_opts o = {resume, NULL, 0};
+    return fesf_fed_train_opts(cfg, w, out, &o);
+}
+
+int fesf_fed_train_opts(const fesf_config *cfg, const fesf_world *w, const char *out, const fesf_train_opts *o)
+{
     trainer t;
     memset(&t, 0, sizeof t);
-    t.cfg = cfg, t.w = w, t.out = out;
+    t.cfg = cfg, t.w = w, t.out = out, t.mode = o->resume, t.exclude = o->exclude, t.n_exclude = o->n_exclude;
     int rc = -1, R = cfg->run.repeats;
     fesf_world_set_timeout(cfg->run.timeout);
     fesf_world_set_phase("the training's start");
@@ -514,12 +529,17 @@ int fesf_fed_train_to(const fesf_config *cfg, const fesf_world *w, int resume, c
     }
     for (int r = 0; r < R; r++) res[r].site = site_best + (size_t)r * t.n_sites;
     int64_t start[2] = {0, 0}; /* repeat, rounds done */
-    if (w->rank == 0 && fesf_train_load_checkpoint(&t, res, start, resume)) goto done;
+    if (w->rank == 0 && fesf_train_load_checkpoint(&t, res, start, o->resume)) goto done;
     if (fesf_world_bcast(w, start, sizeof start, 0)) goto done;
+    if (fesf_train_exclusions_start(&t, start)) { /* the same on every rank */
+        fesf_world_fail_together(w, 0, 1); /* exit 1 */
+        goto done;
+    }
+    fesf_train_exclusions_log(&t, NULL);
     if (w->rank == 0) {
         if (open_metrics(&t, start)) goto done;
         fesf_info("training %s on %d sites' %s images (%dx%dx%d, %d classes), %s, %d rounds", fesf_model_arch(t.m),
-                  t.n_sites, input_group(cfg), t.shape.c, t.shape.h, t.shape.w, t.shape.k,
+                  t.n_sites - fesf_train_n_excluded(&t), input_group(cfg), t.shape.c, t.shape.h, t.shape.w, t.shape.k,
                   fesf_config_enum_name("train.algo", cfg->train.algo), fesf_train_round_limit(cfg));
     }
     fesf_stop_defer(1); /* from here, SIGTERM / SIGINT stop the training at the end of a round */

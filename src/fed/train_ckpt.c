@@ -87,7 +87,8 @@ int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repea
     memcpy(fesf_model_params(t->m), t->global, sizeof(float) * t->np);
     memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
     fesf_ckpt c = {repeat, done, resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
-                   results, (size_t)R * per};
+                   results, (size_t)R * per, fesf_train_any_excluded(t) ? t->excluded : NULL, (size_t)t->n_sites,
+                   t->cfg->train.normalise == FESF_NORM_POOLED ? t->norm : NULL, t->shape.c};
     fesf_train_ckpt_path(t, repeat, done, path);
     int rc = fesf_ckpt_save(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c, text);
     free(results), free(text);
@@ -104,7 +105,8 @@ static int load_one(trainer *t, const char *path, repeat_result *res, int64_t *s
     size_t per = result_doubles(t);
     double *results = calloc((size_t)R * per, sizeof(double));
     if (!results) return fesf_error("out of memory");
-    fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * per};
+    fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * per,
+                   NULL, 0, NULL, 0}; /* the exclusions were read before the setup (train_sites.c) */
     int rc = fesf_ckpt_load(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c);
     if (!rc && c.repeat >= R) rc = fesf_error("'%s' is from repeat %lld but run.repeats = %d", path, (long long)c.repeat + 1, R);
     if (!rc && c.round > fesf_train_round_limit(t->cfg))

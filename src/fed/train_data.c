@@ -19,14 +19,14 @@
 
 static const char *rerun_hint(const char *group) { return !strcmp(group, "synthetic") ? "hide" : "enhance"; }
 
-/* Shape of site-001.h5's images and its class count (metadata only). */
-int fesf_train_read_shape(const char *dir, const char *group, data_shape *s)
+/* Shape of site `site`'s images and its class count (metadata only). */
+int fesf_train_read_shape(const char *dir, const char *group, int site, data_shape *s)
 {
     char path[FESF_RUN_PATH_MAX];
     fesf_shard *sh = NULL;
     fesf_shard_split in;
     int64_t k = 0;
-    fesf_run_shard_path(path, dir, 1);
+    fesf_run_shard_path(path, dir, site);
     if (fesf_shard_open(&sh, path)) return -1;
     int rc = -1;
     if (!fesf_shard_has(sh, group)) fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, group, rerun_hint(group));
@@ -44,8 +44,8 @@ static int load_split(fesf_shard *sh, const char *group, int sp, const data_shap
     if (!fesf_shard_has(sh, group)) return fesf_error("'%s' has no /%s images", name, group);
     if (fesf_shard_info(sh, group, sp, &in)) return -1; /* the message names the file and the dataset */
     if (in.c != want->c || in.h != want->h || in.w != want->w)
-        return fesf_error("'%s': images are %dx%dx%d but site-001.h5 has %dx%dx%d", name, in.c, in.h, in.w, want->c,
-                          want->h, want->w);
+        return fesf_error("'%s': images are %dx%dx%d but the first site's are %dx%dx%d", name, in.c, in.h, in.w,
+                          want->c, want->h, want->w);
     size_t len = (size_t)in.n * (size_t)want->c * (size_t)want->h * (size_t)want->w;
     s->n[sp] = in.n;
     s->x[sp] = malloc(sizeof(float) * (len ? len : 1));
@@ -56,7 +56,7 @@ static int load_split(fesf_shard *sh, const char *group, int sp, const data_shap
         return -1;
     for (int64_t i = 0; i < in.n; i++)
         if (s->y[sp][i] < 0 || s->y[sp][i] >= want->k)
-            return fesf_error("'%s': label %d outside the %d classes of site-001.h5", name, s->y[sp][i], want->k);
+            return fesf_error("'%s': label %d outside the %d classes of the first site", name, s->y[sp][i], want->k);
     return 0;
 }
 
@@ -69,7 +69,7 @@ int fesf_train_load_site(trainer *t, site_data *s)
     const char *name = fesf_shard_name(sh);
     int64_t k = 0;
     int rc = fesf_shard_get_i64(sh, "n_classes", &k);
-    if (!rc && k != t->shape.k) rc = fesf_error("'%s' has %lld classes but site-001.h5 has %d", name, (long long)k, t->shape.k);
+    if (!rc && k != t->shape.k) rc = fesf_error("'%s' has %lld classes but the first site has %d", name, (long long)k, t->shape.k);
     for (int sp = 0; sp < 3 && !rc; sp++) rc = load_split(sh, input_group(t->cfg), sp, &t->shape, s);
     if (!rc && s->n[SPLIT_TRAIN] == 0) rc = fesf_error("'%s' has no training images", name);
     fesf_shard_close(sh);
@@ -95,6 +95,14 @@ int fesf_train_normalise(trainer *t)
     }
     int c = t->shape.c;
     size_t hw = (size_t)t->shape.h * (size_t)t->shape.w;
+    if (t->norm_given && t->norm_given != c)
+        return fesf_error("the checkpoint's normalisation has %d channels, the images %d", t->norm_given, c);
+    if (t->norm_given) { /* a partial federation's resume: the checkpoint's, not the remaining sites' */
+        for (int i = 0; i < t->n_mine; i++)
+            for (int sp = 0; sp < 3; sp++) fesf_input_normalise_pooled(t->sites[i].n[sp], c, hw, t->norm, t->sites[i].x[sp]);
+        if (t->w->rank == 0) fesf_info("normalisation from the checkpoint: mean %.4f, std %.4f (channel 0)", t->norm[0], t->norm[c]);
+        return 0;
+    }
     double sums[2 * MAX_CHANNELS + 1] = {0};
     for (int i = 0; i < t->n_mine; i++) {
         const site_data *s = &t->sites[i];

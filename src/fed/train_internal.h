@@ -68,6 +68,9 @@ typedef struct {
     float *class_w;             /* [k] loss weights (train.class_weights = balanced), or NULL */
     float *best;                /* [np + nb] best-validation state (coordinator) */
     float norm[2 * MAX_CHANNELS]; /* train.normalise = pooled: mean [c], std [c] (saved in model.h5) */
+    int norm_given;             /* norm came from the checkpoint (a partial federation's resume) */
+    const int *exclude;         /* --exclude-site ids named now [n_exclude] */
+    int n_exclude, mode;        /* mode: FESF_RESUME_* */
     double best_auc;
     int best_round;
     FILE *metrics;
@@ -76,6 +79,8 @@ typedef struct {
     fesf_stage stage;           /* stamped on model.h5 and summary.tsv */
     dp_state dp;
     struct fesf_secagg *sa;     /* train.secure_agg: masked sums (secagg.h), else NULL */
+    int64_t *excluded;          /* [n_sites] from which (repeat << 32 | round) a site takes no part; -1 never */
+    int repeat;                 /* the repeat being trained */
 } trainer;
 
 /* The test figures of one repeat, as the coordinator keeps them. */
@@ -121,6 +126,25 @@ static inline size_t opt_floats(const trainer *t)
     return t->np * (size_t)fesf_optim_state_per_param(&t->oc) + server * t->np;
 }
 
+/* train_sites.c: partial federations. fesf_train_exclusions (collective,
+ * before the shards are counted): the exclusions the newest checkpoint
+ * records (the resume modes) plus `sites` named now, which start where the
+ * training resumes (fesf_train_exclusions_start, once the checkpoint is
+ * loaded; it refuses a checkpoint older than an exclusion); _check, once
+ * the sites are counted: one at least takes part.
+ * _excluded_at: site id takes no part in that round; _ever: it is left out
+ * at some point (its shard is not opened). _log: report.md's lines (md),
+ * or the log's (md NULL). */
+int fesf_train_exclusions(trainer *t, const int *sites, int n, int mode);
+int fesf_train_exclusions_check(const trainer *t);
+int fesf_train_exclusions_start(trainer *t, const int64_t *start);
+int fesf_train_first_site(const trainer *t); /* the lowest site id that is never excluded */
+int fesf_train_excluded_at(const trainer *t, int id, int repeat, int64_t round);
+int fesf_train_excluded_ever(const trainer *t, int id);
+int fesf_train_any_excluded(const trainer *t);
+int fesf_train_n_excluded(const trainer *t);
+void fesf_train_exclusions_log(const trainer *t, FILE *md);
+
 /* train_server.c: the coordinator's step from the round's sums in acc (the
  * new global state, the round's loss and images), and a repeat's fresh
  * server state. */
@@ -129,7 +153,7 @@ void fesf_train_server_init(trainer *t);
 
 /* train_data.c: site-001.h5's image shape and classes; one site's splits;
  * every site's images normalised by the pooled per-channel mean and std. */
-int fesf_train_read_shape(const char *dir, const char *group, data_shape *s);
+int fesf_train_read_shape(const char *dir, const char *group, int site, data_shape *s);
 int fesf_train_load_site(trainer *t, site_data *s);
 int fesf_train_normalise(trainer *t);
 

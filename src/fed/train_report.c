@@ -124,6 +124,13 @@ int fesf_train_write_report(const trainer *t, const repeat_result *res, int n)
         fprintf(f, "\n**Near chance: in %d of %d repeat%s the test balanced accuracy is within 0.02 of chance (%.3f): "
                    "the model tells the classes apart no better than a constant guess, whatever its accuracy.**\n",
                 chance, n, n > 1 ? "s" : "", 1.0 / t->shape.k);
+    if (fesf_train_any_excluded(t)) {
+        fprintf(f, "\n## Sites that left\n\n");
+        fesf_train_exclusions_log(t, f);
+        fprintf(f, "\nAn excluded site has no figures for the rounds after it left (nan in its row when the best "
+                   "round came later); the best round is chosen on the pooled validation figures of the sites "
+                   "taking part at each round.\n");
+    }
     fesf_train_dp_report(t, f, tsv);
     secagg_report(t, f, tsv);
     fprintf(f, "\n## Config\n\n```ini\n");
@@ -222,6 +229,15 @@ static void json_figures(FILE *f, const fesf_metrics *test, const fesf_metrics *
  * the pooled figures then every site's. The line is on disk when this
  * returns 0 (fsync): a crash leaves whole lines, or a last one cut short
  * that a resume drops (fesf_train_trim_metrics keeps only whole lines). */
+/* ', "excluded": [3, 5]': the sites a partial federation left out of the round (none: nothing). */
+static void excluded_json(FILE *f, const trainer *t, int repeat, int64_t round)
+{
+    int n = 0;
+    for (int s = 0; s < t->n_sites; s++)
+        if (fesf_train_excluded_at(t, s + 1, repeat, round)) fprintf(f, "%s%d", n++ ? ", " : ", \"excluded\": [", s + 1);
+    if (n) fputs("]", f);
+}
+
 int fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, double loss, double ips,
                                    const fesf_metrics *pooled)
 {
@@ -229,6 +245,7 @@ int fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, d
     fprintf(f, "{\"repeat\": %d, \"round\": %lld, ", repeat, (long long)round + 1);
     json_num(f, "loss", loss), fputs(", ", f), json_num(f, "images_per_s", ips);
     if (t->dp.on) fputs(", ", f), json_num(f, "epsilon", fesf_train_dp_epsilon(t, -1));
+    excluded_json(f, t, repeat, round);
     if (pooled) {
         fputs(", ", f), json_figures(f, &pooled[1], &pooled[0]);
         fputs(", \"per_site\": [", f);

@@ -99,7 +99,8 @@ int fesf_ckpt_save(const char *path, const fesf_tensor_list *m, const float *opt
                    const fesf_ckpt *c, const char *config_text)
 {
     fesf_h5out o = FESF_H5OUT_INIT;
-    fesf_model_save_info info = {optim_state, optim_floats, NULL, c->round, config_text, NULL, 0, NULL, NULL, NULL, 0};
+    fesf_model_save_info info = {optim_state, optim_floats, NULL, c->round, config_text, NULL, 0, NULL, NULL,
+                                 c->norm, c->norm_channels};
     if (fesf_h5out_create(&o, path, "fesf-model", FESF_MODEL_VERSION, config_text)) return -1;
     char hash[32];
     snprintf(hash, sizeof hash, "%016llx", (unsigned long long)c->config_hash);
@@ -109,7 +110,39 @@ int fesf_ckpt_save(const char *path, const fesf_tensor_list *m, const float *opt
              fesf_h5_attr_i64(o.file, "best_round", c->best_round) || fesf_h5_attr_str(o.file, "config_hash", hash) ||
              write_f32(o.file, "/resume", "best", 1, &nb, c->best);
     if (!rc) rc = fesf_h5_write_array(o.file, "/resume/results", H5T_IEEE_F64LE, 1, &nr, H5T_NATIVE_DOUBLE, c->results);
+    hsize_t ns = (hsize_t)c->n_sites;
+    if (!rc && c->excluded)
+        rc = fesf_h5_write_array(o.file, "/resume/excluded", H5T_STD_I64LE, 1, &ns, H5T_NATIVE_INT64, c->excluded);
     return commit(&o, path, rc);
+}
+
+/* /resume/excluded into excluded [n], or all -1 when the file has none. */
+static int read_excluded(hid_t f, int64_t *excluded, size_t n)
+{
+    for (size_t i = 0; i < n; i++) excluded[i] = -1;
+    if (H5Lexists(f, "/resume/excluded", H5P_DEFAULT) <= 0) return 0;
+    fesf_h5_shape want = {1, {(hsize_t)n}, FESF_H5_T_INT};
+    return fesf_h5_read(f, "/resume/excluded", &want, H5T_NATIVE_INT64, excluded);
+}
+
+int fesf_ckpt_read_excluded(const char *path, int64_t *excluded, size_t cap)
+{
+    hid_t f = fesf_h5_open(path, "fesf-model", FESF_MODEL_VERSION, 0), d = H5I_INVALID_HID;
+    if (f < 0) return -1;
+    int rc = 0;
+    hsize_t dims[32]; /* H5S_MAX_RANK */
+    if (H5Lexists(f, "/resume", H5P_DEFAULT) <= 0) {
+        rc = fesf_error("'%s' is not a training checkpoint", path);
+    } else if (H5Lexists(f, "/resume/excluded", H5P_DEFAULT) > 0) {
+        d = H5Dopen2(f, "/resume/excluded", H5P_DEFAULT);
+        if (d < 0 || fesf_h5_dims(d, dims) != 1 || dims[0] < 1 || dims[0] > cap)
+            rc = fesf_error("'%s': /resume/excluded is not a list of at most %zu sites", path, cap);
+        else if (!(rc = read_excluded(f, excluded, (size_t)dims[0])))
+            rc = (int)dims[0];
+    }
+    if (d >= 0) H5Dclose(d);
+    H5Fclose(f);
+    return rc;
 }
 
 int fesf_ckpt_load(const char *path, const fesf_tensor_list *m, float *optim_state, size_t optim_floats, fesf_ckpt *c)
@@ -142,6 +175,7 @@ int fesf_ckpt_load(const char *path, const fesf_tensor_list *m, float *optim_sta
         goto done;
     fesf_h5_shape results = {1, {(hsize_t)c->results_len}, FESF_H5_T_FLOAT}; /* the caller's buffer, not the file's size */
     rc = fesf_h5_read(f, "/resume/results", &results, H5T_NATIVE_DOUBLE, c->results);
+    if (!rc && c->excluded) rc = read_excluded(f, c->excluded, c->n_sites);
 done:
     H5Fclose(f);
     return rc;

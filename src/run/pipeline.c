@@ -84,50 +84,51 @@ static int decide(const fesf_config *cfg, const fesf_world *w, const fesf_stage 
 }
 
 /* Decide, run `body` if needed, then record the stage as done (rank 0). */
-typedef int (*stage_body)(const fesf_config *cfg, const fesf_world *w, int only_stale);
+typedef int (*stage_body)(const fesf_config *cfg, const fesf_world *w, int only_stale, const fesf_run_opts *o);
 
 static int stage(const fesf_config *cfg, const fesf_world *w, fesf_stage_id id, const char *up, stage_body body,
-                 int *ran)
+                 int *ran, const fesf_run_opts *o)
 {
     fesf_stage s;
     if (fesf_stage_make(cfg, id, &s) || decide(cfg, w, &s, up, ran)) return -1;
-    if (*ran && body(cfg, w, !up)) return -1;
+    if (*ran && body(cfg, w, !up, o)) return -1;
     return w->rank == 0 ? fesf_run_record_stage(cfg->run.out, &s) : 0;
 }
 
-static int do_prepare(const fesf_config *cfg, const fesf_world *w, int only_stale)
+static int do_prepare(const fesf_config *cfg, const fesf_world *w, int only_stale, const fesf_run_opts *o)
 {
     if (w->rank == 0 && fesf_prepare(cfg, 0)) return -1;
     return fesf_world_barrier(w);
 }
 
-static int do_hide(const fesf_config *cfg, const fesf_world *w, int only_stale)
+static int do_hide(const fesf_config *cfg, const fesf_world *w, int only_stale, const fesf_run_opts *o)
 {
     return fesf_hide_run(cfg, w, only_stale);
 }
 
-static int do_enhance(const fesf_config *cfg, const fesf_world *w, int only_stale)
+static int do_enhance(const fesf_config *cfg, const fesf_world *w, int only_stale, const fesf_run_opts *o)
 {
     return fesf_iqem_enhance(cfg, w, NULL);
 }
 
-static int do_train(const fesf_config *cfg, const fesf_world *w, int only_stale)
+static int do_train(const fesf_config *cfg, const fesf_world *w, int only_stale, const fesf_run_opts *o)
 {
     char dir[FESF_RUN_PATH_MAX];
     fesf_run_train_dir(dir, cfg->run.out, cfg->train.input);
-    return fesf_fed_train_to(cfg, w, FESF_RESUME_AUTO, dir); /* from the newest checkpoint that fits */
+    fesf_train_opts t = {FESF_RESUME_AUTO, o->exclude, o->n_exclude}; /* from the newest checkpoint that fits */
+    return fesf_fed_train_opts(cfg, w, dir, &t);
 }
 
-static int do_audit(const fesf_config *cfg, const fesf_world *w, int only_stale) { return fesf_audit_run(cfg, w); }
+static int do_audit(const fesf_config *cfg, const fesf_world *w, int only_stale, const fesf_run_opts *o) { return fesf_audit_run(cfg, w); }
 
 /* Every stage of one run directory; the plain training only if with_plain and run.baseline_plain. */
-static int run_one(const fesf_config *cfg, const fesf_world *w, int with_plain)
+static int run_one(const fesf_config *cfg, const fesf_world *w, int with_plain, const fesf_run_opts *o)
 {
     int prep = 0, hide = 0, enh = 0, ran = 0;
     if (w->rank == 0 && fesf_mkdir_p(cfg->run.out)) return -1;
-    if (fesf_world_barrier(w) || stage(cfg, w, FESF_STAGE_PREPARE, NULL, do_prepare, &prep) ||
-        stage(cfg, w, FESF_STAGE_HIDE, prep ? "prepare" : NULL, do_hide, &hide) ||
-        (cfg->iqem.enabled && stage(cfg, w, FESF_STAGE_ENHANCE, hide ? "hide" : NULL, do_enhance, &enh)))
+    if (fesf_world_barrier(w) || stage(cfg, w, FESF_STAGE_PREPARE, NULL, do_prepare, &prep, o) ||
+        stage(cfg, w, FESF_STAGE_HIDE, prep ? "prepare" : NULL, do_hide, &hide, o) ||
+        (cfg->iqem.enabled && stage(cfg, w, FESF_STAGE_ENHANCE, hide ? "hide" : NULL, do_enhance, &enh, o)))
         return -1;
     int inputs[3], n = 0;
     if (with_plain && cfg->run.baseline_plain) {
@@ -144,10 +145,10 @@ static int run_one(const fesf_config *cfg, const fesf_world *w, int with_plain)
         const char *up = inputs[i] == FESF_INPUT_PLAIN  ? (prep ? "prepare" : NULL)
                          : inputs[i] == FESF_INPUT_SYNTHETIC ? (hide ? "hide" : NULL)
                                                              : (enh ? "enhance" : NULL);
-        if (stage(&one, w, FESF_STAGE_TRAIN, up, do_train, &ran)) return -1;
+        if (stage(&one, w, FESF_STAGE_TRAIN, up, do_train, &ran, o)) return -1;
     }
     const char *up = enh ? "enhance" : hide ? "hide" : NULL;
-    if (cfg->audit.enabled && stage(cfg, w, FESF_STAGE_AUDIT, up, do_audit, &ran)) return -1;
+    if (cfg->audit.enabled && stage(cfg, w, FESF_STAGE_AUDIT, up, do_audit, &ran, o)) return -1;
     if (w->rank == 0) {
         if (fesf_report_run(cfg, inputs, n)) return -1;
         fesf_info("report: %s/report.md", cfg->run.out);
@@ -155,13 +156,13 @@ static int run_one(const fesf_config *cfg, const fesf_world *w, int with_plain)
     return fesf_world_barrier(w);
 }
 
-int fesf_pipeline_run(const fesf_config *cfg, const fesf_world *w, int point)
+int fesf_pipeline_run(const fesf_config *cfg, const fesf_world *w, int point, const fesf_run_opts *o)
 {
     int n = fesf_sweep_points(cfg);
     if (point >= 0 && point >= n)
         return fesf_error(n ? "--point %d: the sweep has points 0..%d" : "--point %d: the config has no [sweep]", point,
                           n - 1);
-    if (n == 0) return run_one(cfg, w, 1);
+    if (n == 0) return run_one(cfg, w, 1, o);
     for (int p = 0; p < n; p++) {
         if (point >= 0 && p != point) continue;
         fesf_config one;
@@ -169,7 +170,7 @@ int fesf_pipeline_run(const fesf_config *cfg, const fesf_world *w, int point)
         if (w->rank == 0)
             fesf_info("sweep point %d/%d: alpha %g, beta %g, noise %g -> %s", p + 1, n, one.ihm.alpha, one.ihm.beta,
                       one.ihm.noise, one.run.out);
-        if (run_one(&one, w, p == 0)) return -1;
+        if (run_one(&one, w, p == 0, o)) return -1;
     }
     if (point >= 0) return 0; /* an array task: the collecting run writes the frontier */
     return w->rank == 0 ? fesf_report_sweep(cfg) : 0;
