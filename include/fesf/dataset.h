@@ -4,7 +4,9 @@
  *
  * Backends: the built-in phantom generator (src/io/phantom.c), MedMNIST-style
  * .npz (src/io/npz.c, its .npy headers in src/io/npy.c) and a PNG folder
- * with a CSV of labels (src/io/pngdir.c).
+ * with a CSV of labels (src/io/pngdir.c). The .npz's optional
+ * {train,val,test}_sites.npy (a pool's sites.npy) and the CSV's site column
+ * are read_sites; the phantom has none.
  * fesf_source_open() picks one from a spec string:
  *     "phantom" | "npz:PATH" | "png:DIR:CSV"
  * The public host set of data.hosts ("npz:PATH" | "png:DIR") is opened with
@@ -51,6 +53,11 @@ struct fesf_source {
     /* optional (NULL: none): a name for image i of split, e.g. its file
      * ("DIR/a.png") or "PATH:test_images[7]"; 0 or -1 */
     int (*item_name)(fesf_source *s, int split, int64_t i, char *buf, size_t size);
+    /* optional (NULL: the source says nothing of sites): the site id of
+     * each image of split, n[split] int32 values >= 1 written to `sites`
+     * (the hospital a dataset that comes split by hospital gives it; used by
+     * data.partition = natural); 0, or -1 also when this split has none */
+    int (*read_sites)(fesf_source *s, int split, int32_t *sites);
 };
 
 /* Parameters of the phantom generator (used for spec "phantom"). */

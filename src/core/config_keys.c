@@ -4,7 +4,7 @@
 #include "config_internal.h"
 #include "fesf/config.h"
 
-static const char *const partition_names[] = {"iid", "dirichlet", "quantity", NULL};
+static const char *const partition_names[] = {"iid", "dirichlet", "quantity", "natural", NULL};
 static const char *const mask_names[] = {"square", "circle", NULL};
 static const char *const host_mode_names[] = {"fixed", "random", "keyed", NULL};
 static const char *const key_names[] = {"auto", "seed", NULL};
@@ -31,7 +31,8 @@ const key_desc fesf_config_keys[] = {
      "phantom train images (test gets count/4)"},
     {"data", "sites", T_INT, F(data, sites), "4", 1, 4096, NULL, "number of sites (hospitals)"},
     {"data", "partition", T_ENUM, F(data, partition), "iid", 0, 0, partition_names,
-     "how images are split among sites: iid | dirichlet (label skew) | quantity (size skew)"},
+     "how images are split among sites: iid | dirichlet (label skew) | quantity (size skew) | natural "
+     "(the dataset's own sites: a CSV site column, *_sites.npy)"},
     {"data", "dirichlet", T_DOUBLE, F(data, dirichlet), "0.5", 1e-3, 1e6, NULL,
      "concentration of the dirichlet and quantity partitions (smaller = more skew)"},
     {"data", "public", T_PUBLIC, F(data, public_fraction), "0.05", 0, 0.9, NULL,

@@ -253,17 +253,17 @@ static int class_weights(trainer *t)
 static int load_sites(trainer *t, int64_t *most)
 {
     const fesf_config *cfg = t->cfg;
-    int64_t meta[4] = {0};
+    int64_t meta[5] = {0};
     if (fesf_train_exclusions(t, t->exclude, t->n_exclude, t->mode) ||
         fesf_fed_count_shards_except(t->w, cfg->run.out, t->excluded, &t->n_sites) || fesf_train_exclusions_check(t))
         return -1;
     int ref = fesf_train_first_site(t), first = fesf_world_shard_owner(t->w, ref); /* it tells the shape */
     if (t->w->rank == first) {
         if (fesf_train_read_shape(cfg->run.out, input_group(cfg), ref, &t->shape)) return -1;
-        meta[0] = t->shape.c, meta[1] = t->shape.h, meta[2] = t->shape.w, meta[3] = t->shape.k;
+        meta[0] = t->shape.c, meta[1] = t->shape.h, meta[2] = t->shape.w, meta[3] = t->shape.k, meta[4] = ref;
     }
     if (fesf_world_bcast(t->w, meta, sizeof meta, first)) return -1;
-    t->shape = (data_shape){(int)meta[0], (int)meta[1], (int)meta[2], (int)meta[3]};
+    t->shape = (data_shape){(int)meta[0], (int)meta[1], (int)meta[2], (int)meta[3], (int)meta[4]};
     if (t->shape.c > MAX_CHANNELS || t->n_sites > 4096) return fesf_error("unsupported data shape");
     t->sites = calloc((size_t)t->n_sites, sizeof(site_data));
     t->site_n = calloc((size_t)t->n_sites, sizeof(double));

@@ -31,7 +31,7 @@ int fesf_train_read_shape(const char *dir, const char *group, int site, data_sha
     int rc = -1;
     if (!fesf_shard_has(sh, group)) fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, group, rerun_hint(group));
     else if (!fesf_shard_info(sh, group, FESF_SPLIT_TRAIN, &in) && !fesf_shard_get_i64(sh, "n_classes", &k)) rc = 0;
-    if (!rc) *s = (data_shape){in.c, in.h, in.w, (int)k};
+    if (!rc) *s = (data_shape){in.c, in.h, in.w, (int)k, site};
     fesf_shard_close(sh);
     return rc;
 }
@@ -44,8 +44,8 @@ static int load_split(fesf_shard *sh, const char *group, int sp, const data_shap
     if (!fesf_shard_has(sh, group)) return fesf_error("'%s' has no /%s images", name, group);
     if (fesf_shard_info(sh, group, sp, &in)) return -1; /* the message names the file and the dataset */
     if (in.c != want->c || in.h != want->h || in.w != want->w)
-        return fesf_error("'%s': images are %dx%dx%d but the first site's are %dx%dx%d", name, in.c, in.h, in.w,
-                          want->c, want->h, want->w);
+        return fesf_error("'%s': images are %dx%dx%d but site-%03d.h5 has %dx%dx%d", name, in.c, in.h, in.w,
+                          want->ref, want->c, want->h, want->w);
     size_t len = (size_t)in.n * (size_t)want->c * (size_t)want->h * (size_t)want->w;
     s->n[sp] = in.n;
     s->x[sp] = malloc(sizeof(float) * (len ? len : 1));
@@ -56,7 +56,8 @@ static int load_split(fesf_shard *sh, const char *group, int sp, const data_shap
         return -1;
     for (int64_t i = 0; i < in.n; i++)
         if (s->y[sp][i] < 0 || s->y[sp][i] >= want->k)
-            return fesf_error("'%s': label %d outside the %d classes of the first site", name, s->y[sp][i], want->k);
+            return fesf_error("'%s': label %d outside the %d classes of site-%03d.h5", name, s->y[sp][i], want->k,
+                              want->ref);
     return 0;
 }
 
@@ -69,7 +70,8 @@ int fesf_train_load_site(trainer *t, site_data *s)
     const char *name = fesf_shard_name(sh);
     int64_t k = 0;
     int rc = fesf_shard_get_i64(sh, "n_classes", &k);
-    if (!rc && k != t->shape.k) rc = fesf_error("'%s' has %lld classes but the first site has %d", name, (long long)k, t->shape.k);
+    if (!rc && k != t->shape.k)
+        rc = fesf_error("'%s' has %lld classes but site-%03d.h5 has %d", name, (long long)k, t->shape.ref, t->shape.k);
     for (int sp = 0; sp < 3 && !rc; sp++) rc = load_split(sh, input_group(t->cfg), sp, &t->shape, s);
     if (!rc && s->n[SPLIT_TRAIN] == 0) rc = fesf_error("'%s' has no training images", name);
     fesf_shard_close(sh);

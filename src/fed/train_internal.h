@@ -31,7 +31,8 @@ typedef struct {
 } site_data;
 
 typedef struct {
-    int c, h, w, k;             /* image shape and classes, from site-001.h5 */
+    int c, h, w, k;             /* image shape and classes, from the first site taking part */
+    int ref;                    /* that site (1 unless site 1 left the federation) */
 } data_shape;
 
 /* DP-SGD's accounting, the same on every rank (from public numbers: the

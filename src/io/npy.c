@@ -289,8 +289,9 @@ int fesf_npy_check_images(const char *path, fesf_npy_array *m, fesf_dtype *dt, i
     return 0;
 }
 
-/* Labels: an integer dtype, shape (N,) or (N,1) with N = the image count. */
-int fesf_npy_check_labels(const char *path, fesf_npy_array *m, int64_t n_images)
+/* Labels (or site ids, what = "site id"): an integer dtype, shape (N,) or
+ * (N,1) with N = the image count. */
+int fesf_npy_check_labels(const char *path, fesf_npy_array *m, int64_t n_images, const char *what)
 {
     char shape[160];
     size_t k, nt = sizeof label_types / sizeof label_types[0];
@@ -306,17 +307,17 @@ int fesf_npy_check_labels(const char *path, fesf_npy_array *m, int64_t n_images)
         return fesf_error("'%s': member '%s' has shape %s (expected (N,) or (N,1))", path,
                           m->name, shape);
     if (m->shape[0] != n_images)
-        return fesf_error("'%s': member '%s' has %lld labels but the images member has %lld",
-                          path, m->name, (long long)m->shape[0], (long long)n_images);
+        return fesf_error("'%s': member '%s' has %lld %ss but the images member has %lld",
+                          path, m->name, (long long)m->shape[0], what, (long long)n_images);
     return 0;
 }
 
 /* ---- elements ----------------------------------------------------------- */
 
-/* Convert n little-endian integers of member m to int32, rejecting labels
- * outside [0, INT32_MAX]. */
+/* Convert n little-endian integers of member m to int32, rejecting values
+ * outside [lo, INT32_MAX] (labels: lo = 0, what = "label"). */
 int fesf_npy_to_labels(const char *path, const fesf_npy_array *m, const uint8_t *raw, int64_t n,
-                       int32_t *labels)
+                       int32_t lo, const char *what, int32_t *labels)
 {
     for (int64_t i = 0; i < n; i++) {
         const uint8_t *p = raw + i * m->esize;
@@ -328,9 +329,9 @@ int fesf_npy_to_labels(const char *path, const fesf_npy_array *m, const uint8_t 
         } else {
             v = u > INT64_MAX ? INT64_MAX : (int64_t)u;
         }
-        if (v < 0 || v > INT32_MAX)
-            return fesf_error("'%s': member '%s' has label %lld at index %lld (expected 0..%d)",
-                              path, m->name, (long long)v, (long long)i, INT32_MAX);
+        if (v < lo || v > INT32_MAX)
+            return fesf_error("'%s': member '%s' has %s %lld at index %lld (expected %d..%d)",
+                              path, m->name, what, (long long)v, (long long)i, lo, INT32_MAX);
         labels[i] = (int32_t)v;
     }
     return 0;

@@ -43,16 +43,18 @@ int fesf_npy_check_images(const char *path, fesf_npy_array *m, fesf_dtype *dt, i
                           int *w);
 
 /* Labels: an integer dtype, shape (N,) or (N,1) with N = n_images; sets
- * m->esize and m->is_signed. */
-int fesf_npy_check_labels(const char *path, fesf_npy_array *m, int64_t n_images);
+ * m->esize and m->is_signed. `what` names one element in the messages
+ * ("label", "site id": "has 3 site ids but the images member has 4"). */
+int fesf_npy_check_labels(const char *path, fesf_npy_array *m, int64_t n_images, const char *what);
 
 /* Bytes of preamble, header and data (m->esize set); -1 on overflow. */
 int64_t fesf_npy_nbytes(const fesf_npy_array *m);
 
 /* Convert n little-endian integers of labels array m to int32, rejecting
- * labels outside [0, INT32_MAX]. */
+ * values outside [lo, INT32_MAX] (labels: lo 0, what "label"; site ids: lo
+ * 1, what "site id"). */
 int fesf_npy_to_labels(const char *path, const fesf_npy_array *m, const uint8_t *raw, int64_t n,
-                       int32_t *labels);
+                       int32_t lo, const char *what, int32_t *labels);
 
 /* Little-endian float32 data to host order, in place. */
 void fesf_npy_f32_to_host(float *f, size_t n);

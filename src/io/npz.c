@@ -1,7 +1,9 @@
 /* MedMNIST-style .npz reader: a zip (usually DEFLATE) of .npy members
  * {train,val,test}_{images,labels}.npy, read through libzip. An archive
  * without train_images.npy may be one labelled pool (images.npy +
- * labels.npy, or a single split such as test_*): see locate_pool.
+ * labels.npy, or a single split such as test_*): see locate_pool. Optional
+ * {train,val,test}_sites.npy (a pool's sites.npy) give each image's site id
+ * (1..N), an integer array like the labels: read_sites.
  *
  * Labels are read whole (they are small). Images are streamed: each split
  * keeps one open zip_file_t and the index of the next image it delivers;
@@ -25,7 +27,7 @@
 
 #define SKIP_CHUNK 65536
 
-enum { IMAGES = 0, LABELS = 1 };
+enum { IMAGES = 0, LABELS = 1, SITES = 2, NMEMBERS = 3 };
 
 /* One .npy member of the archive. */
 typedef struct {
@@ -34,7 +36,7 @@ typedef struct {
 } npy_member;
 
 typedef struct {
-    npy_member m[2];        /* IMAGES, LABELS */
+    npy_member m[NMEMBERS]; /* IMAGES, LABELS, SITES (optional) */
     int64_t n;              /* images in the split; 0 = absent */
     zip_file_t *zf;         /* open image stream, or NULL */
     int64_t pos;            /* index of the next image zf delivers */
@@ -45,7 +47,8 @@ typedef struct {
     char *path;
     zip_t *za;
     npz_split sp[FESF_NSPLITS];
-    int images_only;        /* labels neither required nor read */
+    int images_only;        /* labels (and sites) neither required nor read */
+    int has_sites;          /* some split has a sites member */
     size_t img_bytes;       /* bytes per image */
     uint8_t *scratch;       /* one image, or a skip chunk */
     size_t scratch_bytes;
@@ -174,27 +177,27 @@ static int check_member_size(npz_source *ns, const npy_member *m)
     return 0;
 }
 
-/* Find both members of a split ("train", "val", "test"; "" for the pool's
- * bare images.npy / labels.npy) into sp and read their headers. */
+/* Find the members of a split ("train", "val", "test"; "" for the pool's
+ * bare images.npy / labels.npy / sites.npy) into sp and read their headers. */
 static int locate_members(npz_source *ns, npz_split *sp, const char *split)
 {
-    static const char *const kind[2] = {"images", "labels"};
-    char name[2][48];
-    for (int k = 0; k < 2; k++) {
+    static const char *const kind[NMEMBERS] = {"images", "labels", "sites"};
+    char name[NMEMBERS][48];
+    for (int k = 0; k < NMEMBERS; k++) {
         npy_member *m = &sp->m[k];
         snprintf(m->a.name, sizeof m->a.name, "%s%s%s", split, split[0] ? "_" : "", kind[k]);
         snprintf(name[k], sizeof name[k], "%s.npy", m->a.name);
-        m->index = k == LABELS && ns->images_only ? -1 : zip_name_locate(ns->za, name[k], 0);
+        m->index = k != IMAGES && ns->images_only ? -1 : zip_name_locate(ns->za, name[k], 0);
     }
     if (!ns->images_only && (sp->m[IMAGES].index < 0) != (sp->m[LABELS].index < 0)) {
         int have = sp->m[IMAGES].index < 0;
         return fesf_error("'%s': has '%s' but no '%s' member", ns->path, name[have], name[!have]);
     }
-    if (sp->m[IMAGES].index < 0)
-        return 0;
-    if (read_header(ns, &sp->m[IMAGES]) != 0 ||
-        (sp->m[LABELS].index >= 0 && read_header(ns, &sp->m[LABELS]) != 0))
-        return -1;
+    if (sp->m[IMAGES].index < 0 && sp->m[SITES].index >= 0)
+        return fesf_error("'%s': has '%s' but no '%s' member", ns->path, name[SITES], name[IMAGES]);
+    for (int k = 0; k < NMEMBERS; k++)
+        if (sp->m[k].index >= 0 && read_header(ns, &sp->m[k]) != 0)
+            return -1;
     return 0;
 }
 
@@ -217,7 +220,8 @@ static int locate_pool(npz_source *ns)
     } else if (n_other == 1) {
         *train = ns->sp[other];
         memset(&ns->sp[other], 0, sizeof ns->sp[other]);
-        ns->sp[other].m[IMAGES].index = ns->sp[other].m[LABELS].index = -1;
+        for (int k = 0; k < NMEMBERS; k++)
+            ns->sp[other].m[k].index = -1;
     } else {
         return fesf_error("'%s': no 'train_images.npy' member (expected a MedMNIST-style .npz, or one labelled "
                           "pool: 'images.npy' or a single split)", ns->path);
@@ -242,12 +246,15 @@ static int check_splits(npz_source *ns)
         int c = 0, h = 0, w = 0;
         if (sp->m[IMAGES].index < 0)
             continue;
-        npy_member *im = &sp->m[IMAGES], *lb = &sp->m[LABELS];
+        npy_member *im = &sp->m[IMAGES], *lb = &sp->m[LABELS], *st = &sp->m[SITES];
         if (fesf_npy_check_images(ns->path, &im->a, &dt, &c, &h, &w) != 0 ||
             check_member_size(ns, im) != 0 ||
-            (lb->index >= 0 && (fesf_npy_check_labels(ns->path, &lb->a, im->a.shape[0]) != 0 ||
-                                check_member_size(ns, lb) != 0)))
+            (lb->index >= 0 && (fesf_npy_check_labels(ns->path, &lb->a, im->a.shape[0], "label") != 0 ||
+                                check_member_size(ns, lb) != 0)) ||
+            (st->index >= 0 && (fesf_npy_check_labels(ns->path, &st->a, im->a.shape[0], "site id") != 0 ||
+                                check_member_size(ns, st) != 0)))
             return -1;
+        ns->has_sites |= st->index >= 0;
         if (!first) {
             first = im;
             info->c = c, info->h = h, info->w = w, info->dtype = dt;
@@ -273,19 +280,22 @@ static int check_split_arg(npz_source *ns, int split)
     return 0;
 }
 
-static int npz_read_labels(fesf_source *s, int split, int32_t *labels)
+/* Member k (LABELS or SITES) of split whole, as int32 values >= lo. */
+static int read_ints(npz_source *ns, int split, int k, int32_t lo, const char *what, int32_t *out)
 {
-    npz_source *ns = (npz_source *)s;
     zip_file_t *zf = NULL;
     uint8_t *raw = NULL;
     int rc = -1;
 
     if (check_split_arg(ns, split) != 0)
         return -1;
-    const npy_member *m = &ns->sp[split].m[LABELS];
+    const npy_member *m = &ns->sp[split].m[k];
     int64_t n = ns->sp[split].n;
     if (n == 0)
         return 0;
+    if (m->index < 0 && k == SITES)
+        return fesf_error("'%s': no '%s.npy' member (the site of each %s image)", ns->path, m->a.name,
+                          fesf_split_names[split]);
     if (m->index < 0)
         return fesf_error("'%s': opened for its images only: no labels", ns->path);
     raw = malloc((size_t)n * (size_t)m->a.esize);
@@ -296,7 +306,7 @@ static int npz_read_labels(fesf_source *s, int split, int32_t *labels)
     if (open_member_data(ns, m, &zf) != 0 ||
         read_exact(ns, zf, m, raw, (size_t)n * (size_t)m->a.esize) != 0 ||
         check_member_end(ns, zf, m) != 0 ||
-        fesf_npy_to_labels(ns->path, &m->a, raw, n, labels) != 0)
+        fesf_npy_to_labels(ns->path, &m->a, raw, n, lo, what, out) != 0)
         goto cleanup;
     rc = 0;
 cleanup:
@@ -304,6 +314,16 @@ cleanup:
         zip_fclose(zf);
     free(raw);
     return rc;
+}
+
+static int npz_read_labels(fesf_source *s, int split, int32_t *labels)
+{
+    return read_ints((npz_source *)s, split, LABELS, 0, "label", labels);
+}
+
+static int npz_read_sites(fesf_source *s, int split, int32_t *sites)
+{
+    return read_ints((npz_source *)s, split, SITES, 1, "site id", sites);
 }
 
 /* Float images must lie in [0,1] (NaN is rejected too). */
@@ -459,7 +479,8 @@ static int npz_open(fesf_source **out, const char *path, int images_only)
     }
     ns->images_only = images_only;
     for (int s = 0; s < FESF_NSPLITS; s++)
-        ns->sp[s].m[IMAGES].index = ns->sp[s].m[LABELS].index = -1;
+        for (int k = 0; k < NMEMBERS; k++)
+            ns->sp[s].m[k].index = -1;
     ns->scratch_bytes = SKIP_CHUNK;
     if (!(ns->scratch = malloc(ns->scratch_bytes))) {
         fesf_error("'%s': out of memory", path);
@@ -484,6 +505,7 @@ static int npz_open(fesf_source **out, const char *path, int images_only)
     ns->base.read_images = npz_read_images;
     ns->base.close = npz_close;
     ns->base.item_name = npz_item_name;
+    ns->base.read_sites = ns->has_sites ? npz_read_sites : NULL;
     ns->base.info.unlabelled = images_only;
     *out = &ns->base;
     ns = NULL;

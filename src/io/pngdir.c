@@ -1,6 +1,9 @@
 /* PNG folder + CSV source: lines `file,label[,split]` (file relative to
- * the folder, split train|val|test, default train; an optional header line
- * and blank lines are skipped). The CSV is parsed and every file checked at
+ * the folder, split train|val|test, default train; blank lines are
+ * skipped). An optional header line names the columns: file and label
+ * first (any names), then `split` and/or `site` in either order; a site
+ * column gives each image its site id 1..N (read_sites, for
+ * data.partition = natural). The CSV is parsed and every file checked at
  * open; the first image fixes H, W and C (1 if it has no colour, else 3) and
  * every image is decoded on demand, converted to that format, as NCHW.
  * fesf_pngdir_open_folder takes a folder without a CSV (a public host set:
@@ -20,11 +23,13 @@
 #include <unistd.h>
 
 #define MAX_IMAGE_ELEMS (1 << 26)
+#define MAX_COLS 4 /* file, label, split, site */
 
 /* The images of one split, in CSV order. */
 typedef struct {
     char **path;     /* full paths, owned */
     int32_t *label;
+    int32_t *site;   /* site ids (0 when the CSV has no site column) */
     int64_t n, cap;
 } png_list;
 
@@ -32,6 +37,7 @@ typedef struct {
     fesf_source base;         /* first member: the public handle */
     png_list list[FESF_NSPLITS];
     const char *first;        /* path of the image that fixed H, W, C (owned by a list) */
+    int col_split, col_site;  /* their columns (the header names them), or -1 */
     uint8_t *scratch;         /* one decoded image, HWC */
     uint16_t *wide;           /* one 16-bit image, HWC */
 } pngdir_source;
@@ -106,8 +112,8 @@ static char *join_path(const char *dir, const char *file)
     return p;
 }
 
-/* Append (path, label) to l; takes ownership of path. */
-static int list_add(png_list *l, char *path, int32_t label)
+/* Append (path, label, site) to l; takes ownership of path. */
+static int list_add(png_list *l, char *path, int32_t label, int32_t site)
 {
     if (l->n == l->cap) {
         int64_t cap = l->cap ? 2 * l->cap : 64;
@@ -115,14 +121,18 @@ static int list_add(png_list *l, char *path, int32_t label)
         if (p)
             l->path = p;
         int32_t *q = p ? realloc(l->label, (size_t)cap * sizeof *q) : NULL;
-        if (!q) {
+        if (q)
+            l->label = q;
+        int32_t *r = q ? realloc(l->site, (size_t)cap * sizeof *r) : NULL;
+        if (!r) {
             free(path);
             return fesf_error("out of memory reading the image list");
         }
-        l->label = q;
+        l->site = r;
         l->cap = cap;
     }
     l->path[l->n] = path;
+    l->site[l->n] = site;
     l->label[l->n++] = label;
     return 0;
 }
@@ -143,41 +153,85 @@ static int check_readable(const char *csv, int lineno, const char *file, const c
     return 0;
 }
 
+/* The header's names of the columns after file and label: split, site (a
+ * header of file and label alone keeps the default file,label[,split]). */
+static int parse_header(pngdir_source *ps, const char *csv, int lineno, char **field, int nf)
+{
+    if (nf > 2)
+        ps->col_split = -1;
+    for (int k = 2; k < nf; k++) {
+        const char *name = field_value(field[k]);
+        int *col = strcasecmp(name, "split") == 0 ? &ps->col_split : strcasecmp(name, "site") == 0 ? &ps->col_site : NULL;
+        if (!col)
+            return fesf_error("'%s' line %d: unknown column '%s' (after file,label: split, site)", csv, lineno,
+                              name);
+        if (*col >= 0)
+            return fesf_error("'%s' line %d: column '%s' named twice", csv, lineno, name);
+        *col = k;
+    }
+    return 0;
+}
+
+/* A line's fields, cut at the commas in place; their number, or MAX_COLS + 1
+ * if there are more. */
+static int split_fields(char *line, char **field)
+{
+    int nf = 0;
+    for (char *p = line; nf <= MAX_COLS; nf++) {
+        field[nf] = p;
+        char *comma = strchr(p, ',');
+        if (!comma)
+            return nf + 1;
+        *comma = '\0';
+        p = comma + 1;
+    }
+    return nf;
+}
+
+/* The site id of a line (0 without a site column): an integer >= 1. */
+static int parse_site(const pngdir_source *ps, const char *csv, int lineno, char **field, int nf, int32_t *site)
+{
+    int64_t v = 0;
+    *site = 0;
+    if (ps->col_site < 0)
+        return 0;
+    const char *text = ps->col_site < nf ? field_value(field[ps->col_site]) : "";
+    if (parse_int(text, &v) != 0 || v < 1 || v > INT32_MAX)
+        return fesf_error("'%s' line %d: site '%s' is not an integer in 1..%d", csv, lineno, text, INT32_MAX);
+    *site = (int32_t)v;
+    return 0;
+}
+
 /* One non-blank line. *maybe_header is true until the first entry has been
  * seen; a line then whose label is not an integer is the header. */
 static int parse_line(pngdir_source *ps, const char *dir, const char *csv, int lineno, char *line,
                       int *maybe_header)
 {
-    char *field[4];
-    int nf = 0;
-    for (char *p = line; nf < 4; nf++) {
-        field[nf] = p;
-        char *comma = strchr(p, ',');
-        if (!comma) {
-            nf++;
-            break;
-        }
-        *comma = '\0';
-        p = comma + 1;
-    }
-    if (nf < 2 || nf > 3)
-        return fesf_error("'%s' line %d: expected file,label[,split] (%s fields)", csv, lineno,
-                          nf < 2 ? "too few" : "too many");
-    const char *file = field_value(field[0]), *label = field_value(field[1]);
-    const char *split = nf == 3 ? field_value(field[2]) : "";
+    char *field[MAX_COLS + 1];
+    int nf = split_fields(line, field);
+    int ncols = 1 + (ps->col_split > ps->col_site ? ps->col_split : ps->col_site);
+    const char *file = field_value(field[0]), *label = nf > 1 ? field_value(field[1]) : "";
     int64_t v = 0;
     int is_int = parse_int(label, &v) == 0;
-    if (!is_int && *maybe_header) {
+    if (!is_int && *maybe_header && nf >= 2 && nf <= MAX_COLS) {
         *maybe_header = 0;
-        return 0;
+        return parse_header(ps, csv, lineno, field, nf);
     }
     *maybe_header = 0;
+    if (nf < 2 || nf > ncols)
+        return fesf_error("'%s' line %d: expected %s (%s fields)", csv, lineno,
+                          ps->col_site < 0 ? "file,label[,split]" : "the columns the header names",
+                          nf < 2 ? "too few" : "too many");
+    const char *split = ps->col_split >= 0 && ps->col_split < nf ? field_value(field[ps->col_split]) : "";
+    int32_t site;
     if (!is_int || v < 0 || v > INT32_MAX)
         return fesf_error("'%s' line %d: label '%s' is not an integer in 0..%d", csv, lineno,
                           label, INT32_MAX);
     int s = split_index(split);
     if (s < 0)
         return fesf_error("'%s' line %d: split '%s' is not train, val or test", csv, lineno, split);
+    if (parse_site(ps, csv, lineno, field, nf, &site) != 0)
+        return -1;
     if (!*file)
         return fesf_error("'%s' line %d: empty file name", csv, lineno);
     char *path = join_path(dir, file);
@@ -187,7 +241,7 @@ static int parse_line(pngdir_source *ps, const char *dir, const char *csv, int l
         free(path);
         return -1;
     }
-    if (list_add(&ps->list[s], path, (int32_t)v) != 0)
+    if (list_add(&ps->list[s], path, (int32_t)v, site) != 0)
         return -1;
     if (!ps->first)
         ps->first = path;
@@ -289,14 +343,25 @@ static int check_split_arg(int split)
     return 0;
 }
 
-static int pngdir_read_labels(fesf_source *s, int split, int32_t *labels)
+/* A split's labels, or its site ids, into out. */
+static int copy_split(pngdir_source *ps, int split, int sites, int32_t *out)
 {
-    pngdir_source *ps = (pngdir_source *)s;
     if (check_split_arg(split) != 0)
         return -1;
-    if (ps->list[split].n > 0)
-        memcpy(labels, ps->list[split].label, (size_t)ps->list[split].n * sizeof *labels);
+    const png_list *l = &ps->list[split];
+    if (l->n > 0)
+        memcpy(out, sites ? l->site : l->label, (size_t)l->n * sizeof *out);
     return 0;
+}
+
+static int pngdir_read_labels(fesf_source *s, int split, int32_t *labels)
+{
+    return copy_split((pngdir_source *)s, split, 0, labels);
+}
+
+static int pngdir_read_sites(fesf_source *s, int split, int32_t *sites)
+{
+    return copy_split((pngdir_source *)s, split, 1, sites);
 }
 
 static int pngdir_read_images(fesf_source *s, int split, int64_t start, int64_t count, void *buf)
@@ -345,6 +410,7 @@ static void pngdir_free(pngdir_source *ps)
             free(ps->list[s].path[i]);
         free(ps->list[s].path);
         free(ps->list[s].label);
+        free(ps->list[s].site);
     }
     free(ps->scratch);
     free(ps->wide);
@@ -392,11 +458,13 @@ int fesf_pngdir_open(fesf_source **out, const char *dir, const char *csv)
         return -1;
     if (!(ps = calloc(1, sizeof *ps)))
         return fesf_error("'%s': out of memory", csv);
+    ps->col_split = 2, ps->col_site = -1; /* file,label[,split] unless a header names the columns */
     if (parse_csv(ps, dir, csv) != 0 || finish_open(ps, csv) != 0) {
         pngdir_free(ps);
         return -1;
     }
     snprintf(ps->base.desc, sizeof ps->base.desc, "png:%s:%s", dir, csv);
+    ps->base.read_sites = ps->col_site >= 0 ? pngdir_read_sites : NULL;
     *out = &ps->base;
     return 0;
 }
@@ -436,7 +504,7 @@ static int list_folder(pngdir_source *ps, const char *dir)
         }
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             free(path);
-        else if ((rc = list_add(l, path, 0)) != 0)
+        else if ((rc = list_add(l, path, 0, 0)) != 0)
             break;
     }
     closedir(d);
@@ -484,7 +552,7 @@ int fesf_pngdir_open_files(fesf_source **out, const char *const *paths, int n)
         else if (!(p = strdup(paths[i])))
             rc = fesf_error("out of memory");
         else
-            rc = list_add(&ps->list[FESF_SPLIT_TRAIN], p, 0); /* frees p on failure */
+            rc = list_add(&ps->list[FESF_SPLIT_TRAIN], p, 0, 0); /* frees p on failure */
     }
     if (!rc) ps->first = ps->list[FESF_SPLIT_TRAIN].path[0];
     if (rc || finish_open(ps, paths[0]) != 0) {

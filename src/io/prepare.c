@@ -5,6 +5,7 @@
  * is carved for it. */
 #include "fesf/prepare.h"
 #include "hosts_set.h"
+#include "natural.h"
 #include "fesf/dataset.h"
 #include "fesf/error.h"
 #include "fesf/fsutil.h"
@@ -103,12 +104,35 @@ static int64_t count_code(const int32_t *code, int64_t n, int32_t c)
     return k;
 }
 
+/* data.partition = natural: each image goes to the site the source names
+ * (train items already in the host pool stay there; so does a public val). */
+static int assign_natural(prep *p)
+{
+    int32_t *site[FESF_NSPLITS];
+    int need[FESF_NSPLITS] = {1, !p->cfg->data.public_val, 1}, rc = -1;
+    if (fesf_natural_sites(p->src, need, p->n_sites, site)) goto done;
+    for (int sp = 0; sp < FESF_NSPLITS; sp++)
+        for (int64_t i = 0; need[sp] && i < p->src->info.n[sp]; i++)
+            if (p->code[sp][i] != HOSTS) p->code[sp][i] = CODE(site[sp][i], sp);
+    for (int s = 0; s < p->n_sites; s++)
+        if (count_code(p->code[0], p->src->info.n[0], CODE(s, FESF_SPLIT_TRAIN)) == 0) {
+            fesf_error("data.partition = natural: site %d has no training images in '%s'%s", s + 1, p->src->desc,
+                       p->n_hosts && !p->hset && !p->cfg->data.public_val ? " after the host pool (data.public)" : "");
+            goto done;
+        }
+    rc = 0;
+done:
+    for (int sp = 0; sp < FESF_NSPLITS; sp++) free(site[sp]);
+    return rc;
+}
+
 /* Give every site's train items of `sel` a site code; redraw skewed
  * partitions that leave a site without training images. */
 static int assign_sites(prep *p, int32_t *sel)
 {
     const fesf_config *cfg = p->cfg;
     int S = p->n_sites, C = p->n_classes;
+    if (cfg->data.partition == FESF_PART_NATURAL) return assign_natural(p);
     int64_t n = p->src->info.n[FESF_SPLIT_TRAIN], avail = count_code(sel, n, 0);
     if (avail < S)
         return fesf_error("more sites (%d) than training images (%lld) in '%s'", S, (long long)avail,

@@ -157,6 +157,117 @@ for p in glob.glob(f"{run}/site-*.h5"):
     assert len(s) and np.abs(s - host).max() < 1e-5, (p, np.abs(s - host).max())
 PYEOF
 
+# data.partition = natural: a dataset split by hospital keeps its split (train_sites/test_sites in an
+# .npz, a site column in a CSV); made from PneumoniaMNIST when present, else from random arrays
+$PY - "$PNEUMONIA" "$TMP/nat" "$FX" <<'PYEOF' && ok "natural-partition fixtures: nat.npz (3 sites), odd.npz, nosites.npz, png/sites.csv" \
+    || nok "natural-partition fixtures"
+import os, sys
+import numpy as np
+src, out, fx = sys.argv[1:4]
+os.makedirs(out)
+r = np.random.default_rng(18)
+if os.path.exists(src):
+    z = np.load(src)
+    tr, trl, te, tel = z["train_images"][:150], z["train_labels"][:150], z["test_images"][:45], z["test_labels"][:45]
+else:
+    tr, te = r.integers(0, 256, (150, 28, 28), dtype=np.uint8), r.integers(0, 256, (45, 28, 28), dtype=np.uint8)
+    trl, tel = r.integers(0, 2, (150, 1)), r.integers(0, 2, (45, 1))
+trs = np.concatenate([np.full(n, s) for s, n in ((1, 80), (2, 50), (3, 20))])
+r.shuffle(trs)
+tes = r.integers(1, 4, 45).astype(np.uint8)
+np.savez_compressed(f"{out}/nat.npz", train_images=tr, train_labels=trl, train_sites=trs, test_images=te,
+                    test_labels=tel, test_sites=tes)
+np.savez_compressed(f"{out}/odd.npz", train_images=tr, train_labels=trl, train_sites=np.where(trs == 3, 5, trs))
+np.savez_compressed(f"{out}/nosites.npz", train_images=tr, train_labels=trl, train_sites=trs, test_images=te,
+                    test_labels=tel)
+lab = np.load(f"{fx}/good.npz")["train_labels"][:8, 0]  # the labels of png/img0..7.png
+rows = ["file,label,site,split"] + [f"img{i}.png,{lab[i]},{1 + i % 2},{'test' if i >= 6 else 'train'}" for i in range(8)]
+open(f"{fx}/png/sites.csv", "w").write("\n".join(rows) + "\n")
+PYEOF
+N="--set data.partition=natural --set data.sites=3"
+"$FESF" prepare $N --set data.source="npz:$TMP/nat/nat.npz" --set run.out="$TMP/nat/a" >"$TMP/nlog" 2>&1 \
+    && ok "natural partition of an npz with train_sites/test_sites" || { nok "natural npz"; sed 's/^/#   /' "$TMP/nlog" | tail -5; }
+grep -q "partition (natural, train images per class)" "$TMP/nlog" && h5dump -a /partition_scheme "$TMP/nat/a/site-002.h5" |
+    grep -q '"natural"' && ok "the partition table and the shards' partition_scheme say natural" || nok "natural not recorded"
+check "natural partition again" "$FESF" prepare -q $N --set data.source="npz:$TMP/nat/nat.npz" --set run.out="$TMP/nat/b"
+check "natural partition of a CSV with a site column" "$FESF" prepare -q --set data.partition=natural --set data.sites=2 \
+    --set data.public=0.2 --set data.source="png:$FX/png:$FX/png/sites.csv" --set run.out="$TMP/nat/png"
+# nat_check RUN SOURCE: every image of SOURCE is in exactly one place: the site its array names
+# (train, val carved from train, test) or the host pool (train only), with its label
+nat_check() {
+    $PY - "$@" <<'PYEOF'
+import glob, sys
+from collections import Counter
+import h5py, numpy as np
+run, kind = sys.argv[1], sys.argv[2]
+if kind == "npz":
+    z = np.load(sys.argv[3])
+    src = {s: (z[f"{s}_images"], z[f"{s}_labels"].reshape(-1), z[f"{s}_sites"]) for s in ("train", "test")}
+else:  # png: the fixture's images and CSV
+    z, rows = np.load(sys.argv[3]), [l.split(",") for l in open(sys.argv[4]).read().split()[1:]]
+    idx = {s: [int(r[0][3:-4]) for r in rows if r[3] == s] for s in ("train", "test")}
+    im, lab = z["train_images"][:8], z["train_labels"][:8, 0]
+    src = {s: (im[i], lab[i], np.array([int(r[2]) for r in rows if r[3] == s])) for s, i in idx.items()}
+home = {s: {} for s in src}
+for s, (im, lab, site) in src.items():
+    for x, l, k in zip(im, lab, site):
+        home[s].setdefault(x.tobytes(), set()).add((int(l), int(k)))
+seen = Counter()
+for p in sorted(glob.glob(run + "/site-*.h5")):
+    f = h5py.File(p)
+    k = int(f.attrs["site_id"])
+    for s in ("train", "val", "test"):
+        g = f[f"plain/{s}"]
+        for x, l in zip(g["images"][()], g["labels"][()]):
+            b = x[0].tobytes()
+            origin = "test" if s == "test" and b in home["test"] else "train"
+            assert (int(l), k) in home[origin].get(b, ()), (p, s, "image not at its site")
+            seen[origin, b] += 1
+h = h5py.File(run + "/hosts.h5")
+for x in h["images"][()]:
+    b = np.rint(x[0] * 255).astype(np.uint8).tobytes()
+    assert b in home["train"], "a host that is not a train image"
+    seen["train", b] += 1
+want = Counter((s, x.tobytes()) for s, (im, _, _) in src.items() for x in im)
+assert seen == want, "not every image dealt exactly once"
+print(f"{sum(want.values())} images, {len(h['images'])} hosts")
+PYEOF
+}
+nat_check "$TMP/nat/a" npz "$TMP/nat/nat.npz" >"$TMP/nout" 2>&1 \
+    && ok "natural npz: every image at the site its train_sites/test_sites names, or a host ($(cat "$TMP/nout"))" \
+    || { nok "natural npz content"; sed 's/^/#   /' "$TMP/nout" | tail -5; }
+nat_check "$TMP/nat/png" png "$FX/good.npz" "$FX/png/sites.csv" >"$TMP/nout" 2>&1 \
+    && ok "natural PNG: every image at the site its CSV row names, or a host ($(cat "$TMP/nout"))" \
+    || { nok "natural PNG content"; sed 's/^/#   /' "$TMP/nout" | tail -5; }
+"$FESF" prepare -q --set data.sites=3 --set data.source="npz:$TMP/nat/nat.npz" --set run.out="$TMP/nat/iid" &&
+    ! nat_check "$TMP/nat/iid" npz "$TMP/nat/nat.npz" >/dev/null 2>&1 \
+    && ok "the check has teeth: an iid partition of the same npz fails it" || nok "the natural check passes an iid partition"
+$PY - "$TMP/nat/a" "$TMP/nat/b" <<'PYEOF' && ok "natural partition twice: byte-identical shards" || nok "natural determinism"
+import sys, glob, os, h5py
+a, b = sys.argv[1:3]
+for p in sorted(glob.glob(a + "/*.h5")):
+    fa, fb = h5py.File(p), h5py.File(os.path.join(b, os.path.basename(p)))
+    for s in ("train", "val", "test"):
+        for d in ("images", "labels"):
+            n = f"plain/{s}/{d}" if "site" in p else d
+            if n in fa:
+                assert fa[n][()].tobytes() == fb[n][()].tobytes(), (p, n)
+PYEOF
+expect_fail "natural with data.sites = 4 for 3 sites" "names 3 distinct sites but data.sites = 4; set data.sites = 3" \
+    "$FESF" prepare -q --set data.partition=natural --set data.sites=4 --set data.source="npz:$TMP/nat/nat.npz" \
+    --set run.out="$TMP/nat/bad"
+expect_fail "natural with a site id outside 1..data.sites" "train image [0-9]+ of 'npz:.*odd\.npz' has site 5, outside 1\.\.3" \
+    "$FESF" prepare -q $N --set data.source="npz:$TMP/nat/odd.npz" --set run.out="$TMP/nat/bad"
+expect_fail "natural without test_sites.npy" "natural: '.*nosites\.npz': no 'test_sites\.npy' member" \
+    "$FESF" prepare -q $N --set data.source="npz:$TMP/nat/nosites.npz" --set run.out="$TMP/nat/bad"
+expect_fail "natural without site information (npz)" "data.partition = natural needs a site column / train_sites.npy in 'npz:.*good\.npz'" \
+    "$FESF" prepare -q $N --set data.source="npz:$FX/good.npz" --set run.out="$TMP/nat/bad"
+expect_fail "natural without a site column (CSV)" "needs a site column / train_sites.npy in 'png:.*split\.csv'" \
+    "$FESF" prepare -q $N --set data.source="png:$FX/png:$FX/png/split.csv" --set run.out="$TMP/nat/bad"
+expect_fail "natural on the phantom" "needs a site column / train_sites.npy in 'phantom" \
+    "$FESF" prepare -q $N --set run.out="$TMP/nat/bad"
+[ -e "$TMP/nat/bad" ] && nok "a refused natural partition left '$TMP/nat/bad'" || ok "a refused natural partition writes nothing"
+
 # Deployment mode: a site ingests its own data; its public hosts must come from data.hosts
 expect_fail "prepare --site without data.hosts" "prepare --site 3 needs data.hosts" \
     "$FESF" prepare -q --site 3 --set data.source="png:$FX/png:$FX/png/labels.csv" --set run.out="$TMP/deploy"

@@ -1,5 +1,6 @@
 /* Fuzz harness: the .npz reader (libzip, src/io/npz.c and npy.c): open,
- * then every split's labels and its first images, as prepare reads them.
+ * then every split's labels, sites (if any) and its first images, as
+ * prepare reads them.
  * Reads are bounded so that a header that claims a huge array is the
  * reader's to refuse, not the harness's to allocate. */
 #include "fuzz_common.h"
@@ -17,6 +18,7 @@ static void read_split(fesf_source *s, int sp)
     void *buf = malloc((size_t)(img * k) * (size_t)fesf_dtype_size(in->dtype));
     if (labels && buf) {
         s->read_labels(s, sp, labels);
+        if (s->read_sites) s->read_sites(s, sp, labels);
         s->read_images(s, sp, 0, k, buf);
         if (n > k) s->read_images(s, sp, n - 1, 1, buf);
     }

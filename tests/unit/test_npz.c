@@ -550,6 +550,96 @@ static void test_pool(void **state)
     fesf_source_close(s);
 }
 
+/* Site ids: {train,test}_sites.npy (a pool's sites.npy) through read_sites,
+ * any integer dtype; no site member: read_sites is NULL; wrong length, a
+ * float dtype, an id below 1, sites without images and a split without
+ * its sites member are refused. */
+static void test_sites(void **state)
+{
+    FX(path, "sites.npz");
+    uint8_t img[4 * 2 * 2] = {0}, lab[4] = {0, 1, 0, 1};
+    int64_t site8[4] = {2, 1, 3, 2};
+    uint8_t tsite[2] = {3, 1};
+    int32_t got[4];
+    npz_spec z = {0};
+    add_npy(&z, "train_images.npy", "|u1", "(4, 2, 2)", img, sizeof img);
+    add_npy(&z, "train_labels.npy", "|u1", "(4,)", lab, sizeof lab);
+    add_npy(&z, "train_sites.npy", "<i8", "(4,)", site8, sizeof site8);
+    add_npy(&z, "test_images.npy", "|u1", "(2, 2, 2)", img, 8);
+    add_npy(&z, "test_labels.npy", "|u1", "(2,)", lab, 2);
+    add_npy(&z, "test_sites.npy", "|u1", "(2, 1)", tsite, sizeof tsite);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    fesf_source *s = NULL;
+    assert_int_equal(fesf_npz_open(&s, path), 0);
+    assert_non_null(s->read_sites);
+    assert_int_equal(s->read_sites(s, FESF_SPLIT_TRAIN, got), 0);
+    for (int i = 0; i < 4; i++) assert_int_equal(got[i], site8[i]);
+    assert_int_equal(s->read_sites(s, FESF_SPLIT_TEST, got), 0);
+    assert_int_equal(got[0], 3);
+    assert_int_equal(got[1], 1);
+    assert_int_equal(s->read_sites(s, FESF_SPLIT_VAL, got), 0); /* absent split: nothing to read */
+    fesf_source_close(s);
+
+    /* the pool's sites.npy is train's */
+    add_npy(&z, "images.npy", "|u1", "(4, 2, 2)", img, sizeof img);
+    add_npy(&z, "labels.npy", "|u1", "(4,)", lab, sizeof lab);
+    add_npy(&z, "sites.npy", "<i8", "(4,)", site8, sizeof site8);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    assert_int_equal(fesf_npz_open(&s, path), 0);
+    assert_int_equal(s->info.pool, 1);
+    assert_int_equal(s->read_sites(s, FESF_SPLIT_TRAIN, got), 0);
+    assert_int_equal(got[2], 3);
+    fesf_source_close(s);
+
+    /* no site member: no read_sites */
+    write_grey(path, 4, 2, 2, ZIP_CM_DEFLATE);
+    assert_int_equal(fesf_npz_open(&s, path), 0);
+    assert_null(s->read_sites);
+    fesf_source_close(s);
+
+    /* train has sites, test not: reading test's fails, naming the member */
+    add_npy(&z, "train_images.npy", "|u1", "(4, 2, 2)", img, sizeof img);
+    add_npy(&z, "train_labels.npy", "|u1", "(4,)", lab, sizeof lab);
+    add_npy(&z, "train_sites.npy", "<i8", "(4,)", site8, sizeof site8);
+    add_npy(&z, "test_images.npy", "|u1", "(2, 2, 2)", img, 8);
+    add_npy(&z, "test_labels.npy", "|u1", "(2,)", lab, 2);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    assert_int_equal(fesf_npz_open(&s, path), 0);
+    assert_int_equal(s->read_sites(s, FESF_SPLIT_TEST, got), -1);
+    assert_non_null(strstr(fesf_errmsg(), "no 'test_sites.npy' member"));
+    fesf_source_close(s);
+
+    /* site id 0 */
+    int64_t zero[4] = {1, 0, 2, 1};
+    add_npy(&z, "train_images.npy", "|u1", "(4, 2, 2)", img, sizeof img);
+    add_npy(&z, "train_labels.npy", "|u1", "(4,)", lab, sizeof lab);
+    add_npy(&z, "train_sites.npy", "<i8", "(4,)", zero, sizeof zero);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    assert_int_equal(fesf_npz_open(&s, path), 0);
+    assert_int_equal(s->read_sites(s, FESF_SPLIT_TRAIN, got), -1);
+    assert_non_null(strstr(fesf_errmsg(), "has site id 0 at index 1 (expected 1.."));
+    fesf_source_close(s);
+
+    static const struct { const char *descr, *shape; size_t len; const char *want; } bad[] = {
+        {"<i8", "(3,)", 24, "has 3 site ids but the images member has 4"},
+        {"<f8", "(4,)", 32, "'train_sites' has unsupported dtype '<f8' (expected an integer type"},
+        {"<i8", "(4, 2)", 64, "has shape (4, 2)"},
+    };
+    int64_t buf[8] = {1, 1, 1, 1, 1, 1, 1, 1};
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        add_npy(&z, "train_images.npy", "|u1", "(4, 2, 2)", img, sizeof img);
+        add_npy(&z, "train_labels.npy", "|u1", "(4,)", lab, sizeof lab);
+        add_npy(&z, "train_sites.npy", bad[k].descr, bad[k].shape, buf, bad[k].len);
+        write_npz(path, &z, ZIP_CM_DEFLATE);
+        expect_open_fails(path, bad[k].want);
+    }
+    add_npy(&z, "train_images.npy", "|u1", "(4, 2, 2)", img, sizeof img);
+    add_npy(&z, "train_labels.npy", "|u1", "(4,)", lab, sizeof lab);
+    add_npy(&z, "val_sites.npy", "<i8", "(4,)", site8, sizeof site8);
+    write_npz(path, &z, ZIP_CM_DEFLATE);
+    expect_open_fails(path, "has 'val_sites.npy' but no 'val_images.npy' member");
+}
+
 /* Images only (a public host set): no label member is needed, and one that
  * is there is not looked at; read_labels then fails. */
 static void test_images_only(void **state)
@@ -821,6 +911,7 @@ int main(void)
         cmocka_unit_test(test_float_out_of_range),
         cmocka_unit_test(test_pneumoniamnist),
         cmocka_unit_test(test_pool),
+        cmocka_unit_test(test_sites),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

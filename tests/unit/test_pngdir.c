@@ -342,7 +342,51 @@ static void test_size_mismatch(void **state)
     fesf_source_close(s);
 }
 
-/* Bad CSV contents and unreadable images. */
+/* A header naming a site column (after file,label, beside split in either
+ * order) gives read_sites; without one read_sites is NULL (bad site ids,
+ * unknown or repeated column names: test_csv_errors). */
+static void test_site_column(void **state)
+{
+    char dir[256];
+    make_dir("sites", dir, sizeof dir);
+    for (int i = 0; i < 4; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "s%d.png", i);
+        write_grey_png(dir, name, i, 2, 2);
+    }
+    FX(csv, "sites.csv");
+    static const char *const ok_csvs[] = {
+        "file,label,split,site\ns0.png,0,train,2\ns1.png,1,test,1\ns2.png,1,train,3\ns3.png,0,,1\n",
+        "file,label,Site,split\ns0.png,0,2,train\ns1.png,1,1,test\ns2.png,1,3\ns3.png,0,1,train\n",
+    };
+    int32_t got[3];
+    for (int k = 0; k < 2; k++) {
+        write_text(csv, ok_csvs[k]);
+        fesf_source *s = NULL;
+        assert_int_equal(fesf_pngdir_open(&s, dir, csv), 0);
+        assert_non_null(s->read_sites);
+        assert_int_equal(s->info.n[FESF_SPLIT_TRAIN], 3);
+        static const int32_t train_sites[3] = {2, 3, 1};
+        assert_int_equal(s->read_sites(s, FESF_SPLIT_TRAIN, got), 0);
+        assert_memory_equal(got, train_sites, sizeof train_sites);
+        assert_int_equal(s->read_sites(s, FESF_SPLIT_TEST, got), 0);
+        assert_int_equal(got[0], 1);
+        fesf_source_close(s);
+    }
+    write_text(csv, "file,label,site\ns0.png,0,4\ns1.png,1,2\n"); /* no split column: all train */
+    fesf_source *s = NULL;
+    assert_int_equal(fesf_pngdir_open(&s, dir, csv), 0);
+    assert_int_equal(s->info.n[FESF_SPLIT_TRAIN], 2);
+    assert_int_equal(s->read_sites(s, FESF_SPLIT_TRAIN, got), 0);
+    assert_true(got[0] == 4 && got[1] == 2);
+    fesf_source_close(s);
+    write_text(csv, "file,label,split\ns0.png,0,train\n");
+    assert_int_equal(fesf_pngdir_open(&s, dir, csv), 0);
+    assert_null(s->read_sites);
+    fesf_source_close(s);
+}
+
+/* Bad CSV contents (site columns too) and unreadable images. */
 static void test_csv_errors(void **state)
 {
     char dir[256];
@@ -362,6 +406,14 @@ static void test_csv_errors(void **state)
         {"file,label,split\n\n", "errors.csv", "no images listed"},
         {"", "errors.csv", "no images listed"},
         {"a.png,0,val\n", "errors.csv", "no train images"},
+        {"file,label,site\na.png,0,0\n", "line 2", "site '0' is not an integer in 1.."},
+        {"file,label,site\na.png,0,1.5\n", "line 2", "site '1.5' is not an integer"},
+        {"file,label,site\na.png,0,x\n", "line 2", "site 'x' is not an integer"},
+        {"file,label,site\na.png,0\n", "line 2", "site '' is not an integer"},
+        {"file,label,site\na.png,0,1,train\n", "line 2", "too many fields"},
+        {"file,label,hospital\na.png,0,1\n", "line 1", "unknown column 'hospital'"},
+        {"file,label,site,site\na.png,0,1,1\n", "line 1", "column 'site' named twice"},
+        {"a.png,0,train,1\n", "line 1", "too many fields"},
         {"file,label\nfile,label\n", "line 2", "label 'label'"},
         {"sub,0\n", "line 1", "No such file"},
         {"notpng.png,0\n", "notpng.png", "cannot read png"},
@@ -523,6 +575,7 @@ int main(void)
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_size_mismatch),
         cmocka_unit_test(test_csv_errors),
+        cmocka_unit_test(test_site_column),
         cmocka_unit_test(test_png_write),
         cmocka_unit_test(test_grid_u8),
         cmocka_unit_test(test_grid_f32),
