@@ -126,9 +126,10 @@ check-slurm: $(BIN)
 	@sh jobs/install-slurm.sh
 	@FESF=$(abspath $(BIN)) bash tests/slurm/check-slurm.sh
 
-# installs what is missing first, so a fresh clone needs only `make demo`
+# installs what is missing first (to build and run only: no test or Python packages),
+# so a fresh clone needs only `make demo`
 demo:
-	@sh jobs/install-deps.sh
+	@sh jobs/install-deps.sh --run
 	@$(MAKE) --no-print-directory $(BIN)
 	@sh jobs/demo.sh
 

@@ -1,8 +1,12 @@
 #!/bin/sh
-# Install the Debian packages fesf needs to build, test and run (make deps).
+# Install the Debian packages fesf needs to build, test and run (make deps), or with
+# --run only what building and running need (make demo: no cmocka, no Python stack,
+# whose python3-torch pulls in Qt, FFmpeg and OpenCV).
 # Idempotent: checks first (pkg-config, commands, Python modules) and installs only
 # what is missing, saying what. Needs root (or sudo) and Debian's apt.
 set -e
+tests=1
+[ "${1:-}" = "--run" ] && tests=0
 PY=/usr/bin/python3
 missing=""
 
@@ -26,18 +30,21 @@ need_pc libzip libzip-dev
 need_pc zlib zlib1g-dev
 need_pc libpng libpng-dev
 need_pc cairo libcairo2-dev
-need_pc cmocka libcmocka-dev
 need_pc libsodium libsodium-dev
-need_py numpy python3-numpy
-need_py h5py python3-h5py
-need_py torch python3-torch
-need_py mpmath python3-mpmath
-
+if [ $tests -eq 1 ]; then # the tests' and cross-checks' own
+    need_pc cmocka libcmocka-dev
+    need_py numpy python3-numpy
+    need_py h5py python3-h5py
+    need_py torch python3-torch
+    need_py mpmath python3-mpmath
+fi
+what="make deps"
+[ $tests -eq 1 ] || what="make demo"
 if [ -z "$missing" ]; then
-    echo "make deps: all dependencies present"
+    echo "$what: all dependencies present"
     exit 0
 fi
-echo "make deps: installing:$missing"
+echo "$what: installing:$missing"
 SUDO=""
 [ "$(id -u)" -eq 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive

@@ -173,46 +173,6 @@ static int run_round(trainer *t, int64_t round, uint64_t seed, double *loss, dou
     return 0;
 }
 
-/* ---- evaluation ------------------------------------------------------------ */
-
-/* Stats of one split of one site at the current parameters (eval mode). */
-static void eval_split(trainer *t, const site_data *s, int sp, double *stats)
-{
-    int B = t->cfg->train.batch, k = t->shape.k;
-    size_t img = (size_t)t->shape.c * (size_t)t->shape.h * (size_t)t->shape.w;
-    float *probs = t->xb + img * (size_t)B; /* xb has room for a batch of probabilities after the images */
-    for (int64_t start = 0; start < s->n[sp]; start += B) {
-        int n = (int)(s->n[sp] - start < B ? s->n[sp] - start : B);
-        const float *logits = fesf_model_forward(t->m, s->x[sp] + img * (size_t)start, n, 0);
-        fesf_softmax_xent(n, k, logits, s->y[sp] + start, NULL, NULL, probs);
-        fesf_eval_stats_add(stats, k, probs, s->y[sp] + start, n);
-    }
-}
-
-static int evaluate(trainer *t)
-{
-    size_t L = t->stats_len, per = (size_t)t->n_sites * L;
-    if (fesf_fed_bcast_f32(t->w, t->global, t->np + t->nb)) return -1;
-    memcpy(fesf_model_params(t->m), t->global, sizeof(float) * t->np);
-    memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
-    memset(t->stats, 0, sizeof(double) * 2 * per);
-    for (int i = 0; i < t->n_mine; i++)
-        for (int v = 0; v < 2; v++)
-            eval_split(t, &t->sites[i], v ? SPLIT_TEST : SPLIT_VAL, t->stats + v * per + (size_t)(t->sites[i].id - 1) * L);
-    return fesf_fed_sum_to_coord_f64(t->w, t->stats, 2 * per);
-}
-
-/* Pooled figures of split v (0 val, 1 test): the sum of the sites' stats. */
-static void pooled(const trainer *t, int v, fesf_metrics *out)
-{
-    size_t L = t->stats_len;
-    double *sum = t->stats + 2 * (size_t)t->n_sites * L; /* scratch row after the two blocks */
-    memset(sum, 0, sizeof(double) * L);
-    for (int s = 0; s < t->n_sites; s++)
-        for (size_t q = 0; q < L; q++) sum[q] += t->stats[((size_t)v * t->n_sites + s) * L + q];
-    fesf_metrics_compute(sum, t->shape.k, out);
-}
-
 /* ---- setup ------------------------------------------------------------------ */
 
 /* train.class_weights = balanced: weights from the sites' summed training
@@ -300,7 +260,7 @@ static int alloc_buffers(trainer *t, int64_t most)
     t->aug = t->xb ? t->xb + (img + (size_t)t->shape.k) * (size_t)cfg->train.batch : NULL;
     t->yb = malloc(sizeof(int32_t) * (size_t)cfg->train.batch);
     t->idx = malloc(sizeof(int32_t) * (size_t)most);
-    t->stats = calloc((2 * (size_t)t->n_sites + 1) * t->stats_len, sizeof(double));
+    t->stats = calloc(fesf_train_eval_doubles(t) + t->stats_len, sizeof(double));
     if (!t->global || !t->acc || !t->best || !t->opt_state || !t->local_state || !t->velocity || !t->xb || !t->yb || !t->idx ||
         !t->stats)
         return fesf_error("out of memory for training buffers");
@@ -341,8 +301,7 @@ static void track_best(trainer *t, repeat_result *res, int64_t r, const fesf_met
     if (!(score > t->best_auc)) return;
     t->best_auc = score, t->best_round = (int)r + 1, res->best = vt[1], res->best_round = (int)r + 1;
     memcpy(t->best, t->global, sizeof(float) * (t->np + t->nb));
-    for (int s = 0; s < t->n_sites; s++)
-        fesf_metrics_compute(t->stats + ((size_t)t->n_sites + s) * t->stats_len, t->shape.k, &res->site[s]);
+    for (int s = 0; s < t->n_sites; s++) fesf_train_site_figures(t, 1, s, &res->site[s]);
 }
 
 /* Optimizer steps each site takes per round, at least (the smallest site's). */
@@ -420,12 +379,12 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
         fesf_world_set_phase("round %lld of repeat %d", (long long)r + 1, repeat + 1);
         if (run_round(t, r, seed, &loss, &images)) return -1;
         int eval = (r + 1) % cfg->train.eval_every == 0 || r + 1 == limit;
-        if (eval && evaluate(t)) return -1;
+        if (eval && fesf_train_evaluate(t)) return -1;
         if (t->w->rank == 0) {
             double now = fesf_now(), ips = images / (now - tr);
             fesf_metrics vt[2]; /* pooled validation and test figures */
             char extra[160] = "";
-            if (eval) pooled(t, 0, &vt[0]), pooled(t, 1, &vt[1]);
+            if (eval) fesf_train_pooled(t, 0, &vt[0]), fesf_train_pooled(t, 1, &vt[1]);
             if (fesf_train_write_metrics_line(t, repeat, r, loss, ips, eval ? vt : NULL)) return -1;
             if (eval) {
                 snprintf(extra, sizeof extra, ", val auc %.3f, test acc %.3f auc %.3f", vt[0].auc, vt[1].accuracy, vt[1].auc);

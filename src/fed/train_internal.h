@@ -1,6 +1,8 @@
 /* Internals of `fesf train` (fed.h) shared by its files; not installed.
  *   train.c         rounds, evaluation, the entry points
  *   train_data.c    the sites' shards: loading and normalisation
+ *   train_eval.c    the rounds' evaluation: the sites' figures and the pooled statistics
+ *   train_sites.c   partial federations (--exclude-site)
  *   train_server.c  the coordinator's step: FedSGD, FedAvg, FedAvgM, FedAdam, FedYogi
  *   train_ckpt.c    checkpoints and the metrics lines they cover
  *   train_report.c  summary.tsv, report.md, metrics.jsonl (writers and readers) */
@@ -64,7 +66,7 @@ typedef struct {
     int32_t *yb, *idx;
     fesf_optim_config oc, local;
     size_t stats_len;
-    double *stats;              /* [2 (val, test)][n_sites][stats_len] */
+    double *stats;              /* evaluation: pooled statistics, the sites' figures, scratch (train.c) */
     double *site_n;             /* [n_sites] training images of every site */
     float *class_w;             /* [k] loss weights (train.class_weights = balanced), or NULL */
     float *best;                /* [np + nb] best-validation state (coordinator) */
@@ -191,9 +193,18 @@ void fesf_train_dp_count(trainer *t, const unsigned char *part);
 double fesf_train_dp_epsilon(const trainer *t, int site);
 void fesf_train_dp_report(const trainer *t, FILE *md, FILE *tsv);
 
+/* train_eval.c: the round's evaluation (collective; the coordinator gets
+ * the sums); the pooled figures of split v (0 val, 1 test) and site s's
+ * (0-based), as the site computed them; the doubles the evaluation sums
+ * (t->stats holds them and one site's scratch of stats_len). */
+int fesf_train_evaluate(trainer *t);
+void fesf_train_pooled(const trainer *t, int v, fesf_metrics *out);
+void fesf_train_site_figures(const trainer *t, int v, int s, fesf_metrics *m);
+size_t fesf_train_eval_doubles(const trainer *t);
+
 /* train_report.c: report.md and summary.tsv over the n repeats; one
  * metrics.jsonl line of a round, with the pooled val and test figures
- * (pooled[2]) and the sites' from t->stats when the round was evaluated
+ * (pooled[2]) and the sites' (fesf_train_site_figures) when the round was evaluated
  * (pooled = NULL: loss and speed only). Coordinator only. */
 int fesf_train_write_report(const trainer *t, const repeat_result *res, int n);
 int fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, double loss, double ips,

@@ -60,8 +60,8 @@ static void secagg_report(const trainer *t, FILE *md, FILE *tsv)
                 "seeds it does not know (libsodium; fresh keys for this run, %d site ranks), as 64-bit fixed point "
                 "(step 2^-32, each site's contribution rounded alone); the masks cancel in the sum, which is all it "
                 "learnt. Revealed in the clear: each site's number of training images (the weights of the sums), "
-                "the shards' metadata (image shape, class names), the per-site evaluation statistics behind the "
-                "tables above, and, in `fesf run`, the audit's per-site figures. Threat model: an honest-but-curious "
+                "the shards' metadata (image shape, class names), each site's evaluation figures and the pooled "
+                "statistics behind the tables above, and, in `fesf run`, the audit's per-site figures. Threat model: an honest-but-curious "
                 "coordinator; one that substitutes the public keys it relays, or site ranks that collude, are not "
                 "covered, and a failed site ends the job (no dropout recovery). With several sites on one rank "
                 "(a simulation) the coordinator sees that rank's sum of its sites.\n",
@@ -251,8 +251,8 @@ int fesf_train_write_metrics_line(const trainer *t, int repeat, int64_t round, d
         fputs(", \"per_site\": [", f);
         for (int s = 0; s < t->n_sites; s++) {
             fesf_metrics sv, st;
-            fesf_metrics_compute(t->stats + (size_t)s * t->stats_len, t->shape.k, &sv);
-            fesf_metrics_compute(t->stats + ((size_t)t->n_sites + s) * t->stats_len, t->shape.k, &st);
+            fesf_train_site_figures(t, 0, s, &sv);
+            fesf_train_site_figures(t, 1, s, &st);
             fprintf(f, "%s{\"site\": %d, ", s ? ", " : "", s + 1);
             json_figures(f, &st, &sv);
             fputs("}", f);
