@@ -74,6 +74,7 @@ typedef struct {
         double server_lr, server_tau;
         double dp_clip, dp_noise, dp_epsilon, dp_delta; /* dp_delta < 0: auto */
         double prox_mu;                                 /* FedProx (FedAvg's local steps) */
+        int scaffold;                                   /* SCAFFOLD control variates (FedAvg) */
         int secure_agg;                                 /* masked sums of what sites send (secagg.h) */
     } train;
     struct {

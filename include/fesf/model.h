@@ -127,10 +127,11 @@ struct fesf_optim_config;
 double fesf_model_train_step(fesf_model *m, const float *x, const int32_t *labels, int n, const float *class_weights,
                              const struct fesf_optim_config *oc, int64_t t, float *state);
 /* The same with FedProx's term mu (w - anchor) added to the gradient before
- * the update (fesf_optim_prox; anchor [n_params]). */
+ * the update (fesf_optim_prox; anchor [n_params] or NULL), then SCAFFOLD's
+ * correction corr [n_params] (or NULL). */
 double fesf_model_train_step_prox(fesf_model *m, const float *x, const int32_t *labels, int n,
                                   const float *class_weights, const struct fesf_optim_config *oc, int64_t t,
-                                  float *state, const float *anchor, float mu);
+                                  float *state, const float *anchor, float mu, const float *corr);
 
 /* Bytes of memory the model holds (parameters, activations, workspace). */
 size_t fesf_model_bytes(const fesf_model *m);

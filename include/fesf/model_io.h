@@ -84,6 +84,13 @@ typedef struct {
 } fesf_model_meta;
 int fesf_model_read_meta(const char *path, fesf_model_meta *out);
 
+/* A site's own training state (format "fesf-site-state", run_dir.h's
+ * train-state.h5): /control float32 [n] and root attributes repeat, round
+ * (the rounds done) and config_hash, written with the coordinator's
+ * checkpoint of the same round; load refuses another round or hash. */
+int fesf_site_state_save(const char *path, const float *v, size_t n, int64_t repeat, int64_t round, uint64_t hash);
+int fesf_site_state_load(const char *path, float *v, size_t n, int64_t repeat, int64_t round, uint64_t hash);
+
 /* A checkpoint's /resume/excluded into excluded [cap], read before the
  * training is set up: its length (0 when absent), or -1. */
 int fesf_ckpt_read_excluded(const char *path, int64_t *excluded, size_t cap);

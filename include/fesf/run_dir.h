@@ -69,6 +69,12 @@ int fesf_run_figure_path(char *buf, const char *out, const char *name);
 /* out/site-NNN/figures/<name>: site NNN's private pictures, which show its plaintext; only its
  * own ranks write there and the coordinator never reads it (the folder is created; 0 or -1) */
 int fesf_run_site_figure_path(char *buf, const char *out, int site, const char *name);
+/* out/site-NNN/train-state-IIII.h5: a training's state that stays at site
+ * NNN (SCAFFOLD's control variate), beside the coordinator's ckpt-IIII.h5;
+ * the folder is created. 0 or -1. _list: the numbers there, highest first
+ * (as fesf_run_ckpt_list). */
+int fesf_run_site_state_path(char *buf, const char *out, int site, long index);
+int fesf_run_site_state_list(const char *out, int site, long **idx);
 /* Site NNN's secret key for the keyed IHM options (ihm.key): auto reads
  * out/site-NNN/ihm.key (16 hex digits, 0600), making it from the system's
  * CSPRNG (getrandom) on first use, so reruns in the folder are bit-identical

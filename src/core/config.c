@@ -279,6 +279,8 @@ int fesf_config_finish(fesf_config *cfg)
     if (cfg->ihm.beta_min > cfg->ihm.beta_max)
         return fesf_error("ihm.beta_min = %g is above ihm.beta_max = %g", cfg->ihm.beta_min, cfg->ihm.beta_max);
     if (check_source(cfg->data.source) || check_hosts(cfg) || check_dp(cfg)) return -1;
+    if (cfg->train.scaffold && (cfg->train.algo != FESF_ALGO_FEDAVG || fesf_config_dp(cfg)))
+        return fesf_error("train.scaffold corrects FedAvg's local steps: it needs train.algo = fedavg and no DP-SGD");
     if (cfg->train.server_optimizer != FESF_SOPT_NONE && (cfg->train.algo != FESF_ALGO_FEDAVG || cfg->train.server_momentum > 0))
         return fesf_error("train.server_optimizer = %s steps FedAvg's deltas: it needs train.algo = fedavg and "
                           "train.server_momentum = 0", fesf_config_enum_name("train.server_optimizer",

@@ -113,6 +113,10 @@ const key_desc fesf_config_keys[] = {
     {"train", "augment", T_ENUM, F(train, augment), "none", 0, 0, augment_names,
      "site-side augmentation of the training images: flip (left-right, p = 1/2), shift (up to 7% of the "
      "size each way, edges repeated), flip+shift, none"},
+    {"train", "scaffold", T_BOOL, F(train, scaffold), "false", 0, 0, NULL,
+     "SCAFFOLD (Karimireddy et al. 2020, option II): FedAvg's local steps add the control variates' "
+     "difference c - c_i to the gradient; each site keeps its c_i (checkpointed in its own folder), the "
+     "coordinator c; meant for train.optimizer = sgd"},
     {"train", "prox_mu", T_DOUBLE, F(train, prox_mu), "0", 0, 1e4, NULL,
      "FedProx: FedAvg's local steps add mu (w - w_global) to the gradient, pulling each site towards the "
      "round's global model (0 = plain FedAvg)"},

@@ -83,8 +83,10 @@ static double site_fedavg_dp(trainer *t, const site_data *s, int64_t round, uint
     return steps ? loss / (double)steps : 0;
 }
 
-/* FedAvg: E local epochs of minibatch training from the global parameters. */
-static double site_fedavg(trainer *t, const site_data *s, int64_t round, uint64_t seed, int *used)
+/* FedAvg: E local epochs of minibatch training from the global parameters
+ * (FedProx's term, SCAFFOLD's correction corr); *k: the steps taken. */
+static double site_fedavg(trainer *t, const site_data *s, int64_t round, uint64_t seed, int *used, const float *corr,
+                          int64_t *k)
 {
     int B = t->cfg->train.batch;
     int64_t ns = s->n[SPLIT_TRAIN], steps = 0;
@@ -100,10 +102,11 @@ static double site_fedavg(trainer *t, const site_data *s, int64_t round, uint64_
             fesf_train_gather(t, s, t->idx + start, n);
             fesf_train_augment(t, s, seed, (uint64_t)(epoch * ns + start), n);
             loss += fesf_model_train_step_prox(t->m, t->xb, t->yb, n, t->class_w, &t->local, steps++, t->local_state,
-                                               t->global, (float)t->cfg->train.prox_mu); /* FedProx; mu 0: FedAvg */
+                                               t->global, (float)t->cfg->train.prox_mu, corr); /* mu 0: FedAvg */
             *used += n;
         }
     }
+    *k = steps;
     return steps ? loss / (double)steps : 0;
 }
 
@@ -151,7 +154,10 @@ static void add_site(void *ctx, int i, float wgt, float *acc)
     int sgd = t->cfg->train.algo == FESF_ALGO_FEDSGD, used = 0;
     memcpy(fesf_model_params(t->m), t->global, sizeof(float) * np);
     memcpy(fesf_model_buffers(t->m), t->global + np, sizeof(float) * nb);
-    double l = sgd ? site_fedsgd(t, s, c->round, c->seed, &used) : site_fedavg(t, s, c->round, c->seed, &used);
+    int64_t steps = 0;
+    double l = sgd ? site_fedsgd(t, s, c->round, c->seed, &used)
+                   : site_fedavg(t, s, c->round, c->seed, &used, fesf_train_scaffold_correction(t, i), &steps);
+    fesf_train_scaffold_update(t, i, steps, acc + np + nb + 2);
     const float *src = sgd ? fesf_model_grads(t->m) : fesf_model_params(t->m);
     for (size_t q = 0; q < np; q++) acc[q] += wgt * src[q];
     const float *buf = fesf_model_buffers(t->m);
@@ -164,7 +170,8 @@ static int run_round(trainer *t, int64_t round, uint64_t seed, double *loss, dou
 {
     unsigned char part[4096]; /* setup caps n_sites at 4096 */
     round_ctx c = {t, round, seed};
-    fesf_fed_round_args a = {.state = t->global, .n_state = t->np + t->nb, .acc = t->acc, .n_acc = t->nacc,
+    if (t->w->rank == 0) fesf_train_scaffold_stage(t); /* c travels with the state */
+    fesf_fed_round_args a = {.state = t->global, .n_state = state_floats(t), .acc = t->acc, .n_acc = t->nacc,
                              .n_sites = t->n_sites, .site_n = t->site_n, .part = participants(t, round, part),
                              .add = add_site, .ctx = &c, .secagg = t->sa};
     if (fesf_fed_round(t->w, &a)) return -1;
@@ -250,7 +257,7 @@ static int alloc_buffers(trainer *t, int64_t most)
     const fesf_config *cfg = t->cfg;
     size_t img = (size_t)t->shape.c * t->shape.h * t->shape.w;
     t->stats_len = fesf_eval_stats_len(t->shape.k);
-    t->global = calloc(t->np + t->nb, sizeof(float));
+    t->global = calloc(state_floats(t), sizeof(float));
     t->acc = calloc(t->nacc, sizeof(float));
     t->best = calloc(t->np + t->nb, sizeof(float));
     t->opt_state = calloc(opt_floats(t) + 1, sizeof(float));
@@ -279,13 +286,14 @@ static int setup(trainer *t)
                                 flags) ||
         fesf_train_dp_setup(t))
         return -1;
-    t->np = fesf_model_n_params(t->m), t->nb = fesf_model_n_buffers(t->m), t->nacc = t->np + t->nb + 2;
+    t->np = fesf_model_n_params(t->m), t->nb = fesf_model_n_buffers(t->m);
+    t->nacc = t->np + t->nb + 2 + (cfg->train.scaffold ? t->np : 0); /* sums, loss, images, SCAFFOLD's c changes */
     if (t->sa && fesf_secagg_reserve(t->sa, t->nacc)) return -1;
     fesf_optim_defaults(&t->oc, cfg->train.optimizer, (float)cfg->train.lr);
     t->oc.momentum = cfg->train.optimizer == FESF_OPT_SGD ? (float)cfg->train.momentum : 0;
     t->oc.weight_decay = (float)cfg->train.weight_decay;
     t->local = t->oc; /* FedAvg sites train locally with the configured optimizer */
-    return alloc_buffers(t, most);
+    return alloc_buffers(t, most) || fesf_train_scaffold_setup(t) ? -1 : 0;
 }
 
 /* ---- the run ---------------------------------------------------------------- */
@@ -336,12 +344,19 @@ static int auto_stop(trainer *t, int64_t r, int *stop)
  * SIGINT? All ranks learn it together (the launcher may signal only some);
  * then the coordinator writes the checkpoint (unless this round's is
  * written) and every rank returns -1 with its line and FESF_EXIT_STOPPED. */
+/* The checkpoint of (repeat, done): the coordinator's, and the sites' own state (SCAFFOLD). */
+static int save_all(trainer *t, int repeat, int64_t done, const repeat_result *all)
+{
+    if (t->w->rank == 0 && fesf_train_save_checkpoint(t, repeat, done, all)) return -1;
+    return fesf_train_scaffold_save(t, repeat, done, fesf_train_resume_hash(t->cfg));
+}
+
 static int preempted(trainer *t, int repeat, int64_t done, int saved, const repeat_result *all)
 {
     int64_t sig = fesf_stop_requested();
     if (fesf_world_max_i64(t->w, &sig)) return -1;
     if (!sig) return 0;
-    int failed = t->w->rank == 0 && !saved && fesf_train_save_checkpoint(t, repeat, done, all);
+    int failed = !saved && save_all(t, repeat, done, all);
     if (fesf_world_agree(t->w, failed, 1)) return -1;
     char path[FESF_RUN_PATH_MAX];
     fesf_train_ckpt_path(t, repeat, done, path);
@@ -358,6 +373,8 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
     repeat_result *res = &all[repeat];
     int limit = fesf_train_round_limit(cfg), is_auto = cfg->train.rounds < 0, stop = 0;
     t->repeat = repeat;
+    int bad = fesf_train_scaffold_load(t, repeat, start, fesf_train_resume_hash(cfg)) != 0; /* c_i: zeros or resumed */
+    if (fesf_world_agree(t->w, bad, 1)) return -1;
     if (start == 0) {
         fesf_model_init(t->m, seed);
         memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
@@ -401,7 +418,7 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
             fesf_info("repeat %d: stopped after round %lld: no better validation AUC for %d evaluations since round %d",
                       repeat + 1, (long long)r + 1, cfg->train.patience, t->best_round);
         if (every > 0 && ((r + 1) % every == 0 || r + 1 == limit || stop)) {
-            if (t->w->rank == 0 && fesf_train_save_checkpoint(t, repeat, r + 1, all)) return -1;
+            if (save_all(t, repeat, r + 1, all)) return -1;
             saved = 1;
         }
         if (preempted(t, repeat, r + 1, saved, all)) return -1;
@@ -444,6 +461,7 @@ static void trainer_free(trainer *t)
     fesf_secagg_free(t->sa);
     free(t->sites), free(t->site_n), free(t->class_w), free(t->global), free(t->acc), free(t->best), free(t->opt_state);
     free(t->local_state), free(t->xb), free(t->yb), free(t->idx), free(t->stats), free(t->excluded);
+    fesf_train_scaffold_free(t);
     fesf_model_destroy(t->m);
     fesf_train_dp_free(t);
     if (t->metrics) fclose(t->metrics);

@@ -32,7 +32,7 @@ static void unpack_metrics(const double *v, fesf_metrics *m)
 }
 
 /* The config hash a checkpoint must match: every key but those a resumed run may change. */
-static uint64_t resume_hash(const fesf_config *cfg)
+uint64_t fesf_train_resume_hash(const fesf_config *cfg)
 {
     fesf_config c = *cfg;
     c.train.rounds = 0, c.run.checkpoint_every = 0, c.run.threads = 1, c.run.log = 0;
@@ -41,7 +41,7 @@ static uint64_t resume_hash(const fesf_config *cfg)
 }
 
 /* The number of the checkpoint of `done` rounds of `repeat`. */
-static long ckpt_number(const trainer *t, int repeat, int64_t done)
+long fesf_train_ckpt_number(const trainer *t, int repeat, int64_t done)
 {
     return (long)repeat * fesf_train_round_limit(t->cfg) + (long)done;
 }
@@ -49,7 +49,7 @@ static long ckpt_number(const trainer *t, int repeat, int64_t done)
 /* The checkpoint of `done` rounds of `repeat` into path[FESF_RUN_PATH_MAX]. */
 void fesf_train_ckpt_path(const trainer *t, int repeat, int64_t done, char *path)
 {
-    fesf_run_ckpt_path(path, t->out, ckpt_number(t, repeat, done));
+    fesf_run_ckpt_path(path, t->out, fesf_train_ckpt_number(t, repeat, done));
 }
 
 /* Remove the checkpoints numbered above `above` (-1: all), then all but the
@@ -86,7 +86,7 @@ int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repea
     }
     memcpy(fesf_model_params(t->m), t->global, sizeof(float) * t->np);
     memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
-    fesf_ckpt c = {repeat, done, resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
+    fesf_ckpt c = {repeat, done, fesf_train_resume_hash(t->cfg), t->best_auc, t->best_round, t->best, t->np + t->nb,
                    results, (size_t)R * per, fesf_train_any_excluded(t) ? t->excluded : NULL, (size_t)t->n_sites,
                    t->cfg->train.normalise == FESF_NORM_POOLED ? t->norm : NULL, t->shape.c};
     fesf_train_ckpt_path(t, repeat, done, path);
@@ -94,7 +94,7 @@ int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repea
     free(results), free(text);
     /* after the new one is complete: any numbered beyond it is another training's (or one redone from an
      * earlier point), then the newest run.keep_checkpoints stay */
-    if (!rc) prune(t, ckpt_number(t, repeat, done), t->cfg->run.keep_checkpoints);
+    if (!rc) prune(t, fesf_train_ckpt_number(t, repeat, done), t->cfg->run.keep_checkpoints);
     return rc;
 }
 
@@ -105,7 +105,7 @@ static int load_one(trainer *t, const char *path, repeat_result *res, int64_t *s
     size_t per = result_doubles(t);
     double *results = calloc((size_t)R * per, sizeof(double));
     if (!results) return fesf_error("out of memory");
-    fesf_ckpt c = {0, 0, resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * per,
+    fesf_ckpt c = {0, 0, fesf_train_resume_hash(t->cfg), 0, 0, t->best, t->np + t->nb, results, (size_t)R * per,
                    NULL, 0, NULL, 0}; /* the exclusions were read before the setup (train_sites.c) */
     int rc = fesf_ckpt_load(path, fesf_model_tensors(t->m), t->opt_state, opt_floats(t), &c);
     if (!rc && c.repeat >= R) rc = fesf_error("'%s' is from repeat %lld but run.repeats = %d", path, (long long)c.repeat + 1, R);

@@ -83,6 +83,7 @@ typedef struct {
     dp_state dp;
     struct fesf_secagg *sa;     /* train.secure_agg: masked sums (secagg.h), else NULL */
     int64_t *excluded;          /* [n_sites] from which (repeat << 32 | round) a site takes no part; -1 never */
+    float *ctl_site, *ctl_corr; /* SCAFFOLD: this rank's sites' c_i [n_mine][np]; c - c_i scratch [np] */
     int repeat;                 /* the repeat being trained */
 } trainer;
 
@@ -122,12 +123,16 @@ static inline const char *input_group(const fesf_config *cfg)
 
 /* Server optimizer state: the optimizer's, then the FedAvg server velocity. */
 /* The coordinator's optimizer state: train.optimizer's (FedSGD), then the
- * server's: FedAvgM's velocity, or FedAdam / FedYogi's moments m and v. */
+ * server's: FedAvgM's velocity, or FedAdam / FedYogi's moments m and v,
+ * then SCAFFOLD's c. */
 static inline size_t opt_floats(const trainer *t)
 {
-    size_t server = t->cfg->train.server_optimizer == FESF_SOPT_NONE ? 1 : 2;
+    size_t server = (t->cfg->train.server_optimizer == FESF_SOPT_NONE ? 1 : 2) + (t->cfg->train.scaffold ? 1 : 0);
     return t->np * (size_t)fesf_optim_state_per_param(&t->oc) + server * t->np;
 }
+
+/* The floats of the round's broadcast state: parameters, buffers (and SCAFFOLD's c). */
+static inline size_t state_floats(const trainer *t) { return t->np + t->nb + (t->cfg->train.scaffold ? t->np : 0); }
 
 /* train_sites.c: partial federations. fesf_train_exclusions (collective,
  * before the shards are counted): the exclusions the newest checkpoint
@@ -147,6 +152,20 @@ int fesf_train_excluded_ever(const trainer *t, int id);
 int fesf_train_any_excluded(const trainer *t);
 int fesf_train_n_excluded(const trainer *t);
 void fesf_train_exclusions_log(const trainer *t, FILE *md);
+
+/* train_scaffold.c: SCAFFOLD's control variates (see there): setup/free;
+ * c - c_i for site i's local steps (NULL without SCAFFOLD); site i's new c_i
+ * and its share into acc_ctl; the coordinator's c from the round's sum, and
+ * into the state it broadcasts; the sites' c_i saved with a checkpoint and
+ * loaded on resume (done 0: zeros). */
+int fesf_train_scaffold_setup(trainer *t);
+void fesf_train_scaffold_free(trainer *t);
+const float *fesf_train_scaffold_correction(trainer *t, int i);
+void fesf_train_scaffold_update(trainer *t, int i, int64_t steps, float *acc_ctl);
+void fesf_train_scaffold_server(trainer *t);
+void fesf_train_scaffold_stage(trainer *t);
+int fesf_train_scaffold_save(trainer *t, int repeat, int64_t done, uint64_t hash);
+int fesf_train_scaffold_load(trainer *t, int repeat, int64_t done, uint64_t hash);
 
 /* train_server.c: the coordinator's step from the round's sums in acc (the
  * new global state, the round's loss and images), and a repeat's fresh
@@ -170,6 +189,8 @@ int fesf_train_normalise(trainer *t);
  * starting point are removed; metrics.jsonl cut back to the rounds a
  * checkpoint covers. Coordinator only. */
 int fesf_train_save_checkpoint(trainer *t, int repeat, int64_t done, const repeat_result *res);
+uint64_t fesf_train_resume_hash(const fesf_config *cfg); /* what a checkpoint's config must match */
+long fesf_train_ckpt_number(const trainer *t, int repeat, int64_t done); /* the IIII of ckpt-IIII.h5 */
 void fesf_train_ckpt_path(const trainer *t, int repeat, int64_t done, char *path);
 int fesf_train_load_checkpoint(trainer *t, repeat_result *res, int64_t *start, int mode);
 int fesf_train_trim_metrics(const char *path, int64_t repeat, int64_t round);

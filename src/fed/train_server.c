@@ -43,6 +43,7 @@ void fesf_train_server_step(trainer *t, int64_t round, double *loss, double *ima
         }
     }
     memcpy(t->global + np, t->acc + np, sizeof(float) * nb);
+    fesf_train_scaffold_server(t);
     *loss = t->acc[np + nb];
     *images = t->acc[np + nb + 1];
 }

@@ -271,3 +271,35 @@ int fesf_model_save_gan(const char *path, const fesf_tensor_list *g, const fesf_
     }
     return commit(&o, path, rc);
 }
+
+/* ---- a site's own training state ---------------------------------------------- */
+
+int fesf_site_state_save(const char *path, const float *v, size_t n, int64_t repeat, int64_t round, uint64_t hash)
+{
+    fesf_h5out o = FESF_H5OUT_INIT;
+    char hex[32];
+    snprintf(hex, sizeof hex, "%016llx", (unsigned long long)hash);
+    hsize_t dims = (hsize_t)n;
+    if (fesf_h5out_create(&o, path, "fesf-site-state", FESF_MODEL_VERSION, NULL)) return -1;
+    int rc = fesf_h5_attr_i64(o.file, "repeat", repeat) || fesf_h5_attr_i64(o.file, "round", round) ||
+             fesf_h5_attr_str(o.file, "config_hash", hex) || write_f32(o.file, "/", "control", 1, &dims, v);
+    return commit(&o, path, rc);
+}
+
+int fesf_site_state_load(const char *path, float *v, size_t n, int64_t repeat, int64_t round, uint64_t hash)
+{
+    char hex[32], want[32];
+    int64_t rep = -1, r = -1;
+    snprintf(want, sizeof want, "%016llx", (unsigned long long)hash);
+    hid_t f = fesf_h5_open(path, "fesf-site-state", FESF_MODEL_VERSION, 0);
+    if (f < 0) return -1;
+    int rc = fesf_h5_attr_get_i64(f, "repeat", &rep) || fesf_h5_attr_get_i64(f, "round", &r) ||
+             fesf_h5_attr_get_str(f, "config_hash", hex, sizeof hex) ? -1 : 0;
+    if (!rc && (rep != repeat || r != round || strcmp(hex, want)))
+        rc = fesf_error("'%s' holds the state of repeat %lld round %lld (config %s), not of repeat %lld round %lld "
+                        "(config %s) that the training resumes from", path, (long long)rep + 1, (long long)r, hex,
+                        (long long)repeat + 1, (long long)round, want);
+    if (!rc) rc = read_exact(f, "/control", v, 1, NULL, n);
+    H5Fclose(f);
+    return rc;
+}

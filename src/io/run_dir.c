@@ -46,6 +46,14 @@ static void site_dir(char buf[FESF_RUN_PATH_MAX], const char *out, int site)
     snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/site-%03d", FESF_PATH_MAX, out, site);
 }
 
+int fesf_run_site_state_path(char *buf, const char *out, int site, long index)
+{
+    char sdir[FESF_RUN_PATH_MAX];
+    site_dir(sdir, out, site);
+    snprintf(buf, FESF_RUN_PATH_MAX, "%.*s/train-state-%04ld.h5", FESF_PATH_MAX, sdir, index);
+    return fesf_mkdir_p(sdir);
+}
+
 int fesf_run_site_figure_path(char *buf, const char *out, int site, const char *name)
 {
     char dir[FESF_RUN_PATH_MAX], sdir[FESF_RUN_PATH_MAX];
@@ -110,17 +118,19 @@ static int desc_long(const void *a, const void *b)
     return (x < y) - (x > y);
 }
 
-int fesf_run_ckpt_list(const char *dir, long **out)
+/* The numbers N of dir's files PREFIX-N.h5 (prefix "ckpt-"), highest first. */
+static int numbered_list(const char *dir, const char *prefix, long **out)
 {
     DIR *d = opendir(dir);
     long *v = NULL;
     int n = 0, cap = 0;
+    size_t pl = strlen(prefix);
     *out = NULL;
     for (struct dirent *e; d && (e = readdir(d));) {
         long k = -1;
         int len = 0;
-        if (strncmp(e->d_name, "ckpt-", 5) || e->d_name[5] < '0' || e->d_name[5] > '9' ||
-            sscanf(e->d_name, "ckpt-%ld.h5%n", &k, &len) != 1 || len != (int)strlen(e->d_name) || k < 0)
+        if (strncmp(e->d_name, prefix, pl) || e->d_name[pl] < '0' || e->d_name[pl] > '9' ||
+            sscanf(e->d_name + pl, "%ld.h5%n", &k, &len) != 1 || len != (int)strlen(e->d_name + pl) || k < 0)
             continue;
         if (n == cap) {
             long *g = realloc(v, sizeof *v * (size_t)(cap = cap ? 2 * cap : 16));
@@ -136,6 +146,15 @@ int fesf_run_ckpt_list(const char *dir, long **out)
     if (n) qsort(v, (size_t)n, sizeof *v, desc_long);
     *out = v;
     return n;
+}
+
+int fesf_run_ckpt_list(const char *dir, long **out) { return numbered_list(dir, "ckpt-", out); }
+
+int fesf_run_site_state_list(const char *out, int site, long **idx)
+{
+    char sdir[FESF_RUN_PATH_MAX];
+    site_dir(sdir, out, site);
+    return numbered_list(sdir, "train-state-", idx);
 }
 
 int fesf_run_highest_shard(const char *dir)

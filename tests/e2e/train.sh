@@ -2,6 +2,14 @@
 # determinism, and failures that end the job quickly naming the site.
 . tests/lib.sh
 RUN=$TMP/run
+same_params() { $PY - "$1" "$2" <<'PYEOF'
+import sys, h5py
+a, b = (h5py.File(p) for p in sys.argv[1:3])
+names = []
+a["params"].visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+assert names and all(a["params"][n][()].tobytes() == b["params"][n][()].tobytes() for n in names)
+PYEOF
+}
 check "prepare 4 phantom sites" "$FESF" prepare -q --set data.size=28 --set data.count=600 --set run.out="$RUN"
 check "hide" "$FESF" hide -q --set run.out="$RUN"
 # most checks pin the pre-issue-13 options (FedSGD, plain SGD, unweighted loss) that their references assume
@@ -127,6 +135,40 @@ assert names and all(f[n][()].tobytes() == fs[0][n][()].tobytes() for f in fs[1:
 PYEOF
 check "FedAvg with server momentum 0.9" "$FESF" train -q $T --set train.algo=fedavg --set train.server_momentum=0.9 --set train.rounds=3
 check "partial participation" "$FESF" train -q $T --set train.participation=0.5 --set train.rounds=3
+
+# SCAFFOLD: one site's correction c - c_i is 0 up to rounding from round 2 on: local training
+check "SCAFFOLD, 1 site: 4 rounds of 1 epoch" "$FESF" train -q $L --set train.rounds=4 --set train.local_epochs=1 \
+    --set train.eval_every=4 --set train.scaffold=true
+$PY - "$TMP/local.h5" "$TMP/one/model.h5" <<'PYEOF' >"$TMP/sc1" 2>&1 && ok "SCAFFOLD with one site = local training: $(cat "$TMP/sc1")" || { nok "SCAFFOLD one site"; sed 's/^/#   /' "$TMP/sc1"; }
+import sys
+sys.path.insert(0, "tests/py")
+import numpy as np
+from model_params import params
+a, b = params(sys.argv[1]), params(sys.argv[2])
+err = np.abs(a - b).max()
+assert err <= 1e-6, err
+print(f"max |difference| {err:.1e} over {a.size} parameters (c - c_i rounds to about 1e-12)")
+PYEOF
+S="$OLD --set run.out=$TMP/fc --set train.input=plain --set train.algo=fedavg --set train.momentum=0 --set train.lr=0.05 \
+    --set train.batch=16 --set train.rounds=4 --set train.eval_every=2 --set run.checkpoint_every=2 --set train.scaffold=true"
+check "SCAFFOLD, 3 sites on 3 ranks, 4 rounds" mpirun --oversubscribe -np 4 "$FESF" train -q $S && cp "$TMP/fc/model.h5" "$TMP/sc4.h5"
+$PY - "$TMP/fc" <<'PYEOF' >"$TMP/sc" 2>&1 && ok "SCAFFOLD: $(cat "$TMP/sc")" || { nok "SCAFFOLD's control variates"; sed 's/^/#   /' "$TMP/sc"; }
+import sys, h5py, numpy as np
+d = sys.argv[1]
+ck = h5py.File(f"{d}/ckpt-0004.h5")
+np_ = sum(o.size for o in [ck["params"][g][n] for g in ck["params"] for n in ck["params"][g]])
+c = ck["optim/state"][()][-np_:].astype(np.float64)  # the coordinator's c, last in the server state
+ci = [h5py.File(f"{d}/site-{k:03d}/train-state-0004.h5")["control"][()].astype(np.float64) for k in (1, 2, 3)]
+assert all(h5py.File(f"{d}/site-{k:03d}/train-state-0004.h5").attrs["round"] == 4 for k in (1, 2, 3))
+err = np.abs(c - np.mean(ci, axis=0)).max()
+assert err <= 1e-5 * max(np.abs(c).max(), 1e-12) and np.abs(c).max() > 0, (err, np.abs(c).max())
+print(f"c = the mean of the 3 sites' c_i within {err:.1e} (|c| up to {np.abs(c).max():.3f}), each c_i in its site's folder")
+PYEOF
+rm -f "$TMP/fc/ckpt-0004.h5"
+check "SCAFFOLD --resume from round 2 (c from the checkpoint, c_i from the sites' folders)" \
+    mpirun --oversubscribe -np 4 "$FESF" train -q --resume $S
+check "SCAFFOLD resumed = uninterrupted (bit-identical)" same_params "$TMP/sc4.h5" "$TMP/fc/model.h5"
+expect_fail "SCAFFOLD with FedSGD is refused" "train.scaffold corrects FedAvg" "$FESF" train -q $T --set train.scaffold=true
 
 # SIGKILL half-way, --resume: bit-identical to the uninterrupted run
 K="--set run.out=$RUN --set train.input=synthetic --set train.rounds=150 --set train.eval_every=10 --set run.checkpoint_every=10 --set train.batch=16"
