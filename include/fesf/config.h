@@ -75,6 +75,7 @@ typedef struct {
         double dp_clip, dp_noise, dp_epsilon, dp_delta; /* dp_delta < 0: auto */
         double prox_mu;                                 /* FedProx (FedAvg's local steps) */
         int scaffold;                                   /* SCAFFOLD control variates (FedAvg) */
+        int fedbn;                                      /* FedBN: batch norm kept at the sites (FedAvg) */
         int secure_agg;                                 /* masked sums of what sites send (secagg.h) */
     } train;
     struct {

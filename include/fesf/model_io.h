@@ -85,7 +85,8 @@ typedef struct {
 int fesf_model_read_meta(const char *path, fesf_model_meta *out);
 
 /* A site's own training state (format "fesf-site-state", run_dir.h's
- * train-state.h5): /control float32 [n] and root attributes repeat, round
+ * train-state-IIII.h5): /state float32 [n] (SCAFFOLD's c_i, then FedBN's
+ * batch-norm entries) and root attributes repeat, round
  * (the rounds done) and config_hash, written with the coordinator's
  * checkpoint of the same round; load refuses another round or hash. */
 int fesf_site_state_save(const char *path, const float *v, size_t n, int64_t repeat, int64_t round, uint64_t hash);

@@ -281,6 +281,9 @@ int fesf_config_finish(fesf_config *cfg)
     if (check_source(cfg->data.source) || check_hosts(cfg) || check_dp(cfg)) return -1;
     if (cfg->train.scaffold && (cfg->train.algo != FESF_ALGO_FEDAVG || fesf_config_dp(cfg)))
         return fesf_error("train.scaffold corrects FedAvg's local steps: it needs train.algo = fedavg and no DP-SGD");
+    if (cfg->train.fedbn && (cfg->train.algo != FESF_ALGO_FEDAVG || fesf_config_instance_norm(cfg)))
+        return fesf_error("train.fedbn keeps FedAvg's batch norm at the sites: it needs train.algo = fedavg and batch "
+                          "norm (no DP-SGD, model.norm = batch or auto)");
     if (cfg->train.server_optimizer != FESF_SOPT_NONE && (cfg->train.algo != FESF_ALGO_FEDAVG || cfg->train.server_momentum > 0))
         return fesf_error("train.server_optimizer = %s steps FedAvg's deltas: it needs train.algo = fedavg and "
                           "train.server_momentum = 0", fesf_config_enum_name("train.server_optimizer",

@@ -117,6 +117,10 @@ const key_desc fesf_config_keys[] = {
      "SCAFFOLD (Karimireddy et al. 2020, option II): FedAvg's local steps add the control variates' "
      "difference c - c_i to the gradient; each site keeps its c_i (checkpointed in its own folder), the "
      "coordinator c; meant for train.optimizer = sgd"},
+    {"train", "fedbn", T_BOOL, F(train, fedbn), "false", 0, 0, NULL,
+     "FedBN (Li et al. 2021): the batch-norm layers' weights, biases and running statistics stay at each site "
+     "(in its own folder's checkpoints) and are never sent; model.h5 holds the shared layers with the initial "
+     "batch norm"},
     {"train", "prox_mu", T_DOUBLE, F(train, prox_mu), "0", 0, 1e4, NULL,
      "FedProx: FedAvg's local steps add mu (w - w_global) to the gradient, pulling each site towards the "
      "round's global model (0 = plain FedAvg)"},

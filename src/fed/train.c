@@ -154,14 +154,16 @@ static void add_site(void *ctx, int i, float wgt, float *acc)
     int sgd = t->cfg->train.algo == FESF_ALGO_FEDSGD, used = 0;
     memcpy(fesf_model_params(t->m), t->global, sizeof(float) * np);
     memcpy(fesf_model_buffers(t->m), t->global + np, sizeof(float) * nb);
+    fesf_train_fedbn_apply(t, i); /* FedBN: the site's own batch norm */
     int64_t steps = 0;
     double l = sgd ? site_fedsgd(t, s, c->round, c->seed, &used)
                    : site_fedavg(t, s, c->round, c->seed, &used, fesf_train_scaffold_correction(t, i), &steps);
     fesf_train_scaffold_update(t, i, steps, acc + np + nb + 2);
-    const float *src = sgd ? fesf_model_grads(t->m) : fesf_model_params(t->m);
-    for (size_t q = 0; q < np; q++) acc[q] += wgt * src[q];
-    const float *buf = fesf_model_buffers(t->m);
-    for (size_t q = 0; q < nb; q++) acc[np + q] += wgt * buf[q];
+    fesf_train_fedbn_keep(t, i);
+    const float *src = sgd ? fesf_model_grads(t->m) : fesf_model_params(t->m), *buf = fesf_model_buffers(t->m);
+    const unsigned char *local = t->bn_mask; /* FedBN's entries never leave the site */
+    for (size_t q = 0; q < np; q++) acc[q] += local && local[q] ? 0.0f : wgt * src[q];
+    for (size_t q = 0; q < nb; q++) acc[np + q] += local && local[np + q] ? 0.0f : wgt * buf[q];
     acc[np + nb] += wgt * (float)l;
     acc[np + nb + 1] += (float)used;
 }
@@ -293,7 +295,7 @@ static int setup(trainer *t)
     t->oc.momentum = cfg->train.optimizer == FESF_OPT_SGD ? (float)cfg->train.momentum : 0;
     t->oc.weight_decay = (float)cfg->train.weight_decay;
     t->local = t->oc; /* FedAvg sites train locally with the configured optimizer */
-    return alloc_buffers(t, most) || fesf_train_scaffold_setup(t) ? -1 : 0;
+    return alloc_buffers(t, most) || fesf_train_fedbn_setup(t) || fesf_train_site_state_setup(t) ? -1 : 0;
 }
 
 /* ---- the run ---------------------------------------------------------------- */
@@ -348,7 +350,7 @@ static int auto_stop(trainer *t, int64_t r, int *stop)
 static int save_all(trainer *t, int repeat, int64_t done, const repeat_result *all)
 {
     if (t->w->rank == 0 && fesf_train_save_checkpoint(t, repeat, done, all)) return -1;
-    return fesf_train_scaffold_save(t, repeat, done, fesf_train_resume_hash(t->cfg));
+    return fesf_train_site_state_save(t, repeat, done, fesf_train_resume_hash(t->cfg));
 }
 
 static int preempted(trainer *t, int repeat, int64_t done, int saved, const repeat_result *all)
@@ -373,12 +375,13 @@ static int train_once(trainer *t, int repeat, uint64_t seed, repeat_result *all,
     repeat_result *res = &all[repeat];
     int limit = fesf_train_round_limit(cfg), is_auto = cfg->train.rounds < 0, stop = 0;
     t->repeat = repeat;
-    int bad = fesf_train_scaffold_load(t, repeat, start, fesf_train_resume_hash(cfg)) != 0; /* c_i: zeros or resumed */
+    int bad = fesf_train_site_state_load(t, repeat, start, fesf_train_resume_hash(cfg)) != 0; /* zeros or resumed */
     if (fesf_world_agree(t->w, bad, 1)) return -1;
     if (start == 0) {
         fesf_model_init(t->m, seed);
         memcpy(t->global, fesf_model_params(t->m), sizeof(float) * t->np);
         memcpy(t->global + t->np, fesf_model_buffers(t->m), sizeof(float) * t->nb);
+        fesf_train_fedbn_init(t); /* every site's batch norm starts as the global model's */
         fesf_train_server_init(t);
         t->best_auc = -1, t->best_round = -1;
         res->stop = is_auto ? STOP_MAX_ROUNDS : STOP_FIXED, res->rounds_run = limit;
@@ -461,7 +464,8 @@ static void trainer_free(trainer *t)
     fesf_secagg_free(t->sa);
     free(t->sites), free(t->site_n), free(t->class_w), free(t->global), free(t->acc), free(t->best), free(t->opt_state);
     free(t->local_state), free(t->xb), free(t->yb), free(t->idx), free(t->stats), free(t->excluded);
-    fesf_train_scaffold_free(t);
+    fesf_train_site_state_free(t);
+    free(t->bn), free(t->bn_mask);
     fesf_model_destroy(t->m);
     fesf_train_dp_free(t);
     if (t->metrics) fclose(t->metrics);

@@ -64,8 +64,10 @@ int fesf_train_evaluate(trainer *t)
     memcpy(fesf_model_params(t->m), t->global, sizeof(float) * t->np);
     memcpy(fesf_model_buffers(t->m), t->global + t->np, sizeof(float) * t->nb);
     memset(t->stats, 0, sizeof(double) * fesf_train_eval_doubles(t));
-    for (int i = 0; i < t->n_mine; i++)
+    for (int i = 0; i < t->n_mine; i++) {
+        fesf_train_fedbn_apply(t, i); /* FedBN: each site scores with its own batch norm */
         for (int v = 0; v < 2; v++) eval_site(t, &t->sites[i], v);
+    }
     return fesf_fed_sum_to_coord_f64(t->w, t->stats, fesf_train_eval_doubles(t));
 }
 

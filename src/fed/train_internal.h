@@ -83,7 +83,11 @@ typedef struct {
     dp_state dp;
     struct fesf_secagg *sa;     /* train.secure_agg: masked sums (secagg.h), else NULL */
     int64_t *excluded;          /* [n_sites] from which (repeat << 32 | round) a site takes no part; -1 never */
-    float *ctl_site, *ctl_corr; /* SCAFFOLD: this rank's sites' c_i [n_mine][np]; c - c_i scratch [np] */
+    float *site_state;          /* [n_mine][ss] the sites' own state: SCAFFOLD's c_i [np], FedBN's entries [nbn] */
+    size_t ss, nbn;
+    float *ctl_corr;            /* SCAFFOLD: c - c_i scratch [np] */
+    size_t *bn;                 /* FedBN: [nbn] indices into params then buffers of the batch-norm entries */
+    unsigned char *bn_mask;     /* FedBN: [np + nb] 1 for those entries (they never leave the site), or NULL */
     int repeat;                 /* the repeat being trained */
 } trainer;
 
@@ -153,19 +157,29 @@ int fesf_train_any_excluded(const trainer *t);
 int fesf_train_n_excluded(const trainer *t);
 void fesf_train_exclusions_log(const trainer *t, FILE *md);
 
-/* train_scaffold.c: SCAFFOLD's control variates (see there): setup/free;
- * c - c_i for site i's local steps (NULL without SCAFFOLD); site i's new c_i
- * and its share into acc_ctl; the coordinator's c from the round's sum, and
- * into the state it broadcasts; the sites' c_i saved with a checkpoint and
- * loaded on resume (done 0: zeros). */
-int fesf_train_scaffold_setup(trainer *t);
-void fesf_train_scaffold_free(trainer *t);
+/* train_scaffold.c: the sites' own state (setup/free after FedBN's setup;
+ * saved with a checkpoint to their own folders, loaded on resume: done 0
+ * gives zeros) and SCAFFOLD's control variates (see there): c - c_i for
+ * site i's local steps (NULL without SCAFFOLD); site i's new c_i and its
+ * share into acc_ctl; the coordinator's c from the round's sum, and into
+ * the state it broadcasts. */
+int fesf_train_site_state_setup(trainer *t);
+void fesf_train_site_state_free(trainer *t);
+int fesf_train_site_state_save(trainer *t, int repeat, int64_t done, uint64_t hash);
+int fesf_train_site_state_load(trainer *t, int repeat, int64_t done, uint64_t hash);
 const float *fesf_train_scaffold_correction(trainer *t, int i);
 void fesf_train_scaffold_update(trainer *t, int i, int64_t steps, float *acc_ctl);
 void fesf_train_scaffold_server(trainer *t);
 void fesf_train_scaffold_stage(trainer *t);
-int fesf_train_scaffold_save(trainer *t, int repeat, int64_t done, uint64_t hash);
-int fesf_train_scaffold_load(trainer *t, int repeat, int64_t done, uint64_t hash);
+
+/* train_fedbn.c: FedBN (train.fedbn): the batch-norm entries (weights,
+ * biases, running statistics) found in the model (setup, before the site
+ * state's); a fresh repeat's: the global's (init); site i's into the model
+ * (apply) and back from it after its local steps (keep). */
+int fesf_train_fedbn_setup(trainer *t);
+void fesf_train_fedbn_init(trainer *t);
+void fesf_train_fedbn_apply(trainer *t, int i);
+void fesf_train_fedbn_keep(trainer *t, int i);
 
 /* train_server.c: the coordinator's step from the round's sums in acc (the
  * new global state, the round's loss and images), and a repeat's fresh

@@ -18,21 +18,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-int fesf_train_scaffold_setup(trainer *t)
+/* The sites' own state, [n_mine][ss]: SCAFFOLD's c_i [np], then FedBN's
+ * batch-norm entries [nbn] (train_fedbn.c). */
+int fesf_train_site_state_setup(trainer *t)
 {
-    if (!t->cfg->train.scaffold) return 0;
-    t->ctl_site = calloc((size_t)(t->n_mine ? t->n_mine : 1) * t->np, sizeof(float));
-    t->ctl_corr = calloc(t->np, sizeof(float));
-    return t->ctl_site && t->ctl_corr ? 0 : fesf_error("out of memory for SCAFFOLD's control variates");
+    t->ss = (t->cfg->train.scaffold ? t->np : 0) + t->nbn;
+    if (!t->ss) return 0;
+    t->site_state = calloc((size_t)(t->n_mine ? t->n_mine : 1) * t->ss, sizeof(float));
+    t->ctl_corr = calloc(t->np + 1, sizeof(float));
+    return t->site_state && t->ctl_corr ? 0 : fesf_error("out of memory for the sites' own state");
 }
 
-void fesf_train_scaffold_free(trainer *t) { free(t->ctl_site), free(t->ctl_corr); }
+void fesf_train_site_state_free(trainer *t) { free(t->site_state), free(t->ctl_corr); }
 
 /* c (after the state's parameters and buffers) - c_i of this rank's site i. */
 const float *fesf_train_scaffold_correction(trainer *t, int i)
 {
     if (!t->cfg->train.scaffold) return NULL;
-    const float *c = t->global + t->np + t->nb, *ci = t->ctl_site + (size_t)i * t->np;
+    const float *c = t->global + t->np + t->nb, *ci = t->site_state + (size_t)i * t->ss;
     for (size_t q = 0; q < t->np; q++) t->ctl_corr[q] = c[q] - ci[q];
     return t->ctl_corr;
 }
@@ -43,7 +46,7 @@ void fesf_train_scaffold_update(trainer *t, int i, int64_t steps, float *acc_ctl
 {
     if (!t->cfg->train.scaffold || steps == 0) return;
     const float *x = t->global, *y = fesf_model_params(t->m), *c = t->global + t->np + t->nb;
-    float *ci = t->ctl_site + (size_t)i * t->np;
+    float *ci = t->site_state + (size_t)i * t->ss;
     float scale = 1.0f / ((float)steps * (float)t->cfg->train.lr), share = 1.0f / (float)t->n_sites;
     for (size_t q = 0; q < t->np; q++) {
         float next = ci[q] - c[q] + (x[q] - y[q]) * scale;
@@ -84,34 +87,34 @@ static void prune(const trainer *t, int id, long above, int keep)
     free(idx);
 }
 
-/* Every site rank: its sites' c_i to their own folders, numbered as the
- * coordinator's checkpoint of (repeat, done); load: from them on resume
- * (done 0: a fresh repeat, all zero). */
-int fesf_train_scaffold_save(trainer *t, int repeat, int64_t done, uint64_t hash)
+/* Every site rank: its sites' own state to their own folders, numbered as
+ * the coordinator's checkpoint of (repeat, done); load: from them on resume
+ * (done 0: a fresh repeat, all zero; FedBN then starts from the global). */
+int fesf_train_site_state_save(trainer *t, int repeat, int64_t done, uint64_t hash)
 {
     char path[FESF_RUN_PATH_MAX];
     long number = fesf_train_ckpt_number(t, repeat, done);
-    for (int i = 0; t->cfg->train.scaffold && i < t->n_mine; i++) {
+    for (int i = 0; t->ss && i < t->n_mine; i++) {
         int id = t->sites[i].id;
         if (fesf_train_excluded_ever(t, id) && !t->sites[i].n[SPLIT_TRAIN]) continue; /* a site that left */
         if (fesf_run_site_state_path(path, t->out, id, number) ||
-            fesf_site_state_save(path, t->ctl_site + (size_t)i * t->np, t->np, repeat, done, hash))
+            fesf_site_state_save(path, t->site_state + (size_t)i * t->ss, t->ss, repeat, done, hash))
             return fesf_error("site %d: %s", id, fesf_errmsg());
         prune(t, id, number, t->cfg->run.keep_checkpoints);
     }
     return 0;
 }
 
-int fesf_train_scaffold_load(trainer *t, int repeat, int64_t done, uint64_t hash)
+int fesf_train_site_state_load(trainer *t, int repeat, int64_t done, uint64_t hash)
 {
     char path[FESF_RUN_PATH_MAX];
-    if (!t->cfg->train.scaffold) return 0;
-    memset(t->ctl_site, 0, sizeof(float) * (size_t)(t->n_mine ? t->n_mine : 1) * t->np);
+    if (!t->ss) return 0;
+    memset(t->site_state, 0, sizeof(float) * (size_t)(t->n_mine ? t->n_mine : 1) * t->ss);
     for (int i = 0; done > 0 && i < t->n_mine; i++) {
         int id = t->sites[i].id;
         if (fesf_train_excluded_ever(t, id) && !t->sites[i].n[SPLIT_TRAIN]) continue;
         if (fesf_run_site_state_path(path, t->out, id, fesf_train_ckpt_number(t, repeat, done)) ||
-            fesf_site_state_load(path, t->ctl_site + (size_t)i * t->np, t->np, repeat, done, hash))
+            fesf_site_state_load(path, t->site_state + (size_t)i * t->ss, t->ss, repeat, done, hash))
             return fesf_error("site %d: %s", id, fesf_errmsg());
     }
     return 0;

@@ -28,6 +28,7 @@ void fesf_train_server_init(trainer *t)
  * sites' parameters (FedAvg, with server momentum: FedAvgM). */
 void fesf_train_server_step(trainer *t, int64_t round, double *loss, double *images)
 {
+    for (size_t k = 0; k < t->nbn; k++) t->acc[t->bn[k]] = t->global[t->bn[k]]; /* FedBN: no delta for them */
     size_t np = t->np, nb = t->nb;
     if (t->cfg->train.algo == FESF_ALGO_FEDSGD) {
         fesf_optim_step(&t->oc, round, np, t->global, t->acc, t->opt_state);

@@ -282,7 +282,7 @@ int fesf_site_state_save(const char *path, const float *v, size_t n, int64_t rep
     hsize_t dims = (hsize_t)n;
     if (fesf_h5out_create(&o, path, "fesf-site-state", FESF_MODEL_VERSION, NULL)) return -1;
     int rc = fesf_h5_attr_i64(o.file, "repeat", repeat) || fesf_h5_attr_i64(o.file, "round", round) ||
-             fesf_h5_attr_str(o.file, "config_hash", hex) || write_f32(o.file, "/", "control", 1, &dims, v);
+             fesf_h5_attr_str(o.file, "config_hash", hex) || write_f32(o.file, "/", "state", 1, &dims, v);
     return commit(&o, path, rc);
 }
 
@@ -299,7 +299,7 @@ int fesf_site_state_load(const char *path, float *v, size_t n, int64_t repeat, i
         rc = fesf_error("'%s' holds the state of repeat %lld round %lld (config %s), not of repeat %lld round %lld "
                         "(config %s) that the training resumes from", path, (long long)rep + 1, (long long)r, hex,
                         (long long)repeat + 1, (long long)round, want);
-    if (!rc) rc = read_exact(f, "/control", v, 1, NULL, n);
+    if (!rc) rc = read_exact(f, "/state", v, 1, NULL, n);
     H5Fclose(f);
     return rc;
 }

@@ -111,6 +111,9 @@ static int load_model(predictor *p)
     if (cfg->train.input == FESF_INPUT_PLAIN)
         return fesf_error("'%s' was trained on plaintext (the research baseline): fesf predict classifies surrogates "
                           "only", path);
+    if (cfg->train.fedbn)
+        return fesf_error("'%s' was trained with FedBN: each site's batch norm is in its own folder "
+                          "(site-NNN/train-state-*.h5), which fesf predict does not load yet", path);
     if (cfg->train.normalise == FESF_NORM_POOLED && p->meta.norm_channels != p->c)
         return fesf_error("'%s' records no input normalisation (trained by an older fesf): train it again", path);
     p->batch = cfg->train.batch;

@@ -158,7 +158,7 @@ d = sys.argv[1]
 ck = h5py.File(f"{d}/ckpt-0004.h5")
 np_ = sum(o.size for o in [ck["params"][g][n] for g in ck["params"] for n in ck["params"][g]])
 c = ck["optim/state"][()][-np_:].astype(np.float64)  # the coordinator's c, last in the server state
-ci = [h5py.File(f"{d}/site-{k:03d}/train-state-0004.h5")["control"][()].astype(np.float64) for k in (1, 2, 3)]
+ci = [h5py.File(f"{d}/site-{k:03d}/train-state-0004.h5")["state"][()].astype(np.float64) for k in (1, 2, 3)]
 assert all(h5py.File(f"{d}/site-{k:03d}/train-state-0004.h5").attrs["round"] == 4 for k in (1, 2, 3))
 err = np.abs(c - np.mean(ci, axis=0)).max()
 assert err <= 1e-5 * max(np.abs(c).max(), 1e-12) and np.abs(c).max() > 0, (err, np.abs(c).max())
