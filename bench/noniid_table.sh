@@ -17,13 +17,16 @@ ROUNDS=${ROUNDS:-20}
 NP=${NP:-$((SITES + 1))}
 export OMPI_ALLOW_RUN_AS_ROOT=${OMPI_ALLOW_RUN_AS_ROOT:-1} OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=${OMPI_ALLOW_RUN_AS_ROOT_CONFIRM:-1}
 export OMPI_MCA_rmaps_base_oversubscribe=1
-ALGOS=${ALGOS:-"fedavg fedprox fedadam fedyogi"}
-args_of() { # ALGO: its keys (FedProx mu 0.1; FedAdam / FedYogi at their defaults: server_lr 0.01, tau 1e-3)
+ALGOS=${ALGOS:-"fedavg fedprox fedadam fedyogi scaffold fedbn"}
+args_of() { # ALGO: its keys (FedProx mu 0.1; FedAdam / FedYogi at their defaults: server_lr 0.01, tau 1e-3;
+            # every algorithm with the default local optimizer, Adam lr 1e-3, SCAFFOLD included)
     case $1 in
     fedavg) echo "--set train.algo=fedavg" ;;
     fedprox) echo "--set train.algo=fedavg --set train.prox_mu=0.1" ;;
     fedadam) echo "--set train.algo=fedavg --set train.server_optimizer=adam" ;;
     fedyogi) echo "--set train.algo=fedavg --set train.server_optimizer=yogi" ;;
+    scaffold) echo "--set train.algo=fedavg --set train.scaffold=true" ;;
+    fedbn) echo "--set train.algo=fedavg --set train.fedbn=true" ;;
     esac
 }
 row() { # ALPHA ALGO WALL SUMMARY
