@@ -38,6 +38,7 @@
  * the caches. Chunks of ~2048 columns keep the GEMMs large (and threadable)
  * with a few MB of scratch. "Same" stride-1 convolutions copy whole shifted
  * planes in im2col/col2im (see same_span), which made those 2-4x faster. */
+#include "conv_internal.h"
 #include "fesf/blas.h"
 #include "fesf/error.h"
 #include "fesf/layers.h"
@@ -48,10 +49,6 @@
 
 #ifndef FESF_CONV_COLS
 #define FESF_CONV_COLS 2048
-#endif
-/* fixed work groups of a batch (see plan_of): the most threads a convolution uses */
-#ifndef FESF_CONV_GROUPS
-#define FESF_CONV_GROUPS 4
 #endif
 
 int fesf_conv_shape_init(fesf_conv_shape *s)
@@ -74,11 +71,9 @@ static int is_pointwise(const fesf_conv_shape *s) { return s->k == 1 && s->strid
  * gradient into dw, group g > 0 into partial g - 1, which are added to dw in
  * the order of g afterwards. Everything depends on the shape and n only,
  * never on the thread count, so results are bitwise the same for any. */
-typedef struct {
-    int nb, nc, groups;
-} conv_plan;
+typedef fesf_conv_plan conv_plan;
 
-static conv_plan plan_of(const fesf_conv_shape *s)
+fesf_conv_plan fesf_conv_plan_of(const fesf_conv_shape *s)
 {
     conv_plan pl;
     if (is_pointwise(s)) {
@@ -94,12 +89,8 @@ static conv_plan plan_of(const fesf_conv_shape *s)
     return pl;
 }
 
-/* chunks [*c0, *c1) of group g */
-static void group_chunks(const conv_plan *pl, int g, int *c0, int *c1)
-{
-    *c0 = (int)((long)g * pl->nc / pl->groups);
-    *c1 = (int)((long)(g + 1) * pl->nc / pl->groups);
-}
+#define plan_of fesf_conv_plan_of
+#define group_chunks fesf_conv_group_chunks
 
 /* Stride-1 "same" convolutions with an odd kernel (3x3 pad 1, 5x5 pad 2)
  * get dx as a convolution of dy with the flipped, transposed weights: one
@@ -139,6 +130,7 @@ static slot_layout slot_of(const fesf_conv_shape *s, int nb)
  * partials, the flipped weights (flip_dx shapes). */
 size_t fesf_conv_col_floats(const fesf_conv_shape *s)
 {
+    if (fesf_conv_rowshift(s)) return fesf_conv_rowshift_floats(s);
     conv_plan pl = plan_of(s);
     size_t dw = (size_t)s->cout * s->cin * s->k * s->k;
     return FESF_CONV_GROUPS * slot_of(s, pl.nb).total + (FESF_CONV_GROUPS - 1) * dw + (flip_dx(s) ? dw : 0);
@@ -157,30 +149,7 @@ static void valid_range(int n, int nout, int stride, int pad, int kk, int *lo, i
     *hi = h;
 }
 
-/* Row copy / accumulate / stride-2 gather: rows are Wo floats (4..64), too
- * short for memcpy calls to pay off, and -O2 does not vectorise loops whose
- * trip count is unknown, so blocks use GCC vector extensions (unaligned,
- * may_alias: plain 16-byte SSE loads and stores at the default -march). */
-
-static inline void copy_row(float *restrict d, const float *restrict s, ptrdiff_t len)
-{
-    ptrdiff_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        *(v4f *)(d + i) = *(const v4f *)(s + i);
-        *(v4f *)(d + i + 4) = *(const v4f *)(s + i + 4);
-    }
-    for (; i < len; i++) d[i] = s[i];
-}
-
-static inline void add_row(float *restrict d, const float *restrict s, ptrdiff_t len)
-{
-    ptrdiff_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        *(v4f *)(d + i) += *(const v4f *)(s + i);
-        *(v4f *)(d + i + 4) += *(const v4f *)(s + i + 4);
-    }
-    for (; i < len; i++) d[i] += s[i];
-}
+/* Stride-2 gather / scatter rows (copy_row, add_row: vec.h) */
 
 /* d[i] = s[2 i], i < len; never reads past s[2 (len - 1)] */
 static inline void gather2_row(float *restrict d, const float *restrict s, int len)
@@ -379,6 +348,10 @@ static void forward_chunk(const fesf_conv_shape *s, const float *x, const float 
 void fesf_conv2d_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
                          float *col)
 {
+    if (fesf_conv_rowshift(s)) {
+        fesf_conv_rowshift_forward(s, x, w, b, y, col);
+        return;
+    }
     fesf_blas_serial_gemm();
     const conv_plan pl = plan_of(s);
     const size_t slot = slot_of(s, pl.nb).total;
@@ -491,6 +464,10 @@ static void conv_backward(const fesf_conv_shape *s, const float *x, const float 
                           int set, float *dw, float *db, float *col)
 {
     if (db) bias_grad(s, dy, db);
+    if (fesf_conv_rowshift(s)) {
+        fesf_conv_rowshift_backward(s, x, w, dy, dx, set, dw, col);
+        return;
+    }
     if (!dx && !dw) return;
     fesf_blas_serial_gemm();
     const conv_plan pl = plan_of(s);
