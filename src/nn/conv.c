@@ -78,6 +78,8 @@ fesf_conv_plan fesf_conv_plan_of(const fesf_conv_shape *s)
     conv_plan pl;
     if (is_pointwise(s)) {
         pl.nb = 1; /* the input plane is the column matrix: one GEMM per sample */
+    } else if (fesf_conv_rowshift(s) && s->ho * s->wo >= FESF_CONV_ROWSHIFT_ONE) {
+        pl.nb = 1; /* no junk rows, no unpacking copy: GEMMs straight into y and dx */
     } else {
         int p = s->ho * s->wo;
         int nb = (FESF_CONV_COLS + p - 1) / p, share = (s->n + FESF_CONV_GROUPS - 1) / FESF_CONV_GROUPS;
@@ -173,11 +175,6 @@ static inline void scatter2_add_row(float *restrict d, const float *restrict s, 
     for (; i < len; i++) d[2 * i] += s[i];
 }
 
-static inline void zero_row(float *d, ptrdiff_t len)
-{
-    if (len > 0) memset(d, 0, sizeof(float) * (size_t)len);
-}
-
 /* "Same" stride-1 convolutions (Wo == W, i.e. 2 pad = K - 1) have a
  * shifted copy of the input plane as each col row: one contiguous copy (or
  * add) per row of col, then the few columns that wrapped around a row edge
@@ -213,14 +210,14 @@ static void im2col(const fesf_conv_shape *s, const float *restrict x, int m, flo
                 int lo, hi;
                 valid_range(w, wo, st, pad, kw, &lo, &hi);
                 float *row = col + ((size_t)(c * k + kh) * k + kw) * ld;
+                ptrdiff_t off = 0, q0 = 0, q1 = 0;
+                if (same) same_span(s, kh, kw, &off, &q0, &q1);
                 for (int j = 0; j < m; j++) {
                     const float *src = x + ((size_t)j * s->cin + c) * hw;
                     float *dst = row + (size_t)j * p;
                     if (same) {
-                        ptrdiff_t off, q0, q1;
-                        same_span(s, kh, kw, &off, &q0, &q1);
                         zero_row(dst, q0);
-                        memcpy(dst + q0, src + q0 + off, sizeof(float) * (size_t)(q1 - q0));
+                        copy_span(dst + q0, src + q0 + off, q1 - q0);
                         zero_row(dst + q1, (ptrdiff_t)p - q1);
                         if (lo > 0 || hi < wo)
                             for (int oh = ohlo; oh < ohhi; oh++) {
@@ -268,7 +265,7 @@ static void col2im_add(const fesf_conv_shape *s, float *restrict col, int m, flo
                     float *src = col + ((size_t)(c * k + kh) * k + kw) * ld + (size_t)j * p;
                     if (same) {
                         ptrdiff_t off, q0, q1;
-                        same_span(s, kh, kw, &off, &q0, &q1);
+                        same_span(s, kh, kw, &off, &q0, &q1); /* per j: col2im runs sample by sample */
                         if (lo > 0 || hi < wo)
                             for (int oh = ohlo; oh < ohhi; oh++) {
                                 float *d = src + (size_t)oh * wo;

@@ -11,8 +11,8 @@
  *   y[:, t] = sum_kh Wkh R[:, t + kh W],   Wkh [Cout, Cin*K] = w[:, :, kh, :]
  * is K accumulating GEMMs of inner dimension Cin*K over the (m-1) Hp W + H W
  * columns t; the K - 1 rows between two samples are junk and dropped. One
- * sample per chunk (planes of >= FESF_CONV_COLS positions) has no junk: the
- * GEMMs write y (and dx) directly.
+ * sample per chunk (planes of >= FESF_CONV_ROWSHIFT_ONE positions) has no
+ * junk: the GEMMs write y (and dx) directly.
  *
  * Backward: dw[:, :, kh, :] = D R[:, t + kh W]^T with D = dy on the same grid
  * (junk zero); dx is the same convolution of dy by the flipped, transposed
@@ -91,8 +91,8 @@ static void shift_plane(const rs_geom *g, const float *restrict src, int sh, flo
 {
     const size_t top = (size_t)g->pad * g->w;
     float *mid = dst + top;
-    memset(dst, 0, sizeof(float) * top);
-    memset(mid + g->hw, 0, sizeof(float) * (g->blk - g->hw - top));
+    zero_row(dst, (ptrdiff_t)top);
+    zero_row(mid + g->hw, (ptrdiff_t)(g->blk - g->hw - top));
     if (sh >= 0) { /* mid[q] = src[q + sh]: the last sh columns of each row wrap */
         memcpy(mid, src + sh, sizeof(float) * (g->hw - (size_t)sh));
         for (int oh = 0; oh < g->h; oh++)
@@ -207,8 +207,8 @@ static void grid_copy(const rs_geom *g, int c, const float *dy, float *d)
     for (int co = 0; co < c; co++)
         for (int j = 0; j < g->m; j++) {
             float *dst = d + (size_t)co * g->ld + (size_t)j * g->blk;
-            copy_row(dst, dy + ((size_t)j * c + co) * g->hw, (ptrdiff_t)g->hw);
-            memset(dst + g->hw, 0, sizeof(float) * (g->blk - g->hw));
+            copy_span(dst, dy + ((size_t)j * c + co) * g->hw, (ptrdiff_t)g->hw);
+            zero_row(dst + g->hw, (ptrdiff_t)(g->blk - g->hw));
         }
 }
 

@@ -5,6 +5,7 @@
 #define FESF_NN_VEC_H
 
 #include <stddef.h>
+#include <string.h>
 
 /* 4 floats / 4 ints in memory: unaligned, may_alias (load and store through any float or int32 buffer) */
 typedef float v4f __attribute__((vector_size(16), aligned(4), may_alias));
@@ -39,6 +40,27 @@ static inline void add_row(float *restrict d, const float *restrict s, ptrdiff_t
         *(v4f *)(d + i + 4) += *(const v4f *)(s + i + 4);
     }
     for (; i < len; i++) d[i] += s[i];
+}
+
+/* short spans (small planes: 16..196 floats) inline, long ones by the
+ * library's wider copies */
+static inline void zero_row(float *d, ptrdiff_t len)
+{
+    if (len <= 0) return;
+    if (len >= 256) {
+        memset(d, 0, sizeof(float) * (size_t)len);
+        return;
+    }
+    const v4f z = {0.0f, 0.0f, 0.0f, 0.0f};
+    ptrdiff_t i = 0;
+    for (; i + 4 <= len; i += 4) *(v4f *)(d + i) = z;
+    for (; i < len; i++) d[i] = 0.0f;
+}
+
+static inline void copy_span(float *restrict d, const float *restrict s, ptrdiff_t len)
+{
+    if (len >= 256) memcpy(d, s, sizeof(float) * (size_t)len);
+    else copy_row(d, s, len);
 }
 
 #endif
