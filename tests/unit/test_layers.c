@@ -298,6 +298,42 @@ static void expect_same_values(const float *a, const float *b, size_t n)
     for (size_t i = 0; i < n; i++) assert_true(a[i] == b[i]);
 }
 
+/* batch norm + ReLU in one pass gives the bits of the two run apart, in
+ * training and eval mode, with dx overwritten and accumulated */
+static void test_bn_relu_fused_bits(void **state)
+{
+    seed(7);
+    const int n = 5, c = 3, hw = 37; /* odd plane: the scalar tails too */
+    const size_t len = (size_t)n * c * hw;
+    float *x = randn(len, 1), *dy = randn(len, 1), *g = randn(c, 1), *be = randn(c, 0.5f);
+    float *rm = zeros(c), *rv = zeros(c), *rm2 = zeros(c), *rv2 = zeros(c), *mean = zeros(c), *inv = zeros(c);
+    float *t = zeros(len), *y = zeros(len), *yf = zeros(len), *dt = zeros(len);
+    for (int training = 1; training >= 0; training--) {
+        for (int i = 0; i < c; i++) rv[i] = rv2[i] = 1.0f + 0.1f * (float)i;
+        fesf_batchnorm_forward(n, c, hw, x, g, be, t, mean, inv, rm, rv, 0.1f, 1e-5f, training);
+        fesf_relu_forward(len, t, y);
+        fesf_batchnorm_relu_forward(n, c, hw, x, g, be, yf, mean, inv, rm2, rv2, 0.1f, 1e-5f, training);
+        assert_memory_equal(y, yf, len * sizeof(float));
+        assert_memory_equal(rm, rm2, c * sizeof(float));
+        assert_memory_equal(rv, rv2, c * sizeof(float));
+    }
+    fesf_batchnorm_forward(n, c, hw, x, g, be, t, mean, inv, NULL, NULL, 0.1f, 1e-5f, 1);
+    fesf_relu_forward(len, t, y);
+    for (int set = 0; set <= 1; set++) {
+        float *dx = randn(len, 1), *dxf = dup(dx, len), *dg = randn(c, 1), *dgf = dup(dg, c);
+        float *db = randn(c, 1), *dbf = dup(db, c);
+        fesf_relu_backward_set(len, t, dy, dt);
+        (set ? fesf_batchnorm_backward_set : fesf_batchnorm_backward)(n, c, hw, x, g, mean, inv, dt, dx, dg, db);
+        fesf_batchnorm_relu_backward(n, c, hw, x, y, g, mean, inv, dy, dxf, set, dgf, dbf);
+        assert_memory_equal(dx, dxf, len * sizeof(float));
+        assert_memory_equal(dg, dgf, c * sizeof(float));
+        assert_memory_equal(db, dbf, c * sizeof(float));
+        free(dx), free(dxf), free(dg), free(dgf), free(db), free(dbf);
+    }
+    float *bufs[] = {x, dy, g, be, rm, rv, rm2, rv2, mean, inv, t, y, yf, dt};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+}
+
 static void test_backward_set_variants(void **state)
 {
     seed(6);
@@ -902,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_conv_null_grads_and_scratch),
         cmocka_unit_test(test_conv_threads_bitwise),
         cmocka_unit_test(test_backward_set_variants),
+        cmocka_unit_test(test_bn_relu_fused_bits),
         cmocka_unit_test(test_conv_finite_differences),
         cmocka_unit_test(test_batchnorm_finite_differences),
         cmocka_unit_test(test_batchnorm_running_stats_and_eval),
