@@ -2,15 +2,16 @@
  * so Ho = H, Wo = W): K shifted copies of each input plane instead of
  * im2col's K*K; conv.c dispatches here (fesf_conv_rowshift).
  *
- * For a chunk of m samples, R [Cin*K, m*Hp*W] (Hp = H + K - 1) holds each
+ * For a chunk of m samples, R [Cin*K, (m (H + pad) + pad) W] holds each
  * sample's plane of channel ci shifted by kw - pad columns (the columns that
- * wrap round a row edge zeroed), between pad zero rows above and below:
- *   R[ci K + kw][j Hp W + r W + ow] = x[j][ci][r - pad][ow + kw - pad]  (0 outside)
+ * wrap round a row edge zeroed), the samples stacked with pad zero rows
+ * before, between and after them (Hs = H + pad rows per sample):
+ *   R[ci K + kw][j Hs W + r W + ow] = x[j][ci][r - pad][ow + kw - pad]  (0 outside)
  * A kernel row kh is then a pointer offset kh*W into R: the output at
- * t = j Hp W + oh W + ow reads R at t + kh W, input row oh + kh - pad. So
+ * t = j Hs W + oh W + ow reads R at t + kh W, input row oh + kh - pad. So
  *   y[:, t] = sum_kh Wkh R[:, t + kh W],   Wkh [Cout, Cin*K] = w[:, :, kh, :]
- * is K accumulating GEMMs of inner dimension Cin*K over the (m-1) Hp W + H W
- * columns t; the K - 1 rows between two samples are junk and dropped. One
+ * is K accumulating GEMMs of inner dimension Cin*K over the (m-1) Hs W + H W
+ * columns t; the pad rows between two samples are junk and dropped. One
  * sample per chunk (planes of >= FESF_CONV_ROWSHIFT_ONE positions) has no
  * junk: the GEMMs write y (and dx) directly.
  *
@@ -25,7 +26,7 @@
  * by rounding (tests/unit/test_layers.c compares both with the naive loops).
  *
  * Small planes stay on im2col (FESF_CONV_ROWSHIFT_MIN): the junk rows cost
- * (K-1)/H of the GEMM work, 50% at 4x4. Measured: see conv.c's top comment. */
+ * pad/H of the GEMM work, 25% at 4x4. Measured: see conv.c's top comment. */
 #include "conv_internal.h"
 #include "fesf/blas.h"
 #include "vec.h"
@@ -46,7 +47,7 @@ int fesf_conv_rowshift(const fesf_conv_shape *s)
 /* geometry of one chunk of m samples */
 typedef struct {
     int k, pad, h, w, m;
-    size_t hw, blk, ld, ncols; /* H W; Hp W per sample; m Hp W; GEMM columns */
+    size_t hw, blk, ld, ncols; /* H W; Hs W per sample; R row length; GEMM columns */
 } rs_geom;
 
 static rs_geom geom_of(const fesf_conv_shape *s, int m)
@@ -54,8 +55,8 @@ static rs_geom geom_of(const fesf_conv_shape *s, int m)
     rs_geom g;
     g.k = s->k, g.pad = s->pad, g.h = s->h, g.w = s->w, g.m = m;
     g.hw = (size_t)s->h * s->w;
-    g.blk = (size_t)(s->h + s->k - 1) * s->w;
-    g.ld = (size_t)m * g.blk;
+    g.blk = (size_t)(s->h + s->pad) * s->w;
+    g.ld = (size_t)m * g.blk + (size_t)s->pad * s->w;
     g.ncols = (size_t)(m - 1) * g.blk + g.hw;
     return g;
 }
@@ -85,14 +86,14 @@ size_t fesf_conv_rowshift_floats(const fesf_conv_shape *s)
     return FESF_CONV_GROUPS * slot_of(s, pl.nb).total + (2 + FESF_CONV_GROUPS) * nw;
 }
 
-/* one sample's R rows for one channel: the plane src [H, W] shifted by sh
- * columns into dst [Hp, W] */
+/* one sample's R rows for one channel: pad zero rows (the previous
+ * sample's bottom padding too), then the plane src [H, W] shifted by sh
+ * columns */
 static void shift_plane(const rs_geom *g, const float *restrict src, int sh, float *restrict dst)
 {
     const size_t top = (size_t)g->pad * g->w;
     float *mid = dst + top;
     zero_row(dst, (ptrdiff_t)top);
-    zero_row(mid + g->hw, (ptrdiff_t)(g->blk - g->hw - top));
     if (sh >= 0) { /* mid[q] = src[q + sh]: the last sh columns of each row wrap */
         memcpy(mid, src + sh, sizeof(float) * (g->hw - (size_t)sh));
         for (int oh = 0; oh < g->h; oh++)
@@ -112,6 +113,7 @@ static void build_r(const rs_geom *g, int c, const float *x, float *r)
             float *row = r + ((size_t)ci * g->k + kw) * g->ld;
             for (int j = 0; j < g->m; j++)
                 shift_plane(g, x + ((size_t)j * c + ci) * g->hw, kw - g->pad, row + (size_t)j * g->blk);
+            zero_row(row + (size_t)g->m * g->blk, (ptrdiff_t)g->pad * g->w); /* the last one's bottom padding */
         }
 }
 
