@@ -37,7 +37,32 @@
  * batch in one GEMM loses at 28x28, where its col matrix (30-130 MB) leaves
  * the caches. Chunks of ~2048 columns keep the GEMMs large (and threadable)
  * with a few MB of scratch. "Same" stride-1 convolutions copy whole shifted
- * planes in im2col/col2im (see same_span), which made those 2-4x faster. */
+ * planes in im2col/col2im (see same_span), which made those 2-4x faster.
+ *
+ * Row-shift path (conv_same.c, issue 14): stride-1 "same" convolutions on
+ * planes of 14+ rows skip im2col: K column-shifted copies of each plane and
+ * K GEMMs at row offsets (inner dimension Cin*K), dw from the same copies
+ * and dx by the flipped weights; planes of 784+ positions go one sample per
+ * chunk, straight into y and dx. Training images/s new/old, batch 64,
+ * interleaved old/new binaries, median of the pair ratios (the machine was
+ * shared and mostly loaded, single pairs ranged 0.4-1.7x then, so only
+ * the consistent figures below are worth much):
+ *   row-shift path            resnet18 w16 28 px 1.12x (2 thr), 1.08x (1 thr);
+ *                             64 px 1.14-1.19x (2 thr)
+ *   + one sample at 784+      28 px 1.01-1.05x (1 thr)
+ *   + batch norm/ReLU fused   28 px 1.02-1.04x (1 thr; norm.c, the same bits)
+ *   + shared padding rows     28 px 1.02-1.03x (1 thr, within noise)
+ *   all four                  resnet18 w16 28 px 1.13-1.18x on quiet pairs,
+ *                             64 px 1.19x (pairs 1.05-1.20), w64 28 px 1.11x
+ *                             (1.04-1.12), cnn-small 28 px 1.11x (1 thr,
+ *                             1.07-1.30)
+ * Profile after (perf, resnet18 w16 28 px, 1 thread): GEMM kernel 46%,
+ * packing 13%, beta 2.5%; im2col (the 7x7 / 4x4 and stride-2 layers) 11%,
+ * memmove 6%, memset 4%, row-shift copies 1.4%; batch norm 7%, ReLU 1%.
+ * Tried and dropped: the row-shift path on 7x7 and 4x4 planes too (junk
+ * rows pad/H of the GEMM work: 0.97-1.02x at w16, 0.94x at w64, 1 thread);
+ * im2col of small "same" planes through a zero-padded local copy (0.96x
+ * 1 thread, 1.0x 2 threads). */
 #include "conv_internal.h"
 #include "fesf/blas.h"
 #include "fesf/error.h"
