@@ -59,6 +59,16 @@ void fesf_batchnorm_forward(int n, int c, int hw, const float *x, const float *g
 /* backward of the training-mode forward */
 void fesf_batchnorm_backward(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
                              const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta);
+/* batch norm then ReLU in one pass: y = relu(batchnorm(x)); its backward
+ * takes that y (r) and the ReLU's output gradient dy, and gives the bits
+ * of fesf_relu_backward_set then fesf_batchnorm_backward(_set) (set: dx
+ * overwritten, else +=) */
+void fesf_batchnorm_relu_forward(int n, int c, int hw, const float *x, const float *gamma, const float *beta, float *y,
+                                 float *save_mean, float *save_invstd, float *running_mean, float *running_var,
+                                 float momentum, float eps, int training);
+void fesf_batchnorm_relu_backward(int n, int c, int hw, const float *x, const float *r, const float *gamma,
+                                  const float *save_mean, const float *save_invstd, const float *dy, float *dx, int set,
+                                  float *dgamma, float *dbeta);
 
 /* ---- instance norm: statistics per (n, c) over HW; gamma/beta [C] or NULL
  * (no affine); saved mean / invstd [N*C]. */

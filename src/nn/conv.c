@@ -37,7 +37,33 @@
  * batch in one GEMM loses at 28x28, where its col matrix (30-130 MB) leaves
  * the caches. Chunks of ~2048 columns keep the GEMMs large (and threadable)
  * with a few MB of scratch. "Same" stride-1 convolutions copy whole shifted
- * planes in im2col/col2im (see same_span), which made those 2-4x faster. */
+ * planes in im2col/col2im (see same_span), which made those 2-4x faster.
+ *
+ * Row-shift path (conv_same.c, issue 14): stride-1 "same" convolutions on
+ * planes of 14+ rows skip im2col: K column-shifted copies of each plane and
+ * K GEMMs at row offsets (inner dimension Cin*K), dw from the same copies
+ * and dx by the flipped weights; planes of 784+ positions go one sample per
+ * chunk, straight into y and dx. Training images/s new/old, batch 64,
+ * interleaved old/new binaries, median of the pair ratios (the machine was
+ * shared and mostly loaded, single pairs ranged 0.4-1.7x then, so only
+ * the consistent figures below are worth much):
+ *   row-shift path            resnet18 w16 28 px 1.12x (2 thr), 1.08x (1 thr);
+ *                             64 px 1.14-1.19x (2 thr)
+ *   + one sample at 784+      28 px 1.01-1.05x (1 thr)
+ *   + batch norm/ReLU fused   28 px 1.02-1.04x (1 thr; norm.c, the same bits)
+ *   + shared padding rows     28 px 1.02-1.03x (1 thr, within noise)
+ *   all four                  resnet18 w16 28 px 1.13-1.18x on quiet pairs,
+ *                             64 px 1.19x (pairs 1.05-1.20), w64 28 px 1.11x
+ *                             (1.04-1.12), cnn-small 28 px 1.11x (1 thr,
+ *                             1.07-1.30)
+ * Profile after (perf, resnet18 w16 28 px, 1 thread): GEMM kernel 46%,
+ * packing 13%, beta 2.5%; im2col (the 7x7 / 4x4 and stride-2 layers) 11%,
+ * memmove 6%, memset 4%, row-shift copies 1.4%; batch norm 7%, ReLU 1%.
+ * Tried and dropped: the row-shift path on 7x7 and 4x4 planes too (junk
+ * rows pad/H of the GEMM work: 0.97-1.02x at w16, 0.94x at w64, 1 thread);
+ * im2col of small "same" planes through a zero-padded local copy (0.96x
+ * 1 thread, 1.0x 2 threads). */
+#include "conv_internal.h"
 #include "fesf/blas.h"
 #include "fesf/error.h"
 #include "fesf/layers.h"
@@ -48,10 +74,6 @@
 
 #ifndef FESF_CONV_COLS
 #define FESF_CONV_COLS 2048
-#endif
-/* fixed work groups of a batch (see plan_of): the most threads a convolution uses */
-#ifndef FESF_CONV_GROUPS
-#define FESF_CONV_GROUPS 4
 #endif
 
 int fesf_conv_shape_init(fesf_conv_shape *s)
@@ -74,15 +96,15 @@ static int is_pointwise(const fesf_conv_shape *s) { return s->k == 1 && s->strid
  * gradient into dw, group g > 0 into partial g - 1, which are added to dw in
  * the order of g afterwards. Everything depends on the shape and n only,
  * never on the thread count, so results are bitwise the same for any. */
-typedef struct {
-    int nb, nc, groups;
-} conv_plan;
+typedef fesf_conv_plan conv_plan;
 
-static conv_plan plan_of(const fesf_conv_shape *s)
+fesf_conv_plan fesf_conv_plan_of(const fesf_conv_shape *s)
 {
     conv_plan pl;
     if (is_pointwise(s)) {
         pl.nb = 1; /* the input plane is the column matrix: one GEMM per sample */
+    } else if (fesf_conv_rowshift(s) && s->ho * s->wo >= FESF_CONV_ROWSHIFT_ONE) {
+        pl.nb = 1; /* no junk rows, no unpacking copy: GEMMs straight into y and dx */
     } else {
         int p = s->ho * s->wo;
         int nb = (FESF_CONV_COLS + p - 1) / p, share = (s->n + FESF_CONV_GROUPS - 1) / FESF_CONV_GROUPS;
@@ -94,12 +116,8 @@ static conv_plan plan_of(const fesf_conv_shape *s)
     return pl;
 }
 
-/* chunks [*c0, *c1) of group g */
-static void group_chunks(const conv_plan *pl, int g, int *c0, int *c1)
-{
-    *c0 = (int)((long)g * pl->nc / pl->groups);
-    *c1 = (int)((long)(g + 1) * pl->nc / pl->groups);
-}
+#define plan_of fesf_conv_plan_of
+#define group_chunks fesf_conv_group_chunks
 
 /* Stride-1 "same" convolutions with an odd kernel (3x3 pad 1, 5x5 pad 2)
  * get dx as a convolution of dy with the flipped, transposed weights: one
@@ -139,6 +157,7 @@ static slot_layout slot_of(const fesf_conv_shape *s, int nb)
  * partials, the flipped weights (flip_dx shapes). */
 size_t fesf_conv_col_floats(const fesf_conv_shape *s)
 {
+    if (fesf_conv_rowshift(s)) return fesf_conv_rowshift_floats(s);
     conv_plan pl = plan_of(s);
     size_t dw = (size_t)s->cout * s->cin * s->k * s->k;
     return FESF_CONV_GROUPS * slot_of(s, pl.nb).total + (FESF_CONV_GROUPS - 1) * dw + (flip_dx(s) ? dw : 0);
@@ -157,30 +176,7 @@ static void valid_range(int n, int nout, int stride, int pad, int kk, int *lo, i
     *hi = h;
 }
 
-/* Row copy / accumulate / stride-2 gather: rows are Wo floats (4..64), too
- * short for memcpy calls to pay off, and -O2 does not vectorise loops whose
- * trip count is unknown, so blocks use GCC vector extensions (unaligned,
- * may_alias: plain 16-byte SSE loads and stores at the default -march). */
-
-static inline void copy_row(float *restrict d, const float *restrict s, ptrdiff_t len)
-{
-    ptrdiff_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        *(v4f *)(d + i) = *(const v4f *)(s + i);
-        *(v4f *)(d + i + 4) = *(const v4f *)(s + i + 4);
-    }
-    for (; i < len; i++) d[i] = s[i];
-}
-
-static inline void add_row(float *restrict d, const float *restrict s, ptrdiff_t len)
-{
-    ptrdiff_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        *(v4f *)(d + i) += *(const v4f *)(s + i);
-        *(v4f *)(d + i + 4) += *(const v4f *)(s + i + 4);
-    }
-    for (; i < len; i++) d[i] += s[i];
-}
+/* Stride-2 gather / scatter rows (copy_row, add_row: vec.h) */
 
 /* d[i] = s[2 i], i < len; never reads past s[2 (len - 1)] */
 static inline void gather2_row(float *restrict d, const float *restrict s, int len)
@@ -202,11 +198,6 @@ static inline void scatter2_add_row(float *restrict d, const float *restrict s, 
         *(v4f *)(d + 2 * i + 4) += SHUF4(v, z, 2, 6, 3, 7);
     }
     for (; i < len; i++) d[2 * i] += s[i];
-}
-
-static inline void zero_row(float *d, ptrdiff_t len)
-{
-    if (len > 0) memset(d, 0, sizeof(float) * (size_t)len);
 }
 
 /* "Same" stride-1 convolutions (Wo == W, i.e. 2 pad = K - 1) have a
@@ -244,14 +235,14 @@ static void im2col(const fesf_conv_shape *s, const float *restrict x, int m, flo
                 int lo, hi;
                 valid_range(w, wo, st, pad, kw, &lo, &hi);
                 float *row = col + ((size_t)(c * k + kh) * k + kw) * ld;
+                ptrdiff_t off = 0, q0 = 0, q1 = 0;
+                if (same) same_span(s, kh, kw, &off, &q0, &q1);
                 for (int j = 0; j < m; j++) {
                     const float *src = x + ((size_t)j * s->cin + c) * hw;
                     float *dst = row + (size_t)j * p;
                     if (same) {
-                        ptrdiff_t off, q0, q1;
-                        same_span(s, kh, kw, &off, &q0, &q1);
                         zero_row(dst, q0);
-                        memcpy(dst + q0, src + q0 + off, sizeof(float) * (size_t)(q1 - q0));
+                        copy_span(dst + q0, src + q0 + off, q1 - q0);
                         zero_row(dst + q1, (ptrdiff_t)p - q1);
                         if (lo > 0 || hi < wo)
                             for (int oh = ohlo; oh < ohhi; oh++) {
@@ -299,7 +290,7 @@ static void col2im_add(const fesf_conv_shape *s, float *restrict col, int m, flo
                     float *src = col + ((size_t)(c * k + kh) * k + kw) * ld + (size_t)j * p;
                     if (same) {
                         ptrdiff_t off, q0, q1;
-                        same_span(s, kh, kw, &off, &q0, &q1);
+                        same_span(s, kh, kw, &off, &q0, &q1); /* per j: col2im runs sample by sample */
                         if (lo > 0 || hi < wo)
                             for (int oh = ohlo; oh < ohhi; oh++) {
                                 float *d = src + (size_t)oh * wo;
@@ -379,6 +370,10 @@ static void forward_chunk(const fesf_conv_shape *s, const float *x, const float 
 void fesf_conv2d_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
                          float *col)
 {
+    if (fesf_conv_rowshift(s)) {
+        fesf_conv_rowshift_forward(s, x, w, b, y, col);
+        return;
+    }
     fesf_blas_serial_gemm();
     const conv_plan pl = plan_of(s);
     const size_t slot = slot_of(s, pl.nb).total;
@@ -491,6 +486,10 @@ static void conv_backward(const fesf_conv_shape *s, const float *x, const float 
                           int set, float *dw, float *db, float *col)
 {
     if (db) bias_grad(s, dy, db);
+    if (fesf_conv_rowshift(s)) {
+        fesf_conv_rowshift_backward(s, x, w, dy, dx, set, dw, col);
+        return;
+    }
     if (!dx && !dw) return;
     fesf_blas_serial_gemm();
     const conv_plan pl = plan_of(s);

@@ -297,6 +297,19 @@ static int mixes_samples(const fesf_model *m)
     return 0;
 }
 
+/* A ReLU that is the only reader of a batch norm's output runs inside it
+ * (fesf_batchnorm_relu_*: the same bits, one pass less each way); the
+ * batch norm's own output is then never written. Ops are in order, so
+ * last_use == i + 1 means no other reader. */
+static void fuse_bn_relu(fesf_model *m)
+{
+    for (int i = 0; i + 1 < m->n_ops; i++) {
+        op_desc *b = &m->ops[i], *r = &m->ops[i + 1];
+        if (b->kind == OP_BN && r->kind == OP_RELU && r->in == b->out && m->acts[b->out].last_use == i + 1)
+            b->fused = r->fused = 1;
+    }
+}
+
 int fesf_model_create_flags(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes,
                             int batch, int flags)
 {
@@ -333,6 +346,7 @@ int fesf_model_create_flags(fesf_model **out, const char *arch, int width, int c
         m->failed = 1;
         fesf_error("batch norm mixes the examples of a batch: DP-SGD needs instance norm (FESF_MODEL_INSTANCE_NORM)");
     }
+    fuse_bn_relu(m);
     if (m->failed || alloc_buffers(m) || ((flags & FESF_MODEL_DP) && fesf_model_dp_alloc(m))) {
         fesf_error("model %s: %s", m->arch, fesf_errmsg());
         fesf_model_destroy(m);
@@ -409,11 +423,14 @@ static void op_forward(fesf_model *m, op_desc *o, int n, int training)
     case OP_TANH: fesf_tanh_forward(len, A(m, o->in), A(m, o->out)); break;
     case OP_UP: fesf_upsample_forward(n, a->c, a->h, a->w, 2, A(m, o->in), A(m, o->out)); break;
     case OP_BN:
-        fesf_batchnorm_forward(n, a->c, hw, A(m, o->in), P(m, o->tw), P(m, o->tb), A(m, o->out),
-                               m->save + o->save_off, m->save + o->save_off + a->c, B(m, o->trm), B(m, o->trv),
-                               BN_MOMENTUM, BN_EPS, training);
+        (o->fused ? fesf_batchnorm_relu_forward : fesf_batchnorm_forward)(
+            n, a->c, hw, A(m, o->in), P(m, o->tw), P(m, o->tb), A(m, o->fused ? o[1].out : o->out),
+            m->save + o->save_off, m->save + o->save_off + a->c, B(m, o->trm), B(m, o->trv), BN_MOMENTUM, BN_EPS,
+            training);
         break;
-    case OP_RELU: fesf_relu_forward(len, A(m, o->in), A(m, o->out)); break;
+    case OP_RELU:
+        if (!o->fused) fesf_relu_forward(len, A(m, o->in), A(m, o->out));
+        break;
     case OP_MAXPOOL:
         o->pool.n = n;
         fesf_maxpool_forward(&o->pool, A(m, o->in), A(m, o->out), m->idx + o->save_off);
@@ -474,6 +491,7 @@ static void pass_grad(size_t len, const float *src, float *dst, int set)
 
 static void op_backward(fesf_model *m, op_desc *o, int i, int n)
 {
+    if (o->kind == OP_RELU && o->fused) return; /* in the batch norm before it */
     const act_desc *a = &m->acts[o->in];
     int hw = a->h * a->w, set;
     size_t len = (size_t)n * per_sample(m, o->in);
@@ -491,10 +509,10 @@ static void op_backward(fesf_model *m, op_desc *o, int i, int n)
     case OP_LRELU: fesf_leaky_relu_backward(len, LRELU_SLOPE, A(m, o->in), dy, dx); break;
     case OP_TANH: fesf_tanh_backward(len, A(m, o->out), dy, dx); break;
     case OP_UP: fesf_upsample_backward(n, a->c, a->h, a->w, 2, dy, dx); break;
-    case OP_BN:
-        (set ? fesf_batchnorm_backward_set : fesf_batchnorm_backward)(n, a->c, hw, A(m, o->in), P(m, o->tw),
-                                                                      m->save + o->save_off, m->save + o->save_off + a->c,
-                                                                      dy, dx, G(m, o->tw), G(m, o->tb));
+    case OP_BN: /* fused: the relu's output and gradient */
+        fesf_batchnorm_relu_backward(n, a->c, hw, A(m, o->in), o->fused ? A(m, o[1].out) : NULL, P(m, o->tw),
+                                     m->save + o->save_off, m->save + o->save_off + a->c,
+                                     o->fused ? D(m, o[1].out) : dy, dx, set, G(m, o->tw), G(m, o->tb));
         break;
     case OP_RELU:
         if (dx) (set ? fesf_relu_backward_set : fesf_relu_backward)(len, A(m, o->in), dy, dx);

@@ -31,6 +31,7 @@ typedef struct {
     fesf_conv_shape conv;   /* per-sample shape (n set at run time) */
     fesf_pool_shape pool;
     size_t save_off;        /* bn saved mean / invstd, or maxpool indices */
+    int fused;              /* a bn and the relu after it, run as one (model.c fuse_bn_relu) */
 } op_desc;
 
 struct fesf_model {

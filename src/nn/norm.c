@@ -24,19 +24,6 @@
 
 static inline float hsum(v4f v) { return (v[0] + v[1]) + (v[2] + v[3]); }
 
-static double sum_f(const float *a, size_t len)
-{
-    v4f s0 = {0}, s1 = {0};
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        s0 += *(const v4f *)(a + i);
-        s1 += *(const v4f *)(a + i + 4);
-    }
-    double acc = (double)hsum(s0) + hsum(s1);
-    for (; i < len; i++) acc += a[i];
-    return acc;
-}
-
 /* sum (a - mu)^2 */
 static double sumsq_dev(const float *a, size_t len, float mu)
 {
@@ -55,18 +42,59 @@ static double sumsq_dev(const float *a, size_t len, float mu)
     return acc;
 }
 
-/* sum dy (x - mu) */
-static double dot_dev(const float *dy, const float *x, size_t len, float mu)
+/* ReLU's gradient fused into batch norm's backward: dy where the ReLU's
+ * output r > 0, else 0, the very operations of fesf_relu_backward_set (so
+ * the fused backward gives the bits of the two apart); r NULL: dy */
+static inline v4f dy4(const float *dy, const float *r, size_t i)
+{
+    v4f d = *(const v4f *)(dy + i);
+    return r ? (v4f)((v4i)d & (*(const v4f *)(r + i) > 0.0f)) : d;
+}
+
+static inline float dy1(const float *dy, const float *r, size_t i) { return !r || r[i] > 0.0f ? dy[i] : 0.0f; }
+
+static double sum_f(const float *a, size_t len)
 {
     v4f s0 = {0}, s1 = {0};
     size_t i = 0;
     for (; i + 8 <= len; i += 8) {
-        s0 += *(const v4f *)(dy + i) * (*(const v4f *)(x + i) - mu);
-        s1 += *(const v4f *)(dy + i + 4) * (*(const v4f *)(x + i + 4) - mu);
+        s0 += *(const v4f *)(a + i);
+        s1 += *(const v4f *)(a + i + 4);
     }
     double acc = (double)hsum(s0) + hsum(s1);
-    for (; i < len; i++) acc += (double)dy[i] * ((double)x[i] - mu);
+    for (; i < len; i++) acc += a[i];
     return acc;
+}
+
+/* *sdy += sum dy, *sdyx += sum dy (x - mu), dy masked by r, in one pass
+ * (each accumulator sees the operations of a pass of its own) */
+static inline void sums_span(const float *dy, const float *r, const float *x, size_t len, float mu, double *sdy,
+                             double *sdyx)
+{
+    v4f s0 = {0}, s1 = {0}, t0 = {0}, t1 = {0};
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        v4f d0 = dy4(dy, r, i), d1 = dy4(dy, r, i + 4);
+        s0 += d0;
+        s1 += d1;
+        t0 += d0 * (*(const v4f *)(x + i) - mu);
+        t1 += d1 * (*(const v4f *)(x + i + 4) - mu);
+    }
+    double a = (double)hsum(s0) + hsum(s1), b = (double)hsum(t0) + hsum(t1);
+    for (; i < len; i++) {
+        float d = dy1(dy, r, i);
+        a += d;
+        b += (double)d * ((double)x[i] - mu);
+    }
+    *sdy += a;
+    *sdyx += b;
+}
+
+/* sums_span with the mask test out of the loop */
+static void sums(const float *dy, const float *r, const float *x, size_t len, float mu, double *sdy, double *sdyx)
+{
+    if (r) sums_span(dy, r, x, len, mu, sdy, sdyx);
+    else sums_span(dy, NULL, x, len, mu, sdy, sdyx);
 }
 
 /* y = (x - mu) scale + shift */
@@ -77,27 +105,52 @@ static void affine(float *y, const float *x, size_t len, float mu, float scale, 
     for (; i < len; i++) y[i] = (x[i] - mu) * scale + shift;
 }
 
-/* dx = dy k + (x - mu) a + b (write-first) */
-static void norm_dx_set(float *dx, const float *dy, const float *x, size_t len, float k, float mu, float a, float b)
+/* y = relu((x - mu) scale + shift), as fesf_relu_forward (NaN passes) */
+static void affine_relu(float *y, const float *x, size_t len, float mu, float scale, float shift)
 {
     size_t i = 0;
-    for (; i + 4 <= len; i += 4)
-        *(v4f *)(dx + i) = *(const v4f *)(dy + i) * k + (*(const v4f *)(x + i) - mu) * a + b;
-    for (; i < len; i++) dx[i] = dy[i] * k + (x[i] - mu) * a + b;
+    for (; i + 4 <= len; i += 4) {
+        v4f v = (*(const v4f *)(x + i) - mu) * scale + shift;
+        *(v4f *)(y + i) = (v4f)((v4i)v & ~(v < 0.0f));
+    }
+    for (; i < len; i++) {
+        float v = (x[i] - mu) * scale + shift;
+        y[i] = v < 0.0f ? 0.0f : v;
+    }
 }
 
-/* dx += dy k + (x - mu) a + b */
-static void norm_dx(float *dx, const float *dy, const float *x, size_t len, float k, float mu, float a, float b)
+/* dx = dy k + (x - mu) a + b (write-first), dy masked by r */
+static inline void norm_dx_set(float *dx, const float *dy, const float *r, const float *x, size_t len, float k, float mu,
+                        float a, float b)
 {
     size_t i = 0;
-    for (; i + 4 <= len; i += 4)
-        *(v4f *)(dx + i) += *(const v4f *)(dy + i) * k + (*(const v4f *)(x + i) - mu) * a + b;
-    for (; i < len; i++) dx[i] += dy[i] * k + (x[i] - mu) * a + b;
+    for (; i + 4 <= len; i += 4) *(v4f *)(dx + i) = dy4(dy, r, i) * k + (*(const v4f *)(x + i) - mu) * a + b;
+    for (; i < len; i++) dx[i] = dy1(dy, r, i) * k + (x[i] - mu) * a + b;
 }
 
-void fesf_batchnorm_forward(int n, int c, int hw, const float *x, const float *gamma, const float *beta, float *y,
-                            float *save_mean, float *save_invstd, float *running_mean, float *running_var,
-                            float momentum, float eps, int training)
+/* dx += dy k + (x - mu) a + b, dy masked by r */
+static inline void norm_dx(float *dx, const float *dy, const float *r, const float *x, size_t len, float k, float mu, float a,
+                    float b)
+{
+    size_t i = 0;
+    for (; i + 4 <= len; i += 4) *(v4f *)(dx + i) += dy4(dy, r, i) * k + (*(const v4f *)(x + i) - mu) * a + b;
+    for (; i < len; i++) dx[i] += dy1(dy, r, i) * k + (x[i] - mu) * a + b;
+}
+
+/* norm_dx(_set) with the mask and set tests out of the loop */
+static void dx_pass(float *dx, const float *dy, const float *r, const float *x, size_t len, float k, float mu, float a,
+                    float b, int set)
+{
+    if (r && set) norm_dx_set(dx, dy, r, x, len, k, mu, a, b);
+    else if (r) norm_dx(dx, dy, r, x, len, k, mu, a, b);
+    else if (set) norm_dx_set(dx, dy, NULL, x, len, k, mu, a, b);
+    else norm_dx(dx, dy, NULL, x, len, k, mu, a, b);
+}
+
+/* batch norm forward, then ReLU when relu */
+static void bn_forward(int n, int c, int hw, const float *x, const float *gamma, const float *beta, float *y,
+                       float *save_mean, float *save_invstd, float *running_mean, float *running_var, float momentum,
+                       float eps, int training, int relu)
 {
     const size_t plane = (size_t)hw, cs = (size_t)c * hw;
     const double m = (double)n * hw;
@@ -125,12 +178,31 @@ void fesf_batchnorm_forward(int n, int c, int hw, const float *x, const float *g
             invstd = (float)(1.0 / sqrt((double)running_var[ch] + eps));
         }
         float scale = gamma ? gamma[ch] * invstd : invstd, shift = beta ? beta[ch] : 0.0f;
-        for (int i = 0; i < n; i++) affine(y + i * cs + ch * plane, x + i * cs + ch * plane, plane, mean, scale, shift);
+        for (int i = 0; i < n; i++)
+            (relu ? affine_relu : affine)(y + i * cs + ch * plane, x + i * cs + ch * plane, plane, mean, scale, shift);
     }
 }
 
-static void bn_backward(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
-                        const float *save_invstd, const float *dy, float *dx, int set, float *dgamma, float *dbeta)
+void fesf_batchnorm_forward(int n, int c, int hw, const float *x, const float *gamma, const float *beta, float *y,
+                            float *save_mean, float *save_invstd, float *running_mean, float *running_var,
+                            float momentum, float eps, int training)
+{
+    bn_forward(n, c, hw, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, momentum, eps, training,
+               0);
+}
+
+void fesf_batchnorm_relu_forward(int n, int c, int hw, const float *x, const float *gamma, const float *beta, float *y,
+                                 float *save_mean, float *save_invstd, float *running_mean, float *running_var,
+                                 float momentum, float eps, int training)
+{
+    bn_forward(n, c, hw, x, gamma, beta, y, save_mean, save_invstd, running_mean, running_var, momentum, eps, training,
+               1);
+}
+
+/* r: the fused ReLU's output (its gradient masks dy), or NULL */
+static void bn_backward(int n, int c, int hw, const float *x, const float *r, const float *gamma,
+                        const float *save_mean, const float *save_invstd, const float *dy, float *dx, int set,
+                        float *dgamma, float *dbeta)
 {
     const size_t plane = (size_t)hw, cs = (size_t)c * hw;
     const double m = (double)n * hw;
@@ -139,31 +211,38 @@ static void bn_backward(int n, int c, int hw, const float *x, const float *gamma
         const float mean = save_mean[ch], invstd = save_invstd[ch];
         double sdy = 0.0, sdyx = 0.0; /* sum dy, sum dy (x - mean) */
         for (int i = 0; i < n; i++) {
-            const float *d = dy + i * cs + ch * plane;
-            sdy += sum_f(d, plane);
-            sdyx += dot_dev(d, x + i * cs + ch * plane, plane, mean);
+            const float *d = dy + i * cs + ch * plane, *ri = r ? r + i * cs + ch * plane : NULL;
+            sums(d, ri, x + i * cs + ch * plane, plane, mean, &sdy, &sdyx);
         }
         if (dbeta) dbeta[ch] += (float)sdy;
         if (dgamma) dgamma[ch] += (float)(sdyx * invstd);
         if (!dx) continue;
         double k = (gamma ? gamma[ch] : 1.0) * invstd;
         float a = (float)(-k * invstd * invstd * sdyx / m), b = (float)(-k * sdy / m);
-        for (int i = 0; i < n; i++)
-            (set ? norm_dx_set : norm_dx)(dx + i * cs + ch * plane, dy + i * cs + ch * plane, x + i * cs + ch * plane,
-                                          plane, (float)k, mean, a, b);
+        for (int i = 0; i < n; i++) {
+            const size_t o = i * cs + ch * plane;
+            dx_pass(dx + o, dy + o, r ? r + o : NULL, x + o, plane, (float)k, mean, a, b, set);
+        }
     }
 }
 
 void fesf_batchnorm_backward(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
                              const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    bn_backward(n, c, hw, x, gamma, save_mean, save_invstd, dy, dx, 0, dgamma, dbeta);
+    bn_backward(n, c, hw, x, NULL, gamma, save_mean, save_invstd, dy, dx, 0, dgamma, dbeta);
 }
 
 void fesf_batchnorm_backward_set(int n, int c, int hw, const float *x, const float *gamma, const float *save_mean,
                                  const float *save_invstd, const float *dy, float *dx, float *dgamma, float *dbeta)
 {
-    bn_backward(n, c, hw, x, gamma, save_mean, save_invstd, dy, dx, 1, dgamma, dbeta);
+    bn_backward(n, c, hw, x, NULL, gamma, save_mean, save_invstd, dy, dx, 1, dgamma, dbeta);
+}
+
+void fesf_batchnorm_relu_backward(int n, int c, int hw, const float *x, const float *r, const float *gamma,
+                                  const float *save_mean, const float *save_invstd, const float *dy, float *dx, int set,
+                                  float *dgamma, float *dbeta)
+{
+    bn_backward(n, c, hw, x, r, gamma, save_mean, save_invstd, dy, dx, set, dgamma, dbeta);
 }
 
 void fesf_instancenorm_forward(int n, int c, int hw, const float *x, const float *gamma, const float *beta, float *y,
@@ -194,13 +273,14 @@ void fesf_instancenorm_backward(int n, int c, int hw, const float *x, const floa
         for (int i = 0; i < n; i++) {
             const size_t o = ((size_t)i * c + ch) * plane;
             const float mean = save_mean[(size_t)i * c + ch], invstd = save_invstd[(size_t)i * c + ch];
-            double sdy = sum_f(dy + o, plane), sdyx = dot_dev(dy + o, x + o, plane, mean);
+            double sdy = 0.0, sdyx = 0.0;
+            sums(dy + o, NULL, x + o, plane, mean, &sdy, &sdyx);
             dbsum += sdy;
             dg += sdyx * invstd;
             if (!dx) continue;
             double k = (gamma ? gamma[ch] : 1.0) * invstd;
             float a = (float)(-k * invstd * invstd * sdyx / hw), b = (float)(-k * sdy / hw);
-            norm_dx(dx + o, dy + o, x + o, plane, (float)k, mean, a, b);
+            dx_pass(dx + o, dy + o, NULL, x + o, plane, (float)k, mean, a, b, 0);
         }
         if (dbeta) dbeta[ch] += (float)dbsum;
         if (dgamma) dgamma[ch] += (float)dg;

@@ -217,14 +217,22 @@ static void test_conv_matches_naive(void **state)
     conv_vs_naive(5, 4, 28, 28, 4, 3, 1, 1, 1);
     conv_vs_naive(9, 6, 7, 7, 3, 3, 1, 1, 0);
     conv_vs_naive(5, 3, 23, 21, 3, 5, 1, 2, 1);
+    /* the row-shift path (conv_same.c): chunks of several samples, narrow
+     * planes, Cout > Cin, one sample per chunk (>= 2048 positions) with bias */
+    conv_vs_naive(9, 5, 16, 6, 7, 3, 1, 1, 1);
+    conv_vs_naive(5, 1, 14, 14, 6, 3, 1, 1, 0);
+    conv_vs_naive(7, 3, 17, 15, 4, 7, 1, 3, 1);
+    conv_vs_naive(3, 2, 48, 48, 3, 3, 1, 1, 1);
+    conv_vs_naive(2, 3, 50, 44, 2, 5, 1, 2, 0);
 }
 
 static void test_conv_null_grads_and_scratch(void **state)
 {
     /* each gradient alone equals the one computed with the others */
-    static const int shp[][8] = {{3, 3, 7, 9, 4, 3, 2, 1}, {2, 4, 6, 6, 5, 1, 1, 0}, {5, 2, 5, 5, 3, 3, 1, 1}};
+    static const int shp[][8] = {{3, 3, 7, 9, 4, 3, 2, 1}, {2, 4, 6, 6, 5, 1, 1, 0}, {5, 2, 5, 5, 3, 3, 1, 1},
+                                 {9, 3, 16, 14, 5, 3, 1, 1}, {2, 2, 48, 48, 3, 3, 1, 1}};
     seed(2);
-    for (int q = 0; q < 3; q++) {
+    for (int q = 0; q < 5; q++) {
         fesf_conv_shape s = {shp[q][0], shp[q][1], shp[q][2], shp[q][3], shp[q][4], shp[q][5], shp[q][6], shp[q][7], 0, 0};
         assert_int_equal(fesf_conv_shape_init(&s), 0);
         const size_t xs = (size_t)s.n * s.cin * s.h * s.w, ys = (size_t)s.n * s.cout * s.ho * s.wo,
@@ -255,9 +263,10 @@ static void test_conv_null_grads_and_scratch(void **state)
 static void test_conv_threads_bitwise(void **state)
 {
     static const int shp[][8] = {{64, 16, 28, 28, 32, 3, 1, 1}, {64, 16, 28, 28, 16, 3, 1, 1}, {64, 32, 7, 7, 64, 3, 2, 1}, {37, 8, 4, 4, 16, 3, 1, 1},
-                                 {13, 8, 6, 6, 12, 1, 1, 0}, {9, 4, 14, 14, 8, 1, 2, 0}};
+                                 {13, 8, 6, 6, 12, 1, 1, 0}, {9, 4, 14, 14, 8, 1, 2, 0}, {13, 4, 20, 17, 6, 5, 1, 2},
+                                 {11, 4, 48, 48, 4, 3, 1, 1}};
     seed(5);
-    for (int q = 0; q < 6; q++) {
+    for (int q = 0; q < 8; q++) {
         fesf_conv_shape s = {shp[q][0], shp[q][1], shp[q][2], shp[q][3], shp[q][4], shp[q][5], shp[q][6], shp[q][7], 0, 0};
         assert_int_equal(fesf_conv_shape_init(&s), 0);
         const size_t xs = (size_t)s.n * s.cin * s.h * s.w, ys = (size_t)s.n * s.cout * s.ho * s.wo,
@@ -289,12 +298,48 @@ static void expect_same_values(const float *a, const float *b, size_t n)
     for (size_t i = 0; i < n; i++) assert_true(a[i] == b[i]);
 }
 
+/* batch norm + ReLU in one pass gives the bits of the two run apart, in
+ * training and eval mode, with dx overwritten and accumulated */
+static void test_bn_relu_fused_bits(void **state)
+{
+    seed(7);
+    const int n = 5, c = 3, hw = 37; /* odd plane: the scalar tails too */
+    const size_t len = (size_t)n * c * hw;
+    float *x = randn(len, 1), *dy = randn(len, 1), *g = randn(c, 1), *be = randn(c, 0.5f);
+    float *rm = zeros(c), *rv = zeros(c), *rm2 = zeros(c), *rv2 = zeros(c), *mean = zeros(c), *inv = zeros(c);
+    float *t = zeros(len), *y = zeros(len), *yf = zeros(len), *dt = zeros(len);
+    for (int training = 1; training >= 0; training--) {
+        for (int i = 0; i < c; i++) rv[i] = rv2[i] = 1.0f + 0.1f * (float)i;
+        fesf_batchnorm_forward(n, c, hw, x, g, be, t, mean, inv, rm, rv, 0.1f, 1e-5f, training);
+        fesf_relu_forward(len, t, y);
+        fesf_batchnorm_relu_forward(n, c, hw, x, g, be, yf, mean, inv, rm2, rv2, 0.1f, 1e-5f, training);
+        assert_memory_equal(y, yf, len * sizeof(float));
+        assert_memory_equal(rm, rm2, c * sizeof(float));
+        assert_memory_equal(rv, rv2, c * sizeof(float));
+    }
+    fesf_batchnorm_forward(n, c, hw, x, g, be, t, mean, inv, NULL, NULL, 0.1f, 1e-5f, 1);
+    fesf_relu_forward(len, t, y);
+    for (int set = 0; set <= 1; set++) {
+        float *dx = randn(len, 1), *dxf = dup(dx, len), *dg = randn(c, 1), *dgf = dup(dg, c);
+        float *db = randn(c, 1), *dbf = dup(db, c);
+        fesf_relu_backward_set(len, t, dy, dt);
+        (set ? fesf_batchnorm_backward_set : fesf_batchnorm_backward)(n, c, hw, x, g, mean, inv, dt, dx, dg, db);
+        fesf_batchnorm_relu_backward(n, c, hw, x, y, g, mean, inv, dy, dxf, set, dgf, dbf);
+        assert_memory_equal(dx, dxf, len * sizeof(float));
+        assert_memory_equal(dg, dgf, c * sizeof(float));
+        assert_memory_equal(db, dbf, c * sizeof(float));
+        free(dx), free(dxf), free(dg), free(dgf), free(db), free(dbf);
+    }
+    float *bufs[] = {x, dy, g, be, rm, rv, rm2, rv2, mean, inv, t, y, yf, dt};
+    for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+}
+
 static void test_backward_set_variants(void **state)
 {
     seed(6);
     static const int shp[][8] = {{9, 8, 14, 14, 8, 3, 1, 1}, {9, 4, 14, 14, 8, 3, 1, 1}, {5, 4, 9, 9, 6, 3, 2, 1},
-                                 {7, 6, 5, 5, 3, 1, 1, 0}};
-    for (int q = 0; q < 4; q++) {
+                                 {7, 6, 5, 5, 3, 1, 1, 0}, {2, 3, 48, 48, 2, 3, 1, 1}};
+    for (int q = 0; q < 5; q++) {
         fesf_conv_shape s = {shp[q][0], shp[q][1], shp[q][2], shp[q][3], shp[q][4], shp[q][5], shp[q][6], shp[q][7], 0, 0};
         assert_int_equal(fesf_conv_shape_init(&s), 0);
         const size_t xs = (size_t)s.n * s.cin * s.h * s.w, ys = (size_t)s.n * s.cout * s.ho * s.wo,
@@ -893,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_conv_null_grads_and_scratch),
         cmocka_unit_test(test_conv_threads_bitwise),
         cmocka_unit_test(test_backward_set_variants),
+        cmocka_unit_test(test_bn_relu_fused_bits),
         cmocka_unit_test(test_conv_finite_differences),
         cmocka_unit_test(test_batchnorm_finite_differences),
         cmocka_unit_test(test_batchnorm_running_stats_and_eval),

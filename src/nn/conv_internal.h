@@ -1,0 +1,46 @@
+/* Internals of the convolution shared by conv.c (plan, im2col path) and
+ * conv_same.c (the row-shift path of stride-1 "same" convolutions); not
+ * installed. */
+#ifndef FESF_CONV_INTERNAL_H
+#define FESF_CONV_INTERNAL_H
+
+#include "fesf/layers.h"
+
+#include <stddef.h>
+
+/* fixed work groups of a batch (see fesf_conv_plan_of): the most threads a convolution uses */
+#ifndef FESF_CONV_GROUPS
+#define FESF_CONV_GROUPS 4
+#endif
+
+/* The batch's work plan: chunks of nb samples (the last may be shorter),
+ * dealt to `groups` fixed groups of consecutive chunks (conv.c). */
+typedef struct {
+    int nb, nc, groups;
+} fesf_conv_plan;
+
+fesf_conv_plan fesf_conv_plan_of(const fesf_conv_shape *s);
+
+/* chunks [*c0, *c1) of group g */
+static inline void fesf_conv_group_chunks(const fesf_conv_plan *pl, int g, int *c0, int *c1)
+{
+    *c0 = (int)((long)g * pl->nc / pl->groups);
+    *c1 = (int)((long)(g + 1) * pl->nc / pl->groups);
+}
+
+/* conv_same.c: stride-1 "same" convolutions with an odd K > 1 on planes of
+ * at least FESF_CONV_ROWSHIFT_MIN rows */
+int fesf_conv_rowshift(const fesf_conv_shape *s);
+/* planes of this many positions or more go one sample per chunk (measured
+ * 1.01-1.05x at 28x28 over chunks of 3; 14x14 the same within noise) */
+#ifndef FESF_CONV_ROWSHIFT_ONE
+#define FESF_CONV_ROWSHIFT_ONE 784
+#endif
+size_t fesf_conv_rowshift_floats(const fesf_conv_shape *s);
+void fesf_conv_rowshift_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
+                                float *col);
+/* dx (set: overwritten, else +=) and dw (+=), either may be NULL */
+void fesf_conv_rowshift_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
+                                 int set, float *dw, float *col);
+
+#endif
