@@ -27,6 +27,8 @@ args_of() { # ALGO: its keys (FedProx mu 0.1; FedAdam / FedYogi at their default
     fedyogi) echo "--set train.algo=fedavg --set train.server_optimizer=yogi" ;;
     scaffold) echo "--set train.algo=fedavg --set train.scaffold=true" ;;
     fedbn) echo "--set train.algo=fedavg --set train.fedbn=true" ;;
+    fedavg-sgd) echo "--set train.algo=fedavg --set train.optimizer=sgd --set train.lr=0.05 --set train.momentum=0" ;;
+    scaffold-sgd) echo "--set train.algo=fedavg --set train.optimizer=sgd --set train.lr=0.05 --set train.momentum=0 --set train.scaffold=true" ;;
     esac
 }
 row() { # ALPHA ALGO WALL SUMMARY
