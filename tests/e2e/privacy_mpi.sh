@@ -149,7 +149,7 @@ targets = len(glob.glob(ST + "/audit-*.h5"))
 
 # message sizes in bytes; where in the code each is sent
 B = {"train": 4 * (n_model + 2),          # fed/train.c add_site: params + BN buffers, loss, images (one round)
-     "eval": 8 * 2 * NS * (K * K + 2 * K * BINS + 2),  # fed/train.c evaluate: every site's val + test stats
+     "eval": 8 * (2 * (K * K + 2 * K * BINS + 2) + 2 * NS * 7),  # fed/train_eval.c: pooled val + test stats, each site's 7 figures
      "gan": 4 * (n_gan + 3),              # iqem/enhance.c add_gan_site: G and D gradients, 3 losses (one round)
      "feat": 8 * 2 * (1 + FEAT + FEAT * FEAT),  # iqem/enhance.c: feature statistics of synthetic, surrogate
      "quality": 8 * (1 + QN),             # iqem/enhance.c: images and the summed quality measures
@@ -162,7 +162,7 @@ B = {"train": 4 * (n_model + 2),          # fed/train.c add_site: params + BN bu
      "site_n": 8 * NS,                    # every site's training-image count (share_sum)
      "counts": 8 * K,                     # fed/train.c class_weights: summed training label counts (balanced)
      "norm": 8 * (2 * c + 1),             # fed/train_data.c fesf_train_normalise: pixel sums, squares, count
-     "shape": 32,                         # fed/train.c load_sites: site 1's rank broadcasts c, h, w, k
+     "shape": 40,                         # fed/train.c load_sites: the first site's rank broadcasts c, h, w, k, its id
      "decide": 16,                        # run/pipeline.c decide: a stage's stale counts (shared, shards)
      "arrive": 1,                         # fed/world.c gathered_barrier: a site's arrival (run.timeout, training only)
      "stop": 8}                           # fed/train.c preempted / finished: a caught signal, MPI_MAX (each round, the end)
@@ -174,13 +174,15 @@ def names(size):
 START = [B["agree"]]                       # every command: the ranks agree that the config is good
 SHARDS = [B["shards"], B["shardset"]]      # every stage: the shard set, counted and checked
 
-# a training's gathered barriers (run.timeout): 10 in its set-up (the shard count and set, the shape, the
-# site counts, the label counts, the normalisation, the starting point), 3 per round (state, sum, signal
-# flag), 2 per evaluation, 1 at the end (signal flag)
-ARRIVALS = 10 + 3 * R + 2 * n_eval + 1
+# a training's gathered barriers (run.timeout): 15 in its set-up (the exclusions' agreement and their 3
+# broadcasts, the shard count and set, the shape, the site counts, the label counts, the normalisation,
+# the starting point, the sites' own state), 3 per round (state, sum, signal flag), 2 per evaluation,
+# 1 at the end (signal flag)
+ARRIVALS = 15 + 3 * R + 2 * n_eval + 1
 
 def train_msgs(r):
-    return Counter(START + SHARDS + [B["site_n"], B["counts"], B["norm"]] + [B["shape"]] * (r == 1)
+    # 2 more agreements: the exclusions (train_sites.c), the sites' own state (train_scaffold.c)
+    return Counter(START + [B["agree"]] * 2 + SHARDS + [B["site_n"], B["counts"], B["norm"]] + [B["shape"]] * (r == 1)
                    + [B["train"]] * R + [B["eval"]] * n_eval + [B["arrive"]] * ARRIVALS + [B["stop"]] * (R + 1))
 
 EXPECT = {
