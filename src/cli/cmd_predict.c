@@ -62,7 +62,7 @@ int fesf_cmd_predict(int argc, char **argv)
     const char **inputs = calloc((size_t)argc + 1, sizeof *inputs);
     if (!inputs) return fesf_cli_usage("predict", "out of memory");
     a.inputs = inputs;
-    int given = 0, code = FESF_EXIT_OK;
+    int given = 0;
     if (parse(&c, argc, argv, &a, &given)) {
         free(inputs);
         return FESF_EXIT_USAGE;
@@ -94,5 +94,5 @@ int fesf_cmd_predict(int argc, char **argv)
     free(inputs);
     if (fesf_world_agree(&c.world, failed, FESF_EXIT_FAIL)) return fesf_cli_fail(&c);
     fesf_world_finalize(&c.world);
-    return code;
+    return FESF_EXIT_OK;
 }

@@ -55,11 +55,17 @@ void fesf_train_scaffold_update(trainer *t, int i, int64_t steps, float *acc_ctl
     }
 }
 
+/* The coordinator's c: last in its server state (opt_floats). */
+static float *server_c(const trainer *t)
+{
+    return t->velocity + t->np * (t->cfg->train.server_optimizer == FESF_SOPT_NONE ? 1 : 2);
+}
+
 /* Coordinator, after the round's sum: c += the sites' summed changes. */
 void fesf_train_scaffold_server(trainer *t)
 {
     if (!t->cfg->train.scaffold) return;
-    float *c = t->velocity + t->np * (t->cfg->train.server_optimizer == FESF_SOPT_NONE ? 1 : 2);
+    float *c = server_c(t);
     const float *d = t->acc + t->np + t->nb + 2;
     for (size_t q = 0; q < t->np; q++) c[q] += d[q];
 }
@@ -68,7 +74,7 @@ void fesf_train_scaffold_server(trainer *t)
 void fesf_train_scaffold_stage(trainer *t)
 {
     if (!t->cfg->train.scaffold) return;
-    const float *c = t->velocity + t->np * (t->cfg->train.server_optimizer == FESF_SOPT_NONE ? 1 : 2);
+    const float *c = server_c(t);
     memcpy(t->global + t->np + t->nb, c, sizeof(float) * t->np);
 }
 

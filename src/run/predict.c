@@ -360,7 +360,7 @@ static int count_inputs(const predictor *p, int64_t *total)
 static int predict_inputs(predictor *p)
 {
     int64_t total = 0;
-    if (load_method(p) || count_inputs(p, &total)) return -1;
+    if (load_method(p) || (p->a->keep && count_inputs(p, &total))) return -1; /* the kept file's size */
     if (p->a->keep && fesf_surr_create(&p->keep, p->a->keep, total, p->c, p->h, p->w, p->meta.arch, p->meta.config_text))
         return -1;
     for (int i = 0, used = 1; i < p->a->n_inputs; i += used) {
