@@ -36,8 +36,10 @@ typedef struct {
 
 typedef struct {
     struct {
-        char source[FESF_PATH_MAX]; /* phantom | npz:PATH | png:DIR:CSV */
-        int size;                   /* phantom only */
+        char source[FESF_PATH_MAX]; /* phantom | npz:PATH | png:DIR:CSV | nifti:DIR:CSV | dicom:DIR:CSV */
+        fesf_list size;             /* phantom: {S} or empty; volumes: {D,H,W}, {S} or empty (keep) */
+        fesf_list window;           /* clinical volumes: {lo, hi} or empty (each volume's min..max) */
+        int ranks_per_site;
         int64_t count;              /* phantom only */
         int sites;
         int partition;              /* FESF_PART_* */
@@ -127,6 +129,8 @@ int fesf_config_finish(fesf_config *cfg);
 
 /* ihm.beta_min / beta_max = ihm.beta where they were 'auto' (after a change of ihm.beta). */
 void fesf_config_resolve_beta(fesf_config *cfg);
+/* The phantom's image size (data.size, 64 when empty). */
+int fesf_config_phantom_size(const fesf_config *cfg);
 
 /* 1 if the keyed per-image options are on: noise, a beta range or the keyed host. */
 /* DP-SGD is on: a noise multiplier or a target epsilon is set. */

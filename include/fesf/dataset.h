@@ -33,6 +33,9 @@ int fesf_dtype_size(fesf_dtype t);
 typedef struct {
     int64_t n[FESF_NSPLITS]; /* images per split; 0 = split absent */
     int c, h, w;             /* channels (1 or 3), height, width */
+    int d;                   /* depth: 1 for 2-D images; > 1 for volumes, each
+                              * [C, D, H, W] (read_images gives count*c*d*h*w
+                              * elements, NCDHW) */
     fesf_dtype dtype;        /* U8 in [0,255] or F32 in [0,1] (readers reject
                               * float images outside [0,1] or NaN) */
     int pool;                /* 1: the dataset came as one labelled pool,
@@ -46,8 +49,8 @@ struct fesf_source {
     char desc[512]; /* human-readable origin, stored as the 'source' attribute */
     /* labels: n[split] int32 values written to `labels`; 0 or -1 */
     int (*read_labels)(fesf_source *s, int split, int32_t *labels);
-    /* images [start, start+count) of `split` into buf (count*c*h*w elements
-     * of info.dtype, NCHW); 0 or -1 */
+    /* images [start, start+count) of `split` into buf (count*c*d*h*w
+     * elements of info.dtype, NC(D)HW); 0 or -1 */
     int (*read_images)(fesf_source *s, int split, int64_t start, int64_t count, void *buf);
     void (*close)(fesf_source *s); /* frees everything, including s */
     /* optional (NULL: none): a name for image i of split, e.g. its file
@@ -67,7 +70,17 @@ typedef struct {
     uint64_t seed;
 } fesf_phantom_params;
 
-int fesf_source_open(fesf_source **out, const char *spec, const fesf_phantom_params *phantom);
+/* Elements of one image or volume: c*d*h*w. */
+static inline int64_t fesf_source_item_elems(const fesf_source_info *i)
+{
+    return (int64_t)i->c * (i->d > 1 ? i->d : 1) * i->h * i->w;
+}
+
+struct fesf_volume_opts;
+/* vol: the volume options (volume.h; NULL = none) for nifti: and dicom:
+ * sources and volume .npz files. */
+int fesf_source_open(fesf_source **out, const char *spec, const fesf_phantom_params *phantom,
+                     const struct fesf_volume_opts *vol);
 void fesf_source_close(fesf_source *s); /* NULL-safe */
 
 /* Backends (called by fesf_source_open; also usable directly). */

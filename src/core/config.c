@@ -232,8 +232,35 @@ static int check_source(const char *src)
 {
     if (!strcmp(src, "phantom")) return 0;
     if (!strncmp(src, "npz:", 4) && src[4]) return 0;
-    if (!strncmp(src, "png:", 4) && strchr(src + 4, ':') && strchr(src + 4, ':')[1]) return 0;
-    return fesf_error("data.source = '%s': expected phantom | npz:PATH | png:DIR:CSV", src);
+    for (int i = 0; i < 3; i++) {
+        static const char *const pre[] = {"png:", "nifti:", "dicom:"};
+        size_t n = strlen(pre[i]);
+        if (!strncmp(src, pre[i], n) && strchr(src + n, ':') && strchr(src + n, ':')[1]) return 0;
+    }
+    return fesf_error("data.source = '%s': expected phantom | npz:PATH | png:DIR:CSV | nifti:DIR:CSV | dicom:DIR:CSV",
+                      src);
+}
+
+/* data.size: one phantom size, or a volume size (S or D,H,W); data.window: lo < hi. */
+static int check_size(const fesf_config *cfg)
+{
+    const fesf_list *z = &cfg->data.size, *win = &cfg->data.window;
+    int phantom = !strcmp(cfg->data.source, "phantom");
+    if (phantom && (z->n > 1 || (z->n == 1 && (z->v[0] < 28 || z->v[0] > 256))))
+        return fesf_error("data.size: the phantom's size is one number in [28, 256]");
+    if (z->n == 2 || z->n > 3) return fesf_error("data.size: expected S or D,H,W (volumes), got %d numbers", z->n);
+    for (int i = 0; i < z->n; i++)
+        if (z->v[i] != (int)z->v[i]) return fesf_error("data.size: %g is not an integer", z->v[i]);
+    if (win->n && (win->n != 2 || !(win->v[0] < win->v[1])))
+        return fesf_error("data.window: expected lo,hi with lo < hi");
+    if (cfg->data.ranks_per_site > 1) /* issue 17: site communicators are not wired in yet */
+        return fesf_error("data.ranks_per_site = %d: only 1 rank per site is implemented", cfg->data.ranks_per_site);
+    return 0;
+}
+
+int fesf_config_phantom_size(const fesf_config *cfg)
+{
+    return cfg->data.size.n ? (int)cfg->data.size.v[0] : 64;
 }
 
 /* data.hosts: empty, npz:PATH or png:DIR. With it no image of data.source is
@@ -278,7 +305,7 @@ int fesf_config_finish(fesf_config *cfg)
     fesf_config_resolve_beta(cfg);
     if (cfg->ihm.beta_min > cfg->ihm.beta_max)
         return fesf_error("ihm.beta_min = %g is above ihm.beta_max = %g", cfg->ihm.beta_min, cfg->ihm.beta_max);
-    if (check_source(cfg->data.source) || check_hosts(cfg) || check_dp(cfg)) return -1;
+    if (check_source(cfg->data.source) || check_size(cfg) || check_hosts(cfg) || check_dp(cfg)) return -1;
     if (cfg->train.scaffold && (cfg->train.algo != FESF_ALGO_FEDAVG || fesf_config_dp(cfg)))
         return fesf_error("train.scaffold corrects FedAvg's local steps: it needs train.algo = fedavg and no DP-SGD");
     if (cfg->train.fedbn && (cfg->train.algo != FESF_ALGO_FEDAVG || fesf_config_instance_norm(cfg)))

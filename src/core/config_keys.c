@@ -25,8 +25,16 @@ static const char *const augment_names[] = {"none", "flip", "shift", "flip+shift
 
 const key_desc fesf_config_keys[] = {
     {"data", "source", T_STRING, F(data, source), "phantom", 0, 0, NULL,
-     "input dataset: phantom | npz:PATH | png:DIR:CSV"},
-    {"data", "size", T_INT, F(data, size), "64", 28, 256, NULL, "phantom image size (pixels, square)"},
+     "input dataset: phantom | npz:PATH | png:DIR:CSV | nifti:DIR:CSV | dicom:DIR:CSV (volumes: a NIfTI "
+     "file or a DICOM series folder per CSV row)"},
+    {"data", "window", T_LIST, F(data, window), "", -1e9, 1e9, NULL,
+     "intensity window lo,hi of clinical volumes (after the files' rescale slope/intercept, e.g. -160,240 HU): "
+     "mapped to [0, 1], clipped outside; empty = each volume's own min..max"},
+    {"data", "ranks_per_site", T_INT, F(data, ranks_per_site), "1", 1, 256, NULL,
+     "MPI ranks each site owns (a site's images, or its volumes' slabs, are split among them)"},
+    {"data", "size", T_LIST, F(data, size), "", 1, 4096, NULL,
+     "image size: the phantom's (one number in 28..256; empty = 64), or the size every volume is resampled "
+     "to (D,H,W, or S for S,S,S; trilinear; empty = the files' own size)"},
     {"data", "count", T_I64, F(data, count), "2000", 1, 1e9, NULL,
      "phantom train images (test gets count/4)"},
     {"data", "sites", T_INT, F(data, sites), "4", 1, 4096, NULL, "number of sites (hospitals)"},

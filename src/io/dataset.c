@@ -1,6 +1,7 @@
 /* Source selection from a spec string. */
 #include "fesf/dataset.h"
 #include "fesf/error.h"
+#include "fesf/volume.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -9,8 +10,10 @@ const char *const fesf_split_names[FESF_NSPLITS] = {"train", "val", "test"};
 
 int fesf_dtype_size(fesf_dtype t) { return t == FESF_U8 ? 1 : 4; }
 
-int fesf_source_open(fesf_source **out, const char *spec, const fesf_phantom_params *phantom)
+int fesf_source_open(fesf_source **out, const char *spec, const fesf_phantom_params *phantom,
+                     const fesf_volume_opts *vol)
 {
+    (void)vol;
     *out = NULL;
     if (strcmp(spec, "phantom") == 0) {
         if (!phantom) return fesf_error("phantom source needs its parameters");

@@ -257,7 +257,7 @@ static int check_splits(npz_source *ns)
         ns->has_sites |= st->index >= 0;
         if (!first) {
             first = im;
-            info->c = c, info->h = h, info->w = w, info->dtype = dt;
+            info->c = c, info->d = 1, info->h = h, info->w = w, info->dtype = dt;
         } else if (c != info->c || h != info->h || w != info->w || dt != info->dtype) {
             return fesf_error("'%s': member '%s' is %dx%dx%d %s but '%s' is %dx%dx%d %s "
                               "(all splits must match)", ns->path, im->a.name, h, w, c, im->a.descr,

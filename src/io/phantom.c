@@ -457,7 +457,7 @@ int fesf_phantom_open(fesf_source **out, const fesf_phantom_params *p)
     s->info.n[FESF_SPLIT_TRAIN] = p->count;
     s->info.n[FESF_SPLIT_VAL] = 0;
     s->info.n[FESF_SPLIT_TEST] = p->count / 4;
-    s->info.c = 1;
+    s->info.c = 1, s->info.d = 1;
     s->info.h = s->info.w = p->size;
     s->info.dtype = FESF_U8;
     snprintf(s->desc, sizeof s->desc, "phantom:size=%d,count=%lld,seed=%llu", p->size,

@@ -294,7 +294,7 @@ static int probe_first(pngdir_source *ps)
     img.version = PNG_IMAGE_VERSION;
     if (!png_image_begin_read_from_file(&img, ps->first))
         return fesf_error("'%s': cannot read png: %s", ps->first, img.message);
-    info->c = img.format & PNG_FORMAT_FLAG_COLOR ? 3 : 1;
+    info->c = img.format & PNG_FORMAT_FLAG_COLOR ? 3 : 1, info->d = 1;
     png_image_free(&img); /* frees libpng state; width and height stay */
     if (img.width > MAX_IMAGE_ELEMS / img.height / (png_uint_32)info->c)
         return fesf_error("'%s': image of %ux%u pixels is too large", ps->first, img.width,

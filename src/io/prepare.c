@@ -504,7 +504,7 @@ int fesf_prepare(const fesf_config *cfg, int site)
     p.cfg = cfg;
     p.n_sites = site > 0 ? 1 : cfg->data.sites;
     p.first_site = site > 0 ? site : 1;
-    fesf_phantom_params ph = {cfg->data.size, cfg->data.count, cfg->data.seed};
+    fesf_phantom_params ph = {fesf_config_phantom_size(cfg), cfg->data.count, cfg->data.seed};
     char *config_text = fesf_config_text_alloc(cfg);
     int rc = -1;
     if (!config_text) {
@@ -517,7 +517,7 @@ int fesf_prepare(const fesf_config *cfg, int site)
         goto done;
     }
     if (fesf_stage_make(cfg, FESF_STAGE_PREPARE, &p.stage)) goto done;
-    if (fesf_source_open(&p.src, cfg->data.source, &ph)) goto done;
+    if (fesf_source_open(&p.src, cfg->data.source, &ph, NULL)) goto done;
     fesf_info("source %s: %lld images (train %lld, val %lld, test %lld), %d x %d x %d %s", p.src->desc,
               (long long)total(&p), (long long)p.src->info.n[0], (long long)p.src->info.n[1],
               (long long)p.src->info.n[2], p.src->info.c, p.src->info.h, p.src->info.w,

@@ -273,7 +273,7 @@ static int open_input(fesf_source **src, const char *const *in, int left, int *u
     size_t len = strlen(s);
     struct stat st;
     *used = 1;
-    if (!strncmp(s, "npz:", 4) || !strncmp(s, "png:", 4)) return fesf_source_open(src, s, NULL);
+    if (!strncmp(s, "npz:", 4) || !strncmp(s, "png:", 4)) return fesf_source_open(src, s, NULL, NULL);
     if (len > 4 && !strcmp(s + len - 4, ".npz")) {
         if (fesf_npz_open(src, s) == 0) return 0;
         if (!strstr(fesf_errmsg(), "labels.npy")) return -1;
