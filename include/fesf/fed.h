@@ -41,9 +41,9 @@ int fesf_fed_count_shards_except(const fesf_world *w, const char *run_out, const
 
 /* The site ranks count the shards of run_out and rank 0 loads hosts.h5 (the host of
  * host_index in fixed mode, the whole pool in random mode); every rank of w
- * gets meta = {shards, images, C, H, W} and *hosts (malloc'ed
- * [images, C, H, W]). 0 or -1. */
-int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, int host_index, int64_t meta[5],
+ * gets meta = {shards, images, C, H, W, D} (D = 1 for images) and *hosts
+ * (malloc'ed [images, C, (D,) H, W]). 0 or -1. */
+int fesf_hosts_share(const char *run_out, const fesf_world *w, int host_mode, int host_index, int64_t meta[6],
                      float **hosts);
 
 /* Broadcast `n` floats from the coordinator. 0 or -1. */

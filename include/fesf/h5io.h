@@ -64,10 +64,17 @@ int fesf_h5out_rewrite(fesf_h5out *o, const char *path, const char *format, int 
 int fesf_h5out_commit(fesf_h5out *o);
 /* Close and remove PATH.tmp; safe on an unused or committed handle. */
 void fesf_h5out_abort(fesf_h5out *o);
+/* Flush and close PATH.tmp, keeping it (others may open it: a site's ranks
+ * writing it together through MPI-IO), then reopen it read-write to go on
+ * or commit. 0 or -1; after a failed suspend the rewrite is aborted. */
+int fesf_h5out_suspend(fesf_h5out *o);
+int fesf_h5out_resume(fesf_h5out *o);
 
 /* Open PATH read-only (or read-write) and check its root `format` and
  * `version`; the message names the file and what is wrong. */
 hid_t fesf_h5_open(const char *path, const char *format, int version, int writable);
+/* The same with a file access property list (an MPI-IO one: a collective open). */
+hid_t fesf_h5_open_fapl(const char *path, const char *format, int version, int writable, hid_t fapl);
 
 /* Attributes on any object. */
 int fesf_h5_attr_str(hid_t obj, const char *name, const char *value);
@@ -90,7 +97,7 @@ hid_t fesf_h5_group(hid_t file, const char *path);
  * Every chunk carries a Fletcher32 checksum, which HDF5 verifies on every
  * read (a mismatch fails the read: fesf_h5_checksum_failed). Files written
  * before the checksums have none and read as before. */
-hid_t fesf_h5_create_images(hid_t loc, const char *name, fesf_dtype t, int64_t n, int c, int h, int w);
+hid_t fesf_h5_create_images(hid_t loc, const char *name, fesf_dtype t, int64_t n, int c, int d, int h, int w);
 hid_t fesf_h5_create_labels(hid_t loc, const char *name, int64_t n);
 /* A whole dataset `name` of file type ftype and the given extents (rank 1..4)
  * from buf (of memtype), chunked with Fletcher32 checksums as above, and
@@ -111,7 +118,7 @@ int fesf_h5_write_rows(hid_t dset, int64_t start, int64_t count, hid_t memtype, 
  *   'runs/x/site-002.h5': dataset '/plain/train/images' has type int16, expected uint8 or float32
  *   'runs/x/site-002.h5': attribute 'site_id' has shape [3], expected a scalar */
 #define FESF_H5_ANY ((hsize_t)-1) /* an extent the caller does not fix */
-#define FESF_H5_MAX_RANK 4        /* of the datasets fesf reads */
+#define FESF_H5_MAX_RANK 5        /* of the datasets fesf reads (volumes [N, C, D, H, W]) */
 
 /* File types a caller accepts (a bit set). */
 enum {
@@ -139,6 +146,8 @@ int fesf_h5_read_rows(hid_t dset, const fesf_h5_shape *want, int64_t start, int6
 /* One image's extents [C, H, W] of an [N, C, H, W] dataset are ones fesf
  * reads (1..16 channels, sides 1..65536, at most 2^28 values): 1 or 0. */
 int fesf_h5_image_dims_ok(const hsize_t *chw);
+/* The same for one volume [C, D, H, W] (at most 2^31 voxels). */
+int fesf_h5_volume_dims_ok(const hsize_t *cdhw);
 /* The whole dataset `path` under loc, of exactly want's (fixed) shape. */
 int fesf_h5_read(hid_t loc, const char *path, const fesf_h5_shape *want, hid_t memtype, void *buf);
 

@@ -20,13 +20,14 @@ typedef struct {
     int key_mode;           /* ihm.key */
     int host_mode;          /* FESF_HOST_FIXED | FESF_HOST_RANDOM | FESF_HOST_KEYED */
     int host_index;         /* fixed mode: index in the pool */
-    const float *hosts;     /* fixed: the host [C,H,W]; random, keyed: the pool [K,C,H,W] */
+    const float *hosts;     /* fixed: the host [C,(D,)H,W]; random, keyed: the pool [K,C,(D,)H,W] */
     int64_t n_hosts;        /* 1 in fixed mode, K otherwise */
     int c, h, w;
     uint64_t seed;          /* data.seed: random mode's host draws, ihm.key = seed */
     int batch;              /* images per IHM call */
     const char *config_text;
     const fesf_stage *stage; /* stamped on /synthetic (NULL: none) */
+    int d;                  /* depth of volumes (3-D IHM, ihm3d.h; no keyed options); 1 (or 0) for images */
 } fesf_hide_args;
 
 /* The stage: every rank of `w` hides the shards it owns (shard s on worker

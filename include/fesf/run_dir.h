@@ -106,10 +106,11 @@ int fesf_run_recorded_keys(const char *out, const char *name, char *old, size_t 
 int fesf_run_remove_shards_from(const char *out, int first);
 
 /* hosts.h5 (hosts.c): load the host image (fixed mode: row host_index) or
- * the whole pool (random mode); *out is malloc'ed [K, C, H, W] float. */
+ * the whole pool (random mode); *out is malloc'ed [K, C, H, W] float, or
+ * [K, C, D, H, W] for volumes (*d > 1; 1 for images). */
 #include <stdint.h>
 int fesf_hosts_load(const char *path, int host_mode, int host_index, float **out, int64_t *k, int *c, int *h,
-                    int *w);
+                    int *w, int *d);
 
 
 #endif

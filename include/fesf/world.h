@@ -75,9 +75,34 @@ int fesf_world_bcast(const fesf_world *w, void *buf, size_t bytes, int root);
 int fesf_world_barrier(const fesf_world *w);
 
 /* Ranks that work on sites: 1..size-1, or rank 0 alone in a world of one.
- * Shard s (1-based) of n goes to worker (s-1) % workers. */
+ * With data.ranks_per_site = k the workers are groups of k consecutive
+ * ranks (1..k, k+1..2k, ...), each with a communicator of its own; the
+ * first rank of a group is its leader. Shard s (1-based) goes to group
+ * (s-1) % workers: its leader owns it (opens it in every stage), and the
+ * group's other ranks join the stages that split a site's work (the IHM:
+ * images, or volumes' slabs). fesf_world_set_ranks_per_site is collective
+ * (MPI_Comm_split); a world that is not 1 + a multiple of k ranks fails on
+ * every rank with one message. fesf_world_site_member: this rank's place
+ * 0..k-1 in shard s's group, or -1. */
+int fesf_world_set_ranks_per_site(fesf_world *w, int k);
+int fesf_world_ranks_per_site(const fesf_world *w);
 int fesf_world_workers(const fesf_world *w);
 int fesf_world_owns_shard(const fesf_world *w, int shard);
+int fesf_world_site_member(const fesf_world *w, int shard);
+
+/* Shard s's group as the stages that split a site's work take it, without
+ * MPI in their headers (src/fed/site_group.c): this rank's place, the
+ * group's size, its communicator's Fortran handle (ihm3d.h's distributed
+ * IHM), an MPI-IO file access list and a collective transfer list on it
+ * (HDF5 ids, shard.h's parallel calls). For a rank of the group only. */
+typedef struct {
+    int member, k;
+    int comm;
+    int64_t fapl, dxpl;
+} fesf_site_group;
+int fesf_world_site_group(const fesf_world *w, int shard, fesf_site_group *g);
+void fesf_site_group_release(fesf_site_group *g);
+int fesf_site_group_barrier(const fesf_site_group *g); /* the group's ranks only, sleeping */
 int fesf_world_shard_owner(const fesf_world *w, int shard); /* the rank that holds shard s */
 
 /* The MPI library's version, its first clause ("Open MPI v4.1.4"), into

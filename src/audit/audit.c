@@ -223,7 +223,7 @@ static int score_site(auditor *a, int target, int site_id, double *sums)
         fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, rel, target == TARGET_SYN ? "hide" : "enhance");
         goto done;
     }
-    fesf_shard_split want = {0, a->c, a->h, a->wd, FESF_F32}, plain; /* the buffers' image size: the hosts' */
+    fesf_shard_split want = {0, a->c, a->h, a->wd, FESF_F32, 1}, plain; /* the buffers' image size: the hosts' */
     if (fesf_shard_info(sh, rel, FESF_SPLIT_TEST, &in) || fesf_shard_info(sh, "plain", FESF_SPLIT_TEST, &plain)) goto done;
     if (in.c != a->c || in.h != a->h || in.w != a->wd || plain.n != in.n) {
         fesf_error("'%s': /%s/test holds %lld images of %dx%dx%d, /plain/test %lld, the hosts are %dx%dx%d", path, rel,
@@ -255,8 +255,12 @@ done:
 /* The public pool to every rank: the attacker's data and the sites' prior. */
 static int share_pool(auditor *a)
 {
-    int64_t meta[5] = {0};
+    int64_t meta[6] = {0};
     if (fesf_hosts_share(a->cfg->run.out, a->w, FESF_HOST_RANDOM, 0, meta, &a->pub)) return -1;
+    if (meta[5] > 1) { /* every rank sees it: a failure they share */
+        fesf_error("the privacy audit takes 2-D images; this run holds volumes (set audit.enabled = false)");
+        return fesf_world_fail_together(a->w, 0, 1);
+    }
     a->n_sites = (int)meta[0], a->n_pub = meta[1], a->c = (int)meta[2], a->h = (int)meta[3], a->wd = (int)meta[4];
     a->img = (size_t)a->c * (size_t)a->h * (size_t)a->wd;
     return 0;

@@ -125,6 +125,7 @@ int fesf_cli_start(fesf_cli *c, int *argc, char ***argv)
 {
     if (fesf_cli_start_world(c, argc, argv, 0)) return -1;
     if (fesf_world_bcast(&c->world, &c->cfg, sizeof c->cfg, 0)) return -1;
+    if (fesf_world_set_ranks_per_site(&c->world, c->cfg.data.ranks_per_site)) return -1;
     if (c->world.rank) {
         fesf_cli_apply_log_level(c);
         fesf_blas_log_choice(0); /* only a warning of this rank's own */

@@ -253,8 +253,6 @@ static int check_size(const fesf_config *cfg)
         if (z->v[i] != (int)z->v[i]) return fesf_error("data.size: %g is not an integer", z->v[i]);
     if (win->n && (win->n != 2 || !(win->v[0] < win->v[1])))
         return fesf_error("data.window: expected lo,hi with lo < hi");
-    if (cfg->data.ranks_per_site > 1) /* issue 17: site communicators are not wired in yet */
-        return fesf_error("data.ranks_per_site = %d: only 1 rank per site is implemented", cfg->data.ranks_per_site);
     return 0;
 }
 

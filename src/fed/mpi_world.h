@@ -10,7 +10,12 @@
 struct fesf_world_mpi {
     MPI_Comm comm; /* duplicate of MPI_COMM_WORLD, errors returned */
     MPI_Comm meet; /* another duplicate: the gathered barrier's arrivals (bounded waits) */
+    MPI_Comm site; /* this rank's site group (data.ranks_per_site > 1), else MPI_COMM_NULL */
+    int per_site;  /* ranks per site: 1 until fesf_world_set_ranks_per_site */
 };
+
+/* The site group's communicator (MPI_COMM_NULL with one rank per site or on the coordinator). */
+static inline MPI_Comm fesf_world_site_comm(const fesf_world *w) { return w->mpi ? w->mpi->site : MPI_COMM_NULL; }
 
 /* The world's communicator (MPI_COMM_NULL before fesf_world_init). */
 static inline MPI_Comm fesf_world_comm(const fesf_world *w) { return w->mpi ? w->mpi->comm : MPI_COMM_NULL; }

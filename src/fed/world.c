@@ -47,7 +47,8 @@ int fesf_world_init(fesf_world *w, int *argc, char ***argv)
     w->rank = 0;
     w->size = 1;
     if (!(w->mpi = malloc(sizeof *w->mpi))) return fesf_error("out of memory");
-    w->mpi->comm = w->mpi->meet = MPI_COMM_NULL;
+    w->mpi->comm = w->mpi->meet = w->mpi->site = MPI_COMM_NULL;
+    w->mpi->per_site = 1;
     if (MPI_Init(argc, argv) != MPI_SUCCESS) return fesf_error("MPI_Init failed");
     MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
     if (MPI_Comm_dup(MPI_COMM_WORLD, &w->mpi->comm) != MPI_SUCCESS || MPI_Comm_dup(MPI_COMM_WORLD, &w->mpi->meet) != MPI_SUCCESS)
@@ -77,6 +78,7 @@ void fesf_world_finalize(fesf_world *w)
     roll.comm = MPI_COMM_NULL;
     if (w->mpi && w->mpi->comm != MPI_COMM_NULL) MPI_Comm_free(&w->mpi->comm);
     if (w->mpi && w->mpi->meet != MPI_COMM_NULL) MPI_Comm_free(&w->mpi->meet);
+    if (w->mpi && w->mpi->site != MPI_COMM_NULL) MPI_Comm_free(&w->mpi->site);
     free(w->mpi);
     w->mpi = NULL;
     MPI_Finalize();
@@ -366,17 +368,41 @@ int fesf_world_barrier(const fesf_world *w)
     return fesf_world_wait(&req);
 }
 
-int fesf_world_workers(const fesf_world *w) { return w->size > 1 ? w->size - 1 : 1; }
+int fesf_world_ranks_per_site(const fesf_world *w) { return w->mpi ? w->mpi->per_site : 1; }
+
+int fesf_world_set_ranks_per_site(fesf_world *w, int k)
+{
+    if (k == fesf_world_ranks_per_site(w)) return 0;
+    if (w->size == 1 || k < 1 || (w->size - 1) % k) {
+        fesf_error("data.ranks_per_site = %d needs 1 + a multiple of %d ranks (a coordinator and %d ranks a site), "
+                   "not %d", k, k, k, w->size);
+        return fesf_world_fail_together(w, 0, 1); /* every rank sees the same numbers */
+    }
+    int color = w->rank == 0 ? MPI_UNDEFINED : (w->rank - 1) / k;
+    if (MPI_Comm_split(w->mpi->comm, color, w->rank, &w->mpi->site) != MPI_SUCCESS)
+        return fesf_error("MPI_Comm_split failed");
+    if (w->mpi->site != MPI_COMM_NULL) MPI_Comm_set_errhandler(w->mpi->site, MPI_ERRORS_RETURN);
+    w->mpi->per_site = k;
+    return 0;
+}
+
+int fesf_world_workers(const fesf_world *w) { return w->size > 1 ? (w->size - 1) / fesf_world_ranks_per_site(w) : 1; }
 
 int fesf_world_shard_owner(const fesf_world *w, int shard)
 {
-    return w->size == 1 ? 0 : 1 + (shard - 1) % fesf_world_workers(w);
+    return w->size == 1 ? 0 : 1 + (shard - 1) % fesf_world_workers(w) * fesf_world_ranks_per_site(w);
 }
 
 int fesf_world_owns_shard(const fesf_world *w, int shard)
 {
-    int worker = (shard - 1) % fesf_world_workers(w);
-    return w->size > 1 ? w->rank == worker + 1 : 1;
+    return w->size > 1 ? w->rank == fesf_world_shard_owner(w, shard) : 1;
+}
+
+int fesf_world_site_member(const fesf_world *w, int shard)
+{
+    int lead = fesf_world_shard_owner(w, shard);
+    if (w->size == 1) return 0;
+    return w->rank >= lead && w->rank < lead + fesf_world_ranks_per_site(w) ? w->rank - lead : -1;
 }
 
 /* The MPI library's version, first clause only ("Open MPI v4.1.4"), for

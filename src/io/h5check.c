@@ -122,6 +122,12 @@ int fesf_h5_image_dims_ok(const hsize_t *chw)
            chw[0] * chw[1] * chw[2] <= ((hsize_t)1 << 28);
 }
 
+int fesf_h5_volume_dims_ok(const hsize_t *cdhw)
+{
+    return cdhw[1] >= 1 && cdhw[1] <= 65536 && fesf_h5_image_dims_ok((hsize_t[]){cdhw[0], cdhw[2], cdhw[3]}) &&
+           cdhw[0] * cdhw[1] * cdhw[2] * cdhw[3] <= ((hsize_t)1 << 31);
+}
+
 int fesf_h5_read_rows(hid_t dset, const fesf_h5_shape *want, int64_t start, int64_t count, hid_t memtype, void *buf)
 {
     hsize_t dims[FESF_H5_MAX_RANK], off[FESF_H5_MAX_RANK] = {0}, cnt[FESF_H5_MAX_RANK];

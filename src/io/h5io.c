@@ -410,7 +410,34 @@ void fesf_h5out_abort(fesf_h5out *o)
     o->tmp[0] = '\0';
 }
 
+int fesf_h5out_suspend(fesf_h5out *o)
+{
+    if (o->file < 0) return fesf_error("'%s': file not open", o->path);
+    const char *why = H5Fflush(o->file, H5F_SCOPE_LOCAL) < 0 ? fesf_h5_reason() : NULL;
+    if (!why && H5Fclose(o->file) < 0) why = fesf_h5_reason();
+    if (!why) {
+        o->file = H5I_INVALID_HID;
+        return 0;
+    }
+    fesf_h5out_abort(o);
+    return fesf_error("cannot write '%s': %s", o->path, why);
+}
+
+int fesf_h5out_resume(fesf_h5out *o)
+{
+    o->file = H5Fopen(o->tmp, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (o->file >= 0) return 0;
+    const char *why = fesf_h5_reason();
+    fesf_h5out_abort(o);
+    return fesf_error("cannot reopen '%s': %s", o->tmp, why);
+}
+
 hid_t fesf_h5_open(const char *path, const char *format, int version, int writable)
+{
+    return fesf_h5_open_fapl(path, format, version, writable, H5P_DEFAULT);
+}
+
+hid_t fesf_h5_open_fapl(const char *path, const char *format, int version, int writable, hid_t fapl)
 {
     char got[128];
     int64_t ver = 0;
@@ -418,7 +445,7 @@ hid_t fesf_h5_open(const char *path, const char *format, int version, int writab
     fesf_h5_quiet();
     if (stat(path, &st)) return fesf_error("cannot open '%s': %s", path, strerror(errno));
     if (H5Fis_hdf5(path) <= 0) return fesf_error("'%s' is not an HDF5 file", path);
-    hid_t f = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, H5P_DEFAULT);
+    hid_t f = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
     if (f < 0) return fesf_error("cannot open '%s' as HDF5", path);
     if (H5Aexists(f, "format") <= 0) {
         H5Fclose(f);
@@ -497,10 +524,12 @@ static hid_t create_rows(hid_t loc, const char *name, hid_t ftype, int rank, con
     return d;
 }
 
-hid_t fesf_h5_create_images(hid_t loc, const char *name, fesf_dtype t, int64_t n, int c, int h, int w)
+hid_t fesf_h5_create_images(hid_t loc, const char *name, fesf_dtype t, int64_t n, int c, int d, int h, int w)
 {
-    hsize_t dims[4] = {(hsize_t)n, (hsize_t)c, (hsize_t)h, (hsize_t)w};
-    return create_rows(loc, name, t == FESF_U8 ? H5T_STD_U8LE : H5T_IEEE_F32LE, 4, dims,
+    hsize_t dims[5] = {(hsize_t)n, (hsize_t)c, (hsize_t)d, (hsize_t)h, (hsize_t)w};
+    int vol = d > 1; /* volumes [N, C, D, H, W]; images [N, C, H, W] */
+    if (!vol) dims[2] = dims[3], dims[3] = dims[4];
+    return create_rows(loc, name, t == FESF_U8 ? H5T_STD_U8LE : H5T_IEEE_F32LE, 4 + vol, dims,
                        ROWS_GROW | (t == FESF_U8 ? ROWS_COMPRESS : 0));
 }
 

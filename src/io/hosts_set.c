@@ -34,7 +34,7 @@ int fesf_hosts_set_open(fesf_source **out, const char *spec, const fesf_source_i
                                                     : fesf_error("data.hosts = '%s': expected npz:PATH | png:DIR", spec);
     if (rc) return fesf_error("data.hosts: %s", fesf_errmsg());
     const fesf_source_info *in = &(*out)->info;
-    if (in->c != like->c || in->h != like->h || in->w != like->w) {
+    if (in->c != like->c || in->d != like->d || in->h != like->h || in->w != like->w) {
         fesf_error("data.hosts '%s' has images of %d x %d x %d (channels x height x width) but data.source '%s' "
                    "has %d x %d x %d: the hosts must match the images they hide", spec, in->c, in->h, in->w,
                    like_desc, like->c, like->h, like->w);
@@ -54,7 +54,7 @@ int64_t fesf_hosts_set_count(const fesf_source *set) { return set->info.n[FESF_S
 int fesf_hosts_set_copy(fesf_source *set, hid_t images)
 {
     const fesf_source_info *in = &set->info;
-    size_t elems = (size_t)in->c * (size_t)in->h * (size_t)in->w;
+    size_t elems = (size_t)fesf_source_item_elems(in);
     int64_t n = fesf_hosts_set_count(set), strip = (int64_t)(STRIP_BYTES / (elems * sizeof(float)));
     if (strip < 1) strip = 1;
     if (strip > n) strip = n;

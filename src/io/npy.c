@@ -261,8 +261,9 @@ int64_t fesf_npy_nbytes(const fesf_npy_array *m)
     return m->data_off + elems * m->esize;
 }
 
-/* Images: |u1 or <f4, shape (N,H,W) or (N,H,W,C) with C in {1,3}. */
-int fesf_npy_check_images(const char *path, fesf_npy_array *m, fesf_dtype *dt, int *c, int *h,
+/* Images: |u1 or <f4, shape (N,H,W) or (N,H,W,C) with C in {1,3}; or
+ * volumes (N,D,H,W) (MedMNIST3D: a 4-D array whose last axis is not 1 or 3). */
+int fesf_npy_check_images(const char *path, fesf_npy_array *m, fesf_dtype *dt, int *c, int *d, int *h,
                           int *w)
 {
     char shape[160];
@@ -276,16 +277,20 @@ int fesf_npy_check_images(const char *path, fesf_npy_array *m, fesf_dtype *dt, i
     if (m->fortran)
         return fesf_error("'%s': member '%s' is in fortran order (unsupported)", path, m->name);
     shape_str(m, shape, sizeof shape);
-    if (!(m->ndim == 3 || (m->ndim == 4 && (m->shape[3] == 1 || m->shape[3] == 3))))
-        return fesf_error("'%s': member '%s' has shape %s (expected (N,H,W) or (N,H,W,3))",
+    if (m->ndim != 3 && m->ndim != 4)
+        return fesf_error("'%s': member '%s' has shape %s (expected (N,H,W), (N,H,W,3) or volumes (N,D,H,W))",
                           path, m->name, shape);
-    *c = m->ndim == 4 ? (int)m->shape[3] : 1;
-    if (m->shape[1] < 1 || m->shape[2] < 1 || m->shape[1] > MAX_IMAGE_ELEMS ||
-        m->shape[2] > MAX_IMAGE_ELEMS / m->shape[1] / *c)
+    int vol = m->ndim == 4 && m->shape[3] != 1 && m->shape[3] != 3;
+    const int64_t *s = m->shape + 1 + vol; /* H, W */
+    *c = m->ndim == 4 && !vol ? (int)m->shape[3] : 1;
+    int64_t dd = vol ? m->shape[1] : 1;
+    if (dd < 1 || s[0] < 1 || s[1] < 1 || dd > MAX_IMAGE_ELEMS || s[0] > MAX_IMAGE_ELEMS / dd ||
+        s[1] > MAX_IMAGE_ELEMS / dd / s[0] / *c)
         return fesf_error("'%s': member '%s' has unusable image size in shape %s", path,
                           m->name, shape);
-    *h = (int)m->shape[1];
-    *w = (int)m->shape[2];
+    *d = (int)dd;
+    *h = (int)s[0];
+    *w = (int)s[1];
     return 0;
 }
 

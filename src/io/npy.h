@@ -37,9 +37,10 @@ int64_t fesf_npy_header_len(const char *path, fesf_npy_array *m, const uint8_t *
 /* Parse the header dict hdr[0, len) into m's descr, fortran, ndim and shape. */
 int fesf_npy_parse_header(const char *path, fesf_npy_array *m, const char *hdr, size_t len);
 
-/* Images: |u1 or <f4, shape (N,H,W) or (N,H,W,C) with C in {1,3}; sets
- * m->esize and *dt, *c, *h, *w. */
-int fesf_npy_check_images(const char *path, fesf_npy_array *m, fesf_dtype *dt, int *c, int *h,
+/* Images: |u1 or <f4, shape (N,H,W) or (N,H,W,C) with C in {1,3}, or
+ * volumes (N,D,H,W) (the last axis not 1 or 3); sets m->esize and *dt, *c,
+ * *d (1 for images), *h, *w. */
+int fesf_npy_check_images(const char *path, fesf_npy_array *m, fesf_dtype *dt, int *c, int *d, int *h,
                           int *w);
 
 /* Labels: an integer dtype, shape (N,) or (N,1) with N = n_images; sets

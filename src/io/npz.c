@@ -230,7 +230,15 @@ static int locate_pool(npz_source *ns)
     return 0;
 }
 
-/* Headers of every split; all must agree on C, H, W and dtype. */
+/* "HxWxC" of images, "DxHxW" of volumes (the .npy's own axis order). */
+static const char *dims_text(char *buf, size_t size, int c, int d, int h, int w)
+{
+    if (d > 1) snprintf(buf, size, "%dx%dx%d", d, h, w);
+    else snprintf(buf, size, "%dx%dx%d", h, w, c);
+    return buf;
+}
+
+/* Headers of every split; all must agree on C, D, H, W and dtype. */
 static int check_splits(npz_source *ns)
 {
     fesf_source_info *info = &ns->base.info;
@@ -243,11 +251,11 @@ static int check_splits(npz_source *ns)
     for (int s = 0; s < FESF_NSPLITS; s++) {
         npz_split *sp = &ns->sp[s];
         fesf_dtype dt = FESF_U8;
-        int c = 0, h = 0, w = 0;
+        int c = 0, d = 0, h = 0, w = 0;
         if (sp->m[IMAGES].index < 0)
             continue;
         npy_member *im = &sp->m[IMAGES], *lb = &sp->m[LABELS], *st = &sp->m[SITES];
-        if (fesf_npy_check_images(ns->path, &im->a, &dt, &c, &h, &w) != 0 ||
+        if (fesf_npy_check_images(ns->path, &im->a, &dt, &c, &d, &h, &w) != 0 ||
             check_member_size(ns, im) != 0 ||
             (lb->index >= 0 && (fesf_npy_check_labels(ns->path, &lb->a, im->a.shape[0], "label") != 0 ||
                                 check_member_size(ns, lb) != 0)) ||
@@ -257,11 +265,12 @@ static int check_splits(npz_source *ns)
         ns->has_sites |= st->index >= 0;
         if (!first) {
             first = im;
-            info->c = c, info->d = 1, info->h = h, info->w = w, info->dtype = dt;
-        } else if (c != info->c || h != info->h || w != info->w || dt != info->dtype) {
-            return fesf_error("'%s': member '%s' is %dx%dx%d %s but '%s' is %dx%dx%d %s "
-                              "(all splits must match)", ns->path, im->a.name, h, w, c, im->a.descr,
-                              first->a.name, info->h, info->w, info->c, first->a.descr);
+            info->c = c, info->d = d, info->h = h, info->w = w, info->dtype = dt;
+        } else if (c != info->c || d != info->d || h != info->h || w != info->w || dt != info->dtype) {
+            char a[48], b[48];
+            return fesf_error("'%s': member '%s' is %s %s but '%s' is %s %s (all splits must match)", ns->path,
+                              im->a.name, dims_text(a, sizeof a, c, d, h, w), im->a.descr, first->a.name,
+                              dims_text(b, sizeof b, info->c, info->d, info->h, info->w), first->a.descr);
         }
         sp->n = im->a.shape[0];
         info->n[s] = sp->n;
@@ -366,7 +375,7 @@ static int read_images_at(npz_source *ns, npz_split *sp, int64_t start, int64_t 
 {
     const fesf_source_info *info = &ns->base.info;
     const npy_member *m = &sp->m[IMAGES];
-    size_t hw = (size_t)info->h * (size_t)info->w, per_image = hw * (size_t)info->c;
+    size_t hw = (size_t)info->h * (size_t)info->w, per_image = (size_t)fesf_source_item_elems(info);
     if (seek_images(ns, sp, start) != 0)
         return -1;
     if (info->c == 1) {
@@ -490,7 +499,7 @@ static int npz_open(fesf_source **out, const char *path, int images_only)
         goto cleanup;
 
     fesf_source_info *info = &ns->base.info;
-    ns->img_bytes = (size_t)info->c * info->h * info->w * (info->dtype == FESF_F32 ? 4 : 1);
+    ns->img_bytes = (size_t)fesf_source_item_elems(info) * (info->dtype == FESF_F32 ? 4 : 1);
     if (ns->img_bytes > ns->scratch_bytes) {
         uint8_t *p = realloc(ns->scratch, ns->img_bytes);
         if (!p) {

@@ -310,7 +310,7 @@ static int open_outputs(prep *p, const char *config_text)
             hid_t g = fesf_h5_group(p->out[s].file, g_path);
             if (g < 0) return fesf_error("'%s': %s", path, fesf_errmsg());
             int d = CODE(s, sp);
-            p->img[d] = fesf_h5_create_images(g, "images", in->dtype, p->dest_n[d], in->c, in->h, in->w);
+            p->img[d] = fesf_h5_create_images(g, "images", in->dtype, p->dest_n[d], in->c, in->d, in->h, in->w);
             p->lab[d] = fesf_h5_create_labels(g, "labels", p->dest_n[d]);
             if (fesf_h5_close_after(p->img[d] < 0 || p->lab[d] < 0, g)) return fesf_error("'%s': %s", path, fesf_errmsg());
         }
@@ -326,7 +326,7 @@ static int open_outputs(prep *p, const char *config_text)
     else
         snprintf(desc, sizeof desc, "%s, %s", p->src->desc,
                  cfg->data.public_val ? "val split" : "public fraction of train");
-    p->host_img = fesf_h5_create_images(h->file, "images", FESF_F32, p->n_hosts, in->c, in->h, in->w);
+    p->host_img = fesf_h5_create_images(h->file, "images", FESF_F32, p->n_hosts, in->c, in->d, in->h, in->w);
     if (p->host_img < 0 || fesf_h5_attr_str(h->file, "source", desc) ||
         fesf_h5_attr_i64(h->file, "count", p->n_hosts) ||
         (!p->hset && fesf_h5_attr_strs(h->file, "class_names", p->names, p->n_classes)) ||
@@ -363,8 +363,8 @@ static int stream_split(prep *p, int sp, int64_t *cursor, int64_t *host_cursor)
 {
     const fesf_source_info *in = &p->src->info;
     int64_t n = in->n[sp];
-    size_t row = (size_t)in->c * (size_t)in->h * (size_t)in->w * (size_t)fesf_dtype_size(in->dtype);
-    size_t rowf = (size_t)in->c * (size_t)in->h * (size_t)in->w * sizeof(float);
+    size_t row = (size_t)fesf_source_item_elems(in) * (size_t)fesf_dtype_size(in->dtype);
+    size_t rowf = (size_t)fesf_source_item_elems(in) * sizeof(float);
     int64_t strip = (int64_t)(STRIP_BYTES / rowf) < 1 ? 1 : (int64_t)(STRIP_BYTES / rowf);
     if (strip > n) strip = n;
     if (n == 0) return 0;
@@ -518,10 +518,12 @@ int fesf_prepare(const fesf_config *cfg, int site)
     }
     if (fesf_stage_make(cfg, FESF_STAGE_PREPARE, &p.stage)) goto done;
     if (fesf_source_open(&p.src, cfg->data.source, &ph, NULL)) goto done;
-    fesf_info("source %s: %lld images (train %lld, val %lld, test %lld), %d x %d x %d %s", p.src->desc,
-              (long long)total(&p), (long long)p.src->info.n[0], (long long)p.src->info.n[1],
-              (long long)p.src->info.n[2], p.src->info.c, p.src->info.h, p.src->info.w,
-              p.src->info.dtype == FESF_U8 ? "uint8" : "float32");
+    const fesf_source_info *si = &p.src->info;
+    char dims[48] = "";
+    if (si->d > 1) snprintf(dims, sizeof dims, "%d x ", si->d);
+    fesf_info("source %s: %lld %s (train %lld, val %lld, test %lld), %d x %s%d x %d %s", p.src->desc,
+              (long long)total(&p), si->d > 1 ? "volumes" : "images", (long long)si->n[0], (long long)si->n[1],
+              (long long)si->n[2], si->c, dims, si->h, si->w, si->dtype == FESF_U8 ? "uint8" : "float32");
     if (p.src->info.pool)
         fesf_info("the source is one labelled pool: each site's test (data.test_fraction = %g) and val "
                   "(data.val_fraction = %g) splits are carved from its share", cfg->data.test_fraction,

@@ -1,6 +1,7 @@
 /* site-NNN.h5 for the stages (see shard.h): datasets opened once per
  * (group, split, kind) and kept until close, reads in row strips. */
 #include "fesf/shard.h"
+#include "shard_internal.h"
 #include "fesf/error.h"
 #include "fesf/h5io.h"
 #include "fesf/version.h"
@@ -9,28 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_OPEN 24
 
-struct fesf_shard {
-    hid_t file;            /* read-only file, or the rewrite's PATH.tmp */
-    fesf_h5out out;        /* the rewrite (out.file == file), else unused */
-    int rewriting;
-    char name[64];
-    int n_open;
-    char key[MAX_OPEN][48]; /* "group/split/kind" */
-    hid_t dset[MAX_OPEN];
-    int has_info[MAX_OPEN]; /* an images slot: its shape and type, read once */
-    fesf_shard_split info[MAX_OPEN];
-    uint8_t *scratch;       /* widening buffer */
-    size_t scratch_len;
-};
 
 void fesf_u8_to_f32(const uint8_t *src, float *dst, size_t n)
 {
     for (size_t q = 0; q < n; q++) dst[q] = (float)src[q] / 255.0f; /* correctly rounded, as NumPy */
 }
 
-static fesf_shard *shard_new(const char *path)
+fesf_shard *fesf_shard_new(const char *path)
 {
     fesf_shard *sh = calloc(1, sizeof *sh);
     if (!sh) return fesf_error("out of memory"), NULL;
@@ -43,7 +30,7 @@ static fesf_shard *shard_new(const char *path)
 
 int fesf_shard_open(fesf_shard **out, const char *path)
 {
-    fesf_shard *sh = *out = shard_new(path);
+    fesf_shard *sh = *out = fesf_shard_new(path);
     if (!sh) return -1;
     sh->file = fesf_h5_open(path, "fesf-shard", FESF_SHARD_VERSION, 0);
     if (sh->file >= 0) return 0;
@@ -54,7 +41,7 @@ int fesf_shard_open(fesf_shard **out, const char *path)
 
 int fesf_shard_rewrite(fesf_shard **out, const char *path, const char *const *drop, const char *config_text)
 {
-    fesf_shard *sh = *out = shard_new(path);
+    fesf_shard *sh = *out = fesf_shard_new(path);
     if (!sh) return -1;
     if (fesf_h5out_rewrite(&sh->out, path, "fesf-shard", FESF_SHARD_VERSION, drop, config_text) == 0) {
         sh->file = sh->out.file, sh->rewriting = 1;
@@ -67,7 +54,7 @@ int fesf_shard_rewrite(fesf_shard **out, const char *path, const char *const *dr
 
 /* Close every dataset kept open: 0, or -1 with the first failure's message
  * (closing a written dataset writes its last chunks). */
-static int close_datasets(fesf_shard *sh)
+int fesf_shard_close_datasets(fesf_shard *sh)
 {
     int rc = 0;
     for (int i = 0; i < sh->n_open; i++) rc = fesf_h5_close_after(rc, sh->dset[i]);
@@ -77,7 +64,7 @@ static int close_datasets(fesf_shard *sh)
 
 int fesf_shard_commit(fesf_shard *sh)
 {
-    int rc = close_datasets(sh);
+    int rc = fesf_shard_close_datasets(sh);
     if (!rc) rc = fesf_h5out_commit(&sh->out); /* its messages name the file */
     else fesf_h5out_abort(&sh->out);
     sh->file = H5I_INVALID_HID, sh->rewriting = 0;
@@ -91,7 +78,7 @@ void fesf_shard_close(fesf_shard *sh)
         fesf_h5out_abort(&sh->out);
         sh->n_open = 0;
     }
-    close_datasets(sh);
+    fesf_shard_close_datasets(sh);
     if (!sh->rewriting && sh->file >= 0) H5Fclose(sh->file);
     free(sh->scratch);
     free(sh);
@@ -126,7 +113,7 @@ static int slot(fesf_shard *sh, const char *group, int split, const char *kind)
     return sh->n_open++;
 }
 
-static hid_t dataset(fesf_shard *sh, const char *group, int split, const char *kind)
+hid_t fesf_shard_dataset(fesf_shard *sh, const char *group, int split, const char *kind)
 {
     int i = slot(sh, group, split, kind);
     return i < 0 ? H5I_INVALID_HID : sh->dset[i];
@@ -155,29 +142,34 @@ int fesf_shard_info(fesf_shard *sh, const char *group, int split, fesf_shard_spl
         *info = sh->info[i];
         return 0;
     }
-    hid_t d = i < 0 ? H5I_INVALID_HID : sh->dset[i], l = dataset(sh, group, split, "labels");
+    hid_t d = i < 0 ? H5I_INVALID_HID : sh->dset[i], l = fesf_shard_dataset(sh, group, split, "labels");
     hsize_t dims[FESF_H5_MAX_RANK];
     if (d < 0 || l < 0) return -1;
-    /* images [N, C, H, W] uint8 or float32 (DESIGN section 3): an int16 or float64 dataset is refused, not
-     * read as unscaled floats; labels: integers [N]; host_index (random hosts): integers [N] */
-    fesf_h5_shape images = {4, {FESF_H5_ANY, FESF_H5_ANY, FESF_H5_ANY, FESF_H5_ANY}, FESF_H5_T_U8 | FESF_H5_T_F32};
+    /* images [N, C, H, W] or volumes [N, C, D, H, W], uint8 or float32 (DESIGN section 3): an int16 or
+     * float64 dataset is refused, not read as unscaled floats; labels: integers [N]; host_index (random
+     * hosts): integers [N] */
+    hsize_t any[H5S_MAX_RANK];
+    int vol = fesf_h5_dims(d, any) == 5;
+    fesf_h5_shape images = {4 + vol, {FESF_H5_ANY, FESF_H5_ANY, FESF_H5_ANY, FESF_H5_ANY, FESF_H5_ANY},
+                            FESF_H5_T_U8 | FESF_H5_T_F32};
     if (fesf_h5_check(d, &images, dims)) return -1;
     fesf_h5_shape ints = {1, {dims[0]}, FESF_H5_T_INT};
     if (fesf_h5_check(l, &ints, NULL) || check_count(sh, group, split, (int64_t)dims[0])) return -1;
     char hosts[80];
     snprintf(hosts, sizeof hosts, "/%s/%s/host_index", group, fesf_split_names[split]);
     if (H5Lexists(sh->file, hosts, H5P_DEFAULT) > 0) {
-        hid_t hd = dataset(sh, group, split, "host_index");
+        hid_t hd = fesf_shard_dataset(sh, group, split, "host_index");
         if (hd < 0 || fesf_h5_check(hd, &ints, NULL)) return -1;
     }
-    if (!fesf_h5_image_dims_ok(dims + 1))
-        return fesf_error("'%s': /%s/%s/images of %llu x %llu x %llu per image are not images fesf reads", sh->name,
+    if (vol ? !fesf_h5_volume_dims_ok(dims + 1) : !fesf_h5_image_dims_ok(dims + 1))
+        return fesf_error("'%s': /%s/%s/images of %llu x %llu x %llu%s per image are not images fesf reads", sh->name,
                           group, fesf_split_names[split], (unsigned long long)dims[1], (unsigned long long)dims[2],
-                          (unsigned long long)dims[3]);
+                          (unsigned long long)dims[3], vol ? " x ..." : "");
     hid_t t = H5Dget_type(d);
     int u8 = H5Tget_class(t) == H5T_INTEGER;
     H5Tclose(t);
-    *info = (fesf_shard_split){(int64_t)dims[0], (int)dims[1], (int)dims[2], (int)dims[3], u8 ? FESF_U8 : FESF_F32};
+    *info = (fesf_shard_split){(int64_t)dims[0], (int)dims[1], (int)dims[2 + vol], (int)dims[3 + vol],
+                               u8 ? FESF_U8 : FESF_F32, vol ? (int)dims[2] : 1};
     sh->info[i] = *info, sh->has_info[i] = 1;
     return 0;
 }
@@ -187,11 +179,13 @@ int fesf_shard_read_images(fesf_shard *sh, const char *group, int split, int64_t
 {
     fesf_shard_split in;
     if (fesf_shard_info(sh, group, split, &in)) return -1;
-    hid_t d = dataset(sh, group, split, "images");
+    hid_t d = fesf_shard_dataset(sh, group, split, "images");
     /* the caller's buffer holds images of want's shape: a dataset of another is refused */
-    fesf_h5_shape rows = {4, {FESF_H5_ANY, (hsize_t)want->c, (hsize_t)want->h, (hsize_t)want->w},
+    int vol = want->d > 1;
+    fesf_h5_shape rows = {4 + vol, {FESF_H5_ANY, (hsize_t)want->c, (hsize_t)want->d, (hsize_t)want->h, (hsize_t)want->w},
                           FESF_H5_T_U8 | FESF_H5_T_F32};
-    size_t len = (size_t)count * (size_t)want->c * (size_t)want->h * (size_t)want->w;
+    if (!vol) rows.dims[2] = rows.dims[3], rows.dims[3] = rows.dims[4];
+    size_t len = (size_t)count * (size_t)fesf_shard_item_elems(want);
     if (as == FESF_U8 && in.dtype != FESF_U8)
         return fesf_error("'%s': /%s/%s images are not uint8", sh->name, group, fesf_split_names[split]);
     if (in.dtype == as || as == FESF_U8)
@@ -213,7 +207,7 @@ static int read_ints(fesf_shard *sh, const char *group, int split, const char *k
 {
     fesf_shard_split in;
     if (fesf_shard_info(sh, group, split, &in)) return -1;
-    hid_t d = dataset(sh, group, split, kind);
+    hid_t d = fesf_shard_dataset(sh, group, split, kind);
     fesf_h5_shape rows = {1, {(hsize_t)in.n}, FESF_H5_T_INT};
     return d < 0 ? -1 : fesf_h5_read_rows(d, &rows, start, count, H5T_NATIVE_INT32, buf);
 }
@@ -221,7 +215,7 @@ static int read_ints(fesf_shard *sh, const char *group, int split, const char *k
 static int write_rows(fesf_shard *sh, const char *group, int split, const char *kind, int64_t start, int64_t count,
                       hid_t type, const void *buf)
 {
-    hid_t d = dataset(sh, group, split, kind);
+    hid_t d = fesf_shard_dataset(sh, group, split, kind);
     if (d < 0) return -1;
     return fesf_h5_write_rows(d, start, count, type, buf); /* the message names the file */
 }
@@ -254,7 +248,7 @@ int fesf_shard_write_hosts(fesf_shard *sh, const char *group, int split, int64_t
     return write_rows(sh, group, split, "host_index", start, count, H5T_NATIVE_INT32, buf);
 }
 
-int fesf_shard_create_split(fesf_shard *sh, const char *group, int split, int64_t n, int c, int h, int w,
+int fesf_shard_create_split(fesf_shard *sh, const char *group, int split, int64_t n, int c, int dp, int h, int w,
                             int with_hosts)
 {
     char path[64];
@@ -263,14 +257,14 @@ int fesf_shard_create_split(fesf_shard *sh, const char *group, int split, int64_
     int rc = g < 0 || sh->n_open + 3 > MAX_OPEN || fesf_h5_attr_i64(g, "count", n);
     const char *kinds[3] = {"images", "labels", "host_index"};
     for (int k = 0; k < (with_hosts ? 3 : 2) && !rc; k++) {
-        hid_t d = k ? fesf_h5_create_labels(g, kinds[k], n) : fesf_h5_create_images(g, kinds[k], FESF_F32, n, c, h, w);
+        hid_t d = k ? fesf_h5_create_labels(g, kinds[k], n) : fesf_h5_create_images(g, kinds[k], FESF_F32, n, c, dp, h, w);
         if (d < 0) {
             rc = -1;
             break;
         }
         snprintf(sh->key[sh->n_open], sizeof sh->key[0], "%s/%s/%s", group, fesf_split_names[split], kinds[k]);
         sh->has_info[sh->n_open] = k == 0; /* the images we create: shape known */
-        sh->info[sh->n_open] = (fesf_shard_split){n, c, h, w, FESF_F32};
+        sh->info[sh->n_open] = (fesf_shard_split){n, c, h, w, FESF_F32, dp > 1 ? dp : 1};
         sh->dset[sh->n_open++] = d;
     }
     if (fesf_h5_close_after(rc, g)) return fesf_error("'%s': cannot create %s: %s", sh->name, path, fesf_errmsg());
@@ -351,10 +345,10 @@ int fesf_shard_meta_read(fesf_shard *sh, fesf_shard_meta *m)
     for (int sp = 0; sp < FESF_NSPLITS; sp++) {
         fesf_shard_split in;
         if (fesf_shard_info(sh, "plain", sp, &in)) return -1;
-        if (sp && (in.c != m->c || in.h != m->h || in.w != m->w))
-            return fesf_error("'%s': /plain/%s images are %dx%dx%d but /plain/train's are %dx%dx%d", sh->name,
-                              fesf_split_names[sp], in.c, in.h, in.w, m->c, m->h, m->w);
-        if (!sp) m->c = in.c, m->h = in.h, m->w = in.w;
+        if (sp && (in.c != m->c || in.d != m->d || in.h != m->h || in.w != m->w))
+            return fesf_error("'%s': /plain/%s images are %dx%dx%dx%d but /plain/train's are %dx%dx%dx%d", sh->name,
+                              fesf_split_names[sp], in.c, in.d, in.h, in.w, m->c, m->d, m->h, m->w);
+        if (!sp) m->c = in.c, m->d = in.d, m->h = in.h, m->w = in.w;
     }
     return 0;
 }

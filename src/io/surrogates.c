@@ -46,7 +46,7 @@ int fesf_surr_create(fesf_surr_out **out, const char *path, int64_t n, int c, in
     o->n = n;
     if (fesf_h5out_create(&o->o, path, SURR_FORMAT, SURR_VERSION, config_text) ||
         fesf_h5_attr_str(o->o.file, "arch", arch) ||
-        (o->images = fesf_h5_create_images(o->o.file, "images", FESF_F32, n, c, h, w)) < 0 ||
+        (o->images = fesf_h5_create_images(o->o.file, "images", FESF_F32, n, c, 1, h, w)) < 0 ||
         (o->labels = fesf_h5_create_labels(o->o.file, "labels", n)) < 0) {
         fesf_surr_abort(o);
         return -1;

@@ -258,13 +258,13 @@ static int surrogate_split(enhancer *e, fesf_model *gen, fesf_shard *sh, int sp,
     size_t img = (size_t)e->c * e->h * e->wd;
     float *x = bufs, *syn = x + img * IQEM_BATCH, *sur = syn + img * IQEM_BATCH;
     int32_t lab[IQEM_BATCH];
-    fesf_shard_split in, plain, want = {0, e->c, e->h, e->wd, FESF_F32}; /* the buffers' image size */
+    fesf_shard_split in, plain, want = {0, e->c, e->h, e->wd, FESF_F32, 1}; /* the buffers' image size */
     if (fesf_shard_info(sh, "synthetic", sp, &in) || fesf_shard_info(sh, "plain", sp, &plain)) return -1;
     if (plain.n != in.n)
         return fesf_error("'%s': /synthetic/%s holds %lld images but /plain/%s %lld (run 'fesf hide' again)",
                           fesf_shard_name(sh), fesf_split_names[sp], (long long)in.n, fesf_split_names[sp],
                           (long long)plain.n);
-    if (fesf_shard_create_split(sh, "surrogate", sp, in.n, e->c, e->h, e->wd, 0))
+    if (fesf_shard_create_split(sh, "surrogate", sp, in.n, e->c, 1, e->h, e->wd, 0))
         return -1;
     for (int64_t s = 0; s < in.n; s += IQEM_BATCH) {
         int k = (int)(in.n - s < IQEM_BATCH ? in.n - s : IQEM_BATCH);
@@ -413,8 +413,12 @@ done:
 
 static int setup(enhancer *e)
 {
-    int64_t meta[5] = {0}; /* the public pool, to every rank */
+    int64_t meta[6] = {0}; /* the public pool, to every rank */
     if (fesf_hosts_share(e->cfg->run.out, e->w, FESF_HOST_RANDOM, 0, meta, &e->hosts)) return -1;
+    if (meta[5] > 1) { /* every rank sees it: a failure they share */
+        fesf_error("the IQEM takes 2-D images; this run holds volumes (set iqem.enabled = false)");
+        return fesf_world_fail_together(e->w, 0, 1);
+    }
     e->n_sites = (int)meta[0], e->n_hosts = meta[1], e->c = (int)meta[2], e->h = (int)meta[3], e->wd = (int)meta[4];
     size_t img = (size_t)e->c * e->h * e->wd;
     e->sites = calloc((size_t)e->n_sites, sizeof(gan_site));

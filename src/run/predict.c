@@ -160,8 +160,9 @@ static int load_method(predictor *p)
     if (p->a->hosts) snprintf(hosts, sizeof hosts, "%s", p->a->hosts);
     else fesf_run_hosts_path(hosts, out);
     int64_t n = 0;
-    int c = 0, h = 0, w = 0;
-    if (fesf_hosts_load(hosts, FESF_HOST_FIXED, cfg->ihm.host_index, &p->host, &n, &c, &h, &w)) return -1;
+    int c = 0, h = 0, w = 0, d = 0;
+    if (fesf_hosts_load(hosts, FESF_HOST_FIXED, cfg->ihm.host_index, &p->host, &n, &c, &h, &w, &d)) return -1;
+    if (d > 1) return fesf_error("'%s' holds volumes: fesf predict takes 2-D images only", hosts);
     if (c != p->c || h != p->h || w != p->w)
         return fesf_error("'%s' holds %dx%dx%d hosts but '%s' takes %dx%dx%d images", hosts, h, w, c, p->a->model, p->h,
                           p->w, p->c);

@@ -16,22 +16,7 @@ check "hide, one process" "$FESF" hide -q --set run.out="$TMP/one"
 start=$(date +%s)
 check "hide, mpirun -np 5 (coordinator + 4 sites)" mpirun --oversubscribe -np 5 "$FESF" hide -q --set run.out="$TMP/mpi"
 ok "  (mpirun hide took $(( $(date +%s) - start )) s)"
-$PY - "$TMP/one" "$TMP/mpi" >"$TMP/cmp" 2>&1 <<'PYEOF'
-import sys, glob, os, h5py, numpy as np
-a, b = sys.argv[1:3]
-worst, same, n = 0.0, True, 0
-for p in sorted(glob.glob(a + "/site-*.h5")):
-    fa, fb = h5py.File(p), h5py.File(os.path.join(b, os.path.basename(p)))
-    for s in ("train", "val", "test"):
-        x, y = fa[f"synthetic/{s}/images"][()], fb[f"synthetic/{s}/images"][()]
-        assert x.shape == y.shape and x.shape[0] == fa[f"plain/{s}/images"].shape[0]
-        assert (fa[f"synthetic/{s}/labels"][()] == fa[f"plain/{s}/labels"][()]).all()
-        worst = max(worst, float(np.abs(x - y).max(initial=0)))
-        same &= x.tobytes() == y.tobytes()
-        n += len(x)
-print(f"{n} images, max abs difference {worst:.3g}, bit-identical: {same}")
-sys.exit(0 if worst <= 1e-5 else 1)
-PYEOF
+$PY tests/py/same_synthetic.py "$TMP/one" "$TMP/mpi" 1e-5 >"$TMP/cmp" 2>&1
 [ $? -eq 0 ] && ok "mpirun -np 5 output = single process: $(cat "$TMP/cmp")" || { nok "mpirun vs single"; sed 's/^/#   /' "$TMP/cmp"; }
 
 h5dump -A "$TMP/one/site-002.h5" >"$TMP/attrs"

@@ -102,7 +102,9 @@ NO_DATA = {"MPI_Abort", "MPI_Comm_dup", "MPI_Comm_free", "MPI_Comm_rank", "MPI_C
            "MPI_Finalize", "MPI_Finalized", "MPI_Get_library_version", "MPI_Ibarrier", "MPI_Barrier", "MPI_Init",
            "MPI_Initialized", "MPI_Test", "MPI_Testall", "MPI_Wait", "MPI_Cancel", "MPI_Request_free",
            "MPI_Irecv",  # receives only: a site receives the coordinator's go in the gathered barrier (fed/world.c)
-           "MPI_Comm_f2c"}  # a handle conversion (fed/ihm3d_dist.c; FFTW's own transposes stay inside a site's ranks)
+           "MPI_Comm_f2c", "MPI_Comm_c2f",  # handle conversions (fed/ihm3d_dist.c, fed/site_group.c; FFTW's and
+                                            # MPI-IO's own traffic stays inside a site's ranks)
+           "MPI_Comm_split"}  # data.ranks_per_site's groups: each rank's group number (its rank / k), no data
 called = set()
 for path in glob.glob("src/**/*.[ch]", recursive=True):
     called |= set(re.findall(r"\b(MPI_[A-Z][a-z0-9_]*[a-z0-9])\s*\(", open(path).read()))

@@ -51,7 +51,9 @@ def npz_splits(path):
     for s in SPLITS:
         if f"{s}_images" in z:
             img = z[f"{s}_images"]
-            if img.ndim == 4:  # NHWC -> NCHW
+            if img.ndim == 4 and img.shape[3] not in (1, 3):  # volumes NDHW -> NCDHW
+                img = img[:, None]
+            elif img.ndim == 4:  # NHWC -> NCHW
                 img = img.transpose(0, 3, 1, 2)
             else:
                 img = img[:, None]

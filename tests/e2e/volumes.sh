@@ -1,0 +1,40 @@
+# Volumes end to end (issue 17): a MedMNIST3D .npz (AdrenalMNIST3D, real CT
+# shape volumes) through fesf prepare into [N, 1, D, H, W] shards, bit for
+# bit, and fesf hide's 3-D IHM against the independent NumPy one
+# (tests/py/volume_check.py), in one process and under mpirun, with a fixed
+# host and with a host per volume; the refusals of what is 2-D only.
+. tests/lib.sh
+ADRENAL=$DATA/adrenalmnist3d.npz
+if [ ! -f "$ADRENAL" ]; then
+    skip "volumes" "adrenalmnist3d.npz not in $DATA"
+    echo "1..$_n"
+    exit 0
+fi
+V="--set data.source=npz:$ADRENAL --set data.public=val"
+check "prepare AdrenalMNIST3D 28^3, 4 sites" "$FESF" prepare -q $V --set run.out="$TMP/v"
+check "shards hold every volume and label of the .npz once, bit for bit" \
+    $PY tests/py/check_shards.py --run "$TMP/v" --npz "$ADRENAL"
+h5ls "$TMP/v/site-001.h5/plain/train" >"$TMP/ls" 2>&1
+grep -q 'images *Dataset {[0-9]*/Inf, 1, 28, 28, 28}' "$TMP/ls" && ok "h5ls: /plain/train/images is [N, 1, 28, 28, 28]" \
+    || { nok "5-D shard layout"; sed 's/^/#   /' "$TMP/ls"; }
+cp -r "$TMP/v" "$TMP/vm"
+check "hide, one process" "$FESF" hide -q $V --set run.out="$TMP/v"
+$PY tests/py/volume_check.py "$TMP/v" 0.3 1.0 square >"$TMP/out" 2>&1
+relay "$TMP/out"
+check "hide, mpirun -np 3 (coordinator + 2 site ranks)" mpirun --oversubscribe -np 3 "$FESF" hide -q $V --set run.out="$TMP/vm"
+$PY tests/py/same_synthetic.py "$TMP/v" "$TMP/vm" 0 >"$TMP/cmp" 2>&1 && grep -q "bit-identical: True" "$TMP/cmp"
+[ $? -eq 0 ] && ok "mpirun hide = one process: $(cat "$TMP/cmp")" || { nok "mpirun vs one process"; sed 's/^/#   /' "$TMP/cmp"; }
+
+R="$V --set data.sites=2 --set ihm.host_mode=random --set ihm.alpha=0.5 --set ihm.beta=0.7 --set ihm.mask=circle"
+check "prepare + hide with a host per volume (random), alpha 0.5, beta 0.7, circle" \
+    sh -c "'$FESF' prepare -q $R --set run.out='$TMP/r' && '$FESF' hide -q $R --set run.out='$TMP/r'"
+$PY tests/py/volume_check.py "$TMP/r" 0.5 0.7 circle >"$TMP/out" 2>&1
+relay "$TMP/out"
+
+expect_fail "keyed options on volumes are refused" "keyed options.*2-D only" \
+    "$FESF" hide -q $V --set run.out="$TMP/v" --set ihm.noise=0.1
+expect_fail "the IQEM on volumes is refused" "IQEM takes 2-D images" \
+    "$FESF" enhance -q $V --set run.out="$TMP/v"
+expect_fail "data.size of a phantom is one number" "phantom's size is one number" \
+    "$FESF" prepare --set data.size=28,28,28 --set run.out="$TMP/x"
+echo "1..$_n"
