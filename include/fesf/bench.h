@@ -20,6 +20,16 @@ typedef struct {
 /* IHM images/s against a bare FFTW forward + inverse of the same batch. */
 int fesf_bench_ihm(const fesf_bench_ihm_args *a, FILE *out);
 
+/* `fesf bench ihm3d`, collective over the world (mpirun -np k: one site of
+ * k ranks): volumes/s of the distributed 3-D IHM (ihm3d.h) on a size^3
+ * volume against the bare distributed forward + inverse, interleaved
+ * rounds (the order alternating), medians, each timed between barriers;
+ * the plan's bytes and the peak RSS per rank (the largest rank's). Rank 0
+ * prints one line:
+ *   bench ihm3d size=S ranks=K volumes_per_s=.. fftw_volumes_per_s=.. ratio=..
+ *       plan_mib_per_rank=.. peak_rss_mib_per_rank=.. images_per_s=.. */
+int fesf_bench_ihm3d(const fesf_world *w, int size, int rounds, FILE *out);
+
 typedef struct {
     const char *model;
     int width, size, channels, batch, threads, classes;

@@ -68,4 +68,12 @@ int fesf_ihm3d_dist_apply(fesf_ihm3d_dist *p, const float *x, float *out, int n)
 /* Bytes this rank's plan holds (buffers and host terms). */
 size_t fesf_ihm3d_dist_bytes(const fesf_ihm3d_dist *p);
 
+/* `fesf bench ihm3d`'s reference: a bare distributed r2c forward and c2r
+ * inverse of D x H x W with the IHM's flags and slabs, the copies in and
+ * out included; run on n volumes' slabs [n, nd, H, W] (collective). */
+typedef struct fesf_fft3d_dist_ref fesf_fft3d_dist_ref;
+int fesf_fft3d_dist_ref_create(fesf_fft3d_dist_ref **out, int comm, int d, int h, int w);
+void fesf_fft3d_dist_ref_destroy(fesf_fft3d_dist_ref *r);
+void fesf_fft3d_dist_ref_run(fesf_fft3d_dist_ref *r, const float *x, int n);
+
 #endif

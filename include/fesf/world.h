@@ -101,6 +101,8 @@ typedef struct {
     int64_t fapl, dxpl;
 } fesf_site_group;
 int fesf_world_site_group(const fesf_world *w, int shard, fesf_site_group *g);
+/* The whole world's communicator as a Fortran handle (a benchmark's group). */
+int fesf_world_comm_handle(const fesf_world *w);
 void fesf_site_group_release(fesf_site_group *g);
 int fesf_site_group_barrier(const fesf_site_group *g); /* the group's ranks only, sleeping */
 int fesf_world_shard_owner(const fesf_world *w, int shard); /* the rank that holds shard s */

@@ -124,6 +124,31 @@ static int bench_agg(int argc, char **argv)
     return FESF_EXIT_OK;
 }
 
+/* Under mpirun -np k: one site of k ranks hides a size^3 volume together. */
+static int bench_ihm3d(int argc, char **argv)
+{
+    int size = 128, rounds = 5, k = 0;
+    for (int i = 2; i < argc; i++) {
+        int r = int_opt(argc, argv, &i, "--size", 4, 2048, &size);
+        if (!r) r = int_opt(argc, argv, &i, "--rounds", 1, 1000, &rounds);
+        if (!r) r = int_opt(argc, argv, &i, "--ranks-per-site", 1, 4096, &k);
+        if (r < 0) return FESF_EXIT_USAGE;
+        if (!r) return fesf_cli_usage("bench", "unknown option '%s' for bench ihm3d", argv[i]);
+    }
+    fesf_cli c;
+    fesf_cli_init(&c, "bench");
+    if (fesf_world_init(&c.world, &argc, &argv)) return fesf_cli_fail(&c);
+    c.mpi = 1;
+    if (k && k != c.world.size) {
+        fesf_error("--ranks-per-site %d: run it as mpirun -np %d (this job has %d ranks)", k, k, c.world.size);
+        fesf_world_fail_together(&c.world, 0, FESF_EXIT_USAGE);
+        return fesf_cli_fail(&c);
+    }
+    if (fesf_bench_ihm3d(&c.world, size, rounds, stdout)) return fesf_cli_fail(&c);
+    fesf_world_finalize(&c.world);
+    return FESF_EXIT_OK;
+}
+
 static const struct {
     const char *kind;
     int (*run)(int argc, char **argv);
@@ -132,11 +157,12 @@ static const struct {
     {"train", bench_train},
     {"agg", bench_agg},
     {"iqem", bench_iqem},
+    {"ihm3d", bench_ihm3d},
 };
 
 int fesf_cmd_bench(int argc, char **argv)
 {
-    if (argc < 2) return fesf_cli_usage("bench", "which benchmark? (ihm | train | agg | iqem)");
+    if (argc < 2) return fesf_cli_usage("bench", "which benchmark? (ihm | ihm3d | train | agg | iqem)");
     for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
         if (!strcmp(argv[1], kinds[k].kind)) {
             if (kinds[k].run != bench_agg) fesf_blas_log_choice(1); /* one process: the kernels' line */

@@ -97,6 +97,10 @@ const fesf_command fesf_commands[] = {
      "       P = 11200000 (ResNet-18), R = 10.\n"
      "fesf bench iqem [--size S] [--channels C] [--batch B] [--tenths T]\n"
      "  iqem: images/s of the IQEM generator (width 16) on a batch plus the second IHM pass per image.\n"
+     "mpirun -np K fesf bench ihm3d [--size S] [--rounds R] [--ranks-per-site K]\n"
+     "  ihm3d: one site of K ranks hides an S^3 volume together (slabs, FFTW's MPI interface): volumes/s\n"
+     "         against a bare distributed forward + inverse of the same size, R interleaved rounds\n"
+     "         (medians), and the plan's MiB and the peak RSS per rank. Defaults: 128, 5 rounds.\n"
      "Prints one line: bench KIND key=value ..."},
     {"version", fesf_cmd_version, "print the version and the libraries in use",
      "fesf version\n"

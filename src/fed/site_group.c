@@ -24,6 +24,8 @@ int fesf_world_site_group(const fesf_world *w, int shard, fesf_site_group *g)
     return 0;
 }
 
+int fesf_world_comm_handle(const fesf_world *w) { return (int)MPI_Comm_c2f(fesf_world_comm(w)); }
+
 void fesf_site_group_release(fesf_site_group *g)
 {
     if (g->fapl >= 0) H5Pclose((hid_t)g->fapl);

@@ -70,4 +70,7 @@ n=$(grep -c "ranks_per_site = 2 needs 1 + a multiple of 2 ranks" "$TMP/e")
 [ $rc -ne 0 ] && [ "$n" -eq 1 ] && ! grep -q MPI_ABORT "$TMP/e" \
     && ok "mpirun -np 4 with 2 ranks a site: refused once, no MPI_Abort: $(grep needs "$TMP/e")" \
     || { nok "wrong world size (exit $rc, $n messages)"; sed 's/^/#   /' "$TMP/e"; }
+mpirun -np 2 "$FESF" bench ihm3d --size 16 --rounds 1 --ranks-per-site 2 >"$TMP/b" 2>&1
+grep -Eq '^bench ihm3d size=16 ranks=2 .*volumes_per_s=[0-9.]+ fftw_volumes_per_s=[0-9.]+ ratio=[0-9.]+ plan_mib_per_rank' "$TMP/b" \
+    && ok "bench ihm3d, 2 ranks: $(cat "$TMP/b")" || { nok "bench ihm3d"; sed 's/^/#   /' "$TMP/b"; }
 echo "1..$_n"
