@@ -46,6 +46,24 @@ class CnnSmall(nn.Module):
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
 
 
+class Cnn3dSmall(nn.Module):
+    """cnn-small's 3-D twin for volumes [N, C, D, H, W] (fesf's cnn3d-small)."""
+
+    def __init__(self, c, classes, w=16, norm="batch"):
+        super().__init__()
+        N = (lambda k: nn.BatchNorm3d(k)) if norm == "batch" else (lambda k: nn.InstanceNorm3d(k, affine=True))
+        self.conv1, self.bn1 = nn.Conv3d(c, w, 3, 1, 1, bias=False), N(w)
+        self.conv2, self.bn2 = nn.Conv3d(w, 2 * w, 3, 1, 1, bias=False), N(2 * w)
+        self.conv3, self.bn3 = nn.Conv3d(2 * w, 4 * w, 3, 1, 1, bias=False), N(4 * w)
+        self.fc = nn.Linear(4 * w, classes)
+
+    def forward(self, x):
+        x = F.max_pool3d(F.relu(self.bn1(self.conv1(x))), 2, 2)
+        x = F.max_pool3d(F.relu(self.bn2(self.conv2(x))), 2, 2)
+        x = F.relu(self.bn3(self.conv3(x)))
+        return self.fc(torch.flatten(F.adaptive_avg_pool3d(x, 1), 1))
+
+
 class BasicBlock(nn.Module):
     def __init__(self, cin, cout, stride, norm="batch"):
         super().__init__()
@@ -83,7 +101,7 @@ class ResNet18(nn.Module):
 
 
 def build(arch, width, c, classes, norm="batch"):
-    return {"cnn-small": CnnSmall, "resnet18": ResNet18}[arch](c, classes, width, norm)
+    return {"cnn-small": CnnSmall, "resnet18": ResNet18, "cnn3d-small": Cnn3dSmall}[arch](c, classes, width, norm)
 
 
 def read_h5_state(path):

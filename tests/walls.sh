@@ -32,7 +32,9 @@ long_files() {
 }
 wall "no file under src/ has more than 600 lines" long_files
 
-wall "MPI (mpi.h, MPI_*) only under src/fed: no header exposes MPI_Comm" offenders '#include <mpi\.h>|\bMPI_(Comm|Request|Status|Datatype|Op|COMM_[A-Z_]+|MAX_[A-Z_]+)\b|\bMPI_[A-Z][a-z_]+[[:space:]]*\(' src/fed/
+# (and src/io/shard_par.c: parallel HDF5's MPI-IO lists, which take the communicator)
+wall "MPI (mpi.h, MPI_*) only under src/fed: no header exposes MPI_Comm" offenders '#include <mpi\.h>|\bMPI_(Comm|Request|Status|Datatype|Op|COMM_[A-Z_]+|MAX_[A-Z_]+)\b|\bMPI_[A-Z][a-z_]+[[:space:]]*\(' src/fed/ \
+    src/io/shard_par.c
 
 wall "HDF5 (hdf5.h, h5io.h, H5* calls) only under src/io" offenders '#include <(hdf5|H5[A-Za-z]*)\.h>|#include "fesf/h5io\.h"|\bH5[A-Z][A-Za-z0-9_]*[[:space:]]*\(|\bhid_t\b|\bhsize_t\b' \
     src/io/ include/fesf/h5io.h

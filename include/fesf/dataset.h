@@ -76,6 +76,10 @@ static inline int64_t fesf_source_item_elems(const fesf_source_info *i)
     return (int64_t)i->c * (i->d > 1 ? i->d : 1) * i->h * i->w;
 }
 
+/* An item's shape for messages: "CxHxW" (d = 1) or "CxDxHxW"; returns buf. */
+#define FESF_SHAPE_STR 64
+const char *fesf_shape_str(char buf[FESF_SHAPE_STR], int c, int d, int h, int w);
+
 struct fesf_volume_opts;
 /* vol: the volume options (volume.h; NULL = none) for nifti: and dicom:
  * sources and volume .npz files. */

@@ -113,6 +113,10 @@ int fesf_shard_stamp(fesf_shard *sh, const char *group, const fesf_stage *s);
  * transfer list dxpl (a collective one: every rank of the group calls, an
  * empty slab with nd = 0 or count = 0). fapl and dxpl are HDF5 ids. */
 int fesf_shard_suspend(fesf_shard *sh);
+/* The group's lists on its communicator (a Fortran handle): an MPI-IO file
+ * access list and a collective transfer list; release is idempotent. */
+int fesf_shard_mpio_lists(int comm, int64_t *fapl, int64_t *dxpl);
+void fesf_shard_mpio_release(int64_t *fapl, int64_t *dxpl);
 int fesf_shard_resume(fesf_shard *sh);
 int fesf_shard_open_par(fesf_shard **sh, const char *path, int64_t fapl, int rewritten);
 int fesf_shard_close_par(fesf_shard *sh); /* NULL-safe; 0 or -1 */

@@ -12,7 +12,7 @@ typedef struct {
     int buffer;     /* 0: trainable parameter (in params), 1: buffer (in buffers) */
     size_t off;     /* offset in params or buffers */
     int rank;
-    int dims[4];
+    int dims[5];    /* up to 5: a 3-D convolution's [Cout, Cin, K, K, K] */
     size_t len;
 } fesf_tensor_info;
 

@@ -4,23 +4,17 @@
 #include "mpi_world.h"
 
 #include "fesf/error.h"
-
-#include <hdf5.h>
+#include "fesf/shard.h"
 
 int fesf_world_site_group(const fesf_world *w, int shard, fesf_site_group *g)
 {
-    *g = (fesf_site_group){-1, 0, 0, H5I_INVALID_HID, H5I_INVALID_HID};
+    *g = (fesf_site_group){-1, 0, 0, -1, -1};
     MPI_Comm c = fesf_world_site_comm(w);
     int member = fesf_world_site_member(w, shard);
     if (c == MPI_COMM_NULL || member < 0) return fesf_error("rank %d is not one of site %d's ranks", w->rank, shard);
     g->member = member, g->k = fesf_world_ranks_per_site(w), g->comm = (int)MPI_Comm_c2f(c);
-    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS), dxpl = H5Pcreate(H5P_DATASET_XFER);
-    g->fapl = fapl, g->dxpl = dxpl;
-    if (fapl < 0 || dxpl < 0 || H5Pset_fapl_mpio(fapl, c, MPI_INFO_NULL) < 0 ||
-        H5Pset_dxpl_mpio(dxpl, H5FD_MPIO_COLLECTIVE) < 0) {
-        fesf_site_group_release(g);
-        return fesf_error("cannot make the MPI-IO property lists of site %d's ranks", shard);
-    }
+    if (fesf_shard_mpio_lists(g->comm, &g->fapl, &g->dxpl))
+        return fesf_error("site %d's ranks have no parallel file access", shard);
     return 0;
 }
 
@@ -28,9 +22,7 @@ int fesf_world_comm_handle(const fesf_world *w) { return (int)MPI_Comm_c2f(fesf_
 
 void fesf_site_group_release(fesf_site_group *g)
 {
-    if (g->fapl >= 0) H5Pclose((hid_t)g->fapl);
-    if (g->dxpl >= 0) H5Pclose((hid_t)g->dxpl);
-    g->fapl = g->dxpl = H5I_INVALID_HID;
+    fesf_shard_mpio_release(&g->fapl, &g->dxpl);
 }
 
 int fesf_site_group_barrier(const fesf_site_group *g)

@@ -36,7 +36,7 @@ static void epoch_order(const trainer *t, const site_data *s, int64_t epoch, uin
 
 void fesf_train_gather(trainer *t, const site_data *s, const int32_t *ids, int n)
 {
-    size_t img = (size_t)t->shape.c * (size_t)t->shape.h * (size_t)t->shape.w;
+    size_t img = fesf_train_img(&t->shape);
     for (int i = 0; i < n; i++) {
         memcpy(t->xb + img * (size_t)i, s->x[SPLIT_TRAIN] + img * (size_t)ids[i], sizeof(float) * img);
         t->yb[i] = s->y[SPLIT_TRAIN][ids[i]];
@@ -222,7 +222,7 @@ static int class_weights(trainer *t)
 static int load_sites(trainer *t, int64_t *most)
 {
     const fesf_config *cfg = t->cfg;
-    int64_t meta[5] = {0};
+    int64_t meta[6] = {0};
     if (fesf_train_exclusions(t, t->exclude, t->n_exclude, t->mode) ||
         fesf_fed_count_shards_except(t->w, cfg->run.out, t->excluded, &t->n_sites) || fesf_train_exclusions_check(t))
         return -1;
@@ -230,10 +230,15 @@ static int load_sites(trainer *t, int64_t *most)
     if (t->w->rank == first) {
         if (fesf_train_read_shape(cfg->run.out, input_group(cfg), ref, &t->shape)) return -1;
         meta[0] = t->shape.c, meta[1] = t->shape.h, meta[2] = t->shape.w, meta[3] = t->shape.k, meta[4] = ref;
+        meta[5] = t->shape.d;
     }
     if (fesf_world_bcast(t->w, meta, sizeof meta, first)) return -1;
-    t->shape = (data_shape){(int)meta[0], (int)meta[1], (int)meta[2], (int)meta[3], (int)meta[4]};
+    t->shape = (data_shape){(int)meta[0], (int)meta[1], (int)meta[2], (int)meta[3], (int)meta[4], (int)meta[5]};
     if (t->shape.c > MAX_CHANNELS || t->n_sites > 4096) return fesf_error("unsupported data shape");
+    if (t->shape.d > 1 && cfg->train.augment != FESF_AUG_NONE) { /* every rank knows: a shared failure */
+        fesf_error("train.augment flips and shifts 2-D images; these are volumes (set train.augment = none)");
+        return fesf_world_fail_together(t->w, 0, 1);
+    }
     t->sites = calloc((size_t)t->n_sites, sizeof(site_data));
     t->site_n = calloc((size_t)t->n_sites, sizeof(double));
     if (!t->sites || !t->site_n) return fesf_error("out of memory");
@@ -257,7 +262,7 @@ static int load_sites(trainer *t, int64_t *most)
 static int alloc_buffers(trainer *t, int64_t most)
 {
     const fesf_config *cfg = t->cfg;
-    size_t img = (size_t)t->shape.c * t->shape.h * t->shape.w;
+    size_t img = fesf_train_img(&t->shape);
     t->stats_len = fesf_eval_stats_len(t->shape.k);
     t->global = calloc(state_floats(t), sizeof(float));
     t->acc = calloc(t->nacc, sizeof(float));
@@ -284,8 +289,16 @@ static int setup(trainer *t)
     int batch = t->w->rank == 0 && t->w->size > 1 ? 1 : cfg->train.batch; /* the coordinator holds no images */
     const char *arch = fesf_config_enum_name("model.arch", cfg->model.arch);
     int flags = (fesf_config_instance_norm(cfg) ? FESF_MODEL_INSTANCE_NORM : 0) | (fesf_config_dp(cfg) ? FESF_MODEL_DP : 0);
-    if (fesf_model_create_flags(&t->m, arch, cfg->model.width, t->shape.c, t->shape.h, t->shape.w, t->shape.k, batch,
-                                flags) ||
+    if ((t->shape.d > 1) != (cfg->model.arch == FESF_ARCH_CNN3D_SMALL)) { /* every rank knows: a shared failure */
+        if (t->shape.d > 1)
+            fesf_error("model.arch = %s takes 2-D images; these are %d x %d x %d volumes (set model.arch = cnn3d-small)",
+                       arch, t->shape.d, t->shape.h, t->shape.w);
+        else
+            fesf_error("model.arch = cnn3d-small takes volumes; these are 2-D images (set model.arch = cnn-small)");
+        return fesf_world_fail_together(t->w, 0, 1);
+    }
+    if (fesf_model_create_vol(&t->m, arch, cfg->model.width, t->shape.c, t->shape.d, t->shape.h, t->shape.w, t->shape.k,
+                              batch, flags) ||
         fesf_train_dp_setup(t))
         return -1;
     t->np = fesf_model_n_params(t->m), t->nb = fesf_model_n_buffers(t->m);
@@ -519,8 +532,9 @@ int fesf_fed_train_opts(const fesf_config *cfg, const fesf_world *w, const char 
     fesf_train_exclusions_log(&t, NULL);
     if (w->rank == 0) {
         if (open_metrics(&t, start)) goto done;
-        fesf_info("training %s on %d sites' %s images (%dx%dx%d, %d classes), %s, %d rounds", fesf_model_arch(t.m),
-                  t.n_sites - fesf_train_n_excluded(&t), input_group(cfg), t.shape.c, t.shape.h, t.shape.w, t.shape.k,
+        fesf_info("training %s on %d sites' %s %s (%dx%dx%dx%d, %d classes), %s, %d rounds", fesf_model_arch(t.m),
+                  t.n_sites - fesf_train_n_excluded(&t), input_group(cfg), t.shape.d > 1 ? "volumes" : "images", t.shape.c,
+                  t.shape.d, t.shape.h, t.shape.w, t.shape.k,
                   fesf_config_enum_name("train.algo", cfg->train.algo), fesf_train_round_limit(cfg));
     }
     fesf_stop_defer(1); /* from here, SIGTERM / SIGINT stop the training at the end of a round */

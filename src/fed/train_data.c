@@ -31,7 +31,7 @@ int fesf_train_read_shape(const char *dir, const char *group, int site, data_sha
     int rc = -1;
     if (!fesf_shard_has(sh, group)) fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, group, rerun_hint(group));
     else if (!fesf_shard_info(sh, group, FESF_SPLIT_TRAIN, &in) && !fesf_shard_get_i64(sh, "n_classes", &k)) rc = 0;
-    if (!rc) *s = (data_shape){in.c, in.h, in.w, (int)k, site};
+    if (!rc) *s = (data_shape){in.c, in.h, in.w, (int)k, site, in.d};
     fesf_shard_close(sh);
     return rc;
 }
@@ -43,10 +43,12 @@ static int load_split(fesf_shard *sh, const char *group, int sp, const data_shap
     fesf_shard_split in;
     if (!fesf_shard_has(sh, group)) return fesf_error("'%s' has no /%s images", name, group);
     if (fesf_shard_info(sh, group, sp, &in)) return -1; /* the message names the file and the dataset */
-    if (in.c != want->c || in.h != want->h || in.w != want->w)
-        return fesf_error("'%s': images are %dx%dx%d but site-%03d.h5 has %dx%dx%d", name, in.c, in.h, in.w,
-                          want->ref, want->c, want->h, want->w);
-    size_t len = (size_t)in.n * (size_t)want->c * (size_t)want->h * (size_t)want->w;
+    if (in.c != want->c || in.d != want->d || in.h != want->h || in.w != want->w) {
+        char s1[FESF_SHAPE_STR], s2[FESF_SHAPE_STR];
+        return fesf_error("'%s': images are %s but site-%03d.h5 has %s", name, fesf_shape_str(s1, in.c, in.d, in.h, in.w),
+                          want->ref, fesf_shape_str(s2, want->c, want->d, want->h, want->w));
+    }
+    size_t len = (size_t)in.n * fesf_train_img(want);
     s->n[sp] = in.n;
     s->x[sp] = malloc(sizeof(float) * (len ? len : 1));
     s->y[sp] = malloc(sizeof(int32_t) * (size_t)(in.n ? in.n : 1));
@@ -81,7 +83,7 @@ int fesf_train_load_site(trainer *t, site_data *s)
 /* train.normalise = image: each channel of each image to zero mean, unit std. */
 static void normalise_images(trainer *t)
 {
-    size_t hw = (size_t)t->shape.h * (size_t)t->shape.w;
+    size_t hw = fesf_train_plane(&t->shape);
     for (int i = 0; i < t->n_mine; i++)
         for (int sp = 0; sp < 3; sp++) fesf_input_normalise_image(t->sites[i].n[sp], t->shape.c, hw, t->sites[i].x[sp]);
 }
@@ -96,7 +98,7 @@ int fesf_train_normalise(trainer *t)
         return 0;
     }
     int c = t->shape.c;
-    size_t hw = (size_t)t->shape.h * (size_t)t->shape.w;
+    size_t hw = fesf_train_plane(&t->shape);
     if (t->norm_given && t->norm_given != c)
         return fesf_error("the checkpoint's normalisation has %d channels, the images %d", t->norm_given, c);
     if (t->norm_given) { /* a partial federation's resume: the checkpoint's, not the remaining sites' */

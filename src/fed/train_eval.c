@@ -14,7 +14,7 @@
 static void eval_split(trainer *t, const site_data *s, int sp, double *stats)
 {
     int B = t->cfg->train.batch, k = t->shape.k;
-    size_t img = (size_t)t->shape.c * (size_t)t->shape.h * (size_t)t->shape.w;
+    size_t img = fesf_train_img(&t->shape);
     float *probs = t->xb + img * (size_t)B; /* xb has room for a batch of probabilities after the images */
     for (int64_t start = 0; start < s->n[sp]; start += B) {
         int n = (int)(s->n[sp] - start < B ? s->n[sp] - start : B);

@@ -35,7 +35,12 @@ typedef struct {
 typedef struct {
     int c, h, w, k;             /* image shape and classes, from the first site taking part */
     int ref;                    /* that site (1 unless site 1 left the federation) */
+    int d;                      /* depth of volumes (1: 2-D images) */
 } data_shape;
+
+/* Values of one image (volume) per channel, and in all. */
+static inline size_t fesf_train_plane(const data_shape *s) { return (size_t)s->d * (size_t)s->h * (size_t)s->w; }
+static inline size_t fesf_train_img(const data_shape *s) { return (size_t)s->c * fesf_train_plane(s); }
 
 /* DP-SGD's accounting, the same on every rank (from public numbers: the
  * sites' training counts, the config); [n_sites] arrays by site id - 1. */

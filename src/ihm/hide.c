@@ -96,9 +96,11 @@ static int hide_split(hide_ctx *x, fesf_shard *sh)
     fesf_shard_split in;
     if (fesf_shard_info(sh, "plain", x->sp, &in)) return -1;
     int dp = a->d > 1 ? a->d : 1;
-    if (in.c != a->c || in.d != dp || in.h != a->h || in.w != a->w)
-        return fesf_error("'%s': images are %dx%dx%dx%d but the host is %dx%dx%dx%d (C x D x H x W)",
-                          fesf_shard_name(sh), in.c, in.d, in.h, in.w, a->c, dp, a->h, a->w);
+    if (in.c != a->c || in.d != dp || in.h != a->h || in.w != a->w) {
+        char s1[FESF_SHAPE_STR], s2[FESF_SHAPE_STR];
+        return fesf_error("'%s': images are %s but the host is %s", fesf_shard_name(sh),
+                          fesf_shape_str(s1, in.c, in.d, in.h, in.w), fesf_shape_str(s2, a->c, dp, a->h, a->w));
+    }
     /* volumes are read as float (the 3-D IHM has no uint8 entry); the shard widens */
     fesf_dtype as = x->plan3 ? FESF_F32 : in.dtype;
     int u8 = as == FESF_U8, random = a->host_mode != FESF_HOST_FIXED;

@@ -10,6 +10,13 @@ const char *const fesf_split_names[FESF_NSPLITS] = {"train", "val", "test"};
 
 int fesf_dtype_size(fesf_dtype t) { return t == FESF_U8 ? 1 : 4; }
 
+const char *fesf_shape_str(char buf[FESF_SHAPE_STR], int c, int d, int h, int w)
+{
+    if (d > 1) snprintf(buf, FESF_SHAPE_STR, "%dx%dx%dx%d", c, d, h, w);
+    else snprintf(buf, FESF_SHAPE_STR, "%dx%dx%d", c, h, w);
+    return buf;
+}
+
 int fesf_source_open(fesf_source **out, const char *spec, const fesf_phantom_params *phantom,
                      const fesf_volume_opts *vol)
 {

@@ -197,11 +197,23 @@ static herr_t find_images(hid_t loc, const char *name, const H5O_info_t *info, v
     hsize_t dims[H5S_MAX_RANK];
     int rank = d >= 0 ? fesf_h5_dims(d, dims) : -1;
     if (d >= 0) H5Dclose(d);
-    if (rank == 4 && dims[0] > 0) {
+    if ((rank == 4 || rank == 5) && dims[0] > 0) {
         snprintf(data, 512, "/%s", name);
         return 1;
     }
     return 0;
+}
+
+/* Plane D/2 of the first n volumes of [N, C, D, H, W] into buf [n, C, H, W]. */
+static int read_middle_planes(hid_t d, const hsize_t *dims, int n, hid_t memtype, void *buf)
+{
+    hsize_t off[5] = {0, 0, dims[2] / 2, 0, 0}, cnt[5] = {(hsize_t)n, dims[1], 1, dims[3], dims[4]};
+    hid_t fs = H5Dget_space(d), ms = H5Screate_simple(5, cnt, NULL);
+    int rc = fs < 0 || ms < 0 || H5Sselect_hyperslab(fs, H5S_SELECT_SET, off, NULL, cnt, NULL) < 0 ||
+             H5Dread(d, memtype, ms, fs, H5P_DEFAULT, buf) < 0;
+    if (fs >= 0) H5Sclose(fs);
+    if (ms >= 0) H5Sclose(ms);
+    return rc ? fesf_error("cannot read the volumes' middle planes: %s", fesf_h5_reason()) : 0;
 }
 
 int fesf_inspect_png(const char *path, const char *dataset, int count, const char *png_path)
@@ -220,16 +232,18 @@ int fesf_inspect_png(const char *path, const char *dataset, int count, const cha
     }
     hsize_t dims[H5S_MAX_RANK];
     d = H5Lexists(f, dataset, H5P_DEFAULT) > 0 ? H5Dopen2(f, dataset, H5P_DEFAULT) : H5I_INVALID_HID;
-    int rank = d >= 0 ? fesf_h5_dims(d, dims) : -1;
-    if (rank != 4 || (dims[1] != 1 && dims[1] != 3) || dims[0] == 0 || dims[2] < 1 || dims[3] < 1 ||
-        dims[2] * dims[3] > ((hsize_t)1 << 26)) {
-        fesf_error("'%s': '%s' is not a non-empty image dataset [N, 1|3, H, W]", path, dataset);
+    int rank = d >= 0 ? fesf_h5_dims(d, dims) : -1, vol = rank == 5;
+    const hsize_t *hw = dims + 2 + vol; /* volumes [N, C, D, H, W]: their middle plane */
+    if ((rank != 4 && rank != 5) || (dims[1] != 1 && dims[1] != 3) || dims[0] == 0 || (vol && dims[2] < 1) ||
+        hw[0] < 1 || hw[1] < 1 || hw[0] * hw[1] > ((hsize_t)1 << 26)) {
+        fesf_error("'%s': '%s' is not a non-empty image dataset [N, 1|3, H, W] or volumes [N, 1|3, D, H, W]", path,
+                   dataset);
         goto done;
     }
-    fesf_h5_shape want = {4, {dims[0], dims[1], dims[2], dims[3]}, FESF_H5_T_U8 | FESF_H5_T_F32};
+    fesf_h5_shape want = {rank, {dims[0], dims[1], dims[2], dims[3], vol ? dims[4] : 0}, FESF_H5_T_U8 | FESF_H5_T_F32};
     if (fesf_h5_check(d, &want, NULL)) goto done; /* an int16 grid would be unscaled floats */
     int n = dims[0] < (hsize_t)count ? (int)dims[0] : count;
-    int c = (int)dims[1], h = (int)dims[2], w = (int)dims[3];
+    int c = (int)dims[1], h = (int)hw[0], w = (int)hw[1];
     int cols = (int)ceil(sqrt((double)n));
     t = H5Dget_type(d);
     int is_u8 = H5Tget_class(t) == H5T_INTEGER;
@@ -238,7 +252,9 @@ int fesf_inspect_png(const char *path, const char *dataset, int count, const cha
         fesf_error("out of memory");
         goto done;
     }
-    if (fesf_h5_read_rows(d, &want, 0, n, is_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, buf)) goto done;
+    if (vol ? read_middle_planes(d, dims, n, is_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, buf)
+            : fesf_h5_read_rows(d, &want, 0, n, is_u8 ? H5T_NATIVE_UINT8 : H5T_NATIVE_FLOAT, buf))
+        goto done;
     rc = is_u8 ? fesf_png_write_grid_u8(png_path, buf, n, c, h, w, cols)
                : fesf_png_write_grid_f32(png_path, buf, n, c, h, w, cols);
 done:

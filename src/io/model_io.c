@@ -35,7 +35,7 @@ static int write_tensor_in(hid_t file, const char *prefix, const fesf_tensor_inf
     tensor_path_in(prefix, t, path, sizeof path);
     char *slash = strrchr(path, '/');
     *slash = '\0'; /* path = group, slash + 1 = name */
-    hsize_t dims[4];
+    hsize_t dims[5];
     for (int i = 0; i < t->rank; i++) dims[i] = (hsize_t)t->dims[i];
     return write_f32(file, path, slash + 1, t->rank, dims, data);
 }

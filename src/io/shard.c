@@ -345,9 +345,11 @@ int fesf_shard_meta_read(fesf_shard *sh, fesf_shard_meta *m)
     for (int sp = 0; sp < FESF_NSPLITS; sp++) {
         fesf_shard_split in;
         if (fesf_shard_info(sh, "plain", sp, &in)) return -1;
-        if (sp && (in.c != m->c || in.d != m->d || in.h != m->h || in.w != m->w))
-            return fesf_error("'%s': /plain/%s images are %dx%dx%dx%d but /plain/train's are %dx%dx%dx%d", sh->name,
-                              fesf_split_names[sp], in.c, in.d, in.h, in.w, m->c, m->d, m->h, m->w);
+        if (sp && (in.c != m->c || in.d != m->d || in.h != m->h || in.w != m->w)) {
+            char s1[FESF_SHAPE_STR], s2[FESF_SHAPE_STR];
+            return fesf_error("'%s': /plain/%s images are %s but /plain/train's are %s", sh->name, fesf_split_names[sp],
+                              fesf_shape_str(s1, in.c, in.d, in.h, in.w), fesf_shape_str(s2, m->c, m->d, m->h, m->w));
+        }
         if (!sp) m->c = in.c, m->d = in.d, m->h = in.h, m->w = in.w;
     }
     return 0;

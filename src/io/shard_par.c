@@ -2,14 +2,34 @@
  * leader's rewrite suspended while the group opens the shard and its
  * PATH.tmp through an MPI-IO file access list, and each rank's slab of the
  * volumes read and written by hyperslab (collectively, with the caller's
- * transfer list). The MPI side (the lists) is src/fed's. */
+ * transfer list made here on the group's communicator). */
 #include "shard_internal.h"
 
 #include "fesf/error.h"
 #include "fesf/version.h"
 
+#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+int fesf_shard_mpio_lists(int comm, int64_t *fapl, int64_t *dxpl)
+{
+    hid_t a = H5Pcreate(H5P_FILE_ACCESS), x = H5Pcreate(H5P_DATASET_XFER);
+    *fapl = a, *dxpl = x;
+    if (a < 0 || x < 0 || H5Pset_fapl_mpio(a, MPI_Comm_f2c((MPI_Fint)comm), MPI_INFO_NULL) < 0 ||
+        H5Pset_dxpl_mpio(x, H5FD_MPIO_COLLECTIVE) < 0) {
+        fesf_shard_mpio_release(fapl, dxpl);
+        return fesf_error("cannot make the MPI-IO property lists");
+    }
+    return 0;
+}
+
+void fesf_shard_mpio_release(int64_t *fapl, int64_t *dxpl)
+{
+    if (*fapl >= 0) H5Pclose((hid_t)*fapl);
+    if (*dxpl >= 0) H5Pclose((hid_t)*dxpl);
+    *fapl = *dxpl = H5I_INVALID_HID;
+}
 
 int fesf_shard_suspend(fesf_shard *sh)
 {

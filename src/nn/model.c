@@ -10,263 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- building -------------------------------------------------------- */
-
-static int add_tensor(fesf_model *m, const char *layer, const char *name, int buffer, int rank, const int *dims)
-{
-    if (m->n_tensors == FESF_MODEL_MAX_TENSORS) {
-        m->failed = 1;
-        fesf_error("model has more than %d tensors", FESF_MODEL_MAX_TENSORS);
-        return -1;
-    }
-    fesf_tensor_info *t = &m->tensors[m->n_tensors];
-    snprintf(t->name, sizeof t->name, "%s.%s", layer, name);
-    t->buffer = buffer, t->rank = rank, t->len = 1;
-    for (int i = 0; i < rank; i++) t->dims[i] = dims[i], t->len *= (size_t)dims[i];
-    size_t *count = buffer ? &m->n_buffers : &m->n_params;
-    t->off = *count;
-    *count += t->len;
-    return m->n_tensors++;
-}
-
-static int new_act(fesf_model *m, int c, int h, int w)
-{
-    if (m->n_acts == MAX_ACTS) {
-        m->failed = 1;
-        fesf_error("model has more than %d activations", MAX_ACTS);
-        return 0;
-    }
-    act_desc *a = &m->acts[m->n_acts];
-    a->c = c, a->h = h, a->w = w, a->off = m->n_act, a->last_use = -1;
-    m->n_act += (size_t)m->batch * (size_t)c * (size_t)h * (size_t)w;
-    return m->n_acts++;
-}
-
-static op_desc *new_op(fesf_model *m, op_kind kind, int in)
-{
-    if (m->n_ops == FESF_MODEL_MAX_OPS) {
-        m->failed = 1;
-        fesf_error("model has more than %d ops", FESF_MODEL_MAX_OPS);
-        return NULL;
-    }
-    op_desc *o = &m->ops[m->n_ops];
-    memset(o, 0, sizeof *o);
-    o->kind = kind, o->in = in, o->in2 = -1, o->tw = o->tb = o->trm = o->trv = -1;
-    m->acts[in].last_use = m->n_ops++;
-    return o;
-}
-
-static int conv_b(fesf_model *m, const char *name, int in, int cout, int k, int stride, int pad, int bias);
-
-static int conv(fesf_model *m, const char *name, int in, int cout, int k, int stride, int pad)
-{
-    return conv_b(m, name, in, cout, k, stride, pad, 0);
-}
-
-static int conv_b(fesf_model *m, const char *name, int in, int cout, int k, int stride, int pad, int bias)
-{
-    if (m->failed) return 0;
-    const act_desc *a = &m->acts[in];
-    op_desc *o = new_op(m, OP_CONV, in);
-    if (!o) return 0;
-    o->conv = (fesf_conv_shape){m->batch, a->c, a->h, a->w, cout, k, stride, pad, 0, 0};
-    if (fesf_conv_shape_init(&o->conv)) {
-        m->failed = 1;
-        return 0;
-    }
-    int dims[4] = {cout, a->c, k, k};
-    o->tw = add_tensor(m, name, "weight", 0, 4, dims);
-    if (bias) o->tb = add_tensor(m, name, "bias", 0, 1, dims);
-    size_t col = fesf_conv_col_floats(&o->conv);
-    if (col > m->n_col) m->n_col = col;
-    return o->out = new_act(m, cout, o->conv.ho, o->conv.wo);
-}
-
-static int inorm(fesf_model *m, const char *name, int in);
-
-/* Batch norm, or instance norm under FESF_MODEL_INSTANCE_NORM (same tensor
- * names, no running statistics): per-example normalisation for DP-SGD. */
-static int bn(fesf_model *m, const char *name, int in)
-{
-    if (m->failed) return 0;
-    if (m->flags & FESF_MODEL_INSTANCE_NORM) return inorm(m, name, in);
-    const act_desc *a = &m->acts[in];
-    op_desc *o = new_op(m, OP_BN, in);
-    if (!o) return 0;
-    int dims[1] = {a->c};
-    o->tw = add_tensor(m, name, "weight", 0, 1, dims);
-    o->tb = add_tensor(m, name, "bias", 0, 1, dims);
-    o->trm = add_tensor(m, name, "running_mean", 1, 1, dims);
-    o->trv = add_tensor(m, name, "running_var", 1, 1, dims);
-    o->save_off = m->n_save;
-    m->n_save += 2 * (size_t)a->c;
-    return o->out = new_act(m, a->c, a->h, a->w);
-}
-
-static int relu(fesf_model *m, int in)
-{
-    if (m->failed) return 0;
-    const act_desc *a = &m->acts[in];
-    op_desc *o = new_op(m, OP_RELU, in);
-    return o ? (o->out = new_act(m, a->c, a->h, a->w)) : 0;
-}
-
-/* Instance norm with affine weight and bias; saved statistics per (n, c). */
-static int inorm(fesf_model *m, const char *name, int in)
-{
-    if (m->failed) return 0;
-    const act_desc *a = &m->acts[in];
-    op_desc *o = new_op(m, OP_IN, in);
-    if (!o) return 0;
-    int dims[1] = {a->c};
-    o->tw = add_tensor(m, name, "weight", 0, 1, dims);
-    o->tb = add_tensor(m, name, "bias", 0, 1, dims);
-    o->save_off = m->n_save;
-    m->n_save += 2 * (size_t)m->batch * (size_t)a->c;
-    return o->out = new_act(m, a->c, a->h, a->w);
-}
-
-/* Element-wise op of the same shape (leaky ReLU, tanh). */
-static int pointwise(fesf_model *m, op_kind kind, int in)
-{
-    if (m->failed) return 0;
-    const act_desc *a = &m->acts[in];
-    op_desc *o = new_op(m, kind, in);
-    return o ? (o->out = new_act(m, a->c, a->h, a->w)) : 0;
-}
-
-static int upsample2(fesf_model *m, int in)
-{
-    if (m->failed) return 0;
-    const act_desc *a = &m->acts[in];
-    op_desc *o = new_op(m, OP_UP, in);
-    return o ? (o->out = new_act(m, a->c, 2 * a->h, 2 * a->w)) : 0;
-}
-
-static int maxpool(fesf_model *m, int in, int k, int stride)
-{
-    if (m->failed) return 0;
-    const act_desc *a = &m->acts[in];
-    op_desc *o = new_op(m, OP_MAXPOOL, in);
-    if (!o) return 0;
-    o->pool = (fesf_pool_shape){m->batch, a->c, a->h, a->w, k, stride, 0, 0, 0};
-    if (fesf_pool_shape_init(&o->pool)) {
-        m->failed = 1;
-        return 0;
-    }
-    o->save_off = m->n_idx;
-    m->n_idx += (size_t)m->batch * (size_t)a->c * (size_t)o->pool.ho * (size_t)o->pool.wo;
-    return o->out = new_act(m, a->c, o->pool.ho, o->pool.wo);
-}
-
-static int gap(fesf_model *m, int in)
-{
-    if (m->failed) return 0;
-    op_desc *o = new_op(m, OP_GAP, in);
-    return o ? (o->out = new_act(m, m->acts[in].c, 1, 1)) : 0;
-}
-
-static int linear(fesf_model *m, const char *name, int in, int out)
-{
-    if (m->failed) return 0;
-    int fan_in = m->acts[in].c * m->acts[in].h * m->acts[in].w;
-    op_desc *o = new_op(m, OP_LINEAR, in);
-    if (!o) return 0;
-    int wd[2] = {out, fan_in}, bd[1] = {out};
-    o->tw = add_tensor(m, name, "weight", 0, 2, wd);
-    o->tb = add_tensor(m, name, "bias", 0, 1, bd);
-    return o->out = new_act(m, out, 1, 1);
-}
-
-static int add(fesf_model *m, int a, int b)
-{
-    if (m->failed) return 0;
-    op_desc *o = new_op(m, OP_ADD, a);
-    if (!o) return 0;
-    o->in2 = b;
-    m->acts[b].last_use = m->n_ops - 1;
-    return o->out = new_act(m, m->acts[a].c, m->acts[a].h, m->acts[a].w);
-}
-
-static void build_cnn_small(fesf_model *m, int w)
-{
-    int x = 0;
-    x = maxpool(m, relu(m, bn(m, "bn1", conv(m, "conv1", x, w, 3, 1, 1))), 2, 2);
-    x = maxpool(m, relu(m, bn(m, "bn2", conv(m, "conv2", x, 2 * w, 3, 1, 1))), 2, 2);
-    x = relu(m, bn(m, "bn3", conv(m, "conv3", x, 4 * w, 3, 1, 1)));
-    linear(m, "fc", gap(m, x), m->classes);
-}
-
-/* BasicBlock: conv-bn-relu-conv-bn + shortcut, relu. */
-static int basic_block(fesf_model *m, const char *name, int in, int cout, int stride)
-{
-    char n1[64], n2[64], n3[64], n4[64], s0[64], s1[64];
-    snprintf(n1, sizeof n1, "%s.conv1", name), snprintf(n2, sizeof n2, "%s.bn1", name);
-    snprintf(n3, sizeof n3, "%s.conv2", name), snprintf(n4, sizeof n4, "%s.bn2", name);
-    snprintf(s0, sizeof s0, "%s.shortcut.0", name), snprintf(s1, sizeof s1, "%s.shortcut.1", name);
-    int y = relu(m, bn(m, n2, conv(m, n1, in, cout, 3, stride, 1)));
-    y = bn(m, n4, conv(m, n3, y, cout, 3, 1, 1));
-    int sc = in;
-    if (stride != 1 || m->acts[in].c != cout) sc = bn(m, s1, conv(m, s0, in, cout, 1, stride, 0));
-    return relu(m, add(m, y, sc));
-}
-
-static void build_resnet18(fesf_model *m, int w)
-{
-    int x = relu(m, bn(m, "bn1", conv(m, "conv1", 0, w, 3, 1, 1)));
-    for (int l = 0; l < 4; l++)
-        for (int b = 0; b < 2; b++) {
-            char name[32];
-            snprintf(name, sizeof name, "layer%d.%d", l + 1, b);
-            x = basic_block(m, name, x, w << l, l > 0 && b == 0 ? 2 : 1);
-        }
-    linear(m, "fc", gap(m, x), m->classes);
-}
-
-/* IQEM generator: G(s) = s + g(s), g an encoder (3x3 conv, stride-2 conv),
- * two residual blocks and a decoder (nearest upsampling, 3x3 conv), instance
- * norm and ReLU, tanh output. Needs even H and W. */
-static void build_iqem_g(fesf_model *m, int w)
-{
-    int c = m->acts[0].c;
-    int x = relu(m, inorm(m, "enc1.norm", conv_b(m, "enc1.conv", 0, w, 3, 1, 1, 1)));
-    x = relu(m, inorm(m, "enc2.norm", conv_b(m, "enc2.conv", x, 2 * w, 3, 2, 1, 1)));
-    for (int b = 0; b < 2; b++) {
-        char n1[32], n2[32], n3[32], n4[32];
-        snprintf(n1, sizeof n1, "res%d.conv1", b), snprintf(n2, sizeof n2, "res%d.norm1", b);
-        snprintf(n3, sizeof n3, "res%d.conv2", b), snprintf(n4, sizeof n4, "res%d.norm2", b);
-        int y = relu(m, inorm(m, n2, conv_b(m, n1, x, 2 * w, 3, 1, 1, 1)));
-        x = add(m, x, inorm(m, n4, conv_b(m, n3, y, 2 * w, 3, 1, 1, 1)));
-    }
-    x = relu(m, inorm(m, "dec.norm", conv_b(m, "dec.conv", upsample2(m, x), w, 3, 1, 1, 1)));
-    x = pointwise(m, OP_TANH, conv_b(m, "out.conv", x, c, 3, 1, 1, 1));
-    add(m, 0, x);
-}
-
-/* IQEM discriminator (PatchGAN): two stride-2 3x3 convs with leaky ReLU
- * (instance norm on the second), a 3x3 conv to one logit per patch. */
-static void build_iqem_d(fesf_model *m, int w)
-{
-    int x = pointwise(m, OP_LRELU, conv_b(m, "c1", 0, w, 3, 2, 1, 1));
-    x = pointwise(m, OP_LRELU, inorm(m, "n2", conv_b(m, "c2", x, 2 * w, 3, 2, 1, 1)));
-    conv_b(m, "out", x, 1, 3, 1, 1, 1);
-}
-
-/* Inversion attacker of the privacy audit: seven 3x3 conv-BN-ReLU layers of
- * w channels, then a 3x3 conv with bias back to the input's channels. */
-static void build_attack_cnn(fesf_model *m, int w)
-{
-    int x = 0;
-    for (int l = 1; l <= 7; l++) {
-        char cn[16], bn_name[16];
-        snprintf(cn, sizeof cn, "conv%d", l), snprintf(bn_name, sizeof bn_name, "bn%d", l);
-        x = relu(m, bn(m, bn_name, conv(m, cn, x, w, 3, 1, 1)));
-    }
-    conv_b(m, "out", x, m->acts[0].c, 3, 1, 1, 1);
-}
-
-/* Architectures whose output is an image or a map, not class logits. */
-static int image_output(const char *arch) { return !strncmp(arch, "iqem-", 5) || !strcmp(arch, "attack-cnn"); }
 
 static int alloc_buffers(fesf_model *m)
 {
@@ -313,27 +56,27 @@ static void fuse_bn_relu(fesf_model *m)
 int fesf_model_create_flags(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes,
                             int batch, int flags)
 {
+    return fesf_model_create_vol(out, arch, width, c, 1, h, w, classes, batch, flags);
+}
+
+int fesf_model_create_vol(fesf_model **out, const char *arch, int width, int c, int d, int h, int w, int classes,
+                          int batch, int flags)
+{
     *out = NULL;
-    int gan = image_output(arch); /* output size set by the architecture */
-    if (width < 1 || c < 1 || h < 1 || w < 1 || (classes < 2 && !gan) || batch < 1)
+    int gan = fesf_model_image_output(arch); /* output size set by the architecture */
+    if (width < 1 || c < 1 || d < 1 || h < 1 || w < 1 || (classes < 2 && !gan) || batch < 1)
         return fesf_error("model %s: bad shape (width %d, input %dx%dx%d, %d classes, batch %d)", arch, width, c, h,
                           w, classes, batch);
     fesf_model *m = calloc(1, sizeof *m);
     if (!m) return fesf_error("out of memory");
-    m->batch = batch, m->c = c, m->h = h, m->w = w, m->classes = classes, m->flags = flags;
-    snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%d classes=%d", arch, width, c, h, w, classes);
-    new_act(m, c, h, w); /* activation 0: the input */
-    if (!strcmp(arch, "cnn-small")) build_cnn_small(m, width);
-    else if (!strcmp(arch, "resnet18")) build_resnet18(m, width);
-    else if (!strcmp(arch, "iqem-g") && h % 2 == 0 && w % 2 == 0) build_iqem_g(m, width);
-    else if (!strcmp(arch, "iqem-d")) build_iqem_d(m, width);
-    else if (!strcmp(arch, "attack-cnn")) build_attack_cnn(m, width);
-    else if (!strcmp(arch, "iqem-g")) {
+    m->batch = batch, m->c = c, m->d = d, m->h = h, m->w = w, m->classes = classes, m->flags = flags;
+    if (d > 1) /* a volume's input C x D x H x W; images keep the strings their files hold */
+        snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%dx%d classes=%d", arch, width, c, d, h, w, classes);
+    else
+        snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%d classes=%d", arch, width, c, h, w, classes);
+    if (fesf_model_build(m, arch, width)) {
         free(m);
-        return fesf_error("model iqem-g needs even image sizes, not %dx%d", h, w);
-    } else {
-        free(m);
-        return fesf_error("unknown model.arch '%s' (cnn-small | resnet18)", arch);
+        return -1;
     }
     if (gan) { /* output size per sample, not classes */
         const act_desc *o = &m->acts[m->n_acts - 1];
@@ -342,6 +85,10 @@ int fesf_model_create_flags(fesf_model **out, const char *arch, int width, int c
     }
     if (!gan && (flags & FESF_MODEL_INSTANCE_NORM)) /* another model: its files must not load into batch norm */
         snprintf(m->arch + strlen(m->arch), sizeof m->arch - strlen(m->arch), " norm=instance");
+    if (!m->failed && (flags & FESF_MODEL_DP) && m->d > 1) { /* model_dp.c has no per-example 3-D convolution */
+        m->failed = 1;
+        fesf_error("DP-SGD takes 2-D models: per-example gradients of 3-D convolutions are not built");
+    }
     if (!m->failed && (flags & FESF_MODEL_DP) && mixes_samples(m)) {
         m->failed = 1;
         fesf_error("batch norm mixes the examples of a batch: DP-SGD needs instance norm (FESF_MODEL_INSTANCE_NORM)");
@@ -372,7 +119,7 @@ void fesf_model_init(fesf_model *m, uint64_t seed)
     for (int i = 0; i < m->n_ops; i++) {
         const op_desc *o = &m->ops[i];
         fesf_rng_init(&r, seed, (uint32_t)i, 5 /* FESF_STREAM_INIT */);
-        if (o->kind == OP_CONV || o->kind == OP_LINEAR) {
+        if (o->kind == OP_CONV || o->kind == OP_CONV3D || o->kind == OP_LINEAR) {
             const fesf_tensor_info *tw = &m->tensors[o->tw];
             size_t fan_in = tw->len / (size_t)tw->dims[0];
             float bound = 1.0f / sqrtf((float)fan_in); /* kaiming_uniform(a = sqrt(5)) */
@@ -435,6 +182,14 @@ static void op_forward(fesf_model *m, op_desc *o, int n, int training)
         o->pool.n = n;
         fesf_maxpool_forward(&o->pool, A(m, o->in), A(m, o->out), m->idx + o->save_off);
         break;
+    case OP_CONV3D:
+        o->conv3.n = n;
+        fesf_conv3d_forward(&o->conv3, A(m, o->in), P(m, o->tw), P(m, o->tb), A(m, o->out), m->col);
+        break;
+    case OP_MAXPOOL3D:
+        o->pool3.n = n;
+        fesf_maxpool3d_forward(&o->pool3, A(m, o->in), A(m, o->out), m->idx + o->save_off);
+        break;
     case OP_GAP: fesf_gap_forward(n, a->c, hw, A(m, o->in), A(m, o->out)); break;
     case OP_LINEAR:
         fesf_linear_forward(n, (int)per_sample(m, o->in), m->acts[o->out].c, A(m, o->in), P(m, o->tw), P(m, o->tb),
@@ -479,7 +234,10 @@ static float *grad_of(fesf_model *m, int a, int op, int n, int can_set, int *set
     return D(m, a);
 }
 
-static int writes_first(op_kind k) { return k == OP_CONV || k == OP_BN || k == OP_RELU || k == OP_MAXPOOL || k == OP_ADD; }
+static int writes_first(op_kind k)
+{
+    return k == OP_CONV || k == OP_BN || k == OP_RELU || k == OP_MAXPOOL || k == OP_ADD || k == OP_CONV3D || k == OP_MAXPOOL3D;
+}
 
 /* dst = src or dst += src over len floats (an add's gradient) */
 static void pass_grad(size_t len, const float *src, float *dst, int set)
@@ -520,6 +278,14 @@ static void op_backward(fesf_model *m, op_desc *o, int i, int n)
     case OP_MAXPOOL:
         o->pool.n = n;
         if (dx) (set ? fesf_maxpool_backward_set : fesf_maxpool_backward)(&o->pool, m->idx + o->save_off, dy, dx);
+        break;
+    case OP_CONV3D:
+        o->conv3.n = n;
+        fesf_conv3d_backward(&o->conv3, A(m, o->in), P(m, o->tw), dy, dx, set, G(m, o->tw), G(m, o->tb), m->col);
+        break;
+    case OP_MAXPOOL3D:
+        o->pool3.n = n;
+        if (dx) fesf_maxpool3d_backward(&o->pool3, m->idx + o->save_off, dy, dx, set);
         break;
     case OP_GAP: fesf_gap_backward(n, a->c, hw, dy, dx); break;
     case OP_LINEAR:
@@ -585,6 +351,9 @@ double fesf_model_train_flops(const fesf_model *m)
         double fwd;
         if (o->kind == OP_CONV)
             fwd = 2.0 * o->conv.cout * o->conv.cin * o->conv.k * o->conv.k * o->conv.ho * o->conv.wo;
+        else if (o->kind == OP_CONV3D)
+            fwd = 2.0 * o->conv3.cout * o->conv3.cin * o->conv3.k * o->conv3.k * o->conv3.k * o->conv3.do_ * o->conv3.ho *
+                  o->conv3.wo;
         else if (o->kind == OP_LINEAR)
             fwd = 2.0 * (double)per_sample(m, o->in) * m->acts[o->out].c;
         else

@@ -164,7 +164,7 @@ B = {"train": 4 * (n_model + 2),          # fed/train.c add_site: params + BN bu
      "site_n": 8 * NS,                    # every site's training-image count (share_sum)
      "counts": 8 * K,                     # fed/train.c class_weights: summed training label counts (balanced)
      "norm": 8 * (2 * c + 1),             # fed/train_data.c fesf_train_normalise: pixel sums, squares, count
-     "shape": 40,                         # fed/train.c load_sites: the first site's rank broadcasts c, h, w, k, its id
+     "shape": 48,                         # fed/train.c load_sites: the first site's rank broadcasts c, h, w, k, its id, d
      "decide": 16,                        # run/pipeline.c decide: a stage's stale counts (shared, shards)
      "arrive": 1,                         # fed/world.c gathered_barrier: a site's arrival (run.timeout, training only)
      "stop": 8}                           # fed/train.c preempted / finished: a caught signal, MPI_MAX (each round, the end)

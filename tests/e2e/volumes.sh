@@ -31,6 +31,16 @@ check "prepare + hide with a host per volume (random), alpha 0.5, beta 0.7, circ
 $PY tests/py/volume_check.py "$TMP/r" 0.5 0.7 circle >"$TMP/out" 2>&1
 relay "$TMP/out"
 
+check "fesf inspect --png: a grid of the volumes' middle planes" \
+    "$FESF" inspect "$TMP/v/site-001.h5" --png "$TMP/mid.png" --dataset /synthetic/train/images --count 9
+$PY - "$TMP/mid.png" >"$TMP/out" 2>&1 <<'PYEOF'
+import struct, sys
+head = open(sys.argv[1], "rb").read(24)  # the signature and IHDR: width, height
+w, h = struct.unpack(">II", head[16:24])
+print(f"PNG {w}x{h}")
+sys.exit(0 if head[:8] == b"\x89PNG\r\n\x1a\n" and w == h and 84 <= w <= 100 else 1)  # 3 x 28 and gutters
+PYEOF
+[ $? -eq 0 ] && ok "a 3 x 3 grid of 28 x 28 planes: $(cat "$TMP/out")" || { nok "middle-plane grid"; sed 's/^/#   /' "$TMP/out"; }
 expect_fail "keyed options on volumes are refused" "keyed options.*2-D only" \
     "$FESF" hide -q $V --set run.out="$TMP/v" --set ihm.noise=0.1
 expect_fail "the IQEM on volumes is refused" "IQEM takes 2-D images" \

@@ -69,7 +69,7 @@ def distance(a, b):
 
 def main():
     tool, arch, width, c, h, w, k, n, opt, steps = sys.argv[1:11]
-    width, c, h, w, k, n, steps = map(int, (width, c, h, w, k, n, steps))
+    width, c, w, k, n, steps = map(int, (width, c, w, k, n, steps))  # h: H, or DxH for volumes
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     name = f"{arch} width {width} {c}x{h}x{w} {opt}"

@@ -7,4 +7,4 @@ import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "scripts"))
-from fesf_torch import BasicBlock, CnnSmall, Norm, ResNet18, build, read_h5_state  # noqa: E402,F401
+from fesf_torch import BasicBlock, Cnn3dSmall, CnnSmall, Norm, ResNet18, build, read_h5_state  # noqa: E402,F401

@@ -9,6 +9,7 @@
  * grads.h5 holds DP-SGD's sum of per-example gradients of the summed loss,
  * each clipped to the median of their norms (fesf_model_dp_backward); io.h5
  * adds that clip and the norms [N]; no optimizer step is taken.
+ * H may be DxH: volumes [N, C, D, H, W] (fesf_model_create_vol).
  * usage: nn_step ARCH WIDTH C H W CLASSES N sgd|adam|dp STEPS DIR */
 #include <hdf5.h>
 #include <stdio.h>
@@ -83,14 +84,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: nn_step ARCH WIDTH C H W CLASSES N sgd|adam STEPS DIR\n");
         return 2;
     }
-    int width = atoi(argv[2]), c = atoi(argv[3]), h = atoi(argv[4]), w = atoi(argv[5]);
+    int width = atoi(argv[2]), c = atoi(argv[3]), d = 1, h = atoi(argv[4]), w = atoi(argv[5]);
+    if (strchr(argv[4], 'x')) d = atoi(argv[4]), h = atoi(strchr(argv[4], 'x') + 1);
     int k = atoi(argv[6]), n = atoi(argv[7]), steps = atoi(argv[9]);
     const char *dir = argv[10];
     char path[4096];
     fesf_model *m;
     int dp = !strcmp(argv[8], "dp");
-    if (fesf_model_create_flags(&m, argv[1], width, c, h, w, k, dp ? n + 3 : n,
-                                dp ? FESF_MODEL_INSTANCE_NORM | FESF_MODEL_DP : 0))
+    if (fesf_model_create_vol(&m, argv[1], width, c, d, h, w, k, dp ? n + 3 : n,
+                              dp ? FESF_MODEL_INSTANCE_NORM | FESF_MODEL_DP : 0))
         die();
     fesf_model_init(m, 42);
     fesf_optim_config oc;
@@ -100,7 +102,7 @@ int main(int argc, char **argv)
         fesf_optim_defaults(&oc, FESF_OPT_SGD, 0.05f);
         oc.momentum = 0.9f;
     }
-    size_t np = fesf_model_n_params(m), img = (size_t)c * h * w;
+    size_t np = fesf_model_n_params(m), img = (size_t)c * d * h * w;
     float *state = calloc(np * (size_t)fesf_optim_state_per_param(&oc) + 1, sizeof(float));
     float *x = malloc(sizeof(float) * img * n), *grads = malloc(sizeof(float) * np), *logits = malloc(sizeof(float) * n * k);
     int32_t *labels = malloc(sizeof(int32_t) * n);
@@ -132,10 +134,13 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/io.h5", dir);
     fesf_h5_quiet();
     hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
-    hsize_t dx[4] = {(hsize_t)n, (hsize_t)c, (hsize_t)h, (hsize_t)w}, dl[2] = {(hsize_t)n, (hsize_t)k}, dn = (hsize_t)n;
+    hsize_t dx[5] = {(hsize_t)n, (hsize_t)c, (hsize_t)d, (hsize_t)h, (hsize_t)w}, dl[2] = {(hsize_t)n, (hsize_t)k};
+    hsize_t dn = (hsize_t)n;
+    int xr = d > 1 ? 5 : 4;
+    if (d == 1) dx[2] = dx[3], dx[3] = dx[4];
     float lossf = (float)loss0;
     hsize_t one = 1;
-    write_array(f, "x", H5T_NATIVE_FLOAT, 4, dx, x);
+    write_array(f, "x", H5T_NATIVE_FLOAT, xr, dx, x);
     write_array(f, "labels", H5T_NATIVE_INT32, 1, &dn, labels);
     write_array(f, "logits", H5T_NATIVE_FLOAT, 2, dl, logits);
     write_array(f, "loss", H5T_NATIVE_FLOAT, 1, &one, &lossf);
