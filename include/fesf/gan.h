@@ -15,7 +15,7 @@
 
 typedef struct {
     fesf_model *g, *d;   /* owned */
-    int batch, c, h, w;
+    int batch, c, h, w;  /* a volume's h is D x H */
     float lambda_id;
     float *gs;           /* [batch, C, H, W] G(s) of the last call */
     float *dgs;          /* [batch, C, H, W] dL_G / dG(s) */
@@ -25,6 +25,9 @@ typedef struct {
 /* Build G and D of base width `width` for images [c, h, w] (h, w even),
  * initialised from `seed`. 0 or -1. */
 int fesf_gan_create(fesf_gan *gan, int width, int c, int h, int w, int batch, float lambda_id, uint64_t seed);
+/* The same for volumes [c, d, h, w] (d > 1: G and D in 3-D; h above is then d * h). */
+int fesf_gan_create_vol(fesf_gan *gan, int width, int c, int d, int h, int w, int batch, float lambda_id,
+                        uint64_t seed);
 void fesf_gan_destroy(fesf_gan *gan);
 
 typedef struct {

@@ -45,4 +45,10 @@ int fesf_pool3d_shape_init(fesf_pool3d_shape *s);
 void fesf_maxpool3d_forward(const fesf_pool3d_shape *s, const float *x, float *y, int32_t *idx);
 void fesf_maxpool3d_backward(const fesf_pool3d_shape *s, const int32_t *idx, const float *dy, float *dx, int set);
 
+/* Nearest-neighbour upsampling by 2 along D, H and W: x [N, C, D, H, W] ->
+ * y [N, C, 2D, 2H, 2W] (PyTorch's Upsample(scale_factor=2)); backward adds
+ * the sum of each voxel's 8 copies of dy to dx. */
+void fesf_upsample3d_forward(int n, int c, int d, int h, int w, const float *x, float *y);
+void fesf_upsample3d_backward(int n, int c, int d, int h, int w, const float *dy, float *dx);
+
 #endif

@@ -22,6 +22,9 @@
  *   iqem-d     IQEM PatchGAN discriminator: two stride-2 3x3 convs with leaky
  *              ReLU (0.2; instance norm on the second), a 3x3 conv to one
  *              logit per patch: output [1, H/4, W/4] (rounded up).
+ *              For volumes [C, D, H, W] both are built in 3-D (3x3x3 Conv3d,
+ *              upsampling along D, H and W; G needs even D, H, W):
+ *              fesf_model_create_vol with d > 1.
  *   cnn3d-small cnn-small's 3-D twin for volumes [C, D, H, W] (Conv3d
  *              3x3x3, BatchNorm3d, MaxPool3d 2; fesf_model_create_vol).
  *   attack-cnn the privacy audit's inversion attacker: seven 3x3
@@ -59,7 +62,7 @@ void fesf_model_destroy(fesf_model *m);
 enum { FESF_MODEL_INSTANCE_NORM = 1, FESF_MODEL_DP = 2 };
 int fesf_model_create_flags(fesf_model **out, const char *arch, int width, int c, int h, int w, int classes,
                             int batch, int flags);
-/* Volumes [batch, c, d, h, w]: the same for a 3-D architecture (cnn3d-small;
+/* Volumes [batch, c, d, h, w]: the same for a 3-D architecture (cnn3d-small, iqem-g, iqem-d;
  * d = 1 builds any architecture as fesf_model_create_flags does, and a 2-D
  * one refuses d > 1). The architecture string of a volume model names its
  * input C x D x H x W ("cnn3d-small width=16 input=1x28x28x28 classes=2"). */

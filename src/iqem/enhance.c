@@ -5,6 +5,8 @@
  * coordinator, which steps Adam for both. Then every site writes
  * /surrogate/{train,val,test} = IHM(x, G(x_sy); alpha2, beta2) with quality
  * measures as attributes, and the coordinator saves G to iqem.h5. */
+#include "enhance_internal.h"
+
 #include "fesf/config.h"
 #include "fesf/dataset.h"
 #include "fesf/error.h"
@@ -30,48 +32,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define IQEM_BATCH 16
-
-typedef struct {
-    int id;
-    int64_t n;
-    float *x; /* [n, C, H, W] synthetic training images */
-} gan_site;
-
-typedef struct {
-    const fesf_config *cfg;
-    const fesf_world *w;
-    int n_sites, n_mine, c, h, wd;
-    int64_t n_hosts;
-    float *hosts;       /* [K, C, H, W] public pool */
-    gan_site *sites;
-    double *site_n;
-    fesf_gan gan;
-    size_t ng, nd;
-    float *state;       /* [ng + nd] G and D, broadcast every federated round */
-    float *acc;         /* [ng + nd + 3] */
-    float *sg, *sd;     /* Adam states */
-    fesf_gan *local;    /* iqem.mode = local: one GAN per site of this rank ([n_mine]) */
-    float **lsg, **lsd; /* their Adam states */
-    float *kb;          /* [B, C, H, W] augmented host batch */
-    float *sb;          /* [B, C, H, W] synthetic batch */
-    int32_t *order, ids[IQEM_BATCH];
-    const fesf_stage *stage; /* stamped on /surrogate and the G files; NULL with --load (not this config's G) */
-    double qsum[1 + FESF_IQEM_QUALITY_N]; /* images, then the quality measures summed over this rank's images */
-    fesf_secagg *sa;    /* train.secure_agg: the rounds' and the statistics' sums masked (secagg.h) */
-} enhancer;
-
 /* A host image, flipped, shifted by up to 2 pixels (circularly) and scaled
- * in intensity by U(0.9, 1.1), all drawn from the counter RNG. */
+ * in intensity by U(0.9, 1.1), all drawn from the counter RNG; a volume's
+ * planes all alike (W flipped, H and W shifted). */
 static void augment(const enhancer *e, int site, int64_t round, int j, float *out)
 {
     fesf_rng r;
     fesf_rng_init(&r, e->cfg->run.seed, (uint32_t)site, FESF_STREAM_AUGMENT + 256u * (uint32_t)j);
     fesf_rng_at(&r, 16 * (uint64_t)round);
-    const float *src = e->hosts + (size_t)fesf_rng_below(&r, (uint64_t)e->n_hosts) * e->c * e->h * e->wd;
+    const float *src = e->hosts + (size_t)fesf_rng_below(&r, (uint64_t)e->n_hosts) * fesf_enh_item(e);
     int flip = (int)fesf_rng_below(&r, 2), dy = (int)fesf_rng_below(&r, 5) - 2, dx = (int)fesf_rng_below(&r, 5) - 2;
     float gain = (float)(0.9 + 0.2 * fesf_rng_uniform(&r));
-    for (int ch = 0; ch < e->c; ch++)
+    for (int ch = 0; ch < e->c * e->d; ch++) /* the planes of every channel */
         for (int y = 0; y < e->h; y++)
             for (int x = 0; x < e->wd; x++) {
                 int sy = (y + dy + e->h) % e->h, sx = (x + dx + e->wd) % e->wd;
@@ -82,7 +54,7 @@ static void augment(const enhancer *e, int site, int64_t round, int j, float *ou
 
 static int load_sites(enhancer *e)
 {
-    size_t img = (size_t)e->c * e->h * e->wd;
+    size_t img = fesf_enh_item(e);
     int64_t most = 1;
     for (int id = 1; id <= e->n_sites; id++) {
         if (!fesf_world_owns_shard(e->w, id)) continue;
@@ -95,9 +67,11 @@ static int load_sites(enhancer *e)
         int rc = !fesf_shard_has(sh, "synthetic");
         if (rc) fesf_error("site %d: '%s' has no /synthetic images (run 'fesf hide' first)", id, path);
         else if (fesf_shard_info(sh, "synthetic", FESF_SPLIT_TRAIN, &in)) rc = fesf_error("site %d: %s", id, fesf_errmsg());
-        else if (in.c != e->c || in.h != e->h || in.w != e->wd)
-            rc = fesf_error("site %d: images are %dx%dx%d but the hosts are %dx%dx%d", id, in.c, in.h, in.w, e->c, e->h,
-                            e->wd);
+        else if (in.c != e->c || in.d != e->d || in.h != e->h || in.w != e->wd) {
+            char s1[FESF_SHAPE_STR], s2[FESF_SHAPE_STR];
+            rc = fesf_error("site %d: images are %s but the hosts are %s", id, fesf_shape_str(s1, in.c, in.d, in.h, in.w),
+                            fesf_shape_str(s2, e->c, e->d, e->h, e->wd));
+        }
         if (!rc) {
             s->id = id, s->n = in.n;
             s->x = malloc(sizeof(float) * img * (size_t)(s->n ? s->n : 1));
@@ -127,7 +101,7 @@ static fesf_optim_config adam(const fesf_config *cfg)
 /* Site i's batches of round `round`: its synthetic images and augmented hosts. */
 static int site_batch(enhancer *e, const gan_site *s, int64_t round)
 {
-    size_t img = (size_t)e->c * e->h * e->wd;
+    size_t img = fesf_enh_item(e);
     int k = fesf_fed_sgd_batch(e->cfg->run.seed, s->id, s->n, round, IQEM_BATCH, e->order, e->ids);
     for (int j = 0; j < k; j++) {
         memcpy(e->sb + img * (size_t)j, s->x + img * (size_t)e->ids[j], sizeof(float) * img);
@@ -195,183 +169,6 @@ static int gan_round(enhancer *e, int64_t round, fesf_gan_losses *mean)
     return 0;
 }
 
-/* ---- surrogates ---------------------------------------------------------------- */
-
-typedef struct {
-    double n, psnr[4], ssim[4], outside[2]; /* [syn-plain, sur-plain, syn-host, sur-host], [syn, sur] */
-    double *fsyn, *fsur;                    /* the rank's feature statistics (quality.h) */
-    float *fscratch;
-    float *grid;                            /* [4 * grid_cols, C, H, W]: the figure's 4 rows */
-    int grid_rows, grid_cols;               /* 4: host | plaintext | synthetic | surrogate; 3 without a fixed host */
-} quality_sums;
-
-static void add_quality(quality_sums *q, const float *plain, const float *syn, const float *sur, const float *host,
-                        int c, int h, int w, float *scratch)
-{
-    size_t len = (size_t)c * h * w;
-    const float *a[4] = {syn, sur, syn, sur}, *b[4] = {plain, plain, host, host};
-    for (int k = 0; k < 4; k++) {
-        if (!b[k]) continue;
-        double p = fesf_psnr(a[k], b[k], c, h, w);
-        q->psnr[k] += isfinite(p) ? p : 100.0; /* identical images: cap at 100 dB */
-        q->ssim[k] += h >= FESF_SSIM_WIN && w >= FESF_SSIM_WIN ? fesf_ssim(a[k], b[k], c, h, w, scratch) : NAN;
-    }
-    q->outside[0] += fesf_fraction_outside01(syn, len), q->outside[1] += fesf_fraction_outside01(sur, len);
-    q->n += 1;
-    double f[FESF_FEAT_DIM];
-    if (!fesf_features(syn, c, h, w, f, q->fscratch)) fesf_feat_stats_add(q->fsyn, FESF_FEAT_DIM, f);
-    if (!fesf_features(sur, c, h, w, f, q->fscratch)) fesf_feat_stats_add(q->fsur, FESF_FEAT_DIM, f);
-    if (q->grid_rows < 4) { /* the figure: the first images of the split written first (train) */
-        const float *row[4] = {host, plain, syn, sur}, **cell = row + 4 - q->grid_cols;
-        for (int k = 0; k < q->grid_cols; k++)
-            memcpy(q->grid + (size_t)(q->grid_cols * q->grid_rows + k) * len, cell[k], sizeof(float) * len);
-        q->grid_rows++;
-    }
-}
-
-void fesf_iqem_pass2_range(const fesf_config *cfg, double *lo, double *hi)
-{
-    int ranged = cfg->iqem.beta2_auto && cfg->ihm.beta_min < cfg->ihm.beta_max;
-    *lo = ranged ? cfg->ihm.beta_min : cfg->iqem.beta2;
-    *hi = ranged ? cfg->ihm.beta_max : cfg->iqem.beta2;
-}
-
-fesf_ihm_tag fesf_iqem_pass2_tag(const fesf_config *cfg, uint64_t key, uint64_t id)
-{
-    double lo, hi;
-    fesf_iqem_pass2_range(cfg, &lo, &hi);
-    return (fesf_ihm_tag){key, id, fesf_ihm_draw_beta(key, id, lo, hi)};
-}
-
-fesf_ihm_params fesf_iqem_pass2_params(const fesf_config *cfg)
-{
-    double lo, hi;
-    fesf_iqem_pass2_range(cfg, &lo, &hi);
-    return (fesf_ihm_params){cfg->iqem.alpha2, hi, cfg->ihm.mask, cfg->ihm.noise};
-}
-
-/* One split of a shard: /surrogate = IHM(x, G(x_sy)) image by image. */
-static int surrogate_split(enhancer *e, fesf_model *gen, fesf_shard *sh, int sp, fesf_ihm *plan, const float *host,
-                           uint64_t key, quality_sums *q, float *bufs, float *scratch)
-{
-    int keyed = fesf_config_keyed(e->cfg);
-    size_t img = (size_t)e->c * e->h * e->wd;
-    float *x = bufs, *syn = x + img * IQEM_BATCH, *sur = syn + img * IQEM_BATCH;
-    int32_t lab[IQEM_BATCH];
-    fesf_shard_split in, plain, want = {0, e->c, e->h, e->wd, FESF_F32, 1}; /* the buffers' image size */
-    if (fesf_shard_info(sh, "synthetic", sp, &in) || fesf_shard_info(sh, "plain", sp, &plain)) return -1;
-    if (plain.n != in.n)
-        return fesf_error("'%s': /synthetic/%s holds %lld images but /plain/%s %lld (run 'fesf hide' again)",
-                          fesf_shard_name(sh), fesf_split_names[sp], (long long)in.n, fesf_split_names[sp],
-                          (long long)plain.n);
-    if (fesf_shard_create_split(sh, "surrogate", sp, in.n, e->c, 1, e->h, e->wd, 0))
-        return -1;
-    for (int64_t s = 0; s < in.n; s += IQEM_BATCH) {
-        int k = (int)(in.n - s < IQEM_BATCH ? in.n - s : IQEM_BATCH);
-        if (fesf_shard_read_images(sh, "synthetic", sp, s, k, &want, FESF_F32, syn) ||
-            fesf_shard_read_labels(sh, "plain", sp, s, k, lab) ||
-            fesf_shard_read_images(sh, "plain", sp, s, k, &want, FESF_F32, x))
-            return -1;
-        const float *gout = fesf_model_forward(gen, syn, k, 1);
-        for (int i = 0; i < k; i++) { /* the enhanced image is this image's host */
-            fesf_ihm_tag t;
-            if (keyed) t = fesf_iqem_pass2_tag(e->cfg, key, fesf_ihm_tag_id(sp, s + i));
-            if (fesf_ihm_set_host(plan, gout + img * (size_t)i) || (keyed && fesf_ihm_set_tags(plan, &t, 1)) ||
-                fesf_ihm_apply(plan, x + img * (size_t)i, sur + img * (size_t)i, 1))
-                return -1;
-            add_quality(q, x + img * (size_t)i, syn + img * (size_t)i, sur + img * (size_t)i, host, e->c, e->h, e->wd,
-                        scratch);
-        }
-        if (fesf_shard_write_images(sh, "surrogate", sp, s, k, sur) || fesf_shard_write_labels(sh, "surrogate", sp, s, k, lab))
-            return -1;
-    }
-    return 0;
-}
-
-static const char *const pn[4] = {"psnr_synthetic_plain", "psnr_surrogate_plain", "psnr_synthetic_host",
-                                  "psnr_surrogate_host"};
-static const char *const sn[4] = {"ssim_synthetic_plain", "ssim_surrogate_plain", "ssim_synthetic_host",
-                                  "ssim_surrogate_host"};
-
-static int quality_attrs(fesf_shard *sh, const quality_sums *q, const enhancer *e, const char *name)
-{
-    const fesf_config *cfg = e->cfg;
-    const char *g = "/surrogate";
-    double lo, hi;
-    fesf_iqem_pass2_range(cfg, &lo, &hi);
-    int rc = fesf_shard_stamp(sh, g, e->stage) || fesf_shard_set_f64(sh, g, "alpha2", cfg->iqem.alpha2) ||
-             fesf_shard_set_f64(sh, g, "beta2", cfg->iqem.beta2) || fesf_shard_set_f64(sh, g, "noise", cfg->ihm.noise) ||
-             fesf_shard_set_f64(sh, g, "beta2_min", lo) || fesf_shard_set_f64(sh, g, "beta2_max", hi) ||
-             fesf_shard_set_f64(sh, g, "outside01_synthetic", q->outside[0] / q->n) ||
-             fesf_shard_set_f64(sh, g, "outside01_surrogate", q->outside[1] / q->n);
-    for (int k = 0; k < 4 && !rc; k++)
-        rc = fesf_shard_set_f64(sh, g, pn[k], q->psnr[k] / q->n) || fesf_shard_set_f64(sh, g, sn[k], q->ssim[k] / q->n);
-    fesf_info("%s quality (mean over %.0f images): synthetic vs plaintext PSNR %.2f dB SSIM %.3f; surrogate vs "
-              "plaintext PSNR %.2f dB SSIM %.3f; vs host: synthetic %.2f dB / %.3f, surrogate %.2f dB / %.3f; "
-              "outside [0,1]: %.4f -> %.4f",
-              name, q->n, q->psnr[0] / q->n, q->ssim[0] / q->n, q->psnr[1] / q->n, q->ssim[1] / q->n, q->psnr[2] / q->n,
-              q->ssim[2] / q->n, q->psnr[3] / q->n, q->ssim[3] / q->n, q->outside[0] / q->n, q->outside[1] / q->n);
-    return rc ? fesf_error("cannot write the quality attributes") : 0;
-}
-
-/* site-NNN/figures/iqem.png: per row one training image as host | plaintext |
- * synthetic | surrogate (random host mode: no single host, no host column). */
-static int write_figure(const enhancer *e, int site_id, const quality_sums *q)
-{
-    static const char *const titles[4] = {"host", "plaintext", "synthetic", "surrogate"};
-    char path[FESF_RUN_PATH_MAX];
-    if (fesf_run_site_figure_path(path, e->cfg->run.out, site_id, "iqem.png")) return -1;
-    return fesf_png_write_grid_titled(path, q->grid, q->grid_cols * q->grid_rows, e->c, e->h, e->wd, q->grid_cols,
-                                      titles + 4 - q->grid_cols);
-}
-
-static int write_surrogates(enhancer *e, fesf_model *gen, int site_id, const float *host, const char *config_text,
-                            double *fstats)
-{
-    static const char *const drop[] = {"surrogate", NULL};
-    char path[FESF_RUN_PATH_MAX], base[64];
-    fesf_run_shard_path(path, e->cfg->run.out, site_id);
-    snprintf(base, sizeof base, "site-%03d.h5", site_id);
-    size_t img = (size_t)e->c * e->h * e->wd;
-    fesf_shard *sh = NULL;
-    fesf_ihm *plan = NULL;
-    fesf_ihm_params prm = fesf_iqem_pass2_params(e->cfg);
-    uint64_t key = 0;
-    float *bufs = malloc(sizeof(float) * img * IQEM_BATCH * 3); /* plaintext, synthetic, surrogate */
-    float *scratch = malloc(sizeof(float) * (fesf_ssim_scratch_floats(e->h, e->wd) + 1));
-    quality_sums q = {0};
-    q.fsyn = fstats, q.fsur = fstats + fesf_feat_stats_len(FESF_FEAT_DIM);
-    q.fscratch = malloc(sizeof(float) * (fesf_features_scratch_floats(e->h, e->wd) + 1));
-    q.grid_cols = host ? 4 : 3;
-    q.grid = malloc(sizeof(float) * img * 16);
-    int rc = -1;
-    if (!bufs || !scratch || !q.fscratch || !q.grid) {
-        fesf_error("out of memory");
-        goto done;
-    }
-    if (fesf_config_keyed(e->cfg) &&
-        fesf_run_site_key(e->cfg->run.out, site_id, e->cfg->ihm.key, e->cfg->data.seed, &key))
-        goto done;
-    if (fesf_shard_rewrite(&sh, path, drop, config_text) || fesf_ihm_create(&plan, e->h, e->wd, e->c, 1, &prm))
-        goto done;
-    for (int sp = 0; sp < FESF_NSPLITS; sp++)
-        if (surrogate_split(e, gen, sh, sp, plan, host, key, &q, bufs, scratch)) {
-            fesf_error("'%s' %s: %s", base, fesf_split_names[sp], fesf_errmsg());
-            goto done;
-        }
-    if (quality_attrs(sh, &q, e, base) || fesf_shard_commit(sh) || write_figure(e, site_id, &q)) goto done;
-    const double qv[FESF_IQEM_QUALITY_N] = {q.psnr[0], q.ssim[0], q.psnr[1], q.ssim[1], q.psnr[2],
-                                            q.ssim[2], q.psnr[3], q.ssim[3], q.outside[0], q.outside[1]};
-    e->qsum[0] += q.n; /* fesf_iqem_quality_names order; only these sums leave the site */
-    for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) e->qsum[1 + k] += qv[k];
-    rc = 0;
-done:
-    fesf_shard_close(sh);
-    fesf_ihm_destroy(plan);
-    free(bufs), free(scratch), free(q.fscratch), free(q.grid);
-    return rc ? fesf_error("site %d: %s", site_id, fesf_errmsg()) : 0;
-}
-
 /* ---- the stage ----------------------------------------------------------------- */
 
 /* Coordinator: features of the public pool, the two Frechet distances, and
@@ -379,17 +176,19 @@ done:
 static int frechet_report(enhancer *e, const double *fstats, int64_t rounds, const char *text, int save)
 {
     const int d = FESF_FEAT_DIM;
-    size_t L = fesf_feat_stats_len(d), img = (size_t)e->c * e->h * e->wd;
+    size_t L = fesf_feat_stats_len(d), img = fesf_enh_item(e);
     double *pool = calloc(L, sizeof(double)), *mu = malloc(sizeof(double) * 3 * d), *cov = malloc(sizeof(double) * 3 * d * d);
     float *scratch = malloc(sizeof(float) * (fesf_features_scratch_floats(e->h, e->wd) + 1));
+    float *plane = malloc(sizeof(float) * (size_t)e->c * e->h * e->wd);
     double f[FESF_FEAT_DIM], fd[2] = {NAN, NAN};
     int rc = -1;
-    if (!pool || !mu || !cov || !scratch) {
+    if (!pool || !mu || !cov || !scratch || !plane) {
         fesf_error("out of memory");
         goto done;
     }
     for (int64_t i = 0; i < e->n_hosts; i++)
-        if (!fesf_features(e->hosts + img * (size_t)i, e->c, e->h, e->wd, f, scratch)) fesf_feat_stats_add(pool, d, f);
+        if (!fesf_features(fesf_enh_plane(e, e->hosts + img * (size_t)i, plane), e->c, e->h, e->wd, f, scratch))
+            fesf_feat_stats_add(pool, d, f);
     if (fesf_feat_stats_finish(pool, d, mu, cov)) goto done;
     for (int k = 0; k < 2; k++)
         if (fesf_feat_stats_finish(fstats + k * L, d, mu + (k + 1) * d, cov + (size_t)(k + 1) * d * d) ||
@@ -407,7 +206,7 @@ static int frechet_report(enhancer *e, const double *fstats, int64_t rounds, con
     fesf_model_save_info info = {e->sg, 2 * e->ng, "adam", rounds, text, e->stage, 2, fd_names, fd, NULL, 0};
     rc = fesf_model_save_gan(path, fesf_model_tensors(e->gan.g), fesf_model_tensors(e->gan.d), &info);
 done:
-    free(pool), free(mu), free(cov), free(scratch);
+    free(pool), free(mu), free(cov), free(scratch), free(plane);
     return rc ? -1 : 0;
 }
 
@@ -415,17 +214,14 @@ static int setup(enhancer *e)
 {
     int64_t meta[6] = {0}; /* the public pool, to every rank */
     if (fesf_hosts_share(e->cfg->run.out, e->w, FESF_HOST_RANDOM, 0, meta, &e->hosts)) return -1;
-    if (meta[5] > 1) { /* every rank sees it: a failure they share */
-        fesf_error("the IQEM takes 2-D images; this run holds volumes (set iqem.enabled = false)");
-        return fesf_world_fail_together(e->w, 0, 1);
-    }
     e->n_sites = (int)meta[0], e->n_hosts = meta[1], e->c = (int)meta[2], e->h = (int)meta[3], e->wd = (int)meta[4];
-    size_t img = (size_t)e->c * e->h * e->wd;
+    e->d = meta[5] > 1 ? (int)meta[5] : 1;
+    size_t img = fesf_enh_item(e);
     e->sites = calloc((size_t)e->n_sites, sizeof(gan_site));
     e->site_n = calloc((size_t)e->n_sites, sizeof(double));
     if (!e->sites || !e->site_n) return fesf_error("out of memory");
     if (load_sites(e)) return -1;
-    if (fesf_gan_create(&e->gan, FESF_IQEM_WIDTH, e->c, e->h, e->wd, IQEM_BATCH, (float)e->cfg->iqem.lambda_id,
+    if (fesf_gan_create_vol(&e->gan, FESF_IQEM_WIDTH, e->c, e->d, e->h, e->wd, IQEM_BATCH, (float)e->cfg->iqem.lambda_id,
                         e->cfg->run.seed))
         return -1;
     e->ng = fesf_model_n_params(e->gan.g), e->nd = fesf_model_n_params(e->gan.d);
@@ -441,7 +237,7 @@ static int setup(enhancer *e)
     e->lsg = calloc((size_t)e->n_mine + 1, sizeof(float *)), e->lsd = calloc((size_t)e->n_mine + 1, sizeof(float *));
     if (!e->local || !e->lsg || !e->lsd) return fesf_error("out of memory");
     for (int i = 0; i < e->n_mine; i++) { /* the same initial G and D as the federated run */
-        if (fesf_gan_create(&e->local[i], FESF_IQEM_WIDTH, e->c, e->h, e->wd, IQEM_BATCH, (float)e->cfg->iqem.lambda_id,
+        if (fesf_gan_create_vol(&e->local[i], FESF_IQEM_WIDTH, e->c, e->d, e->h, e->wd, IQEM_BATCH, (float)e->cfg->iqem.lambda_id,
                             e->cfg->run.seed))
             return -1;
         e->lsg[i] = calloc(2 * e->ng, sizeof(float)), e->lsd[i] = calloc(2 * e->nd, sizeof(float));
@@ -518,7 +314,7 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
     if (fesf_fed_bcast_f32(w, fesf_model_params(e.gan.g), e.ng)) goto done;
     /* the host of the hide stage, for the "against the host" measures (fixed mode) */
     const float *host = cfg->ihm.host_mode == FESF_HOST_FIXED && cfg->ihm.host_index < e.n_hosts
-                            ? e.hosts + (size_t)cfg->ihm.host_index * e.c * e.h * e.wd
+                            ? e.hosts + (size_t)cfg->ihm.host_index * fesf_enh_item(&e)
                             : NULL;
     size_t L = fesf_feat_stats_len(FESF_FEAT_DIM);
     fstats = calloc(2 * L, sizeof(double));
@@ -528,7 +324,7 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
     }
     for (int i = 0; i < e.n_mine; i++) {
         fesf_model *gen = local ? e.local[i].g : e.gan.g;
-        if (write_surrogates(&e, gen, e.sites[i].id, host, text, fstats)) goto done;
+        if (fesf_enh_write_surrogates(&e, gen, e.sites[i].id, host, text, fstats)) goto done;
         if (local) { /* each site keeps its own G */
             char path[FESF_RUN_PATH_MAX];
             fesf_run_iqem_path(path, cfg->run.out, e.sites[i].id);

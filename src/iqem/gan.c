@@ -8,17 +8,23 @@
 
 int fesf_gan_create(fesf_gan *gan, int width, int c, int h, int w, int batch, float lambda_id, uint64_t seed)
 {
+    return fesf_gan_create_vol(gan, width, c, 1, h, w, batch, lambda_id, seed);
+}
+
+int fesf_gan_create_vol(fesf_gan *gan, int width, int c, int d, int h, int w, int batch, float lambda_id,
+                        uint64_t seed)
+{
     memset(gan, 0, sizeof *gan);
-    gan->batch = batch, gan->c = c, gan->h = h, gan->w = w, gan->lambda_id = lambda_id;
-    if (fesf_model_create(&gan->g, "iqem-g", width, c, h, w, 0, batch) ||
-        fesf_model_create(&gan->d, "iqem-d", width, c, h, w, 0, batch)) {
+    gan->batch = batch, gan->c = c, gan->h = d * h, gan->w = w, gan->lambda_id = lambda_id;
+    if (fesf_model_create_vol(&gan->g, "iqem-g", width, c, d, h, w, 0, batch, 0) ||
+        fesf_model_create_vol(&gan->d, "iqem-d", width, c, d, h, w, 0, batch, 0)) {
         fesf_gan_destroy(gan);
         return -1;
     }
     fesf_model_init(gan->g, seed);
     fesf_model_init(gan->d, seed + 1);
     fesf_model_set_input_grad(gan->d, 1); /* dL/dG(s) comes through D */
-    size_t img = (size_t)batch * (size_t)c * (size_t)h * (size_t)w;
+    size_t img = (size_t)batch * (size_t)c * (size_t)gan->h * (size_t)w;
     gan->gs = malloc(sizeof(float) * img);
     gan->dgs = malloc(sizeof(float) * img);
     gan->dy = malloc(sizeof(float) * (size_t)batch * (size_t)fesf_model_classes(gan->d));

@@ -226,3 +226,41 @@ void fesf_maxpool3d_backward(const fesf_pool3d_shape *s, const int32_t *idx, con
     for (int nc = 0; nc < s->n * s->c; nc++)
         for (size_t p = 0; p < vout; p++) dx[(size_t)nc * vin + idx[(size_t)nc * vout + p]] += dy[(size_t)nc * vout + p];
 }
+
+/* ---- nearest upsampling by 2 ------------------------------------------------ */
+
+void fesf_upsample3d_forward(int n, int c, int d, int h, int w, const float *x, float *y)
+{
+    const size_t W2 = 2 * (size_t)w, plane2 = 4 * (size_t)h * w;
+#pragma omp parallel for schedule(static) if ((size_t)n * c * d * h * w > 65536)
+    for (size_t pl = 0; pl < (size_t)n * c * d; pl++) { /* input plane pl -> output planes 2 pl, 2 pl + 1 */
+        const float *xp = x + pl * h * w;
+        float *yp = y + 2 * pl * plane2;
+        for (int ih = 0; ih < h; ih++) {
+            float *row = yp + 2 * (size_t)ih * W2;
+            for (int iw = 0; iw < w; iw++) row[2 * iw] = row[2 * iw + 1] = xp[(size_t)ih * w + iw];
+            memcpy(row + W2, row, sizeof(float) * W2);
+        }
+        memcpy(yp + plane2, yp, sizeof(float) * plane2);
+    }
+}
+
+void fesf_upsample3d_backward(int n, int c, int d, int h, int w, const float *dy, float *dx)
+{
+    const size_t W2 = 2 * (size_t)w, plane2 = 4 * (size_t)h * w;
+#pragma omp parallel for schedule(static) if ((size_t)n * c * d * h * w > 65536)
+    for (size_t pl = 0; pl < (size_t)n * c * d; pl++) {
+        float *dxp = dx + pl * h * w;
+        const float *g = dy + 2 * pl * plane2;
+        for (int ih = 0; ih < h; ih++)
+            for (int iw = 0; iw < w; iw++) {
+                float acc = 0.0f;
+                for (int a = 0; a < 2; a++)
+                    for (int b = 0; b < 2; b++) {
+                        const float *q = g + a * plane2 + (2 * (size_t)ih + b) * W2 + 2 * (size_t)iw;
+                        acc += q[0] + q[1];
+                    }
+                dxp[(size_t)ih * w + iw] += acc;
+            }
+    }
+}

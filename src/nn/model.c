@@ -81,7 +81,8 @@ int fesf_model_create_vol(fesf_model **out, const char *arch, int width, int c, 
     if (gan) { /* output size per sample, not classes */
         const act_desc *o = &m->acts[m->n_acts - 1];
         m->classes = o->c * o->h * o->w;
-        snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%d", arch, width, c, h, w);
+        if (d > 1) snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%dx%d", arch, width, c, d, h, w);
+        else snprintf(m->arch, sizeof m->arch, "%s width=%d input=%dx%dx%d", arch, width, c, h, w);
     }
     if (!gan && (flags & FESF_MODEL_INSTANCE_NORM)) /* another model: its files must not load into batch norm */
         snprintf(m->arch + strlen(m->arch), sizeof m->arch - strlen(m->arch), " norm=instance");
@@ -186,6 +187,9 @@ static void op_forward(fesf_model *m, op_desc *o, int n, int training)
         o->conv3.n = n;
         fesf_conv3d_forward(&o->conv3, A(m, o->in), P(m, o->tw), P(m, o->tb), A(m, o->out), m->col);
         break;
+    case OP_UP3D:
+        fesf_upsample3d_forward(n, a->c, a->d, a->h / a->d, a->w, A(m, o->in), A(m, o->out));
+        break;
     case OP_MAXPOOL3D:
         o->pool3.n = n;
         fesf_maxpool3d_forward(&o->pool3, A(m, o->in), A(m, o->out), m->idx + o->save_off);
@@ -283,6 +287,7 @@ static void op_backward(fesf_model *m, op_desc *o, int i, int n)
         o->conv3.n = n;
         fesf_conv3d_backward(&o->conv3, A(m, o->in), P(m, o->tw), dy, dx, set, G(m, o->tw), G(m, o->tb), m->col);
         break;
+    case OP_UP3D: fesf_upsample3d_backward(n, a->c, a->d, a->h / a->d, a->w, dy, dx); break;
     case OP_MAXPOOL3D:
         o->pool3.n = n;
         if (dx) fesf_maxpool3d_backward(&o->pool3, m->idx + o->save_off, dy, dx, set);

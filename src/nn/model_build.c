@@ -236,45 +236,6 @@ static void build_resnet18(fesf_model *m, int w)
 /* IQEM generator: G(s) = s + g(s), g an encoder (3x3 conv, stride-2 conv),
  * two residual blocks and a decoder (nearest upsampling, 3x3 conv), instance
  * norm and ReLU, tanh output. Needs even H and W. */
-static void build_iqem_g(fesf_model *m, int w)
-{
-    int c = m->acts[0].c;
-    int x = relu(m, inorm(m, "enc1.norm", conv_b(m, "enc1.conv", 0, w, 3, 1, 1, 1)));
-    x = relu(m, inorm(m, "enc2.norm", conv_b(m, "enc2.conv", x, 2 * w, 3, 2, 1, 1)));
-    for (int b = 0; b < 2; b++) {
-        char n1[32], n2[32], n3[32], n4[32];
-        snprintf(n1, sizeof n1, "res%d.conv1", b), snprintf(n2, sizeof n2, "res%d.norm1", b);
-        snprintf(n3, sizeof n3, "res%d.conv2", b), snprintf(n4, sizeof n4, "res%d.norm2", b);
-        int y = relu(m, inorm(m, n2, conv_b(m, n1, x, 2 * w, 3, 1, 1, 1)));
-        x = add(m, x, inorm(m, n4, conv_b(m, n3, y, 2 * w, 3, 1, 1, 1)));
-    }
-    x = relu(m, inorm(m, "dec.norm", conv_b(m, "dec.conv", upsample2(m, x), w, 3, 1, 1, 1)));
-    x = pointwise(m, OP_TANH, conv_b(m, "out.conv", x, c, 3, 1, 1, 1));
-    add(m, 0, x);
-}
-
-/* IQEM discriminator (PatchGAN): two stride-2 3x3 convs with leaky ReLU
- * (instance norm on the second), a 3x3 conv to one logit per patch. */
-static void build_iqem_d(fesf_model *m, int w)
-{
-    int x = pointwise(m, OP_LRELU, conv_b(m, "c1", 0, w, 3, 2, 1, 1));
-    x = pointwise(m, OP_LRELU, inorm(m, "n2", conv_b(m, "c2", x, 2 * w, 3, 2, 1, 1)));
-    conv_b(m, "out", x, 1, 3, 1, 1, 1);
-}
-
-/* Inversion attacker of the privacy audit: seven 3x3 conv-BN-ReLU layers of
- * w channels, then a 3x3 conv with bias back to the input's channels. */
-static void build_attack_cnn(fesf_model *m, int w)
-{
-    int x = 0;
-    for (int l = 1; l <= 7; l++) {
-        char cn[16], bn_name[16];
-        snprintf(cn, sizeof cn, "conv%d", l), snprintf(bn_name, sizeof bn_name, "bn%d", l);
-        x = relu(m, bn(m, bn_name, conv(m, cn, x, w, 3, 1, 1)));
-    }
-    conv_b(m, "out", x, m->acts[0].c, 3, 1, 1, 1);
-}
-
 /* A volume's activation [c, d, h, w] (stored as c x dh x w). */
 static int new_vol(fesf_model *m, int c, int d, int h, int w)
 {
@@ -289,7 +250,7 @@ static void vol_dh(const fesf_model *m, int a, int *d, int *h)
     *d = m->acts[a].d, *h = m->acts[a].h / m->acts[a].d;
 }
 
-static int conv3d(fesf_model *m, const char *name, int in, int cout, int k, int stride, int pad)
+static int conv3d_b(fesf_model *m, const char *name, int in, int cout, int k, int stride, int pad, int bias)
 {
     if (m->failed) return 0;
     const act_desc *a = &m->acts[in];
@@ -304,9 +265,25 @@ static int conv3d(fesf_model *m, const char *name, int in, int cout, int k, int 
     }
     int dims[5] = {cout, a->c, k, k, k}; /* PyTorch's Conv3d weight */
     o->tw = add_tensor(m, name, "weight", 0, 5, dims);
+    if (bias) o->tb = add_tensor(m, name, "bias", 0, 1, dims);
     size_t col = fesf_conv3d_col_floats(&o->conv3);
     if (col > m->n_col) m->n_col = col;
     return o->out = new_vol(m, cout, o->conv3.do_, o->conv3.ho, o->conv3.wo);
+}
+
+static int conv3d(fesf_model *m, const char *name, int in, int cout, int k, int stride, int pad)
+{
+    return conv3d_b(m, name, in, cout, k, stride, pad, 0);
+}
+
+static int upsample3d(fesf_model *m, int in)
+{
+    if (m->failed) return 0;
+    const act_desc *a = &m->acts[in];
+    int d, h;
+    vol_dh(m, in, &d, &h);
+    op_desc *o = new_op(m, OP_UP3D, in);
+    return o ? (o->out = new_vol(m, a->c, 2 * d, 2 * h, 2 * a->w)) : 0;
 }
 
 static int maxpool3d(fesf_model *m, int in, int k)
@@ -327,6 +304,51 @@ static int maxpool3d(fesf_model *m, int in, int k)
     return o->out = new_vol(m, a->c, o->pool3.do_, o->pool3.ho, o->pool3.wo);
 }
 
+/* IQEM's generator (gan.h): for volumes the same layers in 3-D (Conv3d,
+ * nearest upsampling along D, H and W). */
+typedef int (*conv_fn)(fesf_model *, const char *, int, int, int, int, int, int);
+static void build_iqem_g(fesf_model *m, int w)
+{
+    int c = m->acts[0].c, vol = m->d > 1;
+    conv_fn cv = vol ? conv3d_b : conv_b;
+    int (*up)(fesf_model *, int) = vol ? upsample3d : upsample2;
+    int x = relu(m, inorm(m, "enc1.norm", cv(m, "enc1.conv", 0, w, 3, 1, 1, 1)));
+    x = relu(m, inorm(m, "enc2.norm", cv(m, "enc2.conv", x, 2 * w, 3, 2, 1, 1)));
+    for (int b = 0; b < 2; b++) {
+        char n1[32], n2[32], n3[32], n4[32];
+        snprintf(n1, sizeof n1, "res%d.conv1", b), snprintf(n2, sizeof n2, "res%d.norm1", b);
+        snprintf(n3, sizeof n3, "res%d.conv2", b), snprintf(n4, sizeof n4, "res%d.norm2", b);
+        int y = relu(m, inorm(m, n2, cv(m, n1, x, 2 * w, 3, 1, 1, 1)));
+        x = add(m, x, inorm(m, n4, cv(m, n3, y, 2 * w, 3, 1, 1, 1)));
+    }
+    x = relu(m, inorm(m, "dec.norm", cv(m, "dec.conv", up(m, x), w, 3, 1, 1, 1)));
+    x = pointwise(m, OP_TANH, cv(m, "out.conv", x, c, 3, 1, 1, 1));
+    add(m, 0, x);
+}
+
+/* IQEM discriminator (PatchGAN; 3-D for volumes): two stride-2 3x3 convs with leaky ReLU
+ * (instance norm on the second), a 3x3 conv to one logit per patch. */
+static void build_iqem_d(fesf_model *m, int w)
+{
+    conv_fn cv = m->d > 1 ? conv3d_b : conv_b;
+    int x = pointwise(m, OP_LRELU, cv(m, "c1", 0, w, 3, 2, 1, 1));
+    x = pointwise(m, OP_LRELU, inorm(m, "n2", cv(m, "c2", x, 2 * w, 3, 2, 1, 1)));
+    cv(m, "out", x, 1, 3, 1, 1, 1);
+}
+
+/* Inversion attacker of the privacy audit: seven 3x3 conv-BN-ReLU layers of
+ * w channels, then a 3x3 conv with bias back to the input's channels. */
+static void build_attack_cnn(fesf_model *m, int w)
+{
+    int x = 0;
+    for (int l = 1; l <= 7; l++) {
+        char cn[16], bn_name[16];
+        snprintf(cn, sizeof cn, "conv%d", l), snprintf(bn_name, sizeof bn_name, "bn%d", l);
+        x = relu(m, bn(m, bn_name, conv(m, cn, x, w, 3, 1, 1)));
+    }
+    conv_b(m, "out", x, m->acts[0].c, 3, 1, 1, 1);
+}
+
 /* cnn-small's 3-D twin: Conv3d 3x3x3 - BatchNorm3d - ReLU - MaxPool3d(2), twice, then a third conv block, global
  * average pooling and fc (PyTorch's names, so state_dict keys match). */
 static void build_cnn3d_small(fesf_model *m, int w)
@@ -342,16 +364,18 @@ int fesf_model_image_output(const char *arch) { return !strncmp(arch, "iqem-", 5
 
 int fesf_model_build(fesf_model *m, const char *arch, int width)
 {
-    int h = m->h, w = m->w, vol = !strcmp(arch, "cnn3d-small");
-    if (m->d > 1 && !vol)
+    int h = m->h, w = m->w, vol = !strcmp(arch, "cnn3d-small"), iqem = !strncmp(arch, "iqem-", 5);
+    if (m->d > 1 && !vol && !iqem)
         return fesf_error("model %s takes 2-D images, not %dx%dx%d volumes (cnn3d-small takes volumes)", arch, m->d, h, w);
     new_vol(m, m->c, m->d, h, w); /* activation 0: the input */
     if (vol) build_cnn3d_small(m, width);
     else if (!strcmp(arch, "cnn-small")) build_cnn_small(m, width);
     else if (!strcmp(arch, "resnet18")) build_resnet18(m, width);
-    else if (!strcmp(arch, "iqem-g") && h % 2 == 0 && w % 2 == 0) build_iqem_g(m, width);
+    else if (!strcmp(arch, "iqem-g") && h % 2 == 0 && w % 2 == 0 && (m->d == 1 || m->d % 2 == 0)) build_iqem_g(m, width);
     else if (!strcmp(arch, "iqem-d")) build_iqem_d(m, width);
     else if (!strcmp(arch, "attack-cnn")) build_attack_cnn(m, width);
+    else if (!strcmp(arch, "iqem-g") && m->d > 1)
+        return fesf_error("model iqem-g needs even volume sizes, not %dx%dx%d", m->d, h, w);
     else if (!strcmp(arch, "iqem-g")) return fesf_error("model iqem-g needs even image sizes, not %dx%d", h, w);
     else return fesf_error("unknown model.arch '%s' (cnn-small | resnet18 | cnn3d-small)", arch);
     return 0;

@@ -1,0 +1,233 @@
+/* The enhance stage's second IHM pass (iqem.h): every split of a site's
+ * shard as /surrogate = IHM(x, G(x_sy); alpha2, beta2), image by image
+ * (the 3-D IHM for volumes), with the quality measures as attributes and
+ * the site's figure. Volumes: PSNR over the whole volume, SSIM the mean
+ * over its planes, features and figures of the middle plane. */
+#include "enhance_internal.h"
+
+#include "fesf/dataset.h"
+#include "fesf/error.h"
+#include "fesf/ihm.h"
+#include "fesf/ihm3d.h"
+#include "fesf/iqem.h"
+#include "fesf/log.h"
+#include "fesf/png.h"
+#include "fesf/quality.h"
+#include "fesf/run_dir.h"
+#include "fesf/shard.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    double n, psnr[4], ssim[4], outside[2]; /* [syn-plain, sur-plain, syn-host, sur-host], [syn, sur] */
+    double *fsyn, *fsur;                    /* the rank's feature statistics (quality.h) */
+    float *fscratch;
+    float *plane;                           /* [C, H, W]: a volume's middle plane */
+    float *grid;                            /* [4 * grid_cols, C, H, W]: the figure's 4 rows */
+    int grid_rows, grid_cols;               /* 4: host | plaintext | synthetic | surrogate; 3 without a fixed host */
+} quality_sums;
+
+const float *fesf_enh_plane(const enhancer *e, const float *item, float *buf)
+{
+    if (e->d == 1) return item;
+    size_t hw = (size_t)e->h * e->wd;
+    for (int ch = 0; ch < e->c; ch++) memcpy(buf + hw * ch, item + hw * ((size_t)ch * e->d + e->d / 2), sizeof(float) * hw);
+    return buf;
+}
+
+/* The measures of one item (a volume's planes as channels for PSNR and SSIM). */
+static void add_quality(quality_sums *q, const enhancer *e, const float *plain, const float *syn, const float *sur,
+                        const float *host, float *scratch)
+{
+    int c = e->c * e->d, h = e->h, w = e->wd;
+    size_t len = fesf_enh_item(e), plane = (size_t)e->c * h * w;
+    const float *a[4] = {syn, sur, syn, sur}, *b[4] = {plain, plain, host, host};
+    for (int k = 0; k < 4; k++) {
+        if (!b[k]) continue;
+        double p = fesf_psnr(a[k], b[k], c, h, w);
+        q->psnr[k] += isfinite(p) ? p : 100.0; /* identical images: cap at 100 dB */
+        q->ssim[k] += h >= FESF_SSIM_WIN && w >= FESF_SSIM_WIN ? fesf_ssim(a[k], b[k], c, h, w, scratch) : NAN;
+    }
+    q->outside[0] += fesf_fraction_outside01(syn, len), q->outside[1] += fesf_fraction_outside01(sur, len);
+    q->n += 1;
+    double f[FESF_FEAT_DIM];
+    if (!fesf_features(fesf_enh_plane(e, syn, q->plane), e->c, h, w, f, q->fscratch))
+        fesf_feat_stats_add(q->fsyn, FESF_FEAT_DIM, f);
+    if (!fesf_features(fesf_enh_plane(e, sur, q->plane), e->c, h, w, f, q->fscratch))
+        fesf_feat_stats_add(q->fsur, FESF_FEAT_DIM, f);
+    if (q->grid_rows < 4) { /* the figure: the first images of the split written first (train) */
+        const float *row[4] = {host, plain, syn, sur}, **cell = row + 4 - q->grid_cols;
+        for (int k = 0; k < q->grid_cols; k++)
+            memcpy(q->grid + (size_t)(q->grid_cols * q->grid_rows + k) * plane, fesf_enh_plane(e, cell[k], q->plane),
+                   sizeof(float) * plane);
+        q->grid_rows++;
+    }
+}
+
+/* The second pass's plan: 2-D IHM of images or 3-D IHM of volumes. */
+typedef struct {
+    fesf_ihm *p2;
+    fesf_ihm3d *p3;
+} pass2;
+
+static int pass2_create(pass2 *p, const enhancer *e, const fesf_ihm_params *prm)
+{
+    *p = (pass2){NULL, NULL};
+    if (e->d > 1) return fesf_ihm3d_create(&p->p3, e->d, e->h, e->wd, e->c, prm);
+    return fesf_ihm_create(&p->p2, e->h, e->wd, e->c, 1, prm);
+}
+
+static int pass2_apply(pass2 *p, const float *host, const fesf_ihm_tag *t, const float *x, float *out)
+{
+    if (p->p3) return fesf_ihm3d_set_host(p->p3, host) || fesf_ihm3d_apply(p->p3, x, out, 1) ? -1 : 0;
+    return fesf_ihm_set_host(p->p2, host) || (t && fesf_ihm_set_tags(p->p2, t, 1)) || fesf_ihm_apply(p->p2, x, out, 1)
+               ? -1
+               : 0;
+}
+
+void fesf_iqem_pass2_range(const fesf_config *cfg, double *lo, double *hi)
+{
+    int ranged = cfg->iqem.beta2_auto && cfg->ihm.beta_min < cfg->ihm.beta_max;
+    *lo = ranged ? cfg->ihm.beta_min : cfg->iqem.beta2;
+    *hi = ranged ? cfg->ihm.beta_max : cfg->iqem.beta2;
+}
+
+fesf_ihm_tag fesf_iqem_pass2_tag(const fesf_config *cfg, uint64_t key, uint64_t id)
+{
+    double lo, hi;
+    fesf_iqem_pass2_range(cfg, &lo, &hi);
+    return (fesf_ihm_tag){key, id, fesf_ihm_draw_beta(key, id, lo, hi)};
+}
+
+fesf_ihm_params fesf_iqem_pass2_params(const fesf_config *cfg)
+{
+    double lo, hi;
+    fesf_iqem_pass2_range(cfg, &lo, &hi);
+    return (fesf_ihm_params){cfg->iqem.alpha2, hi, cfg->ihm.mask, cfg->ihm.noise};
+}
+
+/* One split of a shard: /surrogate = IHM(x, G(x_sy)) image by image. */
+static int surrogate_split(enhancer *e, fesf_model *gen, fesf_shard *sh, int sp, pass2 *plan, const float *host,
+                           uint64_t key, quality_sums *q, float *bufs, float *scratch)
+{
+    int keyed = fesf_config_keyed(e->cfg);
+    size_t img = fesf_enh_item(e);
+    float *x = bufs, *syn = x + img * IQEM_BATCH, *sur = syn + img * IQEM_BATCH;
+    int32_t lab[IQEM_BATCH];
+    fesf_shard_split in, plain, want = {0, e->c, e->h, e->wd, FESF_F32, e->d}; /* the buffers' item size */
+    if (fesf_shard_info(sh, "synthetic", sp, &in) || fesf_shard_info(sh, "plain", sp, &plain)) return -1;
+    if (plain.n != in.n)
+        return fesf_error("'%s': /synthetic/%s holds %lld images but /plain/%s %lld (run 'fesf hide' again)",
+                          fesf_shard_name(sh), fesf_split_names[sp], (long long)in.n, fesf_split_names[sp],
+                          (long long)plain.n);
+    if (fesf_shard_create_split(sh, "surrogate", sp, in.n, e->c, e->d, e->h, e->wd, 0))
+        return -1;
+    for (int64_t s = 0; s < in.n; s += IQEM_BATCH) {
+        int k = (int)(in.n - s < IQEM_BATCH ? in.n - s : IQEM_BATCH);
+        if (fesf_shard_read_images(sh, "synthetic", sp, s, k, &want, FESF_F32, syn) ||
+            fesf_shard_read_labels(sh, "plain", sp, s, k, lab) ||
+            fesf_shard_read_images(sh, "plain", sp, s, k, &want, FESF_F32, x))
+            return -1;
+        const float *gout = fesf_model_forward(gen, syn, k, 1);
+        for (int i = 0; i < k; i++) { /* the enhanced image is this image's host */
+            fesf_ihm_tag t;
+            if (keyed) t = fesf_iqem_pass2_tag(e->cfg, key, fesf_ihm_tag_id(sp, s + i));
+            if (pass2_apply(plan, gout + img * (size_t)i, keyed ? &t : NULL, x + img * (size_t)i, sur + img * (size_t)i))
+                return -1;
+            add_quality(q, e, x + img * (size_t)i, syn + img * (size_t)i, sur + img * (size_t)i, host, scratch);
+        }
+        if (fesf_shard_write_images(sh, "surrogate", sp, s, k, sur) || fesf_shard_write_labels(sh, "surrogate", sp, s, k, lab))
+            return -1;
+    }
+    return 0;
+}
+
+static const char *const pn[4] = {"psnr_synthetic_plain", "psnr_surrogate_plain", "psnr_synthetic_host",
+                                  "psnr_surrogate_host"};
+static const char *const sn[4] = {"ssim_synthetic_plain", "ssim_surrogate_plain", "ssim_synthetic_host",
+                                  "ssim_surrogate_host"};
+
+static int quality_attrs(fesf_shard *sh, const quality_sums *q, const enhancer *e, const char *name)
+{
+    const fesf_config *cfg = e->cfg;
+    const char *g = "/surrogate";
+    double lo, hi;
+    fesf_iqem_pass2_range(cfg, &lo, &hi);
+    int rc = fesf_shard_stamp(sh, g, e->stage) || fesf_shard_set_f64(sh, g, "alpha2", cfg->iqem.alpha2) ||
+             fesf_shard_set_f64(sh, g, "beta2", cfg->iqem.beta2) || fesf_shard_set_f64(sh, g, "noise", cfg->ihm.noise) ||
+             fesf_shard_set_f64(sh, g, "beta2_min", lo) || fesf_shard_set_f64(sh, g, "beta2_max", hi) ||
+             fesf_shard_set_f64(sh, g, "outside01_synthetic", q->outside[0] / q->n) ||
+             fesf_shard_set_f64(sh, g, "outside01_surrogate", q->outside[1] / q->n);
+    for (int k = 0; k < 4 && !rc; k++)
+        rc = fesf_shard_set_f64(sh, g, pn[k], q->psnr[k] / q->n) || fesf_shard_set_f64(sh, g, sn[k], q->ssim[k] / q->n);
+    fesf_info("%s quality (mean over %.0f images): synthetic vs plaintext PSNR %.2f dB SSIM %.3f; surrogate vs "
+              "plaintext PSNR %.2f dB SSIM %.3f; vs host: synthetic %.2f dB / %.3f, surrogate %.2f dB / %.3f; "
+              "outside [0,1]: %.4f -> %.4f",
+              name, q->n, q->psnr[0] / q->n, q->ssim[0] / q->n, q->psnr[1] / q->n, q->ssim[1] / q->n, q->psnr[2] / q->n,
+              q->ssim[2] / q->n, q->psnr[3] / q->n, q->ssim[3] / q->n, q->outside[0] / q->n, q->outside[1] / q->n);
+    return rc ? fesf_error("cannot write the quality attributes") : 0;
+}
+
+/* site-NNN/figures/iqem.png: per row one training image as host | plaintext |
+ * synthetic | surrogate (random host mode: no single host, no host column). */
+static int write_figure(const enhancer *e, int site_id, const quality_sums *q)
+{
+    static const char *const titles[4] = {"host", "plaintext", "synthetic", "surrogate"};
+    char path[FESF_RUN_PATH_MAX];
+    if (fesf_run_site_figure_path(path, e->cfg->run.out, site_id, "iqem.png")) return -1;
+    return fesf_png_write_grid_titled(path, q->grid, q->grid_cols * q->grid_rows, e->c, e->h, e->wd, q->grid_cols,
+                                      titles + 4 - q->grid_cols);
+}
+
+int fesf_enh_write_surrogates(enhancer *e, fesf_model *gen, int site_id, const float *host, const char *config_text,
+                              double *fstats)
+{
+    static const char *const drop[] = {"surrogate", NULL};
+    char path[FESF_RUN_PATH_MAX], base[64];
+    fesf_run_shard_path(path, e->cfg->run.out, site_id);
+    snprintf(base, sizeof base, "site-%03d.h5", site_id);
+    size_t img = fesf_enh_item(e), plane = (size_t)e->c * e->h * e->wd;
+    fesf_shard *sh = NULL;
+    pass2 plan = {NULL, NULL};
+    fesf_ihm_params prm = fesf_iqem_pass2_params(e->cfg);
+    uint64_t key = 0;
+    float *bufs = malloc(sizeof(float) * img * IQEM_BATCH * 3); /* plaintext, synthetic, surrogate */
+    float *scratch = malloc(sizeof(float) * (fesf_ssim_scratch_floats(e->h, e->wd) + 1));
+    quality_sums q = {0};
+    q.fsyn = fstats, q.fsur = fstats + fesf_feat_stats_len(FESF_FEAT_DIM);
+    q.fscratch = malloc(sizeof(float) * (fesf_features_scratch_floats(e->h, e->wd) + 1));
+    q.grid_cols = host ? 4 : 3;
+    q.grid = malloc(sizeof(float) * plane * 16);
+    q.plane = malloc(sizeof(float) * plane);
+    int rc = -1;
+    if (!bufs || !scratch || !q.fscratch || !q.grid || !q.plane) {
+        fesf_error("out of memory");
+        goto done;
+    }
+    if (fesf_config_keyed(e->cfg) &&
+        fesf_run_site_key(e->cfg->run.out, site_id, e->cfg->ihm.key, e->cfg->data.seed, &key))
+        goto done;
+    if (fesf_shard_rewrite(&sh, path, drop, config_text) || pass2_create(&plan, e, &prm))
+        goto done;
+    for (int sp = 0; sp < FESF_NSPLITS; sp++)
+        if (surrogate_split(e, gen, sh, sp, &plan, host, key, &q, bufs, scratch)) {
+            fesf_error("'%s' %s: %s", base, fesf_split_names[sp], fesf_errmsg());
+            goto done;
+        }
+    if (quality_attrs(sh, &q, e, base) || fesf_shard_commit(sh) || write_figure(e, site_id, &q)) goto done;
+    const double qv[FESF_IQEM_QUALITY_N] = {q.psnr[0], q.ssim[0], q.psnr[1], q.ssim[1], q.psnr[2],
+                                            q.ssim[2], q.psnr[3], q.ssim[3], q.outside[0], q.outside[1]};
+    e->qsum[0] += q.n; /* fesf_iqem_quality_names order; only these sums leave the site */
+    for (int k = 0; k < FESF_IQEM_QUALITY_N; k++) e->qsum[1 + k] += qv[k];
+    rc = 0;
+done:
+    fesf_shard_close(sh);
+    fesf_ihm_destroy(plan.p2);
+    fesf_ihm3d_destroy(plan.p3);
+    free(bufs), free(scratch), free(q.fscratch), free(q.grid), free(q.plane);
+    return rc ? fesf_error("site %d: %s", site_id, fesf_errmsg()) : 0;
+}
+
