@@ -103,7 +103,7 @@ int fesf_item_list_add(fesf_item_list *l, char *path, int32_t label, int32_t sit
     return 0;
 }
 
-/* The item must exist and be readable: a regular file, or a folder. */
+/* The item must exist and be readable: a file (or, FESF_CSV_ANY, a folder). */
 static int check_readable(const char *csv, int lineno, const char *file, const char *path, fesf_csv_kind kind)
 {
     struct stat st;
@@ -117,10 +117,8 @@ static int check_readable(const char *csv, int lineno, const char *file, const c
         err = errno;
     else if (stat(p, &st) != 0)
         err = errno;
-    else if (kind != FESF_CSV_DIR && S_ISDIR(st.st_mode))
+    else if (kind != FESF_CSV_ANY && S_ISDIR(st.st_mode))
         err = EISDIR;
-    else if (kind == FESF_CSV_DIR && !S_ISDIR(st.st_mode))
-        err = ENOTDIR;
     free(bare);
     if (err)
         return fesf_error("'%s' line %d: cannot open '%s': %s", csv, lineno, file, strerror(err));

@@ -24,7 +24,7 @@ typedef struct {
 typedef enum {
     FESF_CSV_FILE = 0,   /* a readable regular file */
     FESF_CSV_FILE_FRAME, /* the same, with an optional `#T` suffix (not part of the file name) */
-    FESF_CSV_DIR         /* a readable folder */
+    FESF_CSV_ANY         /* a readable file or folder */
 } fesf_csv_kind;
 
 typedef struct {
