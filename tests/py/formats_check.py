@@ -206,7 +206,7 @@ def cmd_make_dicom(template, folder):
     rng = np.random.default_rng(5)
     os.makedirs(folder, exist_ok=True)
     vols, rows = [], []
-    for i in range(6):
+    for i in range(10):
         v = rng.integers(-1000, 1500, size=(5 + i % 2, 8, 10)).astype(np.int16)
         order = list(rng.permutation(v.shape[0]))
         vols.append(series_files(template, os.path.join(folder, f"s{i}"), v, (1, 0, 0, 0, 1, 0), (0, 0, 1), order))
@@ -221,8 +221,9 @@ def cmd_shard(run, folder, lo, hi, size):
     exp = np.load(os.path.join(folder, "expected.npz"))
     refs = [torch_resample(np.clip((exp[k] - lo) / (hi - lo), 0, 1), size) for k in exp.files]
     got = []
-    attrs_ok = True
-    for path in sorted(glob.glob(os.path.join(run, "site-*.h5"))):
+    shards = sorted(glob.glob(os.path.join(run, "site-*.h5")))
+    attrs_ok = len(shards) > 0
+    for path in shards:
         with h5py.File(path, "r") as f:
             a = f.attrs
             win = a["window"].decode() if isinstance(a["window"], bytes) else str(a["window"])
