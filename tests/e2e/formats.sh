@@ -45,6 +45,10 @@ $FC shard "$TMP/rd" "$TMP/dset" -500 1000 4 6 6 >"$TMP/o" 2>&1; relay "$TMP/o"
 
 # refusals: one clear line naming the file
 N="--set run.out=$TMP/x --set data.sites=1"
+$FC make-bad "$MF/CT_small.dcm" "$TMP/bad" >"$TMP/o" 2>&1 || { nok "make the bad dicom files"; sed 's/^/#   /' "$TMP/o"; }
+"$VD" raw dicom "$TMP/bad/rle.dcm" "$TMP/rle.f32" >/dev/null 2>"$TMP/o" && "$VD" raw dicom "$MF/CT_small.dcm" "$TMP/ct.f32" >/dev/null &&
+    cmp -s "$TMP/rle.f32" "$TMP/ct.f32" && ok "an RLE-compressed CT_small.dcm decodes (DCMTK's RLE decoder) to the same voxels" \
+    || { nok "RLE decoding"; sed 's/^/#   /' "$TMP/o"; }
 mkdir -p "$TMP/bad/empty"
 head -c 1000 "$MF/anatomical.nii" >"$TMP/bad/trunc.nii"
 echo "not a dicom file" >"$TMP/bad/text.dcm"
@@ -56,7 +60,15 @@ bad() { # DESCRIPTION PATTERN KIND CSV-LINE
 bad "a truncated .nii" "trunc.nii': truncated" nifti "trunc.nii,0"
 bad "a text file named .dcm" "text.dcm': not a readable dicom file" dicom "text.dcm,0"
 bad "an empty folder" "empty': empty folder" dicom "empty,0"
+bad "a transfer syntax DCMTK cannot decode" "j2k.dcm': compressed transfer syntax 'JPEG 2000 \(Lossless only\)' cannot be decoded" \
+    dicom "j2k.dcm,0"
+bad "a colour dicom" "rgb.dcm': 3 samples per pixel: colour images are not read" dicom "rgb.dcm,0"
+bad "mixed slice sizes in a series" "s2.dcm': slice of 8 x 6 differs from 8 x 8 of .*s0.dcm' \(mixed sizes in one series\)" \
+    dicom "mixed,0"
 bad "#T past the end of a 4-D file" "f.nii#20': volume 20 out of range \(the file has 20\)" nifti "f.nii#20,0"
+bad "a 5-D nifti" "five.nii': 5-D file \(dim\[5\] = 2\): only 3-D volumes and 4-D series are read" nifti "five.nii,0"
+bad "a complex nifti" "cplx.nii': datatype COMPLEX64 is not a real scalar" nifti "cplx.nii,0"
+bad "an rgb nifti" "rgb.nii': datatype RGB24 is not a real scalar" nifti "rgb.nii,0"
 bad "a bad #T" "f.nii#x': '#x' is not a volume number" nifti "f.nii#x,0"
 bad "a 4-D file without #T" "f.nii': 4-D file of 20 volumes: name one as" nifti "f.nii,0"
 bad "a missing file" "line 1: cannot open 'gone.nii'" nifti "gone.nii,0"

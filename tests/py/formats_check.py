@@ -16,6 +16,10 @@ Usage (TAP lines on stdout; run by tests/e2e/formats.sh with Debian's /usr/bin/p
       positions): fesf sorts them along the normal (or by InstanceNumber)
   formats_check.py make-nifti DIR / make-dicom TEMPLATE.dcm DIR
       a labelled set (DIR/labels.csv) and DIR/expected.npz (its volumes as read)
+  formats_check.py make-bad TEMPLATE.dcm DIR
+      DIR/rle.dcm (the template RLE-compressed), j2k.dcm (JPEG 2000, which fesf's
+      DCMTK cannot decode), rgb.dcm (3 samples per pixel), mixed/ (a series of
+      two slice sizes), five.nii (5-D), cplx.nii (complex64), rgb.nii (RGB24)
   formats_check.py shard RUN DIR LO HI D H W
       every volume of RUN's shards and hosts.h5 is [1, D, H, W] float32 in [0, 1]
       and one of DIR/expected.npz's windowed and resampled (torch), max abs <= 1e-5;
@@ -216,6 +220,42 @@ def cmd_make_dicom(template, folder):
     np.savez(os.path.join(folder, "expected.npz"), *vols)
 
 
+def cmd_make_bad(template, folder):
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import JPEG2000Lossless, RLELossless, generate_uid
+    os.makedirs(folder, exist_ok=True)
+    base = pydicom.dcmread(template)
+    ds = copy.deepcopy(base)
+    ds.compress(RLELossless)
+    ds.save_as(os.path.join(folder, "rle.dcm"))
+    ds = copy.deepcopy(base)
+    ds.file_meta.TransferSyntaxUID = JPEG2000Lossless
+    ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + b"\0" * 60])
+    ds["PixelData"].VR = "OB"
+    ds.is_implicit_VR, ds.is_little_endian = False, True
+    ds.save_as(os.path.join(folder, "j2k.dcm"))
+    ds = copy.deepcopy(base)
+    ds.SamplesPerPixel, ds.PhotometricInterpretation, ds.PlanarConfiguration = 3, "RGB", 0
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 8, 8, 7, 0
+    ds.PixelData = np.zeros((ds.Rows, ds.Columns, 3), np.uint8).tobytes()
+    ds.save_as(os.path.join(folder, "rgb.dcm"))
+    import nibabel as nib
+    nib.save(nib.Nifti1Image(np.zeros((3, 3, 3, 2, 2), np.int16), np.eye(4)), os.path.join(folder, "five.nii"))
+    nib.save(nib.Nifti1Image(np.zeros((3, 3, 3), np.complex64), np.eye(4)), os.path.join(folder, "cplx.nii"))
+    rgb = np.zeros((3, 3, 3), dtype=[("R", "u1"), ("G", "u1"), ("B", "u1")])
+    nib.save(nib.Nifti1Image(rgb, np.eye(4)), os.path.join(folder, "rgb.nii"))
+    mixed = os.path.join(folder, "mixed")
+    os.makedirs(mixed, exist_ok=True)
+    uid = generate_uid()
+    for i, (r, c) in enumerate(((8, 8), (8, 8), (8, 6))):
+        ds = copy.deepcopy(base)
+        ds.Rows, ds.Columns, ds.SeriesInstanceUID = r, c, uid
+        ds.PixelData = np.zeros((r, c), "<i2").tobytes()
+        ds.ImagePositionPatient = [0.0, 0.0, float(i)]
+        ds.save_as(os.path.join(mixed, f"s{i}.dcm"))
+
+
 def cmd_shard(run, folder, lo, hi, size):
     import h5py
     exp = np.load(os.path.join(folder, "expected.npz"))
@@ -266,6 +306,8 @@ def main():
         cmd_make_nifti(a[0])
     elif cmd == "make-dicom":
         cmd_make_dicom(a[0], a[1])
+    elif cmd == "make-bad":
+        cmd_make_bad(a[0], a[1])
     elif cmd == "shard":
         cmd_shard(a[0], a[1], float(a[2]), float(a[3]), tuple(int(v) for v in a[4:7]))
     else:
