@@ -24,6 +24,12 @@ extern "C" {
 
 namespace {
 
+void stop_dcmtk()
+{
+    DJDecoderRegistration::cleanup();
+    DcmRLEDecoderRegistration::cleanup();
+}
+
 void start_dcmtk()
 {
     static bool started = false;
@@ -32,6 +38,7 @@ void start_dcmtk()
     OFLog::configure(OFLogger::OFF_LOG_LEVEL); // errors are ours to word
     DJDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();
+    std::atexit(stop_dcmtk); // the decoders live as long as the process; freed at its end
 }
 
 int load(DcmFileFormat &ff, const char *path, bool header_only)
