@@ -33,10 +33,17 @@ endif
 BUILD ?= build
 PKGS := ompi-c hdf5-openmpi fftw3f openblas inih libzip libpng cairo libsodium
 TEST_PKGS := cmocka
+# the clinical volume readers (src/io/nifti.c, src/io/dicom*.c): libnifti2 and DCMTK have no
+# pkg-config file of their own that fits (dcmtk.pc lists every DCMTK library), so they are named here
+VOL_CFLAGS := -I/usr/include/nifti
+VOL_LIBS := -lnifti2 -lznz -ldcmjpeg -lijg8 -lijg12 -lijg16 -ldcmimgle -ldcmdata -loflog -lofstd -lz -lstdc++
 
 CC ?= cc
 ifeq ($(CC),cc)
 CC := gcc
+endif
+ifeq ($(CC),clang)
+CXX := clang++
 endif
 OPT ?= -O2
 CFLAGS ?= $(OPT) -g
@@ -46,13 +53,16 @@ WARN += -Werror
 endif
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-ALL_CFLAGS = -std=gnu11 $(WARN) -Iinclude $(PKG_CFLAGS) $(CFLAGS) -fopenmp -MMD -MP
-LDLIBS = $(PKG_LIBS) -lfftw3f_mpi -lm -fopenmp
+ALL_CFLAGS = -std=gnu11 $(WARN) -Iinclude $(PKG_CFLAGS) $(VOL_CFLAGS) $(CFLAGS) -fopenmp -MMD -MP
+# C++ only for the DCMTK glue (src/io/*.cc), behind a C header
+ALL_CXXFLAGS = -std=gnu++17 $(WARN) -Iinclude $(CFLAGS) -MMD -MP
+LDLIBS = $(PKG_LIBS) -lfftw3f_mpi $(VOL_LIBS) -lm -fopenmp
 
 # every room under src/ but the CLI goes into libfesf.a
 LIB_SRC := $(filter-out src/cli/%,$(wildcard src/*/*.c))
+LIB_CXX_SRC := $(wildcard src/*/*.cc)
 CLI_SRC := $(wildcard src/cli/*.c)
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(LIB_CXX_SRC:%.cc=$(BUILD)/%.o)
 CLI_OBJ := $(CLI_SRC:%.c=$(BUILD)/%.o)
 LIB := $(BUILD)/libfesf.a
 BIN ?= bin/fesf
@@ -72,6 +82,10 @@ all: $(BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.o: %.cc
+	@mkdir -p $(dir $@)
+	$(CXX) $(ALL_CXXFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

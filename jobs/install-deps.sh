@@ -16,6 +16,7 @@ need_py()  { [ -x "$PY" ] && "$PY" -c "import $1" 2>/dev/null || missing="$missi
 
 command -v pkg-config >/dev/null 2>&1 || missing="$missing pkg-config"
 need_cmd gcc gcc
+need_cmd g++ g++
 need_cmd make make
 need_cmd mpirun openmpi-bin
 need_pc ompi-c libopenmpi-dev
@@ -31,12 +32,18 @@ need_pc zlib zlib1g-dev
 need_pc libpng libpng-dev
 need_pc cairo libcairo2-dev
 need_pc libsodium libsodium-dev
+# the clinical volume readers: libnifti2 has no pkg-config file, and dcmtk.pc needs the -dev packages of
+# libraries fesf does not use (libssl, sndfile, libtiff): their headers are the test
+[ -e /usr/include/nifti/nifti2_io.h ] || missing="$missing libnifti2-dev"
+[ -e /usr/include/dcmtk/dcmdata/dcfilefo.h ] || missing="$missing libdcmtk-dev"
 if [ $tests -eq 1 ]; then # the tests' and cross-checks' own
     need_pc cmocka libcmocka-dev
     need_py numpy python3-numpy
     need_py h5py python3-h5py
     need_py torch python3-torch
     need_py mpmath python3-mpmath
+    need_py nibabel python3-nibabel
+    need_py pydicom python3-pydicom
 fi
 what="make deps"
 [ $tests -eq 1 ] || what="make demo"

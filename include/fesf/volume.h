@@ -30,9 +30,17 @@ typedef struct fesf_volume_opts {
 int fesf_nifti_open(fesf_source **out, const char *dir, const char *csv, const fesf_volume_opts *o);
 int fesf_dicom_open(fesf_source **out, const char *dir, const char *csv, const fesf_volume_opts *o);
 
-/* x[n] -> clip((x - lo) / (hi - lo), 0, 1). */
+/* One file's voxels (or one DICOM series folder's), as the sources read
+ * them: float after the rescale slope and intercept, [D, H, W] C order,
+ * before any window or resample. *vox is malloc'd (the caller frees it);
+ * dims = {D, H, W}. A NIfTI path may end in "#T" (volume T of a 4-D file).
+ * 0 or -1 (nothing allocated). */
+int fesf_nifti_read(const char *path, float **vox, int dims[3]);
+int fesf_dicom_read(const char *path, float **vox, int dims[3]);
+
+/* x[n] -> clip((x - lo) / (hi - lo), 0, 1); NaN -> 0. */
 void fesf_volume_window(float *x, size_t n, double lo, double hi);
-/* x[n] -> (x - min) / (max - min), or 0 where max = min. */
+/* x[n] -> (x - min) / (max - min), or 0 where max = min (NaN ignored, -> 0). */
 void fesf_volume_minmax(float *x, size_t n);
 /* Trilinear resampling of src [d, h, w] to dst [D, H, W], with the
  * half-pixel convention of PyTorch's interpolate(mode='trilinear',

@@ -253,6 +253,13 @@ static int check_size(const fesf_config *cfg)
         if (z->v[i] != (int)z->v[i]) return fesf_error("data.size: %g is not an integer", z->v[i]);
     if (win->n && (win->n != 2 || !(win->v[0] < win->v[1])))
         return fesf_error("data.window: expected lo,hi with lo < hi");
+    int volumes = !strncmp(cfg->data.source, "nifti:", 6) || !strncmp(cfg->data.source, "dicom:", 6);
+    if (win->n && !volumes)
+        return fesf_error("data.window: an intensity window is for clinical volumes (data.source = nifti:DIR:CSV | "
+                          "dicom:DIR:CSV), not '%s'", cfg->data.source);
+    if (z->n == 3 && !volumes)
+        return fesf_error("data.size = D,H,W resamples clinical volumes (data.source = nifti:DIR:CSV | dicom:DIR:CSV), "
+                          "not '%s'", cfg->data.source);
     return 0;
 }
 

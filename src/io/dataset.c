@@ -20,24 +20,32 @@ const char *fesf_shape_str(char buf[FESF_SHAPE_STR], int c, int d, int h, int w)
 int fesf_source_open(fesf_source **out, const char *spec, const fesf_phantom_params *phantom,
                      const fesf_volume_opts *vol)
 {
-    (void)vol;
     *out = NULL;
     if (strcmp(spec, "phantom") == 0) {
         if (!phantom) return fesf_error("phantom source needs its parameters");
         return fesf_phantom_open(out, phantom);
     }
     if (strncmp(spec, "npz:", 4) == 0) return fesf_npz_open(out, spec + 4);
-    if (strncmp(spec, "png:", 4) == 0) {
+    static const char *const folders[] = {"png:", "nifti:", "dicom:"};
+    for (int k = 0; k < 3; k++) {
+        size_t np = strlen(folders[k]);
+        if (strncmp(spec, folders[k], np) != 0) continue;
         char dir[1024];
-        const char *colon = strrchr(spec + 4, ':');
-        size_t n = colon ? (size_t)(colon - (spec + 4)) : 0;
+        const char *colon = strrchr(spec + np, ':');
+        size_t n = colon ? (size_t)(colon - (spec + np)) : 0;
         if (!colon || n == 0 || n >= sizeof dir || !colon[1])
-            return fesf_error("source '%s': expected png:DIR:CSV", spec);
-        memcpy(dir, spec + 4, n);
+            return fesf_error("source '%s': expected %.*s:DIR:CSV", spec, (int)np - 1, folders[k]);
+        memcpy(dir, spec + np, n);
         dir[n] = '\0';
-        return fesf_pngdir_open(out, dir, colon + 1);
+        if (k == 0 && vol && (vol->window || vol->d))
+            return fesf_error("source '%s': data.window and a data.size of D,H,W are for volumes (nifti:, dicom:)",
+                              spec);
+        return k == 0 ? fesf_pngdir_open(out, dir, colon + 1)
+               : k == 1 ? fesf_nifti_open(out, dir, colon + 1, vol)
+                        : fesf_dicom_open(out, dir, colon + 1, vol);
     }
-    return fesf_error("unknown source '%s' (expected phantom | npz:PATH | png:DIR:CSV)", spec);
+    return fesf_error("unknown source '%s' (expected phantom | npz:PATH | png:DIR:CSV | nifti:DIR:CSV | "
+                      "dicom:DIR:CSV)", spec);
 }
 
 void fesf_source_close(fesf_source *s)

@@ -1,4 +1,4 @@
-/* PNG folder + CSV source: lines `file,label[,split]` (file relative to
+/* PNG folder + CSV source (the CSV: labels_csv.h): lines `file,label[,split]` (file relative to
  * the folder, split train|val|test, default train; blank lines are
  * skipped). An optional header line names the columns: file and label
  * first (any names), then `split` and/or `site` in either order; a site
@@ -8,6 +8,7 @@
  * every image is decoded on demand, converted to that format, as NCHW.
  * fesf_pngdir_open_folder takes a folder without a CSV (a public host set:
  * no labels): every *.png in it, sorted by file name, as train images. */
+#include "labels_csv.h"
 #include "fesf/dataset.h"
 #include "fesf/error.h"
 
@@ -23,265 +24,13 @@
 #include <unistd.h>
 
 #define MAX_IMAGE_ELEMS (1 << 26)
-#define MAX_COLS 4 /* file, label, split, site */
-
-/* The images of one split, in CSV order. */
-typedef struct {
-    char **path;     /* full paths, owned */
-    int32_t *label;
-    int32_t *site;   /* site ids (0 when the CSV has no site column) */
-    int64_t n, cap;
-} png_list;
 
 typedef struct {
     fesf_source base;         /* first member: the public handle */
-    png_list list[FESF_NSPLITS];
-    const char *first;        /* path of the image that fixed H, W, C (owned by a list) */
-    int col_split, col_site;  /* their columns (the header names them), or -1 */
+    fesf_labels_csv csv;      /* the images of each split; csv.first fixed H, W, C */
     uint8_t *scratch;         /* one decoded image, HWC */
     uint16_t *wide;           /* one 16-bit image, HWC */
 } pngdir_source;
-
-/* ---- CSV ------------------------------------------------------------------ */
-
-/* Strip surrounding blanks (and the CR of a CRLF line). */
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    size_t n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\r' || s[n - 1] == '\n'))
-        s[--n] = '\0';
-    return s;
-}
-
-/* A CSV field: trimmed, and without surrounding double quotes. */
-static char *field_value(char *s)
-{
-    s = trim(s);
-    size_t n = strlen(s);
-    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
-        s[n - 1] = '\0';
-        s++;
-    }
-    return s;
-}
-
-/* An optionally signed decimal integer filling all of s; 0 or -1. */
-static int parse_int(const char *s, int64_t *out)
-{
-    int neg = *s == '-';
-    if (*s == '-' || *s == '+')
-        s++;
-    if (!*s)
-        return -1;
-    int64_t v = 0;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return -1;
-        if (v > (INT64_MAX - 9) / 10)
-            v = INT64_MAX / 2; /* saturate: out of range either way */
-        else
-            v = v * 10 + (*s - '0');
-    }
-    *out = neg ? -v : v;
-    return 0;
-}
-
-static int split_index(const char *s)
-{
-    if (!*s)
-        return FESF_SPLIT_TRAIN;
-    for (int k = 0; k < FESF_NSPLITS; k++)
-        if (strcmp(s, fesf_split_names[k]) == 0)
-            return k;
-    return -1;
-}
-
-/* dir/file, or file itself if it is absolute; malloc'd. */
-static char *join_path(const char *dir, const char *file)
-{
-    size_t nd = strlen(dir), nf = strlen(file);
-    char *p = malloc(nd + nf + 2);
-    if (!p)
-        return NULL;
-    if (file[0] == '/')
-        memcpy(p, file, nf + 1);
-    else
-        sprintf(p, "%s%s%s", dir, nd && dir[nd - 1] == '/' ? "" : "/", file);
-    return p;
-}
-
-/* Append (path, label, site) to l; takes ownership of path. */
-static int list_add(png_list *l, char *path, int32_t label, int32_t site)
-{
-    if (l->n == l->cap) {
-        int64_t cap = l->cap ? 2 * l->cap : 64;
-        char **p = realloc(l->path, (size_t)cap * sizeof *p);
-        if (p)
-            l->path = p;
-        int32_t *q = p ? realloc(l->label, (size_t)cap * sizeof *q) : NULL;
-        if (q)
-            l->label = q;
-        int32_t *r = q ? realloc(l->site, (size_t)cap * sizeof *r) : NULL;
-        if (!r) {
-            free(path);
-            return fesf_error("out of memory reading the image list");
-        }
-        l->site = r;
-        l->cap = cap;
-    }
-    l->path[l->n] = path;
-    l->site[l->n] = site;
-    l->label[l->n++] = label;
-    return 0;
-}
-
-/* The file must exist and be a readable regular file. */
-static int check_readable(const char *csv, int lineno, const char *file, const char *path)
-{
-    struct stat st;
-    int err = 0;
-    if (access(path, R_OK) != 0)
-        err = errno;
-    else if (stat(path, &st) != 0)
-        err = errno;
-    else if (S_ISDIR(st.st_mode))
-        err = EISDIR;
-    if (err)
-        return fesf_error("'%s' line %d: cannot open '%s': %s", csv, lineno, file, strerror(err));
-    return 0;
-}
-
-/* The header's names of the columns after file and label: split, site (a
- * header of file and label alone keeps the default file,label[,split]). */
-static int parse_header(pngdir_source *ps, const char *csv, int lineno, char **field, int nf)
-{
-    if (nf > 2)
-        ps->col_split = -1;
-    for (int k = 2; k < nf; k++) {
-        const char *name = field_value(field[k]);
-        int *col = strcasecmp(name, "split") == 0 ? &ps->col_split : strcasecmp(name, "site") == 0 ? &ps->col_site : NULL;
-        if (!col)
-            return fesf_error("'%s' line %d: unknown column '%s' (after file,label: split, site)", csv, lineno,
-                              name);
-        if (*col >= 0)
-            return fesf_error("'%s' line %d: column '%s' named twice", csv, lineno, name);
-        *col = k;
-    }
-    return 0;
-}
-
-/* A line's fields, cut at the commas in place; their number, or MAX_COLS + 1
- * if there are more. */
-static int split_fields(char *line, char **field)
-{
-    int nf = 0;
-    for (char *p = line; nf <= MAX_COLS; nf++) {
-        field[nf] = p;
-        char *comma = strchr(p, ',');
-        if (!comma)
-            return nf + 1;
-        *comma = '\0';
-        p = comma + 1;
-    }
-    return nf;
-}
-
-/* The site id of a line (0 without a site column): an integer >= 1. */
-static int parse_site(const pngdir_source *ps, const char *csv, int lineno, char **field, int nf, int32_t *site)
-{
-    int64_t v = 0;
-    *site = 0;
-    if (ps->col_site < 0)
-        return 0;
-    const char *text = ps->col_site < nf ? field_value(field[ps->col_site]) : "";
-    if (parse_int(text, &v) != 0 || v < 1 || v > INT32_MAX)
-        return fesf_error("'%s' line %d: site '%s' is not an integer in 1..%d", csv, lineno, text, INT32_MAX);
-    *site = (int32_t)v;
-    return 0;
-}
-
-/* One non-blank line. *maybe_header is true until the first entry has been
- * seen; a line then whose label is not an integer is the header. */
-static int parse_line(pngdir_source *ps, const char *dir, const char *csv, int lineno, char *line,
-                      int *maybe_header)
-{
-    char *field[MAX_COLS + 1];
-    int nf = split_fields(line, field);
-    int ncols = 1 + (ps->col_split > ps->col_site ? ps->col_split : ps->col_site);
-    const char *file = field_value(field[0]), *label = nf > 1 ? field_value(field[1]) : "";
-    int64_t v = 0;
-    int is_int = parse_int(label, &v) == 0;
-    if (!is_int && *maybe_header && nf >= 2 && nf <= MAX_COLS) {
-        *maybe_header = 0;
-        return parse_header(ps, csv, lineno, field, nf);
-    }
-    *maybe_header = 0;
-    if (nf < 2 || nf > ncols)
-        return fesf_error("'%s' line %d: expected %s (%s fields)", csv, lineno,
-                          ps->col_site < 0 ? "file,label[,split]" : "the columns the header names",
-                          nf < 2 ? "too few" : "too many");
-    const char *split = ps->col_split >= 0 && ps->col_split < nf ? field_value(field[ps->col_split]) : "";
-    int32_t site;
-    if (!is_int || v < 0 || v > INT32_MAX)
-        return fesf_error("'%s' line %d: label '%s' is not an integer in 0..%d", csv, lineno,
-                          label, INT32_MAX);
-    int s = split_index(split);
-    if (s < 0)
-        return fesf_error("'%s' line %d: split '%s' is not train, val or test", csv, lineno, split);
-    if (parse_site(ps, csv, lineno, field, nf, &site) != 0)
-        return -1;
-    if (!*file)
-        return fesf_error("'%s' line %d: empty file name", csv, lineno);
-    char *path = join_path(dir, file);
-    if (!path)
-        return fesf_error("'%s' line %d: out of memory", csv, lineno);
-    if (check_readable(csv, lineno, file, path) != 0) {
-        free(path);
-        return -1;
-    }
-    if (list_add(&ps->list[s], path, (int32_t)v, site) != 0)
-        return -1;
-    if (!ps->first)
-        ps->first = path;
-    return 0;
-}
-
-static int parse_csv(pngdir_source *ps, const char *dir, const char *csv)
-{
-    FILE *f = NULL;
-    char *line = NULL;
-    size_t cap = 0;
-    int rc = -1, lineno = 0, maybe_header = 1;
-
-    if (!(f = fopen(csv, "r"))) {
-        fesf_error("cannot open '%s': %s", csv, strerror(errno));
-        goto cleanup;
-    }
-    while (getline(&line, &cap, f) >= 0) {
-        char *p = trim(line);
-        if (++lineno == 1 && strncmp(p, "\xef\xbb\xbf", 3) == 0)
-            p = trim(p + 3); /* UTF-8 byte order mark (spreadsheet exports) */
-        if (*p && parse_line(ps, dir, csv, lineno, p, &maybe_header) != 0)
-            goto cleanup;
-    }
-    if (ferror(f)) {
-        fesf_error("cannot read '%s': %s", csv, strerror(errno));
-        goto cleanup;
-    }
-    if (!ps->first)
-        fesf_error("'%s': no images listed", csv);
-    else if (ps->list[FESF_SPLIT_TRAIN].n == 0)
-        fesf_error("'%s': no train images listed", csv);
-    else
-        rc = 0;
-cleanup:
-    free(line);
-    if (f)
-        fclose(f);
-    return rc;
-}
 
 /* ---- images ---------------------------------------------------------------- */
 
@@ -292,12 +41,12 @@ static int probe_first(pngdir_source *ps)
     png_image img;
     memset(&img, 0, sizeof img);
     img.version = PNG_IMAGE_VERSION;
-    if (!png_image_begin_read_from_file(&img, ps->first))
-        return fesf_error("'%s': cannot read png: %s", ps->first, img.message);
+    if (!png_image_begin_read_from_file(&img, ps->csv.first))
+        return fesf_error("'%s': cannot read png: %s", ps->csv.first, img.message);
     info->c = img.format & PNG_FORMAT_FLAG_COLOR ? 3 : 1, info->d = 1;
     png_image_free(&img); /* frees libpng state; width and height stay */
     if (img.width > MAX_IMAGE_ELEMS / img.height / (png_uint_32)info->c)
-        return fesf_error("'%s': image of %ux%u pixels is too large", ps->first, img.width,
+        return fesf_error("'%s': image of %ux%u pixels is too large", ps->csv.first, img.width,
                           img.height);
     info->w = (int)img.width;
     info->h = (int)img.height;
@@ -321,7 +70,7 @@ static int decode(pngdir_source *ps, const char *path, uint8_t *hwc)
     if ((int64_t)img.width != info->w || (int64_t)img.height != info->h) {
         png_image_free(&img);
         return fesf_error("'%s': image size %ux%u differs from %dx%d of '%s' (all images must "
-                          "match)", path, img.width, img.height, info->w, info->h, ps->first);
+                          "match)", path, img.width, img.height, info->w, info->h, ps->csv.first);
     }
     int wide = (img.format & PNG_FORMAT_FLAG_LINEAR) != 0;
     img.format = info->c == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
@@ -348,7 +97,7 @@ static int copy_split(pngdir_source *ps, int split, int sites, int32_t *out)
 {
     if (check_split_arg(split) != 0)
         return -1;
-    const png_list *l = &ps->list[split];
+    const fesf_item_list *l = &ps->csv.list[split];
     if (l->n > 0)
         memcpy(out, sites ? l->site : l->label, (size_t)l->n * sizeof *out);
     return 0;
@@ -370,7 +119,7 @@ static int pngdir_read_images(fesf_source *s, int split, int64_t start, int64_t 
     const fesf_source_info *info = &ps->base.info;
     if (check_split_arg(split) != 0)
         return -1;
-    const png_list *l = &ps->list[split];
+    const fesf_item_list *l = &ps->csv.list[split];
     if (start < 0 || count < 0 || start > l->n || count > l->n - start)
         return fesf_error("png source: images [%lld, %lld) out of range for split '%s' "
                           "(%lld images)", (long long)start, (long long)(start + count),
@@ -396,8 +145,8 @@ static int pngdir_item_name(fesf_source *s, int split, int64_t i, char *buf, siz
 {
     pngdir_source *ps = (pngdir_source *)s;
     if (check_split_arg(split) != 0) return -1;
-    if (i < 0 || i >= ps->list[split].n) return fesf_error("png source: no image %lld", (long long)i);
-    snprintf(buf, size, "%s", ps->list[split].path[i]);
+    if (i < 0 || i >= ps->csv.list[split].n) return fesf_error("png source: no image %lld", (long long)i);
+    snprintf(buf, size, "%s", ps->csv.list[split].path[i]);
     return 0;
 }
 
@@ -405,13 +154,7 @@ static void pngdir_free(pngdir_source *ps)
 {
     if (!ps)
         return;
-    for (int s = 0; s < FESF_NSPLITS; s++) {
-        for (int64_t i = 0; i < ps->list[s].n; i++)
-            free(ps->list[s].path[i]);
-        free(ps->list[s].path);
-        free(ps->list[s].label);
-        free(ps->list[s].site);
-    }
+    fesf_labels_csv_free(&ps->csv);
     free(ps->scratch);
     free(ps->wide);
     free(ps);
@@ -442,7 +185,7 @@ static int finish_open(pngdir_source *ps, const char *what)
     if (!(ps->scratch = malloc(n)) || !(ps->wide = malloc(n * sizeof *ps->wide)))
         return fesf_error("'%s': out of memory", what);
     for (int s = 0; s < FESF_NSPLITS; s++)
-        info->n[s] = ps->list[s].n;
+        info->n[s] = ps->csv.list[s].n;
     ps->base.read_labels = pngdir_read_labels;
     ps->base.read_images = pngdir_read_images;
     ps->base.close = pngdir_close;
@@ -458,13 +201,12 @@ int fesf_pngdir_open(fesf_source **out, const char *dir, const char *csv)
         return -1;
     if (!(ps = calloc(1, sizeof *ps)))
         return fesf_error("'%s': out of memory", csv);
-    ps->col_split = 2, ps->col_site = -1; /* file,label[,split] unless a header names the columns */
-    if (parse_csv(ps, dir, csv) != 0 || finish_open(ps, csv) != 0) {
+    if (fesf_labels_csv_read(&ps->csv, dir, csv, FESF_CSV_FILE, "images") != 0 || finish_open(ps, csv) != 0) {
         pngdir_free(ps);
         return -1;
     }
     snprintf(ps->base.desc, sizeof ps->base.desc, "png:%s:%s", dir, csv);
-    ps->base.read_sites = ps->col_site >= 0 ? pngdir_read_sites : NULL;
+    ps->base.read_sites = ps->csv.col_site >= 0 ? pngdir_read_sites : NULL;
     *out = &ps->base;
     return 0;
 }
@@ -481,7 +223,7 @@ static int by_path(const void *a, const void *b) { return strcmp(*(char *const *
  * label 0, sorted by name (byte order: the same on every machine). */
 static int list_folder(pngdir_source *ps, const char *dir)
 {
-    png_list *l = &ps->list[FESF_SPLIT_TRAIN];
+    fesf_item_list *l = &ps->csv.list[FESF_SPLIT_TRAIN];
     DIR *d = opendir(dir);
     int rc = 0;
     if (!d)
@@ -497,14 +239,14 @@ static int list_folder(pngdir_source *ps, const char *dir)
         if (!has_png_suffix(e->d_name))
             continue;
         struct stat st;
-        char *path = join_path(dir, e->d_name);
+        char *path = fesf_join_path(dir, e->d_name);
         if (!path) {
             rc = fesf_error("'%s': out of memory", dir);
             break;
         }
         if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
             free(path);
-        else if ((rc = list_add(l, path, 0, 0)) != 0)
+        else if ((rc = fesf_item_list_add(l, path, 0, 0)) != 0)
             break;
     }
     closedir(d);
@@ -513,7 +255,7 @@ static int list_folder(pngdir_source *ps, const char *dir)
     if (rc != 0)
         return -1;
     qsort(l->path, (size_t)l->n, sizeof *l->path, by_path); /* one folder: path order = name order */
-    ps->first = l->path[0];
+    ps->csv.first = l->path[0];
     return 0;
 }
 
@@ -552,9 +294,9 @@ int fesf_pngdir_open_files(fesf_source **out, const char *const *paths, int n)
         else if (!(p = strdup(paths[i])))
             rc = fesf_error("out of memory");
         else
-            rc = list_add(&ps->list[FESF_SPLIT_TRAIN], p, 0, 0); /* frees p on failure */
+            rc = fesf_item_list_add(&ps->csv.list[FESF_SPLIT_TRAIN], p, 0, 0); /* frees p on failure */
     }
-    if (!rc) ps->first = ps->list[FESF_SPLIT_TRAIN].path[0];
+    if (!rc) ps->csv.first = ps->csv.list[FESF_SPLIT_TRAIN].path[0];
     if (rc || finish_open(ps, paths[0]) != 0) {
         pngdir_free(ps);
         return -1;

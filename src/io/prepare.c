@@ -15,6 +15,7 @@
 #include "fesf/run_dir.h"
 #include "fesf/shard.h"
 #include "fesf/version.h"
+#include "fesf/volume.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,8 @@
 typedef struct {
     const fesf_config *cfg;
     fesf_source *src;
+    fesf_volume_opts vol;                   /* data.window, data.size of nifti: and dicom: sources */
+    int clinical;                           /* 1: data.source is nifti: or dicom: */
     fesf_source *hset;                      /* data.hosts' public set, or NULL: hosts carved from src */
     int n_sites, first_site, n_classes;
     char *names_buf;                        /* class names, '\0'-separated */
@@ -270,6 +273,39 @@ static void print_table(const prep *p)
                   "release", (long long)p->n_hosts, p->cfg->data.public_val ? "its val split" : "data.public of train");
 }
 
+/* data.window and data.size as the volume sources take them. */
+static void volume_opts(prep *p)
+{
+    const fesf_config *cfg = p->cfg;
+    const fesf_list *z = &cfg->data.size, *win = &cfg->data.window;
+    p->clinical = !strncmp(cfg->data.source, "nifti:", 6) || !strncmp(cfg->data.source, "dicom:", 6);
+    memset(&p->vol, 0, sizeof p->vol);
+    if (!p->clinical) return;
+    if (win->n == 2) p->vol.window = 1, p->vol.lo = win->v[0], p->vol.hi = win->v[1];
+    if (z->n == 1) p->vol.d = p->vol.h = p->vol.w = (int)z->v[0];
+    if (z->n == 3) p->vol.d = (int)z->v[0], p->vol.h = (int)z->v[1], p->vol.w = (int)z->v[2];
+}
+
+/* The source's kind and, for clinical volumes, the intensity mapping and
+ * the size delivered: source_kind, window ("lo,hi" or "minmax"),
+ * window_lo/window_hi, size [D, H, W], resampled. */
+static int volume_attrs(prep *p, hid_t f)
+{
+    const char *spec = p->cfg->data.source, *colon = strchr(spec, ':');
+    char kind[16];
+    snprintf(kind, sizeof kind, "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
+    if (fesf_h5_attr_str(f, "source_kind", kind)) return -1;
+    if (!p->clinical) return 0;
+    char win[64] = "minmax";
+    if (p->vol.window) snprintf(win, sizeof win, "%.17g,%.17g", p->vol.lo, p->vol.hi);
+    const fesf_source_info *in = &p->src->info;
+    int32_t size[3] = {in->d, in->h, in->w};
+    hsize_t three = 3;
+    return fesf_h5_attr_str(f, "window", win) ||
+           (p->vol.window && (fesf_h5_attr_f64(f, "window_lo", p->vol.lo) || fesf_h5_attr_f64(f, "window_hi", p->vol.hi))) ||
+           fesf_h5_attr_i32s(f, "size", size, 1, &three) || fesf_h5_attr_i64(f, "resampled", p->vol.d > 0) ? -1 : 0;
+}
+
 static int shard_attrs(prep *p, int s, const fesf_config *cfg)
 {
     hid_t f = p->out[s].file;
@@ -280,7 +316,7 @@ static int shard_attrs(prep *p, int s, const fesf_config *cfg)
         fesf_h5_attr_strs(f, "class_names", p->names, p->n_classes) ||
         fesf_h5_attr_str(f, "source", p->src->desc) ||
         fesf_h5_attr_str(f, "partition_scheme", fesf_config_enum_name("data.partition", cfg->data.partition)) ||
-        fesf_h5_attr_i32s(f, "partition", p->table, 3, dims))
+        fesf_h5_attr_i32s(f, "partition", p->table, 3, dims) || volume_attrs(p, f))
         return -1;
     for (int sp = 0; sp < FESF_NSPLITS; sp++) {
         char path[64];
@@ -517,7 +553,8 @@ int fesf_prepare(const fesf_config *cfg, int site)
         goto done;
     }
     if (fesf_stage_make(cfg, FESF_STAGE_PREPARE, &p.stage)) goto done;
-    if (fesf_source_open(&p.src, cfg->data.source, &ph, NULL)) goto done;
+    volume_opts(&p);
+    if (fesf_source_open(&p.src, cfg->data.source, &ph, &p.vol)) goto done;
     const fesf_source_info *si = &p.src->info;
     char dims[48] = "";
     if (si->d > 1) snprintf(dims, sizeof dims, "%d x ", si->d);
