@@ -29,7 +29,8 @@
  *              3x3x3, BatchNorm3d, MaxPool3d 2; fesf_model_create_vol).
  *   attack-cnn the privacy audit's inversion attacker: seven 3x3
  *              conv-BN-ReLU layers of `width` channels and a 3x3 conv with
- *              bias to the input's channels: output [C, H, W].
+ *              bias to the input's channels: output [C, H, W] ([C, D, H, W]
+ *              in 3-D for volumes, fesf_model_create_vol).
  * For iqem-* and attack-cnn the `classes` argument is ignored and fesf_model_classes gives
  * the output size per sample. */
 #ifndef FESF_MODEL_H

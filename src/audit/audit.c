@@ -42,6 +42,25 @@ static void augment(const auditor *a, const float *src, fesf_rng *r, float *out)
     }
 }
 
+/* release() for volumes: the 3-D IHM passes (no keyed options in 3-D). */
+static int release_volumes(auditor *a, int target, int n, fesf_rng *r)
+{
+    if (a->host) {
+        if (fesf_ihm3d_apply(a->v1, a->x, a->rel, n)) return -1;
+    } else {
+        for (int i = 0; i < n; i++)
+            if (fesf_ihm3d_set_host(a->v1, a->pub + a->img * fesf_rng_below(r, (uint64_t)a->n_pub)) ||
+                fesf_ihm3d_apply(a->v1, a->x + a->img * i, a->rel + a->img * i, 1))
+                return -1;
+    }
+    if (target == TARGET_SYN) return 0;
+    const float *g = fesf_model_forward(a->gen, a->rel, n, 1);
+    for (int i = 0; i < n; i++)
+        if (fesf_ihm3d_set_host(a->v2, g + a->img * i) || fesf_ihm3d_apply(a->v2, a->x + a->img * i, a->rel + a->img * i, 1))
+            return -1;
+    return 0;
+}
+
 /* rel[n] = what a site would release for plaintext x[n]: IHM with the host
  * (random mode: a pool image drawn by the attacker), then for the surrogate
  * IHM(x, G(x_sy); alpha2, beta2). */
@@ -54,6 +73,7 @@ static int release(auditor *a, int target, int n, fesf_rng *r)
         t1[i] = fesf_hide_tag(a->att_key, a->att_id, cfg->ihm.beta_min, cfg->ihm.beta_max);
         t2[i] = fesf_iqem_pass2_tag(cfg, a->att_key, a->att_id);
     }
+    if (a->d > 1) return release_volumes(a, target, n, r);
     if (a->host) {
         if ((keyed && fesf_ihm_set_tags(a->ihm1, t1, n)) || fesf_ihm_apply(a->ihm1, a->x, a->rel, n)) return -1;
     } else {
@@ -136,8 +156,9 @@ static double psnr_capped(const float *p, const float *x, int c, int h, int w)
 /* Add PSNR and SSIM of guess p against plaintext x to sum[0], sum[1]. */
 static void score(auditor *a, const float *p, const float *x, double *sum)
 {
-    sum[0] += psnr_capped(p, x, a->c, a->h, a->wd);
-    sum[1] += a->h >= FESF_SSIM_WIN && a->wd >= FESF_SSIM_WIN ? fesf_ssim(p, x, a->c, a->h, a->wd, a->ssim_scratch) : NAN;
+    int c = a->c * a->d; /* a volume's planes as channels: PSNR over the volume, SSIM the planes' mean */
+    sum[0] += psnr_capped(p, x, c, a->h, a->wd);
+    sum[1] += a->h >= FESF_SSIM_WIN && a->wd >= FESF_SSIM_WIN ? fesf_ssim(p, x, c, a->h, a->wd, a->ssim_scratch) : NAN;
 }
 
 /* The inversion attack on n test images: plaintext xs and released rels [n, C, H, W]. */
@@ -153,10 +174,13 @@ static void score_batch(auditor *a, const float *xs, const float *rels, int n, d
         if (a->host) score(a, a->host, x, sums + S_HOST_P);
         else sums[S_HOST_P] = sums[S_HOST_S] = NAN; /* random mode: no single host */
         score(a, rel, x, sums + S_REL_P);
-        if (*fig_rows < FIG_ROWS) {
+        if (*fig_rows < FIG_ROWS) { /* a volume's middle plane D / 2 of each channel */
             const float *row[4] = {x, rel, rec, a->prior};
+            size_t hw = (size_t)a->h * a->wd;
             for (int k = 0; k < 4; k++)
-                memcpy(a->grid + a->img * (size_t)(4 * *fig_rows + k), row[k], sizeof(float) * a->img);
+                for (int ch = 0; ch < a->c; ch++)
+                    memcpy(a->grid + hw * ((size_t)a->c * (4 * *fig_rows + k) + ch),
+                           row[k] + hw * ((size_t)ch * a->d + a->d / 2), sizeof(float) * hw);
             ++*fig_rows;
         }
     }
@@ -187,6 +211,11 @@ static int link_site(auditor *a, int target, int site_id, fesf_shard *sh, const 
         fesf_error("out of memory");
         goto done;
     }
+    if (a->d > 1) { /* the linkage attack is 2-D only: no scores, NaN figures */
+        for (int64_t i = 0; i < n + a->n_pub; i++) sc[i] = NAN;
+        rc = 0;
+        goto done;
+    }
     if (hosts && fesf_shard_read_hosts(sh, "synthetic", FESF_SPLIT_TEST, 0, n, hosts)) goto done;
     fesf_linkage_setup l = linkage_setup(a, target);
     double *sums = a->lsums + ((size_t)target * a->n_sites + (size_t)(site_id - 1)) * LK_LEN;
@@ -205,7 +234,7 @@ static int write_figure(const auditor *a, int target, int site_id, int fig_rows)
     snprintf(released, sizeof released, "released (%s)", target_names[target]);
     const char *const titles[4] = {"plaintext", released, "reconstruction", "prior (public mean)"};
     if (fesf_run_site_figure_path(path, a->cfg->run.out, site_id, name)) return -1;
-    return fesf_png_write_grid_titled(path, a->grid, 4 * fig_rows, a->c, a->h, a->wd, 4, titles);
+    return fesf_png_write_grid_titled(path, a->grid, 4 * fig_rows, a->c, a->h, a->wd, 4, titles); /* planes */
 }
 
 /* One site: reconstruct its released test images, score them against its plaintext. */
@@ -223,11 +252,13 @@ static int score_site(auditor *a, int target, int site_id, double *sums)
         fesf_error("'%s' has no /%s images (run 'fesf %s' first)", path, rel, target == TARGET_SYN ? "hide" : "enhance");
         goto done;
     }
-    fesf_shard_split want = {0, a->c, a->h, a->wd, FESF_F32, 1}, plain; /* the buffers' image size: the hosts' */
+    fesf_shard_split want = {0, a->c, a->h, a->wd, FESF_F32, a->d}, plain; /* the buffers' item size: the hosts' */
     if (fesf_shard_info(sh, rel, FESF_SPLIT_TEST, &in) || fesf_shard_info(sh, "plain", FESF_SPLIT_TEST, &plain)) goto done;
-    if (in.c != a->c || in.h != a->h || in.w != a->wd || plain.n != in.n) {
-        fesf_error("'%s': /%s/test holds %lld images of %dx%dx%d, /plain/test %lld, the hosts are %dx%dx%d", path, rel,
-                   (long long)in.n, in.c, in.h, in.w, (long long)plain.n, a->c, a->h, a->wd);
+    if (in.c != a->c || in.d != a->d || in.h != a->h || in.w != a->wd || plain.n != in.n) {
+        char s1[FESF_SHAPE_STR], s2[FESF_SHAPE_STR];
+        fesf_error("'%s': /%s/test holds %lld images of %s, /plain/test %lld, the hosts are %s", path, rel,
+                   (long long)in.n, fesf_shape_str(s1, in.c, in.d, in.h, in.w), (long long)plain.n,
+                   fesf_shape_str(s2, a->c, a->d, a->h, a->wd));
         goto done;
     }
     size_t bytes = sizeof(float) * a->img * (size_t)(in.n ? in.n : 1);
@@ -257,12 +288,9 @@ static int share_pool(auditor *a)
 {
     int64_t meta[6] = {0};
     if (fesf_hosts_share(a->cfg->run.out, a->w, FESF_HOST_RANDOM, 0, meta, &a->pub)) return -1;
-    if (meta[5] > 1) { /* every rank sees it: a failure they share */
-        fesf_error("the privacy audit takes 2-D images; this run holds volumes (set audit.enabled = false)");
-        return fesf_world_fail_together(a->w, 0, 1);
-    }
     a->n_sites = (int)meta[0], a->n_pub = meta[1], a->c = (int)meta[2], a->h = (int)meta[3], a->wd = (int)meta[4];
-    a->img = (size_t)a->c * (size_t)a->h * (size_t)a->wd;
+    a->d = meta[5] > 1 ? (int)meta[5] : 1;
+    a->img = (size_t)a->c * (size_t)a->d * (size_t)a->h * (size_t)a->wd;
     return 0;
 }
 
@@ -270,7 +298,7 @@ static int load_generator(auditor *a)
 {
     char path[FESF_RUN_PATH_MAX];
     fesf_run_iqem_path(path, a->cfg->run.out, 0);
-    if (fesf_model_create(&a->gen, "iqem-g", FESF_IQEM_WIDTH, a->c, a->h, a->wd, 0, a->batch) ||
+    if (fesf_model_create_vol(&a->gen, "iqem-g", FESF_IQEM_WIDTH, a->c, a->d, a->h, a->wd, 0, a->batch, 0) ||
         fesf_model_load(path, fesf_model_tensors(a->gen), NULL, 0, NULL))
         return fesf_error("the surrogate audit needs G: %s", fesf_errmsg());
     return 0;
@@ -318,10 +346,11 @@ static int setup(auditor *a)
         for (size_t q = 0; q < a->img; q++) mean[q] += a->pub[a->img * (size_t)i + q];
     for (size_t q = 0; q < a->img; q++) a->prior[q] = (float)(mean[q] / (double)a->n_pub);
     free(mean);
-    if (check_shards(a) || fesf_model_create(&a->att, "attack-cnn", cfg->audit.width, a->c, a->h, a->wd, 0, a->batch))
+    if (check_shards(a) ||
+        fesf_model_create_vol(&a->att, "attack-cnn", cfg->audit.width, a->c, a->d, a->h, a->wd, 0, a->batch, 0))
         return -1;
-    size_t B = (size_t)a->batch;
-    a->rec = malloc(sizeof(float) * a->img * B), a->grid = malloc(sizeof(float) * a->img * 4 * FIG_ROWS);
+    size_t B = (size_t)a->batch, plane = (size_t)a->c * a->h * a->wd;
+    a->rec = malloc(sizeof(float) * a->img * B), a->grid = malloc(sizeof(float) * plane * 4 * FIG_ROWS);
     a->ssim_scratch = malloc(sizeof(float) * (fesf_ssim_scratch_floats(a->h, a->wd) + 1));
     a->sums = calloc((size_t)N_TARGETS * (size_t)a->n_sites * S_LEN, sizeof(double));
     a->lsums = calloc((size_t)N_TARGETS * (size_t)a->n_sites * LK_LEN, sizeof(double));
@@ -340,6 +369,11 @@ static int setup(auditor *a)
     a->x = malloc(sizeof(float) * a->img * B), a->rel = malloc(sizeof(float) * a->img * B);
     a->order = malloc(sizeof(int32_t) * (size_t)a->n_pub);
     if (!a->opt || !a->order || !a->x || !a->rel) return fesf_error("out of memory");
+    if (a->d > 1) /* volumes: the 3-D passes (their plans refuse the keyed options) */
+        return fesf_ihm3d_create(&a->v1, a->d, a->h, a->wd, a->c, &p1) || fesf_ihm3d_create(&a->v2, a->d, a->h, a->wd, a->c, &p2) ||
+                       (a->host && fesf_ihm3d_set_host(a->v1, a->host))
+                   ? -1
+                   : 0;
     if (fesf_ihm_create(&a->ihm1, a->h, a->wd, a->c, a->batch, &p1) || fesf_ihm_create(&a->ihm2, a->h, a->wd, a->c, 1, &p2))
         return -1;
     if (a->host && fesf_ihm_set_host(a->ihm1, a->host)) return -1;
@@ -354,6 +388,7 @@ static void auditor_free(auditor *a)
     free(a->scores);
     fesf_model_destroy(a->gen), fesf_model_destroy(a->att);
     fesf_ihm_destroy(a->ihm1), fesf_ihm_destroy(a->ihm2);
+    fesf_ihm3d_destroy(a->v1), fesf_ihm3d_destroy(a->v2);
 }
 
 /* Membership figures of one site's (or the pooled) scores. */
@@ -416,7 +451,11 @@ static int audit_target(auditor *a, int t)
     double *sums = a->sums + (size_t)t * a->n_sites * S_LEN, *lsums = a->lsums + (size_t)t * a->n_sites * LK_LEN;
     for (int s = 1; s <= a->n_sites; s++)
         if (fesf_world_owns_shard(a->w, s) && score_site(a, t, s, sums + (size_t)(s - 1) * S_LEN)) return -1;
-    if (gather_membership(a, t) || fesf_fed_sum_to_coord_f64(a->w, sums, (size_t)a->n_sites * S_LEN) ||
+    if (a->d > 1) /* no linkage on volumes (every rank knows d): no membership figures */
+        for (size_t k = 0; k < (size_t)(a->n_sites + 1) * M_LEN; k++) a->mfig[(size_t)t * (size_t)(a->n_sites + 1) * M_LEN + k] = NAN;
+    else if (gather_membership(a, t))
+        return -1;
+    if (fesf_fed_sum_to_coord_f64(a->w, sums, (size_t)a->n_sites * S_LEN) ||
         fesf_fed_sum_to_coord_f64(a->w, lsums, (size_t)a->n_sites * LK_LEN))
         return -1;
     if (a->w->rank == 0) {
@@ -427,7 +466,8 @@ static int audit_target(auditor *a, int t)
                   "(%.0f test images)", target_names[t], fesf_audit_mean(all, S_ATT_P), fesf_audit_mean(all, S_ATT_S),
                   fesf_audit_mean(all, S_PRI_P), fesf_audit_mean(all, S_PRI_S), fesf_audit_mean(all, S_ATT_P) - fesf_audit_mean(all, S_PRI_P),
                   fesf_audit_mean(all, S_ATT_S) - fesf_audit_mean(all, S_PRI_S), all[S_N]);
-        fesf_info("audit (%s): linkage re-identifies %.1f%% (top-5 %.1f%%; chance %.2f%%); membership AUC %.3f, TPR "
+        if (a->d == 1)
+            fesf_info("audit (%s): linkage re-identifies %.1f%% (top-5 %.1f%%; chance %.2f%%); membership AUC %.3f, TPR "
                   "%.3f at 1%% FPR, %.3f at 0.1%%", target_names[t], 100 * fesf_audit_rate(&v, LK_TOP1), 100 * fesf_audit_rate(&v, LK_TOP5),
                   100 * fesf_audit_rate(&v, LK_CHANCE1), v.m[M_AUC], v.m[M_TPR1], v.m[M_TPR01]);
     }

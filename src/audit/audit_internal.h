@@ -10,6 +10,7 @@
 
 #include "fesf/config.h"
 #include "fesf/ihm.h"
+#include "fesf/ihm3d.h"
 #include "fesf/model.h"
 #include "fesf/stage.h"
 #include "fesf/world.h"
@@ -29,6 +30,7 @@ typedef struct {
     const fesf_config *cfg;
     const fesf_world *w;
     int n_sites, n_targets, c, h, wd, batch;
+    int d;                 /* volumes' depth (1: images); items are [C, D, H, W] */
     int targets[N_TARGETS]; /* TARGET_* in the order audited */
     int64_t n_pub;
     size_t img;
@@ -37,12 +39,13 @@ typedef struct {
     const float *host;     /* [C, H, W] the fixed host (in pub), or NULL in random mode */
     fesf_model *gen;       /* G (coordinator, surrogate target) */
     fesf_model *att;       /* the attacker */
-    fesf_ihm *ihm1, *ihm2; /* the two IHM passes */
+    fesf_ihm *ihm1, *ihm2; /* the two IHM passes (images) */
+    fesf_ihm3d *v1, *v2;   /* the same for volumes */
     float *x, *rel;        /* [batch, C, H, W] the attacker's training batch: plaintext, released (coordinator) */
     float *rec;            /* [batch, C, H, W] reconstructions (sites) */
     float *opt;            /* Adam state [2 * params] */
     float *ssim_scratch;
-    float *grid;           /* [FIG_ROWS * 4, C, H, W] */
+    float *grid;           /* [FIG_ROWS * 4, C, H, W] (a volume's middle plane) */
     int32_t *order;        /* [K] */
     double *sums;          /* [N_TARGETS][n_sites][S_LEN] */
     double *lsums;         /* [N_TARGETS][n_sites][LK_LEN] linkage sums */

@@ -337,16 +337,18 @@ static void build_iqem_d(fesf_model *m, int w)
 }
 
 /* Inversion attacker of the privacy audit: seven 3x3 conv-BN-ReLU layers of
- * w channels, then a 3x3 conv with bias back to the input's channels. */
+ * w channels, then a 3x3 conv with bias back to the input's channels (3x3x3
+ * for volumes). */
 static void build_attack_cnn(fesf_model *m, int w)
 {
+    conv_fn cv = m->d > 1 ? conv3d_b : conv_b;
     int x = 0;
     for (int l = 1; l <= 7; l++) {
         char cn[16], bn_name[16];
         snprintf(cn, sizeof cn, "conv%d", l), snprintf(bn_name, sizeof bn_name, "bn%d", l);
-        x = relu(m, bn(m, bn_name, conv(m, cn, x, w, 3, 1, 1)));
+        x = relu(m, bn(m, bn_name, cv(m, cn, x, w, 3, 1, 1, 0)));
     }
-    conv_b(m, "out", x, m->acts[0].c, 3, 1, 1, 1);
+    cv(m, "out", x, m->acts[0].c, 3, 1, 1, 1);
 }
 
 /* cnn-small's 3-D twin: Conv3d 3x3x3 - BatchNorm3d - ReLU - MaxPool3d(2), twice, then a third conv block, global
@@ -364,8 +366,8 @@ int fesf_model_image_output(const char *arch) { return !strncmp(arch, "iqem-", 5
 
 int fesf_model_build(fesf_model *m, const char *arch, int width)
 {
-    int h = m->h, w = m->w, vol = !strcmp(arch, "cnn3d-small"), iqem = !strncmp(arch, "iqem-", 5);
-    if (m->d > 1 && !vol && !iqem)
+    int h = m->h, w = m->w, vol = !strcmp(arch, "cnn3d-small"), image_out = fesf_model_image_output(arch);
+    if (m->d > 1 && !vol && !image_out)
         return fesf_error("model %s takes 2-D images, not %dx%dx%d volumes (cnn3d-small takes volumes)", arch, m->d, h, w);
     new_vol(m, m->c, m->d, h, w); /* activation 0: the input */
     if (vol) build_cnn3d_small(m, width);
