@@ -47,4 +47,10 @@ void fesf_volume_minmax(float *x, size_t n);
  * align_corners=False) (no antialiasing). 0 or -1. */
 int fesf_volume_resample(const float *src, int d, int h, int w, float *dst, int D, int H, int W);
 
+/* data.size for an .npz of volumes: *s (owned, volumes [C, d, h, w]) wrapped
+ * so that it delivers float32 volumes resampled to D x H x W (uint8 widened
+ * as x / 255 first); 2-D images are refused (*s then stays the caller's).
+ * src/io/resample_source.c. 0 or -1. */
+int fesf_source_resample(fesf_source **s, int D, int H, int W);
+
 #endif

@@ -257,8 +257,8 @@ static int check_size(const fesf_config *cfg)
     if (win->n && !volumes)
         return fesf_error("data.window: an intensity window is for clinical volumes (data.source = nifti:DIR:CSV | "
                           "dicom:DIR:CSV), not '%s'", cfg->data.source);
-    if (z->n == 3 && !volumes)
-        return fesf_error("data.size = D,H,W resamples clinical volumes (data.source = nifti:DIR:CSV | dicom:DIR:CSV), "
+    if (z->n == 3 && !volumes && strncmp(cfg->data.source, "npz:", 4))
+        return fesf_error("data.size = D,H,W resamples volumes (data.source = npz:PATH | nifti:DIR:CSV | dicom:DIR:CSV), "
                           "not '%s'", cfg->data.source);
     return 0;
 }

@@ -25,7 +25,14 @@ int fesf_source_open(fesf_source **out, const char *spec, const fesf_phantom_par
         if (!phantom) return fesf_error("phantom source needs its parameters");
         return fesf_phantom_open(out, phantom);
     }
-    if (strncmp(spec, "npz:", 4) == 0) return fesf_npz_open(out, spec + 4);
+    if (strncmp(spec, "npz:", 4) == 0) {
+        if (fesf_npz_open(out, spec + 4)) return -1;
+        if (!vol || !vol->d) return 0;
+        if (fesf_source_resample(out, vol->d, vol->h, vol->w) == 0) return 0;
+        fesf_source_close(*out);
+        *out = NULL;
+        return -1;
+    }
     static const char *const folders[] = {"png:", "nifti:", "dicom:"};
     for (int k = 0; k < 3; k++) {
         size_t np = strlen(folders[k]);

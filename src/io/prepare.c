@@ -280,9 +280,10 @@ static void volume_opts(prep *p)
     const fesf_list *z = &cfg->data.size, *win = &cfg->data.window;
     p->clinical = !strncmp(cfg->data.source, "nifti:", 6) || !strncmp(cfg->data.source, "dicom:", 6);
     memset(&p->vol, 0, sizeof p->vol);
-    if (!p->clinical) return;
+    if (!p->clinical && strncmp(cfg->data.source, "npz:", 4)) return;
     if (win->n == 2) p->vol.window = 1, p->vol.lo = win->v[0], p->vol.hi = win->v[1];
-    if (z->n == 1) p->vol.d = p->vol.h = p->vol.w = (int)z->v[0];
+    /* an .npz takes D,H,W only: one number is the phantom's size (configs/default.ini sets it) */
+    if (z->n == 1 && p->clinical) p->vol.d = p->vol.h = p->vol.w = (int)z->v[0];
     if (z->n == 3) p->vol.d = (int)z->v[0], p->vol.h = (int)z->v[1], p->vol.w = (int)z->v[2];
 }
 
@@ -295,8 +296,9 @@ static int volume_attrs(prep *p, hid_t f)
     char kind[16];
     snprintf(kind, sizeof kind, "%.*s", colon ? (int)(colon - spec) : (int)strlen(spec), spec);
     if (fesf_h5_attr_str(f, "source_kind", kind)) return -1;
-    if (!p->clinical) return 0;
+    if (!p->clinical && !p->vol.d) return 0;
     char win[64] = "minmax";
+    if (!p->clinical) snprintf(win, sizeof win, "none"); /* an .npz's volumes keep their intensities */
     if (p->vol.window) snprintf(win, sizeof win, "%.17g,%.17g", p->vol.lo, p->vol.hi);
     const fesf_source_info *in = &p->src->info;
     int32_t size[3] = {in->d, in->h, in->w};

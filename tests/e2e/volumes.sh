@@ -76,6 +76,30 @@ check "fesf run on volumes, unchanged but for model.arch = cnn3d-small: prepare,
 grep -q "cnn3d-small" "$TMP/run/report.md" && grep -q "did not measure it" "$TMP/run/report.md" && ! grep -q "nan%" "$TMP/run/report.md"
 [ $? -eq 0 ] && ok "report.md of a volume run: the 3-D model, the audit, no linkage figure pretended" \
     || { nok "report.md of volumes"; grep -n "nan\|Linkage" "$TMP/run/report.md" | sed 's/^/#   /' | head; }
+# data.size = D,H,W on an .npz of volumes: AdrenalMNIST3D's 64^3 volumes resampled to 28^3 as
+# PyTorch's trilinear interpolate (align_corners=False) does, the size recorded on the shard
+A64=$DATA/adrenalmnist3d_64.npz
+if [ -f "$A64" ]; then
+    check "prepare adrenalmnist3d_64.npz with data.size = 28,28,28 (one site)" "$FESF" prepare -q \
+        --set data.source=npz:"$A64" --set data.size=28,28,28 --set data.sites=1 --set data.public=val --set run.out="$TMP/r64"
+    $PY - "$A64" "$TMP/r64/site-001.h5" >"$TMP/out" 2>&1 <<'PYEOF'
+import sys, h5py, numpy as np, torch, torch.nn.functional as F
+z, f = np.load(sys.argv[1]), h5py.File(sys.argv[2], "r")
+x, src = f["plain/test/images"][()], z["test_images"]
+ref = F.interpolate(torch.from_numpy(src[:, None].astype(np.float32) / 255), size=(28, 28, 28), mode="trilinear",
+                    align_corners=False).numpy()
+err = float(np.abs(ref - x).max())
+attrs = list(f.attrs["size"]) == [28, 28, 28] and int(f.attrs["resampled"]) == 1
+print(f"{len(x)} test volumes 64^3 -> 28^3 = torch trilinear, max abs {err:.2e}; size/resampled recorded: {attrs}")
+sys.exit(0 if err <= 1e-5 and attrs and (f["plain/test/labels"][()] == z["test_labels"].ravel()).all() else 1)
+PYEOF
+    [ $? -eq 0 ] && ok "$(cat "$TMP/out")" || { nok "npz resample"; sed 's/^/#   /' "$TMP/out"; }
+else
+    skip "npz resample" "adrenalmnist3d_64.npz not in $DATA"
+fi
+[ -f "$DATA/pneumoniamnist_28.npz" ] && expect_fail "data.size = D,H,W on an .npz of 2-D images is refused" \
+    "holds 2-D images of 28x28: data.size resamples volumes only" \
+    "$FESF" prepare -q --set data.source=npz:"$DATA/pneumoniamnist_28.npz" --set data.size=28,28,28 --set run.out="$TMP/x2"
 expect_fail "data.size of a phantom is one number" "phantom's size is one number" \
     "$FESF" prepare --set data.size=28,28,28 --set run.out="$TMP/x"
 echo "1..$_n"
