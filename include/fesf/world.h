@@ -105,6 +105,8 @@ int fesf_world_site_group(const fesf_world *w, int shard, fesf_site_group *g);
 int fesf_world_comm_handle(const fesf_world *w);
 void fesf_site_group_release(fesf_site_group *g);
 int fesf_site_group_barrier(const fesf_site_group *g); /* the group's ranks only, sleeping */
+/* v[n] summed over the group's ranks, the sum on every one (collective, bounded wait). */
+int fesf_site_group_sum_f64(const fesf_site_group *g, double *v, size_t n);
 int fesf_world_shard_owner(const fesf_world *w, int shard); /* the rank that holds shard s */
 
 /* The MPI library's version, its first clause ("Open MPI v4.1.4"), into

@@ -31,3 +31,11 @@ int fesf_site_group_barrier(const fesf_site_group *g)
     if (MPI_Ibarrier(MPI_Comm_f2c((MPI_Fint)g->comm), &req) != MPI_SUCCESS) return fesf_error("MPI_Ibarrier failed");
     return fesf_world_wait(&req);
 }
+
+int fesf_site_group_sum_f64(const fesf_site_group *g, double *v, size_t n)
+{
+    MPI_Request req;
+    if (MPI_Iallreduce(MPI_IN_PLACE, v, (int)n, MPI_DOUBLE, MPI_SUM, MPI_Comm_f2c((MPI_Fint)g->comm), &req) != MPI_SUCCESS)
+        return fesf_error("MPI_Iallreduce failed");
+    return fesf_world_wait(&req);
+}

@@ -275,6 +275,21 @@ static int write_quality(const enhancer *e)
     return fesf_atomic_commit(f, path);
 }
 
+/* Sites of k ranks (data.ranks_per_site), federated G (on every rank): each
+ * site's ranks make its surrogates together. */
+static int group_surrogates(enhancer *e, const float *host, const char *text, double *fstats)
+{
+    for (int s = 1; s <= e->n_sites; s++) {
+        fesf_site_group g;
+        if (fesf_world_site_member(e->w, s) < 0) continue;
+        if (fesf_world_site_group(e->w, s, &g)) return -1;
+        int rc = fesf_enh_write_surrogates(e, e->gan.g, s, &g, host, text, fstats);
+        fesf_site_group_release(&g);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
 int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *load)
 {
     enhancer e;
@@ -322,9 +337,10 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
         fesf_error("out of memory");
         goto done;
     }
-    for (int i = 0; i < e.n_mine; i++) {
+    if (!local && fesf_world_ranks_per_site(w) > 1 && group_surrogates(&e, host, text, fstats)) goto done;
+    for (int i = 0; i < e.n_mine && (local || fesf_world_ranks_per_site(w) == 1); i++) {
         fesf_model *gen = local ? e.local[i].g : e.gan.g;
-        if (fesf_enh_write_surrogates(&e, gen, e.sites[i].id, host, text, fstats)) goto done;
+        if (fesf_enh_write_surrogates(&e, gen, e.sites[i].id, NULL, host, text, fstats)) goto done;
         if (local) { /* each site keeps its own G */
             char path[FESF_RUN_PATH_MAX];
             fesf_run_iqem_path(path, cfg->run.out, e.sites[i].id);

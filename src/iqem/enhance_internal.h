@@ -54,9 +54,10 @@ static inline size_t fesf_enh_item(const enhancer *e) { return (size_t)e->c * e-
 const float *fesf_enh_plane(const enhancer *e, const float *item, float *buf);
 
 /* Site site_id's /surrogate splits = IHM(x, G(x_sy)), its quality
- * attributes and figure; adds its feature statistics to fstats and its
- * summed measures to e->qsum. */
-int fesf_enh_write_surrogates(enhancer *e, fesf_model *gen, int site_id, const float *host, const char *config_text,
-                              double *fstats);
+ * attributes and figure; adds this rank's feature statistics to fstats and
+ * its summed measures to e->qsum. g: the site's group of ranks (every rank
+ * of it calls; each makes a run of every split), or NULL alone. */
+int fesf_enh_write_surrogates(enhancer *e, fesf_model *gen, int site_id, const fesf_site_group *g, const float *host,
+                              const char *config_text, double *fstats);
 
 #endif

@@ -2,8 +2,10 @@
 # through parallel HDF5 (MPI-IO), 2-D images split into runs (the shard
 # must be the one a single rank writes, bit for bit) and volumes by slab
 # through FFTW's MPI interface (to 1e-4 of the serial 3-D IHM, and the
-# NumPy one), k = 1..4, uneven slabs included; the other stages run on the
-# sites' leaders; a world of the wrong size is refused.
+# NumPy one), k = 1..4, uneven slabs included; the IQEM's second pass by
+# runs of whole batches (the same surrogates as one rank, 2-D and volumes);
+# the other stages run on the sites' leaders; a world of the wrong size is
+# refused.
 . tests/lib.sh
 same() { $PY tests/py/same_synthetic.py "$1" "$2" "$3" >"$TMP/cmp" 2>&1; }
 
@@ -18,6 +20,16 @@ for k in 2 3; do
         mpirun -np $((1 + 2 * k)) "$FESF" hide -q $P --set data.ranks_per_site=$k --set run.out="$TMP/p$k"
     same "$TMP/p1" "$TMP/p$k" 0 && grep -q "bit-identical: True" "$TMP/cmp" \
         && ok "2-D, $k ranks a site = 1 rank: $(cat "$TMP/cmp")" || { nok "2-D k=$k vs 1"; sed 's/^/#   /' "$TMP/cmp"; }
+done
+# the IQEM's second pass with k ranks a site: runs of whole batches, so the surrogates are the
+# ones a single rank writes (the GAN itself trains on the leaders)
+for k in 1 2 3; do
+    check "enhance 2-D (one epoch), $k rank(s) a site" \
+        mpirun -np $((1 + 2 * k)) "$FESF" enhance -q $P --set iqem.epochs=1 --set data.ranks_per_site=$k --set run.out="$TMP/p$k"
+done
+for k in 2 3; do
+    $PY tests/py/same_synthetic.py "$TMP/p1" "$TMP/p$k" 0 surrogate >"$TMP/cmp" 2>&1 && grep -q "bit-identical: True" "$TMP/cmp" \
+        && ok "surrogates, $k ranks a site = 1 rank: $(cat "$TMP/cmp")" || { nok "surrogates k=$k vs 1"; sed 's/^/#   /' "$TMP/cmp"; }
 done
 R="$P --set ihm.host_mode=random"
 check "prepare + hide 2-D with a host per image, 1 rank a site" \
@@ -47,6 +59,15 @@ if [ -f "$ADRENAL" ]; then
         mpirun -np 7 '$FESF' hide -q $RV --set data.ranks_per_site=3 --set run.out='$TMP/w'"
     $PY tests/py/volume_check.py "$TMP/w" 0.5 0.8 square >"$TMP/out" 2>&1
     relay "$TMP/out"
+    # the 3-D second pass with 2 ranks a site, on 48 / 12 / 12 volumes (seconds, not minutes)
+    $PY tests/py/small_npz.py "$ADRENAL" "$TMP/small.npz"
+    E="--set data.source=npz:$TMP/small.npz --set data.public=val --set data.sites=2 --set iqem.epochs=1"
+    check "prepare + hide + enhance 48 volumes, 1 rank a site" sh -c "'$FESF' prepare -q $E --set run.out='$TMP/e1' && \
+        '$FESF' hide -q $E --set run.out='$TMP/e1' && cp -r '$TMP/e1' '$TMP/e2' && '$FESF' enhance -q $E --set run.out='$TMP/e1'"
+    check "enhance the volumes, 2 ranks a site" \
+        mpirun -np 5 "$FESF" enhance -q $E --set data.ranks_per_site=2 --set run.out="$TMP/e2"
+    $PY tests/py/same_synthetic.py "$TMP/e1" "$TMP/e2" 0 surrogate >"$TMP/cmp" 2>&1 && grep -q "bit-identical: True" "$TMP/cmp" \
+        && ok "surrogate volumes, 2 ranks a site = 1 rank: $(cat "$TMP/cmp")" || { nok "surrogate volumes k=2"; sed 's/^/#   /' "$TMP/cmp"; }
 else
     skip "volumes with k ranks a site" "adrenalmnist3d.npz not in $DATA"
 fi

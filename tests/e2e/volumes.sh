@@ -48,12 +48,7 @@ expect_fail "keyed options on volumes are refused" "keyed options.*2-D only" \
 # The IQEM on volumes: 3-D G and D trained federatedly, the second 3-D IHM pass. A small
 # AdrenalMNIST3D (48 / 12 / 12 volumes) keeps it to seconds; G rebuilt in PyTorch from
 # iqem.h5 and the NumPy 3-D IHM must give every surrogate volume.
-$PY - "$ADRENAL" "$TMP/small.npz" <<'PYEOF'
-import sys, numpy as np
-z = np.load(sys.argv[1])
-np.savez(sys.argv[2], **{f"{s}_{k}": z[f"{s}_{k}"][:n] for s, n in (("train", 48), ("val", 12), ("test", 12))
-                         for k in ("images", "labels")})
-PYEOF
+$PY tests/py/small_npz.py "$ADRENAL" "$TMP/small.npz"
 E="--set data.source=npz:$TMP/small.npz --set data.public=val --set data.sites=2 --set iqem.epochs=1"
 check "prepare + hide + enhance (3-D G and D, one epoch) on 48 volumes, 2 sites" \
     sh -c "'$FESF' prepare -q $E --set run.out='$TMP/e' && '$FESF' hide -q $E --set run.out='$TMP/e' && cp -r '$TMP/e' '$TMP/em' && '$FESF' enhance -q $E --set run.out='$TMP/e'"
