@@ -44,6 +44,25 @@ int fesf_ihm3d_in_mask(int u, int v, int w, int d, int h, int wd, const fesf_ihm
 
 /* Half-spectrum bins inside the mask (tests, logs). */
 int64_t fesf_ihm3d_mask_bins(const fesf_ihm3d *p);
+/* |F(x)| at the mask's bins for n volumes: amp [n, C, fesf_ihm3d_mask_bins(p)],
+ * half-spectrum bins (w = 0..W/2) in row-major (u, v, w) order. Needs no host.
+ * The linkage attack's feature, as fesf_ihm_mask_amplitude in 2-D. */
+int fesf_ihm3d_mask_amplitude(fesf_ihm3d *p, const float *x, int n, float *amp);
+
+/* One plan for items of either kind: the 2-D IHM of images (d = 1) or the
+ * 3-D one of volumes (src/ihm/ihm_any.c), for the stages that take both.
+ * Tags (the keyed options) are 2-D only: given for volumes they are refused. */
+typedef struct {
+    fesf_ihm *p2;
+    fesf_ihm3d *p3;
+} fesf_ihm_any;
+int fesf_ihm_any_create(fesf_ihm_any *p, int d, int h, int w, int c, int batch, const fesf_ihm_params *prm);
+void fesf_ihm_any_destroy(fesf_ihm_any *p);
+int fesf_ihm_any_set_host(fesf_ihm_any *p, const float *host);
+int fesf_ihm_any_set_tags(fesf_ihm_any *p, const fesf_ihm_tag *tags, int n);
+int fesf_ihm_any_apply(fesf_ihm_any *p, const float *x, float *out, int n);
+int64_t fesf_ihm_any_mask_bins(const fesf_ihm_any *p);
+int fesf_ihm_any_mask_amplitude(fesf_ihm_any *p, const float *x, int n, float *amp);
 
 /* The same IHM distributed over the ranks of a communicator (a site's ranks,
  * data.ranks_per_site) through FFTW's MPI interface: each rank holds a slab

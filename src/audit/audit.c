@@ -42,25 +42,6 @@ static void augment(const auditor *a, const float *src, fesf_rng *r, float *out)
     }
 }
 
-/* release() for volumes: the 3-D IHM passes (no keyed options in 3-D). */
-static int release_volumes(auditor *a, int target, int n, fesf_rng *r)
-{
-    if (a->host) {
-        if (fesf_ihm3d_apply(a->v1, a->x, a->rel, n)) return -1;
-    } else {
-        for (int i = 0; i < n; i++)
-            if (fesf_ihm3d_set_host(a->v1, a->pub + a->img * fesf_rng_below(r, (uint64_t)a->n_pub)) ||
-                fesf_ihm3d_apply(a->v1, a->x + a->img * i, a->rel + a->img * i, 1))
-                return -1;
-    }
-    if (target == TARGET_SYN) return 0;
-    const float *g = fesf_model_forward(a->gen, a->rel, n, 1);
-    for (int i = 0; i < n; i++)
-        if (fesf_ihm3d_set_host(a->v2, g + a->img * i) || fesf_ihm3d_apply(a->v2, a->x + a->img * i, a->rel + a->img * i, 1))
-            return -1;
-    return 0;
-}
-
 /* rel[n] = what a site would release for plaintext x[n]: IHM with the host
  * (random mode: a pool image drawn by the attacker), then for the surrogate
  * IHM(x, G(x_sy); alpha2, beta2). */
@@ -73,21 +54,20 @@ static int release(auditor *a, int target, int n, fesf_rng *r)
         t1[i] = fesf_hide_tag(a->att_key, a->att_id, cfg->ihm.beta_min, cfg->ihm.beta_max);
         t2[i] = fesf_iqem_pass2_tag(cfg, a->att_key, a->att_id);
     }
-    if (a->d > 1) return release_volumes(a, target, n, r);
     if (a->host) {
-        if ((keyed && fesf_ihm_set_tags(a->ihm1, t1, n)) || fesf_ihm_apply(a->ihm1, a->x, a->rel, n)) return -1;
+        if ((keyed && fesf_ihm_any_set_tags(&a->ihm1, t1, n)) || fesf_ihm_any_apply(&a->ihm1, a->x, a->rel, n)) return -1;
     } else {
         for (int i = 0; i < n; i++)
-            if (fesf_ihm_set_host(a->ihm1, a->pub + a->img * fesf_rng_below(r, (uint64_t)a->n_pub)) ||
-                (keyed && fesf_ihm_set_tags(a->ihm1, t1 + i, 1)) ||
-                fesf_ihm_apply(a->ihm1, a->x + a->img * i, a->rel + a->img * i, 1))
+            if (fesf_ihm_any_set_host(&a->ihm1, a->pub + a->img * fesf_rng_below(r, (uint64_t)a->n_pub)) ||
+                (keyed && fesf_ihm_any_set_tags(&a->ihm1, t1 + i, 1)) ||
+                fesf_ihm_any_apply(&a->ihm1, a->x + a->img * i, a->rel + a->img * i, 1))
                 return -1;
     }
     if (target == TARGET_SYN) return 0;
     const float *g = fesf_model_forward(a->gen, a->rel, n, 1);
     for (int i = 0; i < n; i++)
-        if (fesf_ihm_set_host(a->ihm2, g + a->img * i) || (keyed && fesf_ihm_set_tags(a->ihm2, t2 + i, 1)) ||
-            fesf_ihm_apply(a->ihm2, a->x + a->img * i, a->rel + a->img * i, 1))
+        if (fesf_ihm_any_set_host(&a->ihm2, g + a->img * i) || (keyed && fesf_ihm_any_set_tags(&a->ihm2, t2 + i, 1)) ||
+            fesf_ihm_any_apply(&a->ihm2, a->x + a->img * i, a->rel + a->img * i, 1))
             return -1;
     return 0;
 }
@@ -193,7 +173,7 @@ static fesf_linkage_setup linkage_setup(const auditor *a, int target)
     int sur = target == TARGET_SUR;
     double lo = cfg->ihm.beta_min, hi = cfg->ihm.beta_max;
     if (sur) fesf_iqem_pass2_range(cfg, &lo, &hi);
-    fesf_linkage_setup l = {a->c, a->h, a->wd, sur, {sur ? cfg->iqem.alpha2 : cfg->ihm.alpha, 1, cfg->ihm.mask, 0}, lo, hi,
+    fesf_linkage_setup l = {a->c, a->h, a->wd, a->d, sur, {sur ? cfg->iqem.alpha2 : cfg->ihm.alpha, 1, cfg->ihm.mask, 0}, lo, hi,
                             {cfg->ihm.alpha, 0.5 * (cfg->ihm.beta_min + cfg->ihm.beta_max), cfg->ihm.mask, 0},
                             a->pub, a->n_pub, a->host, sur ? a->gen : NULL};
     return l;
@@ -209,11 +189,6 @@ static int link_site(auditor *a, int target, int site_id, fesf_shard *sh, const 
     if (sc) a->scores[site_id - 1] = sc;
     if ((!a->host && !hosts) || !sc) {
         fesf_error("out of memory");
-        goto done;
-    }
-    if (a->d > 1) { /* the linkage attack is 2-D only: no scores, NaN figures */
-        for (int64_t i = 0; i < n + a->n_pub; i++) sc[i] = NAN;
-        rc = 0;
         goto done;
     }
     if (hosts && fesf_shard_read_hosts(sh, "synthetic", FESF_SPLIT_TEST, 0, n, hosts)) goto done;
@@ -369,14 +344,10 @@ static int setup(auditor *a)
     a->x = malloc(sizeof(float) * a->img * B), a->rel = malloc(sizeof(float) * a->img * B);
     a->order = malloc(sizeof(int32_t) * (size_t)a->n_pub);
     if (!a->opt || !a->order || !a->x || !a->rel) return fesf_error("out of memory");
-    if (a->d > 1) /* volumes: the 3-D passes (their plans refuse the keyed options) */
-        return fesf_ihm3d_create(&a->v1, a->d, a->h, a->wd, a->c, &p1) || fesf_ihm3d_create(&a->v2, a->d, a->h, a->wd, a->c, &p2) ||
-                       (a->host && fesf_ihm3d_set_host(a->v1, a->host))
-                   ? -1
-                   : 0;
-    if (fesf_ihm_create(&a->ihm1, a->h, a->wd, a->c, a->batch, &p1) || fesf_ihm_create(&a->ihm2, a->h, a->wd, a->c, 1, &p2))
+    if (fesf_ihm_any_create(&a->ihm1, a->d, a->h, a->wd, a->c, a->batch, &p1) ||
+        fesf_ihm_any_create(&a->ihm2, a->d, a->h, a->wd, a->c, 1, &p2))
         return -1;
-    if (a->host && fesf_ihm_set_host(a->ihm1, a->host)) return -1;
+    if (a->host && fesf_ihm_any_set_host(&a->ihm1, a->host)) return -1;
     return 0;
 }
 
@@ -387,8 +358,7 @@ static void auditor_free(auditor *a)
     for (int s = 0; s < a->n_sites && a->scores; s++) free(a->scores[s]);
     free(a->scores);
     fesf_model_destroy(a->gen), fesf_model_destroy(a->att);
-    fesf_ihm_destroy(a->ihm1), fesf_ihm_destroy(a->ihm2);
-    fesf_ihm3d_destroy(a->v1), fesf_ihm3d_destroy(a->v2);
+    fesf_ihm_any_destroy(&a->ihm1), fesf_ihm_any_destroy(&a->ihm2);
 }
 
 /* Membership figures of one site's (or the pooled) scores. */
@@ -451,11 +421,7 @@ static int audit_target(auditor *a, int t)
     double *sums = a->sums + (size_t)t * a->n_sites * S_LEN, *lsums = a->lsums + (size_t)t * a->n_sites * LK_LEN;
     for (int s = 1; s <= a->n_sites; s++)
         if (fesf_world_owns_shard(a->w, s) && score_site(a, t, s, sums + (size_t)(s - 1) * S_LEN)) return -1;
-    if (a->d > 1) /* no linkage on volumes (every rank knows d): no membership figures */
-        for (size_t k = 0; k < (size_t)(a->n_sites + 1) * M_LEN; k++) a->mfig[(size_t)t * (size_t)(a->n_sites + 1) * M_LEN + k] = NAN;
-    else if (gather_membership(a, t))
-        return -1;
-    if (fesf_fed_sum_to_coord_f64(a->w, sums, (size_t)a->n_sites * S_LEN) ||
+    if (gather_membership(a, t) || fesf_fed_sum_to_coord_f64(a->w, sums, (size_t)a->n_sites * S_LEN) ||
         fesf_fed_sum_to_coord_f64(a->w, lsums, (size_t)a->n_sites * LK_LEN))
         return -1;
     if (a->w->rank == 0) {
@@ -466,8 +432,7 @@ static int audit_target(auditor *a, int t)
                   "(%.0f test images)", target_names[t], fesf_audit_mean(all, S_ATT_P), fesf_audit_mean(all, S_ATT_S),
                   fesf_audit_mean(all, S_PRI_P), fesf_audit_mean(all, S_PRI_S), fesf_audit_mean(all, S_ATT_P) - fesf_audit_mean(all, S_PRI_P),
                   fesf_audit_mean(all, S_ATT_S) - fesf_audit_mean(all, S_PRI_S), all[S_N]);
-        if (a->d == 1)
-            fesf_info("audit (%s): linkage re-identifies %.1f%% (top-5 %.1f%%; chance %.2f%%); membership AUC %.3f, TPR "
+        fesf_info("audit (%s): linkage re-identifies %.1f%% (top-5 %.1f%%; chance %.2f%%); membership AUC %.3f, TPR "
                   "%.3f at 1%% FPR, %.3f at 0.1%%", target_names[t], 100 * fesf_audit_rate(&v, LK_TOP1), 100 * fesf_audit_rate(&v, LK_TOP5),
                   100 * fesf_audit_rate(&v, LK_CHANCE1), v.m[M_AUC], v.m[M_TPR1], v.m[M_TPR01]);
     }

@@ -39,8 +39,7 @@ typedef struct {
     const float *host;     /* [C, H, W] the fixed host (in pub), or NULL in random mode */
     fesf_model *gen;       /* G (coordinator, surrogate target) */
     fesf_model *att;       /* the attacker */
-    fesf_ihm *ihm1, *ihm2; /* the two IHM passes (images) */
-    fesf_ihm3d *v1, *v2;   /* the same for volumes */
+    fesf_ihm_any ihm1, ihm2; /* the two IHM passes (2-D, or 3-D for volumes) */
     float *x, *rel;        /* [batch, C, H, W] the attacker's training batch: plaintext, released (coordinator) */
     float *rec;            /* [batch, C, H, W] reconstructions (sites) */
     float *opt;            /* Adam state [2 * params] */

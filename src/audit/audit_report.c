@@ -114,12 +114,6 @@ int fesf_audit_write_md(const auditor *a)
         fprintf(f, "\n**The attacker held only %lld public images; a larger public set (data.hosts, or "
                    "data.public) makes a "
                    "stronger attack.**\n", (long long)a->n_pub);
-    if (a->d > 1) {
-        fprintf(f, "\n**Linkage** (re-identification and membership) is not measured on volumes: its attack is built "
-                   "for 2-D spectra only. The inversion attack above is the only figure of this audit.\n");
-        fprintf(f, "\nIHM is not differential privacy: these are the measured figures of an attack, not a guarantee.\n");
-        return fesf_atomic_commit(f, path);
-    }
     fprintf(f, "\n**Linkage** (re-identification and membership). The attacker knows everything but each site's key "
                "and holds a gallery of plaintext images: the site's test images and the %lld public images as "
                "distractors. It matches each released test image to the gallery by the log amplitude inside the mask "

@@ -7,12 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EPS_PER_PIXEL 1e-6 /* eps = 1e-6 H W: amplitudes are unnormalised DFT sums */
+#define EPS_PER_PIXEL 1e-6 /* eps = 1e-6 (D) H W: amplitudes are unnormalised DFT sums */
 #define BETA_GRID 9        /* grid over [beta_lo, beta_hi] when the range is not a point */
 
 typedef struct {
     const fesf_linkage_setup *s;
-    fesf_ihm *pf;          /* the attacked pass's mask: amplitudes */
+    fesf_ihm_any pf;       /* the attacked pass's mask: amplitudes */
     size_t img;
     int64_t m, n, ng;      /* C * mask bins; queries; gallery = n + n_pub */
     int nb;                /* beta grid size */
@@ -38,7 +38,7 @@ static int amplitudes(lk *k, const float *src, int64_t count, float *amp, int ba
 {
     for (int64_t i = 0; i < count; i += batch) {
         int b = (int)(count - i < batch ? count - i : batch);
-        if (fesf_ihm_mask_amplitude(k->pf, src + k->img * (size_t)i, b, amp + (size_t)k->m * (size_t)i)) return -1;
+        if (fesf_ihm_any_mask_amplitude(&k->pf, src + k->img * (size_t)i, b, amp + (size_t)k->m * (size_t)i)) return -1;
     }
     return 0;
 }
@@ -48,22 +48,23 @@ static int amplitudes(lk *k, const float *src, int64_t count, float *amp, int ba
 static int generator_refs(lk *k, const float *x, int batch)
 {
     const fesf_linkage_setup *s = k->s;
-    fesf_ihm *p1 = NULL;
+    fesf_ihm_any p1 = {NULL, NULL};
     float *buf = malloc(sizeof(float) * k->img * (size_t)batch);
     int rc = -1;
     if (!buf) return fesf_error("out of memory");
-    if (fesf_ihm_create(&p1, s->h, s->w, s->c, batch, &s->pass1) || fesf_ihm_set_host(p1, s->host ? s->host : s->pub))
+    if (fesf_ihm_any_create(&p1, s->d, s->h, s->w, s->c, batch, &s->pass1) ||
+        fesf_ihm_any_set_host(&p1, s->host ? s->host : s->pub))
         goto done;
     for (int64_t g = 0; g < k->ng; g += batch) {
         int b = (int)(k->ng - g < batch ? k->ng - g : batch);
         for (int i = 0; i < b; i++) memcpy(buf + k->img * (size_t)i, gallery(k, x, g + i), sizeof(float) * k->img);
-        if (fesf_ihm_apply(p1, buf, buf, b)) goto done;
+        if (fesf_ihm_any_apply(&p1, buf, buf, b)) goto done;
         const float *y = fesf_model_forward(s->gen, buf, b, 1); /* as enhance runs G */
-        if (fesf_ihm_mask_amplitude(k->pf, y, b, k->gen_amp + (size_t)k->m * (size_t)g)) goto done;
+        if (fesf_ihm_any_mask_amplitude(&k->pf, y, b, k->gen_amp + (size_t)k->m * (size_t)g)) goto done;
     }
     rc = 0;
 done:
-    fesf_ihm_destroy(p1);
+    fesf_ihm_any_destroy(&p1);
     free(buf);
     return rc;
 }
@@ -86,7 +87,7 @@ static int host_table(lk *k, int32_t h)
 {
     if (k->cached == h) return 0;
     const float *img = h < 0 ? k->s->host : k->s->pub + k->img * (size_t)h;
-    if (h >= k->s->n_pub || fesf_ihm_mask_amplitude(k->pf, img, 1, k->ref_h))
+    if (h >= k->s->n_pub || fesf_ihm_any_mask_amplitude(&k->pf, img, 1, k->ref_h))
         return fesf_error("linkage: host %d is not in the pool of %lld", h, (long long)k->s->n_pub);
     fill_sim(k);
     k->cached = h;
@@ -125,14 +126,15 @@ static double hit_rate(int64_t better, int64_t ties, int k)
 static int setup(lk *k, const fesf_linkage_setup *s, const float *x, const float *rel, int64_t n)
 {
     int batch = 32;
-    k->s = s, k->n = n, k->ng = n + s->n_pub, k->img = (size_t)s->c * s->h * s->w, k->cached = -2;
-    k->eps = (float)(EPS_PER_PIXEL * s->h * s->w);
+    int d = s->d > 1 ? s->d : 1;
+    k->s = s, k->n = n, k->ng = n + s->n_pub, k->img = (size_t)s->c * d * s->h * s->w, k->cached = -2;
+    k->eps = (float)(EPS_PER_PIXEL * d * s->h * s->w);
     k->nb = s->beta_lo < s->beta_hi ? BETA_GRID : 1;
     for (int b = 0; b < k->nb; b++)
         k->beta[b] = k->nb == 1 ? s->beta_lo : s->beta_lo + (s->beta_hi - s->beta_lo) * b / (BETA_GRID - 1);
     if (s->gen) batch = fesf_model_batch(s->gen);
-    if (fesf_ihm_create(&k->pf, s->h, s->w, s->c, batch, &s->feat)) return -1;
-    k->m = (int64_t)s->c * fesf_ihm_mask_bins(k->pf);
+    if (fesf_ihm_any_create(&k->pf, d, s->h, s->w, s->c, batch, &s->feat)) return -1;
+    k->m = (int64_t)s->c * fesf_ihm_any_mask_bins(&k->pf);
     size_t m = (size_t)k->m, ng = (size_t)k->ng;
     k->amp_q = malloc(sizeof(float) * m * (size_t)n);
     k->amp_g = malloc(sizeof(float) * m * ng);
@@ -177,7 +179,7 @@ int fesf_linkage_site(const fesf_linkage_setup *s, const float *x, const float *
     }
     rc = 0;
 done:
-    fesf_ihm_destroy(k.pf);
+    fesf_ihm_any_destroy(&k.pf);
     free(k.amp_q), free(k.amp_g), free(k.gen_amp), free(k.ref_h), free(k.sim), free(k.row), free(lq);
     return rc;
 }

@@ -28,10 +28,12 @@
 #include <stdint.h>
 
 #include "fesf/ihm.h"
+#include "fesf/ihm3d.h"
 #include "fesf/model.h"
 
 typedef struct {
     int c, h, w;
+    int d;                    /* volumes' depth (1: images): the 3-D spectrum's mask */
     int surrogate;            /* 0: attack /synthetic, 1: /surrogate */
     fesf_ihm_params feat;     /* the attacked pass: its alpha and mask (beta, noise unused) */
     double beta_lo, beta_hi;  /* the attacked pass's beta range */

@@ -154,3 +154,15 @@ int fesf_ihm3d_apply(fesf_ihm3d *p, const float *x, float *out, int n)
 }
 
 int64_t fesf_ihm3d_mask_bins(const fesf_ihm3d *p) { return p->n_inside; }
+
+int fesf_ihm3d_mask_amplitude(fesf_ihm3d *p, const float *x, int n, float *amp)
+{
+    for (size_t v = 0; v < (size_t)n * p->c; v++) {
+        memcpy(p->b.real, x + v * p->vox, sizeof(float) * p->vox);
+        fftwf_execute(p->b.fwd);
+        float *a = amp + v * (size_t)p->n_inside;
+        for (size_t k = 0; k < p->bins; k++)
+            if (p->b.inside[k]) *a++ = cabsf(p->b.spec[k]);
+    }
+    return 0;
+}

@@ -69,27 +69,6 @@ static void add_quality(quality_sums *q, const enhancer *e, const float *plain, 
     }
 }
 
-/* The second pass's plan: 2-D IHM of images or 3-D IHM of volumes. */
-typedef struct {
-    fesf_ihm *p2;
-    fesf_ihm3d *p3;
-} pass2;
-
-static int pass2_create(pass2 *p, const enhancer *e, const fesf_ihm_params *prm)
-{
-    *p = (pass2){NULL, NULL};
-    if (e->d > 1) return fesf_ihm3d_create(&p->p3, e->d, e->h, e->wd, e->c, prm);
-    return fesf_ihm_create(&p->p2, e->h, e->wd, e->c, 1, prm);
-}
-
-static int pass2_apply(pass2 *p, const float *host, const fesf_ihm_tag *t, const float *x, float *out)
-{
-    if (p->p3) return fesf_ihm3d_set_host(p->p3, host) || fesf_ihm3d_apply(p->p3, x, out, 1) ? -1 : 0;
-    return fesf_ihm_set_host(p->p2, host) || (t && fesf_ihm_set_tags(p->p2, t, 1)) || fesf_ihm_apply(p->p2, x, out, 1)
-               ? -1
-               : 0;
-}
-
 void fesf_iqem_pass2_range(const fesf_config *cfg, double *lo, double *hi)
 {
     int ranged = cfg->iqem.beta2_auto && cfg->ihm.beta_min < cfg->ihm.beta_max;
@@ -140,7 +119,7 @@ static int write_items(const enhancer *e, const site_io *io, int sp, int64_t s, 
 /* One split of a shard: /surrogate = IHM(x, G(x_sy)) image by image, this
  * rank's run of it (the whole split alone); with a group every rank makes
  * as many steps as the longest run, the last ones empty (collective). */
-static int surrogate_split(enhancer *e, fesf_model *gen, const site_io *io, int sp, pass2 *plan, const float *host,
+static int surrogate_split(enhancer *e, fesf_model *gen, const site_io *io, int sp, fesf_ihm_any *plan, const float *host,
                            uint64_t key, quality_sums *q, float *bufs, float *scratch)
 {
     int keyed = fesf_config_keyed(e->cfg);
@@ -170,7 +149,8 @@ static int surrogate_split(enhancer *e, fesf_model *gen, const site_io *io, int 
         for (int i = 0; i < k; i++) { /* the enhanced image is this image's host */
             fesf_ihm_tag t;
             if (keyed) t = fesf_iqem_pass2_tag(e->cfg, key, fesf_ihm_tag_id(sp, s + i));
-            if (pass2_apply(plan, gout + img * (size_t)i, keyed ? &t : NULL, x + img * (size_t)i, sur + img * (size_t)i))
+            if (fesf_ihm_any_set_host(plan, gout + img * (size_t)i) || (keyed && fesf_ihm_any_set_tags(plan, &t, 1)) ||
+                fesf_ihm_any_apply(plan, x + img * (size_t)i, sur + img * (size_t)i, 1))
                 return -1;
             add_quality(q, e, x + img * (size_t)i, syn + img * (size_t)i, sur + img * (size_t)i, host, scratch);
         }
@@ -278,14 +258,13 @@ static int site_splits(enhancer *e, fesf_model *gen, int site_id, site_io *io, f
 {
     char base[64];
     snprintf(base, sizeof base, "site-%03d.h5", site_id);
-    pass2 plan = {NULL, NULL};
+    fesf_ihm_any plan;
     fesf_ihm_params prm = fesf_iqem_pass2_params(e->cfg);
-    int rc = pass2_create(&plan, e, &prm);
+    int rc = fesf_ihm_any_create(&plan, e->d, e->h, e->wd, e->c, 1, &prm);
     for (int sp = 0; sp < FESF_NSPLITS && !rc; sp++)
         if (surrogate_split(e, gen, io, sp, &plan, host, key, q, bufs, scratch))
             rc = fesf_error("'%s' %s: %s", base, fesf_split_names[sp], fesf_errmsg());
-    fesf_ihm_destroy(plan.p2);
-    fesf_ihm3d_destroy(plan.p3);
+    fesf_ihm_any_destroy(&plan);
     const double qv[FESF_IQEM_QUALITY_N] = {q->psnr[0], q->ssim[0], q->psnr[1], q->ssim[1], q->psnr[2],
                                             q->ssim[2], q->psnr[3], q->ssim[3], q->outside[0], q->outside[1]};
     if (!rc) { /* this rank's own measures (fesf_iqem_quality_names order); only these sums leave the site */

@@ -99,9 +99,7 @@ static void plain_words(FILE *f, const fesf_config *cfg)
                    "release (a short or narrow attack understates it)", a.advantage_db, a.advantage_ssim);
     fprintf(f, ".\n- **Linkage**: whoever holds a patient's image can look for that patient's release by its "
                "masked amplitude");
-    if (ok && isnan(a.reid_top1)) /* volumes: the audit has no linkage attack */
-        fprintf(f, "; this run's audit did not measure it (the linkage attack is built for 2-D images only)");
-    else if (ok)
+    if (ok)
         fprintf(f, ": here the linkage attack re-identified %.1f%% of the released test images (chance %.2f%%) and "
                    "told members from non-members with AUC %.3f", 100 * a.reid_top1, 100 * a.chance_top1, a.mia_auc);
     fprintf(f, ". %s\n", fesf_config_keyed(cfg) ? "The keyed options in use (noise, beta range or keyed host) make "

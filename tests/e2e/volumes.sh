@@ -61,15 +61,15 @@ $PY tests/py/same_synthetic.py "$TMP/e" "$TMP/em" 0 surrogate >"$TMP/cmp" 2>&1 &
 [ -s "$TMP/e/site-001/figures/iqem.png" ] && ok "site-001/figures/iqem.png: the volumes' middle planes" || nok "no iqem.png"
 check "audit on volumes: the 3-D attacker (attack-cnn in 3-D) on both targets" \
     "$FESF" audit -q $E --set run.out="$TMP/e" --set audit.width=4 --set audit.epochs=1
-grep -q "attack-cnn width=4 input=1x28x28x28" "$TMP/e/audit.md" && grep -q "not measured on volumes" "$TMP/e/audit.md" &&
-    [ -s "$TMP/e/site-002/figures/audit-surrogate.png" ]
-[ $? -eq 0 ] && ok "audit.md: the 3-D attacker's figures, and that the linkage attack is 2-D only" \
-    || { nok "audit.md of volumes"; sed 's/^/#   /' "$TMP/e/audit.md" | head -20; }
+grep -q "attack-cnn width=4 input=1x28x28x28" "$TMP/e/audit.md" && [ -s "$TMP/e/site-002/figures/audit-surrogate.png" ]
+[ $? -eq 0 ] && ok "audit.md: the 3-D attacker's figures" || { nok "audit.md of volumes"; sed 's/^/#   /' "$TMP/e/audit.md" | head -20; }
+$PY tests/py/linkage_ref.py "$TMP/e" >"$TMP/lk" 2>&1 && ok "linkage on volumes (3-D masked amplitudes) = NumPy: $(tail -1 "$TMP/lk")" \
+    || { nok "linkage on volumes vs NumPy"; sed 's/^/#   /' "$TMP/lk"; }
 check "fesf run on volumes, unchanged but for model.arch = cnn3d-small: prepare, hide, enhance, train, audit, report" \
     "$FESF" run -q $E --set run.out="$TMP/run" --set audit.width=4 --set audit.epochs=1 --set train.rounds=2 \
     --set model.arch=cnn3d-small
-grep -q "cnn3d-small" "$TMP/run/report.md" && grep -q "did not measure it" "$TMP/run/report.md" && ! grep -q "nan%" "$TMP/run/report.md"
-[ $? -eq 0 ] && ok "report.md of a volume run: the 3-D model, the audit, no linkage figure pretended" \
+grep -q "cnn3d-small" "$TMP/run/report.md" && grep -q "linkage attack re-identified" "$TMP/run/report.md" && ! grep -q "nan%" "$TMP/run/report.md"
+[ $? -eq 0 ] && ok "report.md of a volume run: the 3-D model, the audit with its linkage figures" \
     || { nok "report.md of volumes"; grep -n "nan\|Linkage" "$TMP/run/report.md" | sed 's/^/#   /' | head; }
 # data.size = D,H,W on an .npz of volumes: AdrenalMNIST3D's 64^3 volumes resampled to 28^3 as
 # PyTorch's trilinear interpolate (align_corners=False) does, the size recorded on the shard

@@ -8,7 +8,8 @@ linkage columns of run.out/audit.tsv (used by tests/e2e/audit.sh).
 The attacker, restated from the equations (README, "What the audit measures"):
   feature   log(|rfft2(image)| + eps) at the bins of the attacked pass's mask
             (alpha for /synthetic, alpha2 for /surrogate; the half spectrum,
-            columns 0..W/2), every channel; eps = 1e-6 H W
+            columns 0..W/2), every channel; eps = 1e-6 H W; for volumes
+            [N, C, D, H, W] |rfftn| over D, H, W, the 3-D mask, eps = 1e-6 D H W
   simulate  L(g, b) = log((1 - b) A_ref + b |rfft2(g)| + eps) for each gallery
             image g and b on the beta grid (9 points over [beta_min, beta_max]
             when it is a range, else the single beta); A_ref = the host's
@@ -41,6 +42,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ihm_ref import lowpass_mask  # noqa: E402
+from ihm3d_crosscheck import mask3  # noqa: E402  (volumes: the 3-D cuboid or ellipsoid mask)
 
 COLS = ["reid_top1", "reid_top5", "chance_top1", "chance_top5", "mia_auc", "mia_tpr_1pct", "mia_tpr_01pct"]
 GRID = 9
@@ -52,11 +54,17 @@ def images(d):
 
 
 def amplitude(x, mask):
-    """|rfft2| at the mask's half-spectrum bins: [n, C * bins] (float64)."""
-    H, W = x.shape[-2:]
-    half = mask[:, : W // 2 + 1]
-    F = np.abs(np.fft.rfft2(x, axes=(-2, -1)))
+    """|rfft2| (|rfftn| over D, H, W for volumes) at the mask's half-spectrum bins: [n, C * bins] (float64)."""
+    W = x.shape[-1]
+    half = mask[..., : W // 2 + 1]
+    axes = tuple(range(-mask.ndim, 0))
+    F = np.abs(np.fft.rfftn(x, axes=axes))
     return F[..., half].reshape(len(x), -1)
+
+
+def feature_mask(shape, alpha, kind):
+    """The attacked pass's mask for items of shape [..., (D,) H, W] (5-D shards hold volumes)."""
+    return mask3(*shape[-3:], alpha, kind) if len(shape) == 5 else lowpass_mask(*shape[-2:], alpha, kind)
 
 
 def read_tsv(path):
@@ -71,11 +79,10 @@ def read_tsv(path):
 
 def site_attack(f, target, pub, eps):
     syn = f["synthetic"]
-    H, W = f["plain/test/images"].shape[-2:]
     sur = target == "surrogate"
     alpha = float(f["surrogate"].attrs["alpha2"]) if sur else float(syn.attrs["alpha"])
-    mask = lowpass_mask(H, W, alpha, syn.attrs["mask"].decode() if isinstance(syn.attrs["mask"], bytes)
-                        else str(syn.attrs["mask"]))
+    mask = feature_mask(f["plain/test/images"].shape, alpha, syn.attrs["mask"].decode()
+                        if isinstance(syn.attrs["mask"], bytes) else str(syn.attrs["mask"]))
     if sur:
         betas = np.array([1.0])
     else:
@@ -151,7 +158,8 @@ def main(argv):
         parts = {}
         for path in sorted(glob.glob(os.path.join(run, "site-*.h5"))):
             with h5py.File(path, "r") as f:
-                eps = 1e-6 * f["plain/test/images"].shape[-1] * f["plain/test/images"].shape[-2]
+                shape = f["plain/test/images"].shape  # eps = 1e-6 (D) H W
+                eps = 1e-6 * float(np.prod(shape[2:]))
                 parts[str(int(f.attrs["site_id"]))] = site_attack(f, target, pub, eps)
         for site, ref in [("all", figures(list(parts.values())))] + [(s, figures([p])) for s, p in parts.items()]:
             got = rows.get((target, site))
