@@ -8,6 +8,7 @@
 #include "fesf/gan.h"
 #include "fesf/hide.h"
 #include "fesf/ihm.h"
+#include "fesf/ihm3d.h"
 #include "fesf/iqem.h"
 #include "fesf/layers.h"
 #include "fesf/log.h"
@@ -37,11 +38,12 @@ typedef struct {
     fesf_config cfg;          /* the model's training config */
     fesf_model_meta meta;
     fesf_model *m, *g;
-    fesf_ihm *pass1, *pass2;
-    float *host;              /* [C, H, W] */
+    fesf_ihm_any pass1, pass2; /* 2-D, or 3-D for a volume model */
+    float *host;              /* [C, (D,) H, W] */
     int c, h, w, k, batch;
-    size_t img;               /* C * H * W */
-    void *raw;                /* [batch, C, H, W] as the source gives them (uint8 or float) */
+    int d;                    /* the model's input depth: 1 for images, D for volumes */
+    size_t img;               /* C * D * H * W */
+    void *raw;                /* [batch, C, (D,) H, W] as the source gives them (uint8 or float) */
     float *x, *syn, *sur, *probs;
     int32_t *lab, *y;         /* [batch] labels (-1: none); the same with 0 for none */
     char *names;              /* [batch][FESF_SURR_NAME] */
@@ -104,8 +106,13 @@ static int load_model(predictor *p)
     char arch[64];
     int width = 0;
     if (fesf_model_read_meta(path, &p->meta) || config_of(&p->cfg, p->meta.config_text, path)) return -1;
-    if (sscanf(p->meta.arch, "%63s width=%d input=%dx%dx%d classes=%d", arch, &width, &p->c, &p->h, &p->w, &p->k) != 6 ||
-        p->k < 2 || p->k > MAX_CLASSES)
+    p->d = 1; /* a volume model's input is C x D x H x W */
+    int got = sscanf(p->meta.arch, "%63s width=%d input=%dx%dx%dx%d classes=%d", arch, &width, &p->c, &p->d, &p->h,
+                     &p->w, &p->k);
+    if (got != 7 && (p->d = 1, sscanf(p->meta.arch, "%63s width=%d input=%dx%dx%d classes=%d", arch, &width, &p->c,
+                                      &p->h, &p->w, &p->k) != 6))
+        return fesf_error("'%s' holds '%s', not a classifier", path, p->meta.arch);
+    if (p->k < 2 || p->k > MAX_CLASSES)
         return fesf_error("'%s' holds '%s', not a classifier", path, p->meta.arch);
     const fesf_config *cfg = &p->cfg;
     if (cfg->train.input == FESF_INPUT_PLAIN)
@@ -118,10 +125,10 @@ static int load_model(predictor *p)
         return fesf_error("'%s' records no input normalisation (trained by an older fesf): train it again", path);
     p->batch = cfg->train.batch;
     int flags = fesf_config_instance_norm(cfg) ? FESF_MODEL_INSTANCE_NORM : 0;
-    if (fesf_model_create_flags(&p->m, arch, width, p->c, p->h, p->w, p->k, p->batch, flags) ||
+    if (fesf_model_create_vol(&p->m, arch, width, p->c, p->d, p->h, p->w, p->k, p->batch, flags) ||
         fesf_model_load(path, fesf_model_tensors(p->m), NULL, 0, NULL))
         return -1;
-    p->img = (size_t)p->c * (size_t)p->h * (size_t)p->w;
+    p->img = (size_t)p->c * (size_t)p->d * (size_t)p->h * (size_t)p->w;
     class_names(p);
     char why[512];
     if (p->a->cfg && first_difference(&p->cfg, p->a->cfg, method_keys, why, sizeof why))
@@ -140,11 +147,11 @@ static int load_generator(predictor *p, const char *path)
     if (rc) return -1;
     if (first_difference(&p->cfg, &gc, surrogate_keys, why, sizeof why))
         return fesf_error("'%s' is a G made with %s as '%s' was trained with", path, why, p->a->model);
-    if (fesf_model_create(&p->g, "iqem-g", FESF_IQEM_WIDTH, p->c, p->h, p->w, 0, G_BATCH) ||
+    if (fesf_model_create_vol(&p->g, "iqem-g", FESF_IQEM_WIDTH, p->c, p->d, p->h, p->w, 0, G_BATCH, 0) ||
         fesf_model_load(path, fesf_model_tensors(p->g), NULL, 0, NULL))
         return -1;
     fesf_ihm_params prm = fesf_iqem_pass2_params(&p->cfg);
-    return fesf_ihm_create(&p->pass2, p->h, p->w, p->c, 1, &prm);
+    return fesf_ihm_any_create(&p->pass2, p->d, p->h, p->w, p->c, 1, &prm);
 }
 
 /* The host of ihm.host_index, the first IHM pass and (surrogate input) G. */
@@ -162,12 +169,15 @@ static int load_method(predictor *p)
     int64_t n = 0;
     int c = 0, h = 0, w = 0, d = 0;
     if (fesf_hosts_load(hosts, FESF_HOST_FIXED, cfg->ihm.host_index, &p->host, &n, &c, &h, &w, &d)) return -1;
-    if (d > 1) return fesf_error("'%s' holds volumes: fesf predict takes 2-D images only", hosts);
-    if (c != p->c || h != p->h || w != p->w)
-        return fesf_error("'%s' holds %dx%dx%d hosts but '%s' takes %dx%dx%d images", hosts, h, w, c, p->a->model, p->h,
-                          p->w, p->c);
+    d = d > 1 ? d : 1;
+    if (c != p->c || d != p->d || h != p->h || w != p->w) {
+        char s1[FESF_SHAPE_STR], s2[FESF_SHAPE_STR];
+        return fesf_error("'%s' holds %s hosts but '%s' takes %s items", hosts, fesf_shape_str(s1, c, d, h, w),
+                          p->a->model, fesf_shape_str(s2, p->c, p->d, p->h, p->w));
+    }
     fesf_ihm_params prm = fesf_hide_params(cfg);
-    if (fesf_ihm_create(&p->pass1, p->h, p->w, p->c, p->batch, &prm) || fesf_ihm_set_host(p->pass1, p->host))
+    if (fesf_ihm_any_create(&p->pass1, p->d, p->h, p->w, p->c, p->batch, &prm) ||
+        fesf_ihm_any_set_host(&p->pass1, p->host))
         return -1;
     if (cfg->train.input != FESF_INPUT_SURROGATE) return 0;
     if (p->a->iqem) snprintf(iqem, sizeof iqem, "%s", p->a->iqem);
@@ -195,7 +205,13 @@ static int alloc_buffers(predictor *p)
 static int make_surrogates(predictor *p, int u8, int n)
 {
     double t0 = fesf_now();
-    int rc = u8 ? fesf_ihm_apply_u8(p->pass1, p->raw, p->syn, n) : fesf_ihm_apply(p->pass1, p->raw, p->syn, n);
+    int rc;
+    if (u8 && p->pass1.p2) {
+        rc = fesf_ihm_apply_u8(p->pass1.p2, p->raw, p->syn, n);
+    } else { /* volumes are read as float (the 3-D IHM has no uint8 entry), as the hide stage does */
+        if (u8) fesf_u8_to_f32(p->raw, p->x, p->img * (size_t)n);
+        rc = fesf_ihm_any_apply(&p->pass1, u8 ? p->x : p->raw, p->syn, n);
+    }
     if (rc) return -1;
     if (!p->g) {
         memcpy(p->sur, p->syn, sizeof(float) * p->img * (size_t)n);
@@ -207,8 +223,8 @@ static int make_surrogates(predictor *p, int u8, int n)
             const float *gout = fesf_model_forward(p->g, p->syn + p->img * (size_t)j, m, 1);
             for (int i = 0; i < m; i++) { /* the enhanced image is this image's host */
                 size_t o = p->img * (size_t)(j + i);
-                if (fesf_ihm_set_host(p->pass2, gout + p->img * (size_t)i) ||
-                    fesf_ihm_apply(p->pass2, p->x + o, p->sur + o, 1))
+                if (fesf_ihm_any_set_host(&p->pass2, gout + p->img * (size_t)i) ||
+                    fesf_ihm_any_apply(&p->pass2, p->x + o, p->sur + o, 1))
                     return -1;
             }
         }
@@ -236,7 +252,7 @@ static void csv_field(FILE *f, const char *s)
 static void classify(predictor *p, int n)
 {
     double t0 = fesf_now();
-    size_t hw = (size_t)p->h * (size_t)p->w;
+    size_t hw = (size_t)p->d * (size_t)p->h * (size_t)p->w; /* a channel's elements */
     memcpy(p->x, p->sur, sizeof(float) * p->img * (size_t)n);
     if (p->cfg.train.normalise == FESF_NORM_POOLED) {
         float ms[2 * FESF_MODEL_MAX_CHANNELS];
@@ -291,9 +307,12 @@ static int open_input(fesf_source **src, const char *const *in, int left, int *u
 static int check_source(const predictor *p, const fesf_source *src)
 {
     const fesf_source_info *i = &src->info;
-    if (i->c != p->c || i->h != p->h || i->w != p->w)
-        return fesf_error("'%s': images are %dx%dx%d but '%s' takes %dx%dx%d", src->desc, i->h, i->w, i->c,
-                          p->a->model, p->h, p->w, p->c);
+    int d = i->d > 1 ? i->d : 1;
+    if (i->c != p->c || d != p->d || i->h != p->h || i->w != p->w) {
+        char s1[FESF_SHAPE_STR], s2[FESF_SHAPE_STR];
+        return fesf_error("'%s': items are %s but '%s' takes %s", src->desc, fesf_shape_str(s1, i->c, d, i->h, i->w),
+                          p->a->model, fesf_shape_str(s2, p->c, p->d, p->h, p->w));
+    }
     return 0;
 }
 
@@ -361,6 +380,8 @@ static int count_inputs(const predictor *p, int64_t *total)
 static int predict_inputs(predictor *p)
 {
     int64_t total = 0;
+    if (p->a->keep && p->d > 1)
+        return fesf_error("--keep-surrogates keeps 2-D images only; '%s' takes volumes", p->a->model);
     if (load_method(p) || (p->a->keep && count_inputs(p, &total))) return -1; /* the kept file's size */
     if (p->a->keep && fesf_surr_create(&p->keep, p->a->keep, total, p->c, p->h, p->w, p->meta.arch, p->meta.config_text))
         return -1;
@@ -387,6 +408,7 @@ static int predict_surrogates(predictor *p)
     fesf_surr_info info;
     fesf_config sc;
     char why[512];
+    if (p->d > 1) return fesf_error("'%s' takes volumes: a surrogates file holds 2-D images only", p->a->model);
     if (fesf_surr_open(&in, p->a->surrogates, &info)) return -1;
     int rc = -1;
     if (info.c != p->c || info.h != p->h || info.w != p->w) {
@@ -453,7 +475,7 @@ static void predictor_free(predictor *p)
     fesf_surr_abort(p->keep);
     if (p->csv) fesf_atomic_abort(p->csv, p->a->out);
     fesf_model_destroy(p->m), fesf_model_destroy(p->g);
-    fesf_ihm_destroy(p->pass1), fesf_ihm_destroy(p->pass2);
+    fesf_ihm_any_destroy(&p->pass1), fesf_ihm_any_destroy(&p->pass2);
     fesf_model_meta_free(&p->meta);
     free(p->host), free(p->raw), free(p->x), free(p->syn), free(p->sur), free(p->probs), free(p->lab), free(p->y);
     free(p->names);

@@ -50,7 +50,7 @@ $PY - "$TMP/big.npz" <<'PYEOF'
 import sys, numpy as np
 np.savez(sys.argv[1], test_images=np.zeros((3, 32, 32), np.uint8), test_labels=np.zeros(3, np.uint8))
 PYEOF
-refused "images of another size" "images are 32x32x1 but .*takes 28x28x1" $M "$TMP/big.npz"
+refused "images of another size" "items are 1x32x32 but .*takes 1x28x28" $M "$TMP/big.npz"
 check "a federation with ihm.alpha = 0.5" stages "$TMP/a5" --set ihm.alpha=0.5 --set data.count=240 --set train.rounds=2
 refused "a G made with another alpha" "is a G made with 'ihm.alpha = 0.5'" --model "$OUT/model.h5" \
     --hosts "$OUT/hosts.h5" --iqem "$TMP/a5/iqem.h5" "$TMP/site1.npz"

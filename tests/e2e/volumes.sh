@@ -71,6 +71,17 @@ check "fesf run on volumes, unchanged but for model.arch = cnn3d-small: prepare,
 grep -q "cnn3d-small" "$TMP/run/report.md" && grep -q "linkage attack re-identified" "$TMP/run/report.md" && ! grep -q "nan%" "$TMP/run/report.md"
 [ $? -eq 0 ] && ok "report.md of a volume run: the 3-D model, the audit with its linkage figures" \
     || { nok "report.md of volumes"; grep -n "nan\|Linkage" "$TMP/run/report.md" | sed 's/^/#   /' | head; }
+# fesf predict at a site: its new volumes through the same hosts, 3-D IHM, G and cnn3d-small give the
+# training's own test evaluation
+check "a volume run's test splits exported (npz pools of volumes)" $PY tests/py/predict_check.py export "$TMP/run" "$TMP/pv"
+PM="--model $TMP/run/train-surrogate/model.h5 --hosts $TMP/run/hosts.h5 --iqem $TMP/run/iqem.h5"
+"$FESF" predict $PM "$TMP/pv/site1.npz" -o "$TMP/pv1.csv" >"$TMP/plog" 2>&1 || { nok "predict volumes"; sed 's/^/#   /' "$TMP/plog"; }
+$PY tests/py/predict_check.py compare "$TMP/run/train-surrogate/summary.tsv" "$TMP/pv1.csv" 1 >"$TMP/cmp" 2>&1; relay "$TMP/cmp"
+auc=$(awk -F'\t' '$2 == 1 && $3 == "best" { printf "%.4f", $11 }' "$TMP/run/train-surrogate/summary.tsv")
+grep -q "AUC $auc," "$TMP/plog" && ok "predict on volumes: site 1's logged AUC is the training's ($auc)" \
+    || { nok "predict volumes AUC $auc"; grep AUC "$TMP/plog" | sed 's/^/#   /'; }
+expect_fail "--keep-surrogates with a volume model is refused" "keeps 2-D images only" \
+    "$FESF" predict -q $PM "$TMP/pv/site1.npz" -o "$TMP/pv2.csv" --keep-surrogates "$TMP/pv2.h5"
 # data.size = D,H,W on an .npz of volumes: AdrenalMNIST3D's 64^3 volumes resampled to 28^3 as
 # PyTorch's trilinear interpolate (align_corners=False) does, the size recorded on the shard
 A64=$DATA/adrenalmnist3d_64.npz

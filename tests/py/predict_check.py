@@ -1,7 +1,7 @@
 """Cross-checks of `fesf predict` (tests/e2e/predict.sh).
 
 export RUN DIR        every site's /plain/test of RUN as DIR/siteK.npz (test_* only, a pool)
-                      and as DIR/siteK-png/ (PNG files, no labels, by zlib)
+                      and as DIR/siteK-png/ (PNG files, no labels, by zlib; not for volumes)
 compare SUMMARY CSV SITE   the rows of CSV give the training's own test figures of SITE in
                       SUMMARY (summary.tsv, best round): accuracy, balanced accuracy and macro-F1
                       recomputed here from the rows' confusion matrix; prints TAP lines
@@ -34,11 +34,15 @@ def png_bytes(img):
 
 
 def export(run, out):
+    os.makedirs(out, exist_ok=True)
     k = 1
     while os.path.exists(f"{run}/site-{k:03d}.h5"):
         g = h5py.File(f"{run}/site-{k:03d}.h5")["plain/test"]
         x, y = g["images"][:], g["labels"][:]
         np.savez(f"{out}/site{k}.npz", test_images=x[:, 0], test_labels=y)
+        if x.ndim == 5:  # volumes [N, 1, D, H, W]: the .npz only
+            k += 1
+            continue
         d = f"{out}/site{k}-png"
         os.makedirs(d, exist_ok=True)
         for i, im in enumerate(x[:, 0]):
