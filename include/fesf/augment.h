@@ -13,7 +13,8 @@ int fesf_augment_shift_bound(int side);
  * site `site`'s training stream: with FESF_AUG_FLIP each is mirrored
  * left-right with probability 1/2, with FESF_AUG_SHIFT moved by (dy, dx)
  * uniform in [-bound, bound] each (edges repeated). The draws of image pos+i
- * depend only on (seed, site, pos+i). scratch: C*H*W floats. */
+ * depend only on (seed, site, pos+i). scratch: C*H*W floats. Volumes pass
+ * their planes as channels (C*D): every plane moves alike. */
 void fesf_augment_batch(int mode, int c, int h, int w, uint64_t seed, int site, uint64_t pos, float *x, int n,
                         float *scratch);
 

@@ -47,7 +47,8 @@ void fesf_train_gather(trainer *t, const site_data *s, const int32_t *ids, int n
 void fesf_train_augment(trainer *t, const site_data *s, uint64_t seed, uint64_t pos, int n)
 {
     const data_shape *d = &t->shape;
-    fesf_augment_batch(t->cfg->train.augment, d->c, d->h, d->w, seed, s->id, pos, t->xb, n, t->aug);
+    /* a volume's planes as channels: one flip (along W) and one shift (in H, W) for the whole volume */
+    fesf_augment_batch(t->cfg->train.augment, d->c * d->d, d->h, d->w, seed, s->id, pos, t->xb, n, t->aug);
 }
 
 /* FedSGD: one minibatch gradient at the global parameters (positions
@@ -235,10 +236,6 @@ static int load_sites(trainer *t, int64_t *most)
     if (fesf_world_bcast(t->w, meta, sizeof meta, first)) return -1;
     t->shape = (data_shape){(int)meta[0], (int)meta[1], (int)meta[2], (int)meta[3], (int)meta[4], (int)meta[5]};
     if (t->shape.c > MAX_CHANNELS || t->n_sites > 4096) return fesf_error("unsupported data shape");
-    if (t->shape.d > 1 && cfg->train.augment != FESF_AUG_NONE) { /* every rank knows: a shared failure */
-        fesf_error("train.augment flips and shifts 2-D images; these are volumes (set train.augment = none)");
-        return fesf_world_fail_together(t->w, 0, 1);
-    }
     t->sites = calloc((size_t)t->n_sites, sizeof(site_data));
     t->site_n = calloc((size_t)t->n_sites, sizeof(double));
     if (!t->sites || !t->site_n) return fesf_error("out of memory");

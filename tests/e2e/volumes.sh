@@ -65,9 +65,9 @@ grep -q "attack-cnn width=4 input=1x28x28x28" "$TMP/e/audit.md" && [ -s "$TMP/e/
 [ $? -eq 0 ] && ok "audit.md: the 3-D attacker's figures" || { nok "audit.md of volumes"; sed 's/^/#   /' "$TMP/e/audit.md" | head -20; }
 $PY tests/py/linkage_ref.py "$TMP/e" >"$TMP/lk" 2>&1 && ok "linkage on volumes (3-D masked amplitudes) = NumPy: $(tail -1 "$TMP/lk")" \
     || { nok "linkage on volumes vs NumPy"; sed 's/^/#   /' "$TMP/lk"; }
-check "fesf run on volumes, unchanged but for model.arch = cnn3d-small: prepare, hide, enhance, train, audit, report" \
+check "fesf run on volumes, unchanged but for model.arch = cnn3d-small (and augmented): prepare, hide, enhance, train, audit, report" \
     "$FESF" run -q $E --set run.out="$TMP/run" --set audit.width=4 --set audit.epochs=1 --set train.rounds=2 \
-    --set model.arch=cnn3d-small
+    --set model.arch=cnn3d-small --set train.augment=flip+shift
 grep -q "cnn3d-small" "$TMP/run/report.md" && grep -q "linkage attack re-identified" "$TMP/run/report.md" && ! grep -q "nan%" "$TMP/run/report.md"
 [ $? -eq 0 ] && ok "report.md of a volume run: the 3-D model, the audit with its linkage figures" \
     || { nok "report.md of volumes"; grep -n "nan\|Linkage" "$TMP/run/report.md" | sed 's/^/#   /' | head; }

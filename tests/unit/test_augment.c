@@ -109,12 +109,32 @@ static void test_cut_invariance(void **state)
     free(a), free(b), free(c);
 }
 
+/* Volumes as planes (C*D channels): every plane of a volume moves alike, so
+ * a volume whose plane p is plane 0 plus p stays so after augmenting. */
+static void test_volume_planes(void **state)
+{
+    enum { D = 5, NV = 40 };
+    float *x = malloc(sizeof(float) * D * H * W * NV), *scratch = malloc(sizeof(float) * D * H * W);
+    assert_non_null(x), assert_non_null(scratch);
+    for (int v = 0; v < NV; v++)
+        for (int p = 0; p < D; p++)
+            for (int q = 0; q < H * W; q++)
+                x[((size_t)v * D + p) * H * W + q] = (float)((q * 2654435761u + (unsigned)v) % 1009) + 1000.0f * p;
+    fesf_augment_batch(FESF_AUG_FLIP | FESF_AUG_SHIFT, D, H, W, 7, 1, 0, x, NV, scratch);
+    for (int v = 0; v < NV; v++)
+        for (int p = 1; p < D; p++)
+            for (int q = 0; q < H * W; q++)
+                assert_float_equal(x[((size_t)v * D + p) * H * W + q] - x[(size_t)v * D * H * W + q], 1000.0f * p, 0);
+    free(x), free(scratch);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shift_bound),
         cmocka_unit_test(test_modes),
         cmocka_unit_test(test_cut_invariance),
+        cmocka_unit_test(test_volume_planes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
