@@ -311,8 +311,10 @@ int fesf_iqem_enhance(const fesf_config *cfg, const fesf_world *w, const char *l
     int64_t rounds = load ? 0 : (int64_t)cfg->iqem.epochs * (int64_t)ceil(most / IQEM_BATCH);
     if (load && w->rank == 0 && fesf_model_load(load, fesf_model_tensors(e.gan.g), NULL, 0, NULL)) goto done;
     if (w->rank == 0)
-        fesf_info("IQEM: %s G on %d sites' synthetic images against %lld public hosts, %lld rounds",
-                  load ? "loaded" : "training", e.n_sites, (long long)e.n_hosts, (long long)rounds);
+        fesf_info("IQEM: %s G on %d sites' synthetic %s against %lld public hosts, %lld rounds (G and D hold %.0f MiB "
+                  "on each rank)",
+                  load ? "loaded" : "training", e.n_sites, e.d > 1 ? "volumes" : "images", (long long)e.n_hosts,
+                  (long long)rounds, (double)(fesf_model_bytes(e.gan.g) + fesf_model_bytes(e.gan.d)) / (1 << 20));
     double t0 = fesf_now();
     for (int64_t r = 0; r < rounds; r++) {
         fesf_gan_losses l = {0};
