@@ -291,12 +291,30 @@ int fesf_blas_autoselect(char **argv)
     return 0;
 }
 
+/* A core the CPU would run faster than the one a user set: SkylakeX on AVX-512
+ * for any core without it, Haswell on AVX2 + FMA for a generic or older one. */
+static const char *user_core_hint(const char *now, int avx512, int avx2_fma)
+{
+    static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids", NULL};
+    int has512 = 0;
+    for (int i = 0; avx512_cores[i]; i++) has512 |= !strcasecmp(now, avx512_cores[i]);
+    if (avx512 && !has512) return "SkylakeX";
+    return fesf_blas_better_core(now, 0, avx2_fma);
+}
+
 void fesf_blas_kernels(char *buf, size_t n)
 {
     int avx512, avx2_fma;
     const char *cpu = cpu_level(&avx512, &avx2_fma), *now = openblas_get_corename();
     switch (st.how) {
-    case HOW_USER: snprintf(buf, n, "%s (%s=%s set by the user)", now, ENV_CORE, st.want); break;
+    case HOW_USER: {
+        const char *hint = user_core_hint(now, avx512, avx2_fma);
+        snprintf(buf, n, "%s (%s=%s set by the user)", now, ENV_CORE, st.want);
+        size_t len = strlen(buf);
+        if (hint && len < n) /* left alone, but said: the CPU has more than these kernels use */
+            snprintf(buf + len, n - len, " [this CPU has %s: %s kernels would use it]", cpu, hint);
+        break;
+    }
     case HOW_AUTO:
         snprintf(buf, n, "%s (auto: OpenBLAS chose %s on a CPU with %s; GEMM self-check passed)", now, st.chose, cpu);
         break;

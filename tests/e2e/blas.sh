@@ -26,6 +26,12 @@ if [ -n "${OPENBLAS_CORETYPE+set}" ]; then
     # DESIGN section 7: the environment's OPENBLAS_CORETYPE is left alone
     kernels | grep -q "(OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE set by the user)" && ok "OPENBLAS_CORETYPE of the environment is kept: $(kernels)" \
         || nok "OPENBLAS_CORETYPE of the environment: $(kernels)"
+    # an AVX2 (or older) core set on an AVX-512 CPU is kept, and version says what it leaves unused
+    case "$want:$(kernels | cut -d' ' -f1)" in
+    SkylakeX:SkylakeX | SkylakeX:Cooperlake | SkylakeX:SapphireRapids | :*) ;;
+    SkylakeX:*) kernels | grep -q "\[this CPU has AVX-512: SkylakeX kernels would use it\]" \
+        && ok "a core without AVX-512 on an AVX-512 CPU: kept, and said: $(kernels)" || nok "no hint: $(kernels)" ;;
+    esac
     skip "automatic choice" "OPENBLAS_CORETYPE is set in this environment"
     echo "1..$_n"
     exit 0
@@ -41,8 +47,8 @@ version $P && kernels | grep -q "^$want (auto: OpenBLAS chose Prescott on a CPU 
     && grep -q "^  openblas: OpenBLAS .* $want " "$TMP/v" && [ ! -s "$TMP/verr" ] \
     && ok "Prescott on a CPU with $cpu: fesf version reports $want, and OpenBLAS runs it: $(kernels)" \
     || { nok "automatic choice (want $want)"; sed 's/^/#   /' "$TMP/v" "$TMP/verr"; }
-version $P OPENBLAS_CORETYPE=Prescott && kernels | grep -q '^Prescott (OPENBLAS_CORETYPE=Prescott set by the user)' \
-    && ok "OPENBLAS_CORETYPE set by the user is not overridden: $(kernels)" || nok "user's OPENBLAS_CORETYPE: $(kernels)"
+version $P OPENBLAS_CORETYPE=Prescott && kernels | grep -q "^Prescott (OPENBLAS_CORETYPE=Prescott set by the user) \[this CPU has $cpu: $want kernels would use it\]" \
+    && ok "OPENBLAS_CORETYPE set by the user is not overridden, only named: $(kernels)" || nok "user's OPENBLAS_CORETYPE: $(kernels)"
 version FESF_BLAS_AUTO=0 && own=$(kernels | cut -d' ' -f1) # OpenBLAS's own choice on this CPU
 version $P FESF_BLAS_AUTO=0 && kernels | grep -q "^$own (detected by OpenBLAS; FESF_BLAS_AUTO=0 keeps it on a CPU with $cpu)" \
     && ok "FESF_BLAS_AUTO=0 overrides nothing: $(kernels)" || nok "FESF_BLAS_AUTO=0: $(kernels)"
