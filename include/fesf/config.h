@@ -131,6 +131,8 @@ int fesf_config_finish(fesf_config *cfg);
 void fesf_config_resolve_beta(fesf_config *cfg);
 /* The phantom's image size (data.size, 64 when empty). */
 int fesf_config_phantom_size(const fesf_config *cfg);
+/* 1 if data.source names clinical volumes (nifti:DIR:CSV | dicom:DIR:CSV). */
+int fesf_config_clinical_source(const fesf_config *cfg);
 
 /* 1 if the keyed per-image options are on: noise, a beta range or the keyed host. */
 /* DP-SGD is on: a noise multiplier or a target epsilon is set. */

@@ -18,6 +18,7 @@
 #define FESF_VOLUME_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fesf/dataset.h"
 
@@ -46,6 +47,14 @@ void fesf_volume_minmax(float *x, size_t n);
  * half-pixel convention of PyTorch's interpolate(mode='trilinear',
  * align_corners=False) (no antialiasing). 0 or -1. */
 int fesf_volume_resample(const float *src, int d, int h, int w, float *dst, int D, int H, int W);
+
+/* The middle plane D / 2 of each channel of item [C, D, H, W] into out
+ * [C, H, W] (D = 1: the image itself): how figures and image features see
+ * a volume. */
+void fesf_volume_mid_plane(const float *item, int c, int d, int h, int w, float *out);
+
+/* Voxels a volume may hold, as read and as resampled. */
+#define FESF_VOLUME_MAX_VOXELS ((int64_t)1 << 27)
 
 /* data.size for an .npz of volumes: *s (owned, volumes [C, d, h, w]) wrapped
  * so that it delivers float32 volumes resampled to D x H x W (uint8 widened

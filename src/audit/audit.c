@@ -19,6 +19,7 @@
 #include "fesf/rng.h"
 #include "fesf/run_dir.h"
 #include "fesf/version.h"
+#include "fesf/volume.h"
 #include "audit_internal.h"
 
 #include <math.h>
@@ -156,11 +157,9 @@ static void score_batch(auditor *a, const float *xs, const float *rels, int n, d
         score(a, rel, x, sums + S_REL_P);
         if (*fig_rows < FIG_ROWS) { /* a volume's middle plane D / 2 of each channel */
             const float *row[4] = {x, rel, rec, a->prior};
-            size_t hw = (size_t)a->h * a->wd;
+            size_t plane = (size_t)a->c * a->h * a->wd;
             for (int k = 0; k < 4; k++)
-                for (int ch = 0; ch < a->c; ch++)
-                    memcpy(a->grid + hw * ((size_t)a->c * (4 * *fig_rows + k) + ch),
-                           row[k] + hw * ((size_t)ch * a->d + a->d / 2), sizeof(float) * hw);
+                fesf_volume_mid_plane(row[k], a->c, a->d, a->h, a->wd, a->grid + plane * (size_t)(4 * *fig_rows + k));
             ++*fig_rows;
         }
     }

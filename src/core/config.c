@@ -241,6 +241,11 @@ static int check_source(const char *src)
                       src);
 }
 
+int fesf_config_clinical_source(const fesf_config *cfg)
+{
+    return !strncmp(cfg->data.source, "nifti:", 6) || !strncmp(cfg->data.source, "dicom:", 6);
+}
+
 /* data.size: one phantom size, or a volume size (S or D,H,W); data.window: lo < hi. */
 static int check_size(const fesf_config *cfg)
 {
@@ -253,7 +258,7 @@ static int check_size(const fesf_config *cfg)
         if (z->v[i] != (int)z->v[i]) return fesf_error("data.size: %g is not an integer", z->v[i]);
     if (win->n && (win->n != 2 || !(win->v[0] < win->v[1])))
         return fesf_error("data.window: expected lo,hi with lo < hi");
-    int volumes = !strncmp(cfg->data.source, "nifti:", 6) || !strncmp(cfg->data.source, "dicom:", 6);
+    int volumes = fesf_config_clinical_source(cfg);
     if (win->n && !volumes)
         return fesf_error("data.window: an intensity window is for clinical volumes (data.source = nifti:DIR:CSV | "
                           "dicom:DIR:CSV), not '%s'", cfg->data.source);

@@ -20,7 +20,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define MAX_VOXELS ((int64_t)1 << 27)
 
 /* path -> the file and its volume T (-1 when no "#T" is given). */
 static int split_frame(const char *path, char *file, size_t size, long *t)
@@ -79,7 +78,7 @@ static int open_header(const char *path, nifti_image **nim, long *t, int dims[3]
         return fesf_error("'%s': volume %ld out of range (the file has %lld)", path, *t, (long long)nt);
     if (*t < 0) *t = 0;
     int64_t nx = h->nx > 0 ? h->nx : 1, ny = h->ny > 0 ? h->ny : 1, nz = h->dim[0] >= 3 && h->nz > 0 ? h->nz : 1;
-    if (nx > INT_MAX || ny > INT_MAX || nz > INT_MAX || nx * ny * nz > MAX_VOXELS)
+    if (nx > INT_MAX || ny > INT_MAX || nz > INT_MAX || nx * ny * nz > FESF_VOLUME_MAX_VOXELS)
         return fesf_error("'%s': volume of %lld x %lld x %lld voxels is too large", path, (long long)nz,
                           (long long)ny, (long long)nx);
     dims[0] = (int)nz, dims[1] = (int)ny, dims[2] = (int)nx;

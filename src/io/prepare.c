@@ -278,7 +278,7 @@ static void volume_opts(prep *p)
 {
     const fesf_config *cfg = p->cfg;
     const fesf_list *z = &cfg->data.size, *win = &cfg->data.window;
-    p->clinical = !strncmp(cfg->data.source, "nifti:", 6) || !strncmp(cfg->data.source, "dicom:", 6);
+    p->clinical = fesf_config_clinical_source(cfg);
     memset(&p->vol, 0, sizeof p->vol);
     if (!p->clinical && strncmp(cfg->data.source, "npz:", 4)) return;
     if (win->n == 2) p->vol.window = 1, p->vol.lo = win->v[0], p->vol.hi = win->v[1];

@@ -2,13 +2,13 @@
  * leader's rewrite suspended while the group opens the shard and its
  * PATH.tmp through an MPI-IO file access list, and each rank's slab of the
  * volumes read and written by hyperslab (collectively, with the caller's
- * transfer list made here on the group's communicator). */
+ * transfer list made here on the group's communicator: parallel HDF5's
+ * hdf5.h brings MPI's declarations, which only its MPI-IO calls use). */
 #include "shard_internal.h"
 
 #include "fesf/error.h"
 #include "fesf/version.h"
 
-#include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 

@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_VOXELS ((int64_t)1 << 27) /* per volume, as read and as resampled */
 
 typedef struct {
     fesf_source base; /* first member: the public handle */
@@ -45,6 +44,14 @@ static int vol_read_sites(fesf_source *s, int split, int32_t *sites)
 
 static int same_dims(const int a[3], const int b[3]) { return a[0] == b[0] && a[1] == b[1] && a[2] == b[2]; }
 
+/* -1 with the message of a volume whose size is not the first one's (no resample). */
+static int differs(const vol_source *vs, const char *path, const int dims[3])
+{
+    return fesf_error("'%s': volume of %d x %d x %d differs from %d x %d x %d of '%s' (all volumes must match, or "
+                      "set data.size)", path, dims[0], dims[1], dims[2], vs->dims[0], vs->dims[1], vs->dims[2],
+                      vs->csv.first);
+}
+
 /* One item into dst (info's D x H x W floats in [0, 1]). */
 static int read_one(vol_source *vs, const char *path, float *dst)
 {
@@ -53,10 +60,8 @@ static int read_one(vol_source *vs, const char *path, float *dst)
     int dims[3], rc = -1;
     if (vs->r.read(path, &vox, dims)) return -1;
     size_t n = (size_t)dims[0] * dims[1] * dims[2];
-    if (!vs->o.d && !same_dims(dims, vs->dims)) {
-        fesf_error("'%s': volume of %d x %d x %d differs from %d x %d x %d of '%s' (all volumes must match, or "
-                   "set data.size)", path, dims[0], dims[1], dims[2], vs->dims[0], vs->dims[1], vs->dims[2],
-                   vs->csv.first);
+    if (!vs->o.d && !same_dims(dims, vs->dims)) { /* the file changed since it was probed */
+        differs(vs, path, dims);
         goto cleanup;
     }
     if (vs->o.window)
@@ -114,15 +119,13 @@ static int probe_all(vol_source *vs)
             const char *path = vs->csv.list[sp].path[i];
             int dims[3];
             if (vs->r.probe(path, dims)) return -1;
-            if ((int64_t)dims[0] * dims[1] * dims[2] > MAX_VOXELS)
+            if ((int64_t)dims[0] * dims[1] * dims[2] > FESF_VOLUME_MAX_VOXELS)
                 return fesf_error("'%s': volume of %d x %d x %d voxels is too large (at most %lld)", path, dims[0],
-                                  dims[1], dims[2], (long long)MAX_VOXELS);
+                                  dims[1], dims[2], (long long)FESF_VOLUME_MAX_VOXELS);
             if (path == vs->csv.first)
                 memcpy(vs->dims, dims, sizeof dims);
             else if (!vs->o.d && !same_dims(dims, vs->dims))
-                return fesf_error("'%s': volume of %d x %d x %d differs from %d x %d x %d of '%s' (all volumes must "
-                                  "match, or set data.size)", path, dims[0], dims[1], dims[2], vs->dims[0],
-                                  vs->dims[1], vs->dims[2], vs->csv.first);
+                return differs(vs, path, dims);
         }
     return 0;
 }
@@ -136,7 +139,7 @@ int fesf_volsource_open(fesf_source **out, const fesf_vol_reader *r, const char 
     if (!o) o = &none;
     if (o->window && !(o->lo < o->hi))
         return fesf_error("%s source: window %g,%g needs lo < hi", r->kind, o->lo, o->hi);
-    if ((o->d || o->h || o->w) && (o->d < 1 || o->h < 1 || o->w < 1 || (int64_t)o->d * o->h * o->w > MAX_VOXELS))
+    if ((o->d || o->h || o->w) && (o->d < 1 || o->h < 1 || o->w < 1 || (int64_t)o->d * o->h * o->w > FESF_VOLUME_MAX_VOXELS))
         return fesf_error("%s source: size %d x %d x %d out of range", r->kind, o->d, o->h, o->w);
     if (!(vs = calloc(1, sizeof *vs))) return fesf_error("'%s': out of memory", csv);
     vs->r = *r;

@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 void fesf_volume_window(float *x, size_t n, double lo, double hi)
 {
@@ -98,4 +99,10 @@ cleanup:
     axis_free(&ah);
     axis_free(&aw);
     return rc;
+}
+
+void fesf_volume_mid_plane(const float *item, int c, int d, int h, int w, float *out)
+{
+    size_t hw = (size_t)h * (size_t)w;
+    for (int ch = 0; ch < c; ch++) memcpy(out + hw * ch, item + hw * ((size_t)ch * d + d / 2), sizeof(float) * hw);
 }

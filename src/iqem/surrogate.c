@@ -17,6 +17,7 @@
 #include "fesf/quality.h"
 #include "fesf/run_dir.h"
 #include "fesf/shard.h"
+#include "fesf/volume.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -35,8 +36,7 @@ typedef struct {
 const float *fesf_enh_plane(const enhancer *e, const float *item, float *buf)
 {
     if (e->d == 1) return item;
-    size_t hw = (size_t)e->h * e->wd;
-    for (int ch = 0; ch < e->c; ch++) memcpy(buf + hw * ch, item + hw * ((size_t)ch * e->d + e->d / 2), sizeof(float) * hw);
+    fesf_volume_mid_plane(item, e->c, e->d, e->h, e->wd, buf);
     return buf;
 }
 

@@ -205,26 +205,23 @@ static int alloc_buffers(predictor *p)
 static int make_surrogates(predictor *p, int u8, int n)
 {
     double t0 = fesf_now();
-    int rc;
-    if (u8 && p->pass1.p2) {
-        rc = fesf_ihm_apply_u8(p->pass1.p2, p->raw, p->syn, n);
-    } else { /* volumes are read as float (the 3-D IHM has no uint8 entry), as the hide stage does */
-        if (u8) fesf_u8_to_f32(p->raw, p->x, p->img * (size_t)n);
-        rc = fesf_ihm_any_apply(&p->pass1, u8 ? p->x : p->raw, p->syn, n);
-    }
+    /* the plaintext as float, for the second pass and for volumes (the 3-D IHM has no uint8 entry) */
+    const float *x = u8 ? p->x : p->raw;
+    int widen = u8 && (p->g || !p->pass1.p2);
+    if (widen) fesf_u8_to_f32(p->raw, p->x, p->img * (size_t)n);
+    int rc = u8 && p->pass1.p2 ? fesf_ihm_apply_u8(p->pass1.p2, p->raw, p->syn, n) /* 2-D: uint8 as it is */
+                               : fesf_ihm_any_apply(&p->pass1, x, p->syn, n);
     if (rc) return -1;
     if (!p->g) {
         memcpy(p->sur, p->syn, sizeof(float) * p->img * (size_t)n);
     } else {
-        if (u8) fesf_u8_to_f32(p->raw, p->x, p->img * (size_t)n);
-        else memcpy(p->x, p->raw, sizeof(float) * p->img * (size_t)n);
         for (int j = 0; j < n; j += G_BATCH) {
             int m = n - j < G_BATCH ? n - j : G_BATCH;
             const float *gout = fesf_model_forward(p->g, p->syn + p->img * (size_t)j, m, 1);
             for (int i = 0; i < m; i++) { /* the enhanced image is this image's host */
                 size_t o = p->img * (size_t)(j + i);
                 if (fesf_ihm_any_set_host(&p->pass2, gout + p->img * (size_t)i) ||
-                    fesf_ihm_any_apply(&p->pass2, p->x + o, p->sur + o, 1))
+                    fesf_ihm_any_apply(&p->pass2, x + o, p->sur + o, 1))
                     return -1;
             }
         }
