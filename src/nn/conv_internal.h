@@ -43,4 +43,18 @@ void fesf_conv_rowshift_forward(const fesf_conv_shape *s, const float *x, const 
 void fesf_conv_rowshift_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
                                  int set, float *dw, float *col);
 
+/* conv_wino.c: Winograd F(2x2, 3x3) for 3x3, stride-1, pad-1 convolutions on
+ * planes of fewer than FESF_CONV_WINO_MAX_H rows */
+#ifndef FESF_CONV_WINO_MAX_H
+#define FESF_CONV_WINO_MAX_H 28
+#endif
+int fesf_conv_wino(const fesf_conv_shape *s);
+fesf_conv_plan fesf_conv_wino_plan(const fesf_conv_shape *s);
+size_t fesf_conv_wino_floats(const fesf_conv_shape *s);
+void fesf_conv_wino_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
+                            float *col);
+/* dx (set: overwritten, else +=) and dw (+=), either may be NULL */
+void fesf_conv_wino_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
+                             int set, float *dw, float *col);
+
 #endif

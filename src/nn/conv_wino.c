@@ -1,0 +1,456 @@
+/* Winograd F(2x2, 3x3) path of 3x3, stride-1, pad-1 convolutions (Lavin &
+ * Gray 2016); conv.c dispatches here (fesf_conv_wino).
+ *
+ * The output is cut into 2x2 tiles t (Th = ceil(H/2) by Tw = ceil(W/2) a
+ * sample), each read from a 4x4 input tile d (zero outside the plane):
+ *   V = B^T d B,  U = G g G^T,  M = sum_ci U . V (16 GEMMs),  Y = A^T M A
+ * with the 16 positions xi = 4k + l of the 4x4 transform domain in the
+ * layouts V [16][Cin][T], U [16][Cout][Cin], M [16][Cout][T] (T = tiles of a
+ * chunk). A GEMM of inner dimension Cin per position does 16 Cin Cout
+ * multiplies a tile, against 36 Cin Cout for im2col's 4 outputs: 2.25x fewer.
+ *
+ * Backward from the same transforms: dM = A dY A^T (dy tiles, zero outside),
+ *   dU[xi] += dM[xi] V[xi]^T  ->  dw += G^T dU G
+ *   dV[xi]  = U[xi]^T dM[xi]  ->  dx += B dV B^T (overlapping 4x4 tiles)
+ *
+ * Threads and bits: conv.c's plan (chunks of nb samples, 4 fixed groups),
+ * each group with its own slot and its own dU partial, added in group order,
+ * so any thread count gives the same bits. The sums run in another order
+ * than im2col's (and the transforms round), so the two differ by rounding:
+ * tests/unit/test_layers.c compares both with the naive loops. */
+#include "conv_internal.h"
+#include "fesf/blas.h"
+#include "vec.h"
+
+#include <cblas.h>
+#include <string.h>
+
+/* tiles a chunk aims at (columns of the 16 GEMMs) */
+#ifndef FESF_CONV_WINO_TILES
+#define FESF_CONV_WINO_TILES 512
+#endif
+
+int fesf_conv_wino(const fesf_conv_shape *s)
+{
+    return s->k == 3 && s->stride == 1 && s->pad == 1 && s->h >= 2 && s->w >= 2 && s->h < FESF_CONV_WINO_MAX_H;
+}
+
+/* geometry: Th x Tw tiles a sample (Tp of them); the padded plane of Ph x
+ * Pw, the plane at offset (1, 1) in zeros, holds every tile whole */
+typedef struct {
+    int th, tw, tp, ph, pw;
+} wg_geom;
+
+static wg_geom geom_of(const fesf_conv_shape *s)
+{
+    wg_geom g;
+    g.th = (s->h + 1) / 2, g.tw = (s->w + 1) / 2, g.tp = g.th * g.tw;
+    g.ph = 2 * g.th + 2, g.pw = 2 * g.tw + 2;
+    return g;
+}
+
+fesf_conv_plan fesf_conv_wino_plan(const fesf_conv_shape *s)
+{
+    fesf_conv_plan pl;
+    int tp = geom_of(s).tp, nb = (FESF_CONV_WINO_TILES + tp - 1) / tp;
+    int share = (s->n + FESF_CONV_GROUPS - 1) / FESF_CONV_GROUPS;
+    if (nb > share) nb = share;
+    pl.nb = nb < 1 ? 1 : nb;
+    pl.nc = (s->n + pl.nb - 1) / pl.nb;
+    pl.groups = pl.nc < FESF_CONV_GROUPS ? pl.nc : FESF_CONV_GROUPS;
+    return pl;
+}
+
+/* One group's slot: V [16][Cin][T], M [16][Cout][T], then the index tables
+ * of the output (ints) [H W], and a plane split into its even and odd
+ * columns (split_plane). The
+ * shared part after the slots: U [16][Cout][Cin] (blocks xs_of(Cout, Cin)
+ * apart) and FESF_CONV_GROUPS dU partials of the same size. */
+typedef struct {
+    size_t v, m, src, eo, total;
+} wg_slot;
+
+/* floats from one position xi's [C][T] block to the next: one cache line
+ * more than C T, so that the 16 rows a transform reads at once do not fall
+ * into one cache set when C T is a multiple of 1024 (7x7 planes: T = 256) */
+static size_t xs_of(int ch, size_t t) { return (size_t)ch * t + 16; }
+
+static wg_slot slot_of(const fesf_conv_shape *s, int nb)
+{
+    wg_geom g = geom_of(s);
+    size_t t = (size_t)nb * g.tp;
+    wg_slot l;
+    l.v = 0;
+    l.m = l.v + 16 * xs_of(s->cin, t);
+    l.src = l.m + 16 * xs_of(s->cout, t);
+    l.eo = l.src + (size_t)s->h * s->w;
+    l.total = l.eo + 2 * (size_t)g.ph * (g.tw + 1);
+    return l;
+}
+
+size_t fesf_conv_wino_floats(const fesf_conv_shape *s)
+{
+    size_t u = 16 * xs_of(s->cout, (size_t)s->cin);
+    return FESF_CONV_GROUPS * slot_of(s, fesf_conv_wino_plan(s).nb).total + (1 + FESF_CONV_GROUPS) * u;
+}
+
+/* ---- index tables of a chunk (ld = Cout T, the row stride of M) ---- */
+
+/* src[h W + w]: where M's rows 0..3 (after out_combine, rows ld apart) hold output (h, w) */
+static void build_src(const fesf_conv_shape *s, const wg_geom *g, size_t ld, int *src)
+{
+    for (int h = 0; h < s->h; h++)
+        for (int w = 0; w < s->w; w++)
+            src[h * s->w + w] = (int)((size_t)(2 * (h % 2) + w % 2) * ld) + (h / 2) * g->tw + w / 2;
+}
+
+/* ---- the transforms' arithmetic, in place on rows ld apart: 4 columns at
+ * a time (v4f), the tail one by one (float); the same code for both ---- */
+
+#define LD16(TY, p, ld)                                                                                                \
+    TY d[16];                                                                                                          \
+    for (int q_ = 0; q_ < 16; q_++) d[q_] = *(TY *)(p + q_ * ld)
+
+/* V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
+#define IN_COMBINE(TY, p, ld)                                                                                          \
+    do {                                                                                                               \
+        LD16(TY, p, ld);                                                                                               \
+        TY u[16];                                                                                                      \
+        for (int c = 0; c < 4; c++) {                                                                                  \
+            u[c] = d[c] - d[8 + c], u[4 + c] = d[4 + c] + d[8 + c];                                                    \
+            u[8 + c] = d[8 + c] - d[4 + c], u[12 + c] = d[4 + c] - d[12 + c];                                          \
+        }                                                                                                              \
+        for (int k = 0; k < 4; k++) {                                                                                  \
+            const TY *e = u + 4 * k;                                                                                   \
+            *(TY *)(p + (4 * k) * ld) = e[0] - e[2], *(TY *)(p + (4 * k + 1) * ld) = e[1] + e[2];                      \
+            *(TY *)(p + (4 * k + 2) * ld) = e[2] - e[1], *(TY *)(p + (4 * k + 3) * ld) = e[1] - e[3];                  \
+        }                                                                                                              \
+    } while (0)
+
+/* rows 0..3 = the 2x2 outputs (2 a + b) of A^T M A, A^T = [1 1 1 0; 0 1 -1 -1] */
+#define OUT_COMBINE(TY, p, ld)                                                                                         \
+    do {                                                                                                               \
+        LD16(TY, p, ld);                                                                                               \
+        TY r[8];                                                                                                       \
+        for (int l = 0; l < 4; l++) r[l] = d[l] + d[4 + l] + d[8 + l], r[4 + l] = d[4 + l] - d[8 + l] - d[12 + l];     \
+        for (int a = 0; a < 2; a++) {                                                                                  \
+            const TY *e = r + 4 * a;                                                                                   \
+            *(TY *)(p + (2 * a) * ld) = e[0] + e[1] + e[2], *(TY *)(p + (2 * a + 1) * ld) = e[1] - e[2] - e[3];        \
+        }                                                                                                              \
+    } while (0)
+
+/* rows 0..3 hold dY (2 a + b); all 16 rows become dM = A dY A^T */
+#define DY_COMBINE(TY, p, ld)                                                                                          \
+    do {                                                                                                               \
+        TY y0 = *(TY *)(p), y1 = *(TY *)(p + ld), y2 = *(TY *)(p + 2 * ld), y3 = *(TY *)(p + 3 * ld);                  \
+        TY z[8] = {y0, y1, y0 + y2, y1 + y3, y0 - y2, y1 - y3, -y2, -y3}; /* z[2 k + b] */                             \
+        for (int k = 0; k < 4; k++) {                                                                                  \
+            TY a = z[2 * k], b = z[2 * k + 1];                                                                         \
+            *(TY *)(p + (4 * k) * ld) = a, *(TY *)(p + (4 * k + 1) * ld) = a + b;                                      \
+            *(TY *)(p + (4 * k + 2) * ld) = a - b, *(TY *)(p + (4 * k + 3) * ld) = -b;                                 \
+        }                                                                                                              \
+    } while (0)
+
+/* dD = B dV B^T */
+#define DX_COMBINE(TY, p, ld)                                                                                          \
+    do {                                                                                                               \
+        LD16(TY, p, ld);                                                                                               \
+        TY q[16];                                                                                                      \
+        for (int l = 0; l < 4; l++) {                                                                                  \
+            q[l] = d[l], q[4 + l] = d[4 + l] - d[8 + l] + d[12 + l];                                                   \
+            q[8 + l] = d[4 + l] + d[8 + l] - d[l], q[12 + l] = -d[12 + l];                                             \
+        }                                                                                                              \
+        for (int r = 0; r < 4; r++) {                                                                                  \
+            const TY *e = q + 4 * r;                                                                                   \
+            *(TY *)(p + (4 * r) * ld) = e[0], *(TY *)(p + (4 * r + 1) * ld) = e[1] - e[2] + e[3];                      \
+            *(TY *)(p + (4 * r + 2) * ld) = e[1] + e[2] - e[0], *(TY *)(p + (4 * r + 3) * ld) = -e[3];                 \
+        }                                                                                                              \
+    } while (0)
+
+/* fn(p, ld, n): the combine on columns [0, n) of the 16 rows from p, ld apart */
+#define COMBINE_FN(fn, MACRO)                                                                                          \
+    static void fn(float *p, size_t ld, size_t n)                                                                      \
+    {                                                                                                                  \
+        size_t t = 0;                                                                                                  \
+        for (; t + 4 <= n; t += 4) {                                                                                   \
+            float *pc = p + t;                                                                                         \
+            MACRO(v4f, pc, ld);                                                                                        \
+        }                                                                                                              \
+        for (; t < n; t++) {                                                                                           \
+            float *pc = p + t;                                                                                         \
+            MACRO(float, pc, ld);                                                                                      \
+        }                                                                                                              \
+    }
+COMBINE_FN(in_combine, IN_COMBINE)
+COMBINE_FN(out_combine, OUT_COMBINE)
+COMBINE_FN(dy_combine, DY_COMBINE)
+COMBINE_FN(dx_combine, DX_COMBINE)
+
+/* ---- weights ---- */
+
+/* U[xi][co][ci] = (G g G^T)[xi], G = [1 0 0; .5 .5 .5; .5 -.5 .5; 0 0 1] */
+static void weight_transform(const fesf_conv_shape *s, const float *w, float *u)
+{
+    const size_t cc = (size_t)s->cout * s->cin, us = xs_of(s->cout, (size_t)s->cin);
+#pragma omp parallel for schedule(static) if (cc > 4096)
+    for (size_t j = 0; j < cc; j++) {
+        const float *g = w + 9 * j;
+        float h[4][3]; /* G g */
+        for (int b = 0; b < 3; b++) {
+            h[0][b] = g[b];
+            h[1][b] = 0.5f * (g[b] + g[3 + b] + g[6 + b]);
+            h[2][b] = 0.5f * (g[b] - g[3 + b] + g[6 + b]);
+            h[3][b] = g[6 + b];
+        }
+        for (int k = 0; k < 4; k++) {
+            u[(4 * k + 0) * us + j] = h[k][0];
+            u[(4 * k + 1) * us + j] = 0.5f * (h[k][0] + h[k][1] + h[k][2]);
+            u[(4 * k + 2) * us + j] = 0.5f * (h[k][0] - h[k][1] + h[k][2]);
+            u[(4 * k + 3) * us + j] = h[k][2];
+        }
+    }
+}
+
+/* dw[co][ci] += (G^T dU G) of the 4x4 dU[xi][co][ci] */
+static void weight_grad(const fesf_conv_shape *s, const float *du, float *dw)
+{
+    const size_t cc = (size_t)s->cout * s->cin, us = xs_of(s->cout, (size_t)s->cin);
+#pragma omp parallel for schedule(static) if (cc > 4096)
+    for (size_t j = 0; j < cc; j++) {
+        float h[3][4]; /* G^T dU */
+        for (int l = 0; l < 4; l++) {
+            float d0 = du[l * us + j], d1 = du[(4 + l) * us + j], d2 = du[(8 + l) * us + j], d3 = du[(12 + l) * us + j];
+            h[0][l] = d0 + 0.5f * (d1 + d2);
+            h[1][l] = 0.5f * (d1 - d2);
+            h[2][l] = 0.5f * (d1 + d2) + d3;
+        }
+        float *g = dw + 9 * j;
+        for (int a = 0; a < 3; a++) {
+            g[3 * a + 0] += h[a][0] + 0.5f * (h[a][1] + h[a][2]);
+            g[3 * a + 1] += 0.5f * (h[a][1] - h[a][2]);
+            g[3 * a + 2] += 0.5f * (h[a][1] + h[a][2]) + h[a][3];
+        }
+    }
+}
+
+/* ---- chunks ---- */
+
+/* d[0, n) = s[0, n), n small (Tw: 2..14) */
+static inline void copy_short(float *restrict d, const float *restrict s, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) {
+        v4f v = *(const v4f *)(s + i);
+        OPAQUE_V4F(v); /* a loop, not a memmove call (vec.h) */
+        *(v4f *)(d + i) = v;
+    }
+    copy_tail3(d + i, s + i, n - i);
+}
+
+static inline void add_short(float *restrict d, const float *restrict s, int n)
+{
+    int i = 0;
+    for (; i + 4 <= n; i += 4) *(v4f *)(d + i) += *(const v4f *)(s + i);
+    for (; i < n; i++) d[i] += s[i];
+}
+
+/* The padded plane (the plane at offset (1, 1) in zeros, Ph x Pw) split by
+ * column parity into eo [2][Ph][Tw + 1]: eo[p][r][u] = padded[r][2 u + p].
+ * A tile row's input (r, c) is then the run eo[c % 2][2 i + r][c / 2 ..] of
+ * Tw floats, and the tiles' inputs are copies of runs. */
+static void split_plane(const fesf_conv_shape *s, const wg_geom *g, const float *x, float *eo)
+{
+    const int ew = g->tw + 1;
+    float *e = eo, *o = eo + (size_t)g->ph * ew;
+    zero_row(eo, 2 * (ptrdiff_t)g->ph * ew);
+    for (int r = 0; r < s->h; r++) {
+        const float *xr = x + (size_t)r * s->w;
+        float *er = e + (size_t)(r + 1) * ew, *orow = o + (size_t)(r + 1) * ew;
+        for (int u = 0; u < s->w / 2; u++) orow[u] = xr[2 * u], er[u + 1] = xr[2 * u + 1]; /* padded column c + 1 */
+        if (s->w % 2) orow[s->w / 2] = xr[s->w - 1];
+    }
+}
+
+/* V rows [16][Cin][T] (blocks xs apart) of the chunk's m samples from n0 */
+static void gather_in(const fesf_conv_shape *s, const wg_geom *g, const float *x, int n0, int m, size_t t, float *v,
+                      float *eo)
+{
+    const size_t hw = (size_t)s->h * s->w, xs = xs_of(s->cin, t);
+    const int ew = g->tw + 1;
+    for (int j = 0; j < m; j++)
+        for (int c = 0; c < s->cin; c++) {
+            split_plane(s, g, x + ((size_t)(n0 + j) * s->cin + c) * hw, eo);
+            float *d = v + (size_t)c * t + (size_t)j * g->tp;
+            for (int q = 0; q < 16; q++) {
+                const float *sr = eo + (size_t)(q % 2) * g->ph * ew + (q % 4) / 2 + (size_t)(q / 4) * ew;
+                float *dq = d + q * xs;
+                for (int i = 0; i < g->th; i++) copy_short(dq + i * g->tw, sr + (size_t)2 * i * ew, g->tw);
+            }
+        }
+}
+
+/* rows 0..3 of M [16][Cout][T]: dY (2 a + b) of each tile, zero outside the plane */
+static void gather_dy(const fesf_conv_shape *s, const wg_geom *g, const float *dy, int n0, int m, size_t t, float *dm)
+{
+    const size_t hw = (size_t)s->h * s->w, xs = xs_of(s->cout, t);
+    for (int j = 0; j < m; j++)
+        for (int c = 0; c < s->cout; c++) {
+            const float *pl = dy + ((size_t)(n0 + j) * s->cout + c) * hw;
+            float *d = dm + (size_t)c * t + (size_t)j * g->tp;
+            for (int i = 0; i < g->th; i++)
+                for (int a = 0; a < 2; a++) {
+                    float *d0 = d + 2 * a * xs + i * g->tw, *d1 = d0 + xs;
+                    if (2 * i + a >= s->h) {
+                        zero_row(d0, g->tw), zero_row(d1, g->tw);
+                        continue;
+                    }
+                    const float *r = pl + (size_t)(2 * i + a) * s->w;
+                    for (int u = 0; u < s->w / 2; u++) d0[u] = r[2 * u], d1[u] = r[2 * u + 1];
+                    if (s->w % 2) d0[g->tw - 1] = r[s->w - 1], d1[g->tw - 1] = 0.0f;
+                }
+        }
+}
+
+static void combine_all(void (*fn)(float *, size_t, size_t), float *rows, int ch, size_t t)
+{
+    for (int c = 0; c < ch; c++) fn(rows + (size_t)c * t, xs_of(ch, t), t);
+}
+
+/* the chunk's buffers: V, M, tables, padded plane */
+typedef struct {
+    float *v, *m, *eo;
+    int *src;
+    size_t t, xsi, xso; /* tiles; xi block strides of V and M */
+} wg_chunk;
+
+static wg_chunk chunk_of(const fesf_conv_shape *s, const wg_geom *g, int m, float *slot)
+{
+    const wg_slot l = slot_of(s, m);
+    wg_chunk k;
+    k.t = (size_t)m * g->tp, k.xsi = xs_of(s->cin, k.t), k.xso = xs_of(s->cout, k.t);
+    k.v = slot + l.v, k.m = slot + l.m, k.eo = slot + l.eo;
+    k.src = (int *)(slot + l.src);
+    build_src(s, g, k.xso, k.src);
+    return k;
+}
+
+static void forward_chunk(const fesf_conv_shape *s, const float *u, const float *b, float *y, const float *x, int n0,
+                          int m, float *slot)
+{
+    const wg_geom g = geom_of(s);
+    const wg_chunk k = chunk_of(s, &g, m, slot);
+    const size_t p = (size_t)s->h * s->w, us = xs_of(s->cout, (size_t)s->cin);
+    const int t = (int)k.t;
+    gather_in(s, &g, x, n0, m, k.t, k.v, k.eo);
+    combine_all(in_combine, k.v, s->cin, k.t);
+    for (int xi = 0; xi < 16; xi++)
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, t, s->cin, 1.0f, u + xi * us, s->cin,
+                    k.v + xi * k.xsi, t, 0.0f, k.m + xi * k.xso, t);
+    combine_all(out_combine, k.m, s->cout, k.t);
+    for (int j = 0; j < m; j++)
+        for (int co = 0; co < s->cout; co++) {
+            const float *base = k.m + (size_t)co * k.t + (size_t)j * g.tp;
+            float *yp = y + ((size_t)(n0 + j) * s->cout + co) * p, bias = b ? b[co] : 0.0f;
+            for (size_t q = 0; q < p; q++) yp[q] = base[k.src[q]] + bias;
+        }
+}
+
+void fesf_conv_wino_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
+                            float *col)
+{
+    fesf_blas_serial_gemm();
+    const fesf_conv_plan pl = fesf_conv_wino_plan(s);
+    const size_t slot = slot_of(s, pl.nb).total;
+    float *u = col + FESF_CONV_GROUPS * slot;
+    weight_transform(s, w, u);
+#pragma omp parallel for schedule(static) if (pl.groups > 1)
+    for (int g = 0; g < pl.groups; g++) {
+        int c0, c1;
+        fesf_conv_group_chunks(&pl, g, &c0, &c1);
+        for (int c = c0; c < c1; c++) {
+            int n0 = c * pl.nb, m = s->n - n0 < pl.nb ? s->n - n0 : pl.nb;
+            forward_chunk(s, u, b, y, x, n0, m, col + g * slot);
+        }
+    }
+}
+
+/* dx planes of the chunk (set: overwritten, else +=) from dD [16][Cin][T]:
+ * each plane's tiles added into its split padded plane (split_plane), whose
+ * inside then goes to dx */
+static void dx_scatter(const fesf_conv_shape *s, const wg_geom *g, const wg_chunk *k, float *dx, int set, int n0,
+                       int m)
+{
+    const size_t hw = (size_t)s->h * s->w;
+    const int ew = g->tw + 1;
+    const float *o = k->eo + (size_t)g->ph * ew;
+    for (int j = 0; j < m; j++)
+        for (int c = 0; c < s->cin; c++) {
+            const float *sv = k->v + (size_t)c * k->t + (size_t)j * g->tp;
+            zero_row(k->eo, 2 * (ptrdiff_t)g->ph * ew);
+            for (int q = 0; q < 16; q++) {
+                float *dr = k->eo + (size_t)(q % 2) * g->ph * ew + (q % 4) / 2 + (size_t)(q / 4) * ew;
+                const float *vq = sv + q * k->xsi;
+                for (int i = 0; i < g->th; i++) add_short(dr + (size_t)2 * i * ew, vq + i * g->tw, g->tw);
+            }
+            float *d = dx + ((size_t)(n0 + j) * s->cin + c) * hw;
+            for (int r = 0; r < s->h; r++) {
+                const float *er = k->eo + (size_t)(r + 1) * ew, *orow = o + (size_t)(r + 1) * ew;
+                float *dr = d + (size_t)r * s->w;
+                const int w2 = s->w / 2;
+                if (set)
+                    for (int u = 0; u < w2; u++) dr[2 * u] = orow[u], dr[2 * u + 1] = er[u + 1];
+                else
+                    for (int u = 0; u < w2; u++) dr[2 * u] += orow[u], dr[2 * u + 1] += er[u + 1];
+                if (s->w % 2) dr[s->w - 1] = (set ? 0.0f : dr[s->w - 1]) + orow[w2];
+            }
+        }
+}
+
+/* one chunk's backward: du (beta 0: overwrite, 1: accumulate), dx (set or +=) */
+static void backward_chunk(const fesf_conv_shape *s, const float *u, const float *x, const float *dy, float *dx,
+                           int set, float *du, float beta, int n0, int m, float *slot)
+{
+    const wg_geom g = geom_of(s);
+    const wg_chunk k = chunk_of(s, &g, m, slot);
+    const size_t us = xs_of(s->cout, (size_t)s->cin);
+    const int t = (int)k.t;
+    gather_dy(s, &g, dy, n0, m, k.t, k.m);
+    combine_all(dy_combine, k.m, s->cout, k.t);
+    if (du) {
+        gather_in(s, &g, x, n0, m, k.t, k.v, k.eo);
+        combine_all(in_combine, k.v, s->cin, k.t);
+        for (int xi = 0; xi < 16; xi++)
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->cout, s->cin, t, 1.0f, k.m + xi * k.xso, t,
+                        k.v + xi * k.xsi, t, beta, du + xi * us, s->cin);
+    }
+    if (!dx) return;
+    for (int xi = 0; xi < 16; xi++) /* dV over V */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s->cin, t, s->cout, 1.0f, u + xi * us, s->cin,
+                    k.m + xi * k.xso, t, 0.0f, k.v + xi * k.xsi, t);
+    combine_all(dx_combine, k.v, s->cin, k.t);
+    dx_scatter(s, &g, &k, dx, set, n0, m);
+}
+
+void fesf_conv_wino_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
+                             int set, float *dw, float *col)
+{
+    fesf_blas_serial_gemm();
+    const fesf_conv_plan pl = fesf_conv_wino_plan(s);
+    const size_t slot = slot_of(s, pl.nb).total, cc16 = 16 * xs_of(s->cout, (size_t)s->cin);
+    float *u = col + FESF_CONV_GROUPS * slot, *part = u + cc16;
+    weight_transform(s, w, u);
+#pragma omp parallel for schedule(static) if (pl.groups > 1)
+    for (int g = 0; g < pl.groups; g++) {
+        int c0, c1;
+        fesf_conv_group_chunks(&pl, g, &c0, &c1);
+        for (int c = c0; c < c1; c++) {
+            int n0 = c * pl.nb, m = s->n - n0 < pl.nb ? s->n - n0 : pl.nb;
+            backward_chunk(s, u, x, dy, dx, set, dw ? part + g * cc16 : NULL, c > c0 ? 1.0f : 0.0f, n0, m,
+                           col + g * slot);
+        }
+    }
+    if (!dw) return;
+    for (int g = 1; g < pl.groups; g++) /* group order: the same bits for any thread count */
+        for (size_t i = 0; i < cc16; i++) part[i] += part[g * cc16 + i];
+    weight_grad(s, part, dw);
+}
