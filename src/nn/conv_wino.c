@@ -38,7 +38,7 @@ int fesf_conv_wino(const fesf_conv_shape *s)
 /* geometry: Th x Tw tiles a sample (Tp of them); the padded plane of Ph x
  * Pw, the plane at offset (1, 1) in zeros, holds every tile whole */
 typedef struct {
-    int th, tw, tp, ph, pw;
+    int th, tw, tp, ph, pw, ew; /* ew: row stride of the split plane (split_plane) */
 } wg_geom;
 
 static wg_geom geom_of(const fesf_conv_shape *s)
@@ -46,6 +46,7 @@ static wg_geom geom_of(const fesf_conv_shape *s)
     wg_geom g;
     g.th = (s->h + 1) / 2, g.tw = (s->w + 1) / 2, g.tp = g.th * g.tw;
     g.ph = 2 * g.th + 2, g.pw = 2 * g.tw + 2;
+    g.ew = ((g.tw + 3) & ~3) + 4; /* Tw + 1 columns, and 4-wide reads from t + 1 */
     return g;
 }
 
@@ -84,7 +85,7 @@ static wg_slot slot_of(const fesf_conv_shape *s, int nb)
     l.m = l.v + 16 * xs_of(s->cin, t);
     l.src = l.m + 16 * xs_of(s->cout, t);
     l.eo = l.src + (size_t)s->h * s->w;
-    l.total = l.eo + 2 * (size_t)g.ph * (g.tw + 1);
+    l.total = l.eo + 2 * (size_t)g.ph * g.ew;
     return l;
 }
 
@@ -111,22 +112,6 @@ static void build_src(const fesf_conv_shape *s, const wg_geom *g, size_t ld, int
     TY d[16];                                                                                                          \
     for (int q_ = 0; q_ < 16; q_++) d[q_] = *(TY *)(p + q_ * ld)
 
-/* V = B^T d B, B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1] */
-#define IN_COMBINE(TY, p, ld)                                                                                          \
-    do {                                                                                                               \
-        LD16(TY, p, ld);                                                                                               \
-        TY u[16];                                                                                                      \
-        for (int c = 0; c < 4; c++) {                                                                                  \
-            u[c] = d[c] - d[8 + c], u[4 + c] = d[4 + c] + d[8 + c];                                                    \
-            u[8 + c] = d[8 + c] - d[4 + c], u[12 + c] = d[4 + c] - d[12 + c];                                          \
-        }                                                                                                              \
-        for (int k = 0; k < 4; k++) {                                                                                  \
-            const TY *e = u + 4 * k;                                                                                   \
-            *(TY *)(p + (4 * k) * ld) = e[0] - e[2], *(TY *)(p + (4 * k + 1) * ld) = e[1] + e[2];                      \
-            *(TY *)(p + (4 * k + 2) * ld) = e[2] - e[1], *(TY *)(p + (4 * k + 3) * ld) = e[1] - e[3];                  \
-        }                                                                                                              \
-    } while (0)
-
 /* rows 0..3 = the 2x2 outputs (2 a + b) of A^T M A, A^T = [1 1 1 0; 0 1 -1 -1] */
 #define OUT_COMBINE(TY, p, ld)                                                                                         \
     do {                                                                                                               \
@@ -151,22 +136,6 @@ static void build_src(const fesf_conv_shape *s, const wg_geom *g, size_t ld, int
         }                                                                                                              \
     } while (0)
 
-/* dD = B dV B^T */
-#define DX_COMBINE(TY, p, ld)                                                                                          \
-    do {                                                                                                               \
-        LD16(TY, p, ld);                                                                                               \
-        TY q[16];                                                                                                      \
-        for (int l = 0; l < 4; l++) {                                                                                  \
-            q[l] = d[l], q[4 + l] = d[4 + l] - d[8 + l] + d[12 + l];                                                   \
-            q[8 + l] = d[4 + l] + d[8 + l] - d[l], q[12 + l] = -d[12 + l];                                             \
-        }                                                                                                              \
-        for (int r = 0; r < 4; r++) {                                                                                  \
-            const TY *e = q + 4 * r;                                                                                   \
-            *(TY *)(p + (4 * r) * ld) = e[0], *(TY *)(p + (4 * r + 1) * ld) = e[1] - e[2] + e[3];                      \
-            *(TY *)(p + (4 * r + 2) * ld) = e[1] + e[2] - e[0], *(TY *)(p + (4 * r + 3) * ld) = -e[3];                 \
-        }                                                                                                              \
-    } while (0)
-
 /* fn(p, ld, n): the combine on columns [0, n) of the 16 rows from p, ld apart */
 #define COMBINE_FN(fn, MACRO)                                                                                          \
     static void fn(float *p, size_t ld, size_t n)                                                                      \
@@ -181,10 +150,8 @@ static void build_src(const fesf_conv_shape *s, const wg_geom *g, size_t ld, int
             MACRO(float, pc, ld);                                                                                      \
         }                                                                                                              \
     }
-COMBINE_FN(in_combine, IN_COMBINE)
 COMBINE_FN(out_combine, OUT_COMBINE)
 COMBINE_FN(dy_combine, DY_COMBINE)
-COMBINE_FN(dx_combine, DX_COMBINE)
 
 /* ---- weights ---- */
 
@@ -255,12 +222,12 @@ static inline void add_short(float *restrict d, const float *restrict s, int n)
 }
 
 /* The padded plane (the plane at offset (1, 1) in zeros, Ph x Pw) split by
- * column parity into eo [2][Ph][Tw + 1]: eo[p][r][u] = padded[r][2 u + p].
- * A tile row's input (r, c) is then the run eo[c % 2][2 i + r][c / 2 ..] of
- * Tw floats, and the tiles' inputs are copies of runs. */
+ * column parity into eo [2][Ph][Ew]: eo[p][r][u] = padded[r][2 u + p], zero
+ * from u = Tw + 1 on. Input (r, c) of the tiles t.. of tile row i is then
+ * the run eo[c % 2][2 i + r][t + c / 2 ..]: 4 tiles' inputs are 16 loads. */
 static void split_plane(const fesf_conv_shape *s, const wg_geom *g, const float *x, float *eo)
 {
-    const int ew = g->tw + 1;
+    const int ew = g->ew;
     float *e = eo, *o = eo + (size_t)g->ph * ew;
     zero_row(eo, 2 * (ptrdiff_t)g->ph * ew);
     for (int r = 0; r < s->h; r++) {
@@ -271,21 +238,44 @@ static void split_plane(const fesf_conv_shape *s, const wg_geom *g, const float 
     }
 }
 
-/* V rows [16][Cin][T] (blocks xs apart) of the chunk's m samples from n0 */
-static void gather_in(const fesf_conv_shape *s, const wg_geom *g, const float *x, int n0, int m, size_t t, float *v,
-                      float *eo)
+/* V = B^T d B of 4 tiles from their split-plane rows e[r], o[r] (r = 0..3),
+ * stored to the 16 rows from v, xs apart */
+static inline void in_tiles(const float *const e[4], const float *const o[4], float *v, size_t xs)
 {
-    const size_t hw = (size_t)s->h * s->w, xs = xs_of(s->cin, t);
-    const int ew = g->tw + 1;
-    for (int j = 0; j < m; j++)
-        for (int c = 0; c < s->cin; c++) {
+    v4f d[4][4], u[4][4];
+    for (int r = 0; r < 4; r++) {
+        d[r][0] = *(const v4f *)e[r], d[r][1] = *(const v4f *)o[r];
+        d[r][2] = *(const v4f *)(e[r] + 1), d[r][3] = *(const v4f *)(o[r] + 1);
+    }
+    for (int c = 0; c < 4; c++) {
+        u[0][c] = d[0][c] - d[2][c], u[1][c] = d[1][c] + d[2][c];
+        u[2][c] = d[2][c] - d[1][c], u[3][c] = d[1][c] - d[3][c];
+    }
+    for (int k = 0; k < 4; k++) {
+        float *q = v + (size_t)4 * k * xs;
+        *(v4f *)q = u[k][0] - u[k][2], *(v4f *)(q + xs) = u[k][1] + u[k][2];
+        *(v4f *)(q + 2 * xs) = u[k][2] - u[k][1], *(v4f *)(q + 3 * xs) = u[k][1] - u[k][3];
+    }
+}
+
+/* V [16][Cin][T] (blocks xs apart) of the chunk's m samples from n0. The
+ * last 4-wide store of a tile row writes up to 3 floats past it, into the
+ * next tile row, sample or channel, which are written after it (channels
+ * outside, samples, then tile rows in order), or into the block's skew. */
+static void transform_in(const fesf_conv_shape *s, const wg_geom *g, const float *x, int n0, int m, size_t t,
+                         float *v, float *eo)
+{
+    const size_t hw = (size_t)s->h * s->w, xs = xs_of(s->cin, t), half = (size_t)g->ph * g->ew;
+    for (int c = 0; c < s->cin; c++)
+        for (int j = 0; j < m; j++) {
             split_plane(s, g, x + ((size_t)(n0 + j) * s->cin + c) * hw, eo);
             float *d = v + (size_t)c * t + (size_t)j * g->tp;
-            for (int q = 0; q < 16; q++) {
-                const float *sr = eo + (size_t)(q % 2) * g->ph * ew + (q % 4) / 2 + (size_t)(q / 4) * ew;
-                float *dq = d + q * xs;
-                for (int i = 0; i < g->th; i++) copy_short(dq + i * g->tw, sr + (size_t)2 * i * ew, g->tw);
-            }
+            for (int i = 0; i < g->th; i++)
+                for (int u = 0; u < g->tw; u += 4) {
+                    const float *e[4], *o[4];
+                    for (int r = 0; r < 4; r++) e[r] = eo + (size_t)(2 * i + r) * g->ew + u, o[r] = e[r] + half;
+                    in_tiles(e, o, d + i * g->tw + u, xs);
+                }
         }
 }
 
@@ -341,8 +331,7 @@ static void forward_chunk(const fesf_conv_shape *s, const float *u, const float 
     const wg_chunk k = chunk_of(s, &g, m, slot);
     const size_t p = (size_t)s->h * s->w, us = xs_of(s->cout, (size_t)s->cin);
     const int t = (int)k.t;
-    gather_in(s, &g, x, n0, m, k.t, k.v, k.eo);
-    combine_all(in_combine, k.v, s->cin, k.t);
+    transform_in(s, &g, x, n0, m, k.t, k.v, k.eo);
     for (int xi = 0; xi < 16; xi++)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, t, s->cin, 1.0f, u + xi * us, s->cin,
                     k.v + xi * k.xsi, t, 0.0f, k.m + xi * k.xso, t);
@@ -374,23 +363,54 @@ void fesf_conv_wino_forward(const fesf_conv_shape *s, const float *x, const floa
     }
 }
 
-/* dx planes of the chunk (set: overwritten, else +=) from dD [16][Cin][T]:
- * each plane's tiles added into its split padded plane (split_plane), whose
+/* dD = B dV B^T of tile row i (dV: the 16 rows from v, xs apart), added
+ * into the split-plane rows e[r], o[r] (r = 0..3) of the row. Tile t adds
+ * its columns 0, 1 at u = t and 2, 3 at u = t + 1; the latter go in shifted
+ * by one lane (carried between blocks of 4 tiles), so that each split-row
+ * block is read and written once (overlapping read-modify-writes stall on
+ * store forwarding). Lanes of tiles from Tw on are masked off. */
+static void dx_row(const float *v, size_t xs, int tw, float *const e[4], float *const o[4])
+{
+    static const int ones[8] = {-1, -1, -1, -1, 0, 0, 0, 0};
+    const v4f z = {0.0f, 0.0f, 0.0f, 0.0f};
+    v4f ce[4] = {z, z, z, z}, co[4] = {z, z, z, z}; /* the previous block's columns 2 and 3 */
+    int u = 0;
+    for (; u < tw; u += 4) {
+        const v4i mk = *(const v4i *)(ones + 4 - (tw - u < 4 ? tw - u : 4));
+        v4f d[4][4], q[4][4];
+        for (int k = 0; k < 4; k++)
+            for (int l = 0; l < 4; l++) d[k][l] = (v4f)((v4i) * (const v4f *)(v + (size_t)(4 * k + l) * xs + u) & mk);
+        for (int l = 0; l < 4; l++) {
+            q[0][l] = d[0][l], q[1][l] = d[1][l] - d[2][l] + d[3][l];
+            q[2][l] = d[1][l] + d[2][l] - d[0][l], q[3][l] = -d[3][l];
+        }
+        for (int r = 0; r < 4; r++) {
+            v4f c0 = q[r][0], c1 = q[r][1] - q[r][2] + q[r][3], c2 = q[r][1] + q[r][2] - q[r][0], c3 = -q[r][3];
+            *(v4f *)(e[r] + u) += c0 + SHUF4(ce[r], c2, 3, 4, 5, 6);
+            *(v4f *)(o[r] + u) += c1 + SHUF4(co[r], c3, 3, 4, 5, 6);
+            ce[r] = c2, co[r] = c3;
+        }
+    }
+    for (int r = 0; r < 4; r++) e[r][u] += ce[r][3], o[r][u] += co[r][3];
+}
+
+/* dx planes of the chunk (set: overwritten, else +=) from dV [16][Cin][T]:
+ * each plane's tiles added into a zeroed split plane (split_plane), whose
  * inside then goes to dx */
 static void dx_scatter(const fesf_conv_shape *s, const wg_geom *g, const wg_chunk *k, float *dx, int set, int n0,
                        int m)
 {
-    const size_t hw = (size_t)s->h * s->w;
-    const int ew = g->tw + 1;
-    const float *o = k->eo + (size_t)g->ph * ew;
+    const size_t hw = (size_t)s->h * s->w, half = (size_t)g->ph * g->ew;
+    const int ew = g->ew;
+    const float *o = k->eo + half;
     for (int j = 0; j < m; j++)
         for (int c = 0; c < s->cin; c++) {
             const float *sv = k->v + (size_t)c * k->t + (size_t)j * g->tp;
-            zero_row(k->eo, 2 * (ptrdiff_t)g->ph * ew);
-            for (int q = 0; q < 16; q++) {
-                float *dr = k->eo + (size_t)(q % 2) * g->ph * ew + (q % 4) / 2 + (size_t)(q / 4) * ew;
-                const float *vq = sv + q * k->xsi;
-                for (int i = 0; i < g->th; i++) add_short(dr + (size_t)2 * i * ew, vq + i * g->tw, g->tw);
+            zero_row(k->eo, 2 * (ptrdiff_t)half);
+            for (int i = 0; i < g->th; i++) {
+                float *e4[4], *o4[4];
+                for (int r = 0; r < 4; r++) e4[r] = k->eo + (size_t)(2 * i + r) * ew, o4[r] = e4[r] + half;
+                dx_row(sv + i * g->tw, k->xsi, g->tw, e4, o4);
             }
             float *d = dx + ((size_t)(n0 + j) * s->cin + c) * hw;
             for (int r = 0; r < s->h; r++) {
@@ -417,8 +437,7 @@ static void backward_chunk(const fesf_conv_shape *s, const float *u, const float
     gather_dy(s, &g, dy, n0, m, k.t, k.m);
     combine_all(dy_combine, k.m, s->cout, k.t);
     if (du) {
-        gather_in(s, &g, x, n0, m, k.t, k.v, k.eo);
-        combine_all(in_combine, k.v, s->cin, k.t);
+        transform_in(s, &g, x, n0, m, k.t, k.v, k.eo);
         for (int xi = 0; xi < 16; xi++)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->cout, s->cin, t, 1.0f, k.m + xi * k.xso, t,
                         k.v + xi * k.xsi, t, beta, du + xi * us, s->cin);
@@ -427,7 +446,6 @@ static void backward_chunk(const fesf_conv_shape *s, const float *u, const float
     for (int xi = 0; xi < 16; xi++) /* dV over V */
         cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, s->cin, t, s->cout, 1.0f, u + xi * us, s->cin,
                     k.m + xi * k.xso, t, 0.0f, k.v + xi * k.xsi, t);
-    combine_all(dx_combine, k.v, s->cin, k.t);
     dx_scatter(s, &g, &k, dx, set, n0, m);
 }
 
