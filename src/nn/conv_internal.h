@@ -43,10 +43,18 @@ void fesf_conv_rowshift_forward(const fesf_conv_shape *s, const float *x, const 
 void fesf_conv_rowshift_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
                                  int set, float *dw, float *col);
 
-/* conv_wino.c: Winograd F(2x2, 3x3) for 3x3, stride-1, pad-1 convolutions on
- * planes of fewer than FESF_CONV_WINO_MAX_H rows */
-#ifndef FESF_CONV_WINO_MAX_H
-#define FESF_CONV_WINO_MAX_H 28
+/* conv_wino.c: Winograd F(2x2, 3x3) for 3x3, stride-1, pad-1 convolutions
+ * with at least FESF_CONV_WINO_MIN_CIN input channels, and on planes of
+ * FESF_CONV_WINO_BIG_H rows or more at least FESF_CONV_WINO_BIG_CIN (the
+ * row-shift path is as fast there with fewer channels; see conv_wino.c) */
+#ifndef FESF_CONV_WINO_MIN_CIN
+#define FESF_CONV_WINO_MIN_CIN 8
+#endif
+#ifndef FESF_CONV_WINO_BIG_H
+#define FESF_CONV_WINO_BIG_H 28
+#endif
+#ifndef FESF_CONV_WINO_BIG_CIN
+#define FESF_CONV_WINO_BIG_CIN 32
 #endif
 int fesf_conv_wino(const fesf_conv_shape *s);
 fesf_conv_plan fesf_conv_wino_plan(const fesf_conv_shape *s);

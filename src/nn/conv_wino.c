@@ -32,7 +32,9 @@
 
 int fesf_conv_wino(const fesf_conv_shape *s)
 {
-    return s->k == 3 && s->stride == 1 && s->pad == 1 && s->h >= 2 && s->w >= 2 && s->h < FESF_CONV_WINO_MAX_H;
+    if (s->k != 3 || s->stride != 1 || s->pad != 1 || s->h < 2 || s->w < 2 || s->cin < FESF_CONV_WINO_MIN_CIN)
+        return 0;
+    return s->h < FESF_CONV_WINO_BIG_H || s->cin >= FESF_CONV_WINO_BIG_CIN;
 }
 
 /* geometry: Th x Tw tiles a sample (Tp of them); the padded plane of Ph x
