@@ -223,21 +223,52 @@ static inline void add_short(float *restrict d, const float *restrict s, int n)
     for (; i < n; i++) d[i] += s[i];
 }
 
+/* ev[u] = x[2 u], od[u] = x[2 u + 1] for 2 u + 1 < w, and ev[w / 2] =
+ * x[w - 1] when w is odd; blocks of 8 floats that lie inside the row go by
+ * two loads and two shuffles */
+static inline void split_row(const float *restrict x, int w, float *restrict ev, float *restrict od)
+{
+    int u = 0;
+    for (; 2 * u + 8 <= w; u += 4) {
+        v4f a = *(const v4f *)(x + 2 * u), b = *(const v4f *)(x + 2 * u + 4);
+        *(v4f *)(ev + u) = SHUF4(a, b, 0, 2, 4, 6);
+        *(v4f *)(od + u) = SHUF4(a, b, 1, 3, 5, 7);
+    }
+    for (; 2 * u + 1 < w; u++) ev[u] = x[2 * u], od[u] = x[2 * u + 1];
+    if (w % 2) ev[w / 2] = x[w - 1];
+}
+
+/* split_row's inverse: d[2 u] = ev[u], d[2 u + 1] = od[u] (set), or += */
+static inline void merge_row(float *restrict d, int w, const float *restrict ev, const float *restrict od, int set)
+{
+    int u = 0;
+    for (; 2 * u + 8 <= w; u += 4) {
+        v4f e = *(const v4f *)(ev + u), o = *(const v4f *)(od + u);
+        v4f lo = SHUF4(e, o, 0, 4, 1, 5), hi = SHUF4(e, o, 2, 6, 3, 7);
+        if (set) *(v4f *)(d + 2 * u) = lo, *(v4f *)(d + 2 * u + 4) = hi;
+        else *(v4f *)(d + 2 * u) += lo, *(v4f *)(d + 2 * u + 4) += hi;
+    }
+    for (; 2 * u + 1 < w; u++) {
+        if (set) d[2 * u] = ev[u], d[2 * u + 1] = od[u];
+        else d[2 * u] += ev[u], d[2 * u + 1] += od[u];
+    }
+    if (w % 2) d[w - 1] = (set ? 0.0f : d[w - 1]) + ev[w / 2];
+}
+
 /* The padded plane (the plane at offset (1, 1) in zeros, Ph x Pw) split by
  * column parity into eo [2][Ph][Ew]: eo[p][r][u] = padded[r][2 u + p], zero
  * from u = Tw + 1 on. Input (r, c) of the tiles t.. of tile row i is then
- * the run eo[c % 2][2 i + r][t + c / 2 ..]: 4 tiles' inputs are 16 loads. */
+ * the run eo[c % 2][2 i + r][t + c / 2 ..]: 4 tiles' inputs are 16 loads.
+ * The plane's copy writes the same places for every plane, so what lies
+ * outside it is zeroed once a chunk (zero_split). */
+static void zero_split(const wg_geom *g, float *eo) { zero_row(eo, 2 * (ptrdiff_t)g->ph * g->ew); }
+
 static void split_plane(const fesf_conv_shape *s, const wg_geom *g, const float *x, float *eo)
 {
     const int ew = g->ew;
     float *e = eo, *o = eo + (size_t)g->ph * ew;
-    zero_row(eo, 2 * (ptrdiff_t)g->ph * ew);
-    for (int r = 0; r < s->h; r++) {
-        const float *xr = x + (size_t)r * s->w;
-        float *er = e + (size_t)(r + 1) * ew, *orow = o + (size_t)(r + 1) * ew;
-        for (int u = 0; u < s->w / 2; u++) orow[u] = xr[2 * u], er[u + 1] = xr[2 * u + 1]; /* padded column c + 1 */
-        if (s->w % 2) orow[s->w / 2] = xr[s->w - 1];
-    }
+    for (int r = 0; r < s->h; r++) /* padded column c + 1 is x's column c */
+        split_row(x + (size_t)r * s->w, s->w, o + (size_t)(r + 1) * ew, e + (size_t)(r + 1) * ew + 1);
 }
 
 /* V = B^T d B of 4 tiles from their split-plane rows e[r], o[r] (r = 0..3),
@@ -268,6 +299,7 @@ static void transform_in(const fesf_conv_shape *s, const wg_geom *g, const float
                          float *v, float *eo)
 {
     const size_t hw = (size_t)s->h * s->w, xs = xs_of(s->cin, t), half = (size_t)g->ph * g->ew;
+    zero_split(g, eo);
     for (int c = 0; c < s->cin; c++)
         for (int j = 0; j < m; j++) {
             split_plane(s, g, x + ((size_t)(n0 + j) * s->cin + c) * hw, eo);
@@ -296,9 +328,8 @@ static void gather_dy(const fesf_conv_shape *s, const wg_geom *g, const float *d
                         zero_row(d0, g->tw), zero_row(d1, g->tw);
                         continue;
                     }
-                    const float *r = pl + (size_t)(2 * i + a) * s->w;
-                    for (int u = 0; u < s->w / 2; u++) d0[u] = r[2 * u], d1[u] = r[2 * u + 1];
-                    if (s->w % 2) d0[g->tw - 1] = r[s->w - 1], d1[g->tw - 1] = 0.0f;
+                    split_row(pl + (size_t)(2 * i + a) * s->w, s->w, d0, d1);
+                    if (s->w % 2) d1[g->tw - 1] = 0.0f;
                 }
         }
 }
@@ -408,23 +439,15 @@ static void dx_scatter(const fesf_conv_shape *s, const wg_geom *g, const wg_chun
     for (int j = 0; j < m; j++)
         for (int c = 0; c < s->cin; c++) {
             const float *sv = k->v + (size_t)c * k->t + (size_t)j * g->tp;
-            zero_row(k->eo, 2 * (ptrdiff_t)half);
+            zero_split(g, k->eo);
             for (int i = 0; i < g->th; i++) {
                 float *e4[4], *o4[4];
                 for (int r = 0; r < 4; r++) e4[r] = k->eo + (size_t)(2 * i + r) * ew, o4[r] = e4[r] + half;
                 dx_row(sv + i * g->tw, k->xsi, g->tw, e4, o4);
             }
             float *d = dx + ((size_t)(n0 + j) * s->cin + c) * hw;
-            for (int r = 0; r < s->h; r++) {
-                const float *er = k->eo + (size_t)(r + 1) * ew, *orow = o + (size_t)(r + 1) * ew;
-                float *dr = d + (size_t)r * s->w;
-                const int w2 = s->w / 2;
-                if (set)
-                    for (int u = 0; u < w2; u++) dr[2 * u] = orow[u], dr[2 * u + 1] = er[u + 1];
-                else
-                    for (int u = 0; u < w2; u++) dr[2 * u] += orow[u], dr[2 * u + 1] += er[u + 1];
-                if (s->w % 2) dr[s->w - 1] = (set ? 0.0f : dr[s->w - 1]) + orow[w2];
-            }
+            for (int r = 0; r < s->h; r++)
+                merge_row(d + (size_t)r * s->w, s->w, o + (size_t)(r + 1) * ew, k->eo + (size_t)(r + 1) * ew + 1, set);
         }
 }
 
