@@ -48,7 +48,7 @@ void fesf_conv_rowshift_backward(const fesf_conv_shape *s, const float *x, const
  * FESF_CONV_WINO_BIG_H rows or more at least FESF_CONV_WINO_BIG_CIN (the
  * row-shift path is as fast there with fewer channels; see conv_wino.c) */
 #ifndef FESF_CONV_WINO_MIN_CIN
-#define FESF_CONV_WINO_MIN_CIN 8
+#define FESF_CONV_WINO_MIN_CIN 16
 #endif
 #ifndef FESF_CONV_WINO_BIG_H
 #define FESF_CONV_WINO_BIG_H 28
