@@ -44,11 +44,11 @@ void fesf_conv_rowshift_backward(const fesf_conv_shape *s, const float *x, const
                                  int set, float *dw, float *col);
 
 /* conv_wino.c: Winograd F(2x2, 3x3) for 3x3, stride-1, pad-1 convolutions
- * with at least FESF_CONV_WINO_MIN_CIN input channels, and on planes of
- * FESF_CONV_WINO_BIG_H rows or more at least FESF_CONV_WINO_BIG_CIN (the
- * row-shift path is as fast there with fewer channels; see conv_wino.c) */
-#ifndef FESF_CONV_WINO_MIN_CIN
-#define FESF_CONV_WINO_MIN_CIN 16
+ * with at least FESF_CONV_WINO_MIN_C input and output channels, and on
+ * planes of FESF_CONV_WINO_BIG_H rows or more at least FESF_CONV_WINO_BIG_CIN
+ * input channels (the other paths are as fast with fewer; see conv_wino.c) */
+#ifndef FESF_CONV_WINO_MIN_C
+#define FESF_CONV_WINO_MIN_C 16
 #endif
 #ifndef FESF_CONV_WINO_BIG_H
 #define FESF_CONV_WINO_BIG_H 28

@@ -32,9 +32,11 @@
  *   16->16 28x28           9.2     10.2    0.90x  (row-shift kept)
  *   16->32 32x32          21.1     21.4    0.99x  (row-shift kept)
  *   8->8 14x14             0.84     0.98   0.86x  (im2col kept)
+ *   32->4 16x16            2.80     3.30   0.85x  (kept)
+ *   16->8 14x14            1.58     1.71   0.93x  (kept)
  * The transforms cost per plane and the GEMMs per channel pair, so few
- * channels do not amortise them: hence 16+ input channels, 32+ on planes of
- * 28+ rows (FESF_CONV_WINO_*, conv_internal.h). What the transforms learnt:
+ * channels do not amortise them: hence 16+ input and output channels, 32+
+ * input channels on planes of 28+ rows (FESF_CONV_WINO_*, conv_internal.h). What the transforms learnt:
  * the 16 rows a transform touches at once must not share a cache set (the
  * blocks are skewed by a line, xs_of); overlapping 4-wide read-modify-writes
  * stall on store forwarding (dx_row carries lanes instead); GCC -O2 turns
@@ -53,7 +55,8 @@
 
 int fesf_conv_wino(const fesf_conv_shape *s)
 {
-    if (s->k != 3 || s->stride != 1 || s->pad != 1 || s->h < 2 || s->w < 2 || s->cin < FESF_CONV_WINO_MIN_CIN)
+    if (s->k != 3 || s->stride != 1 || s->pad != 1 || s->h < 2 || s->w < 2 || s->cin < FESF_CONV_WINO_MIN_C ||
+        s->cout < FESF_CONV_WINO_MIN_C)
         return 0;
     return s->h < FESF_CONV_WINO_BIG_H || s->cin >= FESF_CONV_WINO_BIG_CIN;
 }
