@@ -36,11 +36,14 @@
  *   16->8 14x14            1.58     1.71   0.93x  (kept)
  * The transforms cost per plane and the GEMMs per channel pair, so few
  * channels do not amortise them: hence 16+ input and output channels, 32+
- * input channels on planes of 28+ rows (FESF_CONV_WINO_*, conv_internal.h). What the transforms learnt:
- * the 16 rows a transform touches at once must not share a cache set (the
- * blocks are skewed by a line, xs_of); overlapping 4-wide read-modify-writes
- * stall on store forwarding (dx_row carries lanes instead); GCC -O2 turns
- * short copy loops into memmove calls (vec.h). */
+ * input channels on planes of 28+ rows (FESF_CONV_WINO_*, conv_internal.h).
+ * Learnt on the way: the 16 rows a transform touches at once must not share
+ * a cache set (the blocks are skewed by a line, xs_of); overlapping 4-wide
+ * read-modify-writes stall on store forwarding (dx_row carries lanes
+ * instead); GCC -O2 turns short copy loops into memmove calls (vec.h).
+ * Not done yet: F(4x4, 3x3) (36 GEMMs for 16 outputs: 1.78x fewer
+ * multiplies again on 4x4 and 7x7 planes), and keeping V from the forward
+ * for the backward (it is computed twice). */
 #include "conv_internal.h"
 #include "fesf/blas.h"
 #include "vec.h"
@@ -88,11 +91,11 @@ fesf_conv_plan fesf_conv_wino_plan(const fesf_conv_shape *s)
     return pl;
 }
 
-/* One group's slot: V [16][Cin][T], M [16][Cout][T], then the index tables
- * of the output (ints) [H W], and a plane split into its even and odd
- * columns (split_plane). The
- * shared part after the slots: U [16][Cout][Cin] (blocks xs_of(Cout, Cin)
- * apart) and FESF_CONV_GROUPS dU partials of the same size. */
+/* One group's slot: V [16][Cin][T], M [16][Cout][T] (blocks xs_of apart),
+ * the output's index table (ints) [H W], and a plane split into its even
+ * and odd columns (split_plane). The shared part after the slots: U
+ * [16][Cout][Cin] (blocks xs_of(Cout, Cin) apart) and FESF_CONV_GROUPS dU
+ * partials of the same size. */
 typedef struct {
     size_t v, m, src, eo, total;
 } wg_slot;
