@@ -41,8 +41,12 @@
  * a cache set (the blocks are skewed by a line, xs_of); overlapping 4-wide
  * read-modify-writes stall on store forwarding (dx_row carries lanes
  * instead); GCC -O2 turns short copy loops into memmove calls (vec.h).
- * Not done yet: F(4x4, 3x3) (36 GEMMs for 16 outputs: 1.78x fewer
- * multiplies again on 4x4 and 7x7 planes), and keeping V from the forward
+ * Tried and dropped: F(4x4, 3x3) (36 GEMMs for 16 outputs, 1.78x fewer
+ * multiplies again), written the same way: 0.81x this path at 4x4, 0.88x at
+ * 14x14, 0.99x at 7x7, 1.0x the row-shift path at 28x28 with 16 channels.
+ * Its weight side (U, the dU partials and their sum: 36 Cout Cin floats
+ * each, against 36 Cin T of data for T = 64 tiles a batch at 4x4) and its
+ * 6-point transforms ate the saving. Not done: keeping V from the forward
  * for the backward (it is computed twice). */
 #include "conv_internal.h"
 #include "fesf/blas.h"
@@ -520,7 +524,8 @@ void fesf_conv_wino_backward(const fesf_conv_shape *s, const float *x, const flo
         }
     }
     if (!dw) return;
-    for (int g = 1; g < pl.groups; g++) /* group order: the same bits for any thread count */
-        for (size_t i = 0; i < cc16; i++) part[i] += part[g * cc16 + i];
+#pragma omp parallel for schedule(static) if (cc16 > 65536)
+    for (size_t i = 0; i < cc16; i++) /* group order: the same bits for any thread count */
+        for (int g = 1; g < pl.groups; g++) part[i] += part[g * cc16 + i];
     weight_grad(s, part, dw);
 }
