@@ -95,13 +95,12 @@ fesf_conv_plan fesf_conv_wino_plan(const fesf_conv_shape *s)
     return pl;
 }
 
-/* One group's slot: V [16][Cin][T], M [16][Cout][T] (blocks xs_of apart),
- * the output's index table (ints) [H W], and a plane split into its even
- * and odd columns (split_plane). The shared part after the slots: U
- * [16][Cout][Cin] (blocks xs_of(Cout, Cin) apart) and FESF_CONV_GROUPS dU
- * partials of the same size. */
+/* One group's slot: V [16][Cin][T], M [16][Cout][T] (blocks xs_of apart)
+ * and a plane split into its even and odd columns (split_plane). The shared
+ * part after the slots: U [16][Cout][Cin] (blocks xs_of(Cout, Cin) apart)
+ * and FESF_CONV_GROUPS dU partials of the same size. */
 typedef struct {
-    size_t v, m, src, eo, total;
+    size_t v, m, eo, total;
 } wg_slot;
 
 /* floats from one position xi's [C][T] block to the next: one cache line
@@ -116,8 +115,7 @@ static wg_slot slot_of(const fesf_conv_shape *s, int nb)
     wg_slot l;
     l.v = 0;
     l.m = l.v + 16 * xs_of(s->cin, t);
-    l.src = l.m + 16 * xs_of(s->cout, t);
-    l.eo = l.src + (size_t)s->h * s->w;
+    l.eo = l.m + 16 * xs_of(s->cout, t);
     l.total = l.eo + 2 * (size_t)g.ph * g.ew;
     return l;
 }
@@ -126,16 +124,6 @@ size_t fesf_conv_wino_floats(const fesf_conv_shape *s)
 {
     size_t u = 16 * xs_of(s->cout, (size_t)s->cin);
     return FESF_CONV_GROUPS * slot_of(s, fesf_conv_wino_plan(s).nb).total + (1 + FESF_CONV_GROUPS) * u;
-}
-
-/* ---- index tables of a chunk (ld = Cout T, the row stride of M) ---- */
-
-/* src[h W + w]: where M's rows 0..3 (after out_combine, rows ld apart) hold output (h, w) */
-static void build_src(const fesf_conv_shape *s, const wg_geom *g, size_t ld, int *src)
-{
-    for (int h = 0; h < s->h; h++)
-        for (int w = 0; w < s->w; w++)
-            src[h * s->w + w] = (int)((size_t)(2 * (h % 2) + w % 2) * ld) + (h / 2) * g->tw + w / 2;
 }
 
 /* ---- the transforms' arithmetic, in place on rows ld apart: 4 columns at
@@ -373,7 +361,6 @@ static void combine_all(void (*fn)(float *, size_t, size_t), float *rows, int ch
 /* the chunk's buffers: V, M, tables, padded plane */
 typedef struct {
     float *v, *m, *eo;
-    int *src;
     size_t t, xsi, xso; /* tiles; xi block strides of V and M */
 } wg_chunk;
 
@@ -383,8 +370,6 @@ static wg_chunk chunk_of(const fesf_conv_shape *s, const wg_geom *g, int m, floa
     wg_chunk k;
     k.t = (size_t)m * g->tp, k.xsi = xs_of(s->cin, k.t), k.xso = xs_of(s->cout, k.t);
     k.v = slot + l.v, k.m = slot + l.m, k.eo = slot + l.eo;
-    k.src = (int *)(slot + l.src);
-    build_src(s, g, k.xso, k.src);
     return k;
 }
 
@@ -404,7 +389,13 @@ static void forward_chunk(const fesf_conv_shape *s, const float *u, const float 
         for (int co = 0; co < s->cout; co++) {
             const float *base = k.m + (size_t)co * k.t + (size_t)j * g.tp;
             float *yp = y + ((size_t)(n0 + j) * s->cout + co) * p, bias = b ? b[co] : 0.0f;
-            for (size_t q = 0; q < p; q++) yp[q] = base[k.src[q]] + bias;
+            for (int h = 0; h < s->h; h++) { /* output (h, 2 u + b) is in row 2 (h % 2) + b at tile (h / 2, u) */
+                const float *r0 = base + (size_t)(2 * (h % 2)) * k.xso + (size_t)(h / 2) * g.tw;
+                float *yr = yp + (size_t)h * s->w;
+                merge_row(yr, s->w, r0, r0 + k.xso, 1);
+                if (b)
+                    for (int q = 0; q < s->w; q++) yr[q] += bias;
+            }
         }
 }
 
