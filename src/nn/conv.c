@@ -102,22 +102,29 @@ static int is_pointwise(const fesf_conv_shape *s) { return s->k == 1 && s->strid
  * never on the thread count, so results are bitwise the same for any. */
 typedef fesf_conv_plan conv_plan;
 
-fesf_conv_plan fesf_conv_plan_of(const fesf_conv_shape *s)
+/* nb samples a chunk (at least 1): the chunks, dealt to at most
+ * FESF_CONV_GROUPS groups */
+static conv_plan plan_nb(int n, int nb)
 {
     conv_plan pl;
-    if (is_pointwise(s)) {
-        pl.nb = 1; /* the input plane is the column matrix: one GEMM per sample */
-    } else if (fesf_conv_rowshift(s) && s->ho * s->wo >= FESF_CONV_ROWSHIFT_ONE) {
-        pl.nb = 1; /* no junk rows, no unpacking copy: GEMMs straight into y and dx */
-    } else {
-        int p = s->ho * s->wo;
-        int nb = (FESF_CONV_COLS + p - 1) / p, share = (s->n + FESF_CONV_GROUPS - 1) / FESF_CONV_GROUPS;
-        if (nb > share) nb = share; /* at least FESF_CONV_GROUPS chunks when the batch allows */
-        pl.nb = nb < 1 ? 1 : nb;
-    }
-    pl.nc = (s->n + pl.nb - 1) / pl.nb;
+    pl.nb = nb < 1 ? 1 : nb;
+    pl.nc = (n + pl.nb - 1) / pl.nb;
     pl.groups = pl.nc < FESF_CONV_GROUPS ? pl.nc : FESF_CONV_GROUPS;
     return pl;
+}
+
+fesf_conv_plan fesf_conv_plan_cols(int n, int per, int cols)
+{
+    int nb = (cols + per - 1) / per, share = (n + FESF_CONV_GROUPS - 1) / FESF_CONV_GROUPS;
+    return plan_nb(n, nb > share ? share : nb); /* at least FESF_CONV_GROUPS chunks when the batch allows */
+}
+
+fesf_conv_plan fesf_conv_plan_of(const fesf_conv_shape *s)
+{
+    if (is_pointwise(s)) return plan_nb(s->n, 1); /* the input plane is the column matrix: one GEMM per sample */
+    if (fesf_conv_rowshift(s) && s->ho * s->wo >= FESF_CONV_ROWSHIFT_ONE)
+        return plan_nb(s->n, 1); /* no junk rows, no unpacking copy: GEMMs straight into y and dx */
+    return fesf_conv_plan_cols(s->n, s->ho * s->wo, FESF_CONV_COLS);
 }
 
 #define plan_of fesf_conv_plan_of
@@ -391,7 +398,7 @@ void fesf_conv2d_forward(const fesf_conv_shape *s, const float *x, const float *
         int c0, c1;
         group_chunks(&pl, g, &c0, &c1);
         for (int c = c0; c < c1; c++) {
-            int n0 = c * pl.nb, m = s->n - n0 < pl.nb ? s->n - n0 : pl.nb;
+            int n0, m = fesf_conv_chunk(&pl, s->n, c, &n0);
             forward_chunk(s, x, w, b, y, col + g * slot, n0, m);
         }
     }
@@ -516,7 +523,7 @@ static void conv_backward(const fesf_conv_shape *s, const float *x, const float 
         group_chunks(&pl, g, &c0, &c1);
         float *dwg = !dw ? NULL : g == 0 ? dw : part + (size_t)(g - 1) * nw;
         for (int c = c0; c < c1; c++) {
-            int n0 = c * pl.nb, m = s->n - n0 < pl.nb ? s->n - n0 : pl.nb;
+            int n0, m = fesf_conv_chunk(&pl, s->n, c, &n0);
             float beta = g == 0 || c > c0 ? 1.0f : 0.0f;
             backward_chunk(s, x, w, wt, dy, dx, set, dwg, beta, col + g * slot, n0, m);
         }

@@ -35,8 +35,10 @@ static inline int src_at(int o, int q, int stride, int pad, int n)
     return i >= 0 && i < n ? i : -1;
 }
 
-/* col [Cin K^3, P] of one sample x [Cin, D, H, W] (zeros for the padding). */
-static void vol2col(const fesf_conv3d_shape *s, const float *x, float *col)
+/* The columns of one sample, both ways, in one fixed order of rows and
+ * positions: with dx NULL, col [Cin K^3, P] = vol2col(x) (zeros for the
+ * padding); else dx [Cin, D, H, W] += col2vol(col), the columns' gradient. */
+static void vol_cols(const fesf_conv3d_shape *s, const float *x, float *col, float *dx)
 {
     const int k = s->k;
     size_t P = out_voxels(s), r = 0;
@@ -50,37 +52,12 @@ static void vol2col(const fesf_conv3d_shape *s, const float *x, float *col)
                         int id = src_at(od, a, s->stride, s->pad, s->d);
                         for (int oh = 0; oh < s->ho; oh++) {
                             int ih = src_at(oh, b, s->stride, s->pad, s->h);
-                            const float *src = id < 0 || ih < 0 ? NULL : x + (((size_t)c * s->d + id) * s->h + ih) * s->w;
+                            size_t at = (((size_t)c * s->d + id) * s->h + ih) * s->w;
+                            int in = id >= 0 && ih >= 0;
                             for (int ow = 0; ow < s->wo; ow++, p++) {
                                 int iw = src_at(ow, e, s->stride, s->pad, s->w);
-                                row[p] = src && iw >= 0 ? src[iw] : 0.0f;
-                            }
-                        }
-                    }
-                }
-}
-
-/* dx [Cin, D, H, W] += the columns' gradient dcol [Cin K^3, P], in the
- * fixed order of the rows. */
-static void col2vol(const fesf_conv3d_shape *s, const float *col, float *dx)
-{
-    const int k = s->k;
-    size_t P = out_voxels(s), r = 0;
-    for (int c = 0; c < s->cin; c++)
-        for (int a = 0; a < k; a++)
-            for (int b = 0; b < k; b++)
-                for (int e = 0; e < k; e++, r++) {
-                    const float *row = col + r * P;
-                    size_t p = 0;
-                    for (int od = 0; od < s->do_; od++) {
-                        int id = src_at(od, a, s->stride, s->pad, s->d);
-                        for (int oh = 0; oh < s->ho; oh++, p += (size_t)s->wo) {
-                            int ih = src_at(oh, b, s->stride, s->pad, s->h);
-                            if (id < 0 || ih < 0) continue;
-                            float *dst = dx + (((size_t)c * s->d + id) * s->h + ih) * s->w;
-                            for (int ow = 0; ow < s->wo; ow++) {
-                                int iw = src_at(ow, e, s->stride, s->pad, s->w);
-                                if (iw >= 0) dst[iw] += row[p + ow];
+                                if (!dx) row[p] = in && iw >= 0 ? x[at + iw] : 0.0f;
+                                else if (in && iw >= 0) dx[at + iw] += row[p];
                             }
                         }
                     }
@@ -93,7 +70,7 @@ void fesf_conv3d_forward(const fesf_conv3d_shape *s, const float *x, const float
     const int rows = s->cin * s->k * s->k * s->k, P = (int)out_voxels(s);
     for (int i = 0; i < s->n; i++) {
         float *yi = y + (size_t)i * s->cout * P;
-        vol2col(s, x + (size_t)i * s->cin * in_voxels(s), col);
+        vol_cols(s, x + (size_t)i * s->cin * in_voxels(s), col, NULL);
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s->cout, P, rows, 1.0f, w, rows, col, P, 0.0f, yi, P);
         if (b)
             for (int o = 0; o < s->cout; o++)
@@ -110,7 +87,7 @@ void fesf_conv3d_backward(const fesf_conv3d_shape *s, const float *x, const floa
     for (int i = 0; i < s->n; i++) {
         const float *dyi = dy + (size_t)i * s->cout * P;
         if (dw) { /* dw [Cout, rows] += dy_i [Cout, P] col^T */
-            vol2col(s, x + (size_t)i * xs, col);
+            vol_cols(s, x + (size_t)i * xs, col, NULL);
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, s->cout, rows, P, 1.0f, dyi, P, col, P, 1.0f, dw, rows);
         }
         if (db)
@@ -121,7 +98,7 @@ void fesf_conv3d_backward(const fesf_conv3d_shape *s, const float *x, const floa
             }
         if (dx) { /* dcol [rows, P] = w^T dy_i, then scattered */
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, rows, P, s->cout, 1.0f, w, rows, dyi, P, 0.0f, col, P);
-            col2vol(s, col, dx + (size_t)i * xs);
+            vol_cols(s, NULL, col, dx + (size_t)i * xs);
         }
     }
 }

@@ -21,6 +21,18 @@ typedef struct {
 
 fesf_conv_plan fesf_conv_plan_of(const fesf_conv_shape *s);
 
+/* The plan of chunks of about `cols` GEMM columns, `per` columns a sample,
+ * and at least FESF_CONV_GROUPS chunks when n allows (conv.c; the im2col and
+ * Winograd paths) */
+fesf_conv_plan fesf_conv_plan_cols(int n, int per, int cols);
+
+/* chunk c of the plan over n samples: its first sample *n0, its length */
+static inline int fesf_conv_chunk(const fesf_conv_plan *pl, int n, int c, int *n0)
+{
+    *n0 = c * pl->nb;
+    return n - *n0 < pl->nb ? n - *n0 : pl->nb;
+}
+
 /* chunks [*c0, *c1) of group g */
 static inline void fesf_conv_group_chunks(const fesf_conv_plan *pl, int g, int *c0, int *c1)
 {
@@ -57,7 +69,6 @@ void fesf_conv_rowshift_backward(const fesf_conv_shape *s, const float *x, const
 #define FESF_CONV_WINO_BIG_CIN 32
 #endif
 int fesf_conv_wino(const fesf_conv_shape *s);
-fesf_conv_plan fesf_conv_wino_plan(const fesf_conv_shape *s);
 size_t fesf_conv_wino_floats(const fesf_conv_shape *s);
 void fesf_conv_wino_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
                             float *col);

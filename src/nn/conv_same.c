@@ -197,7 +197,7 @@ void fesf_conv_rowshift_forward(const fesf_conv_shape *s, const float *x, const 
         int c0, c1;
         fesf_conv_group_chunks(&pl, g, &c0, &c1);
         for (int c = c0; c < c1; c++) {
-            int n0 = c * pl.nb, m = s->n - n0 < pl.nb ? s->n - n0 : pl.nb;
+            int n0, m = fesf_conv_chunk(&pl, s->n, c, &n0);
             forward_chunk(s, x, wr, b, y, col + g * slot, n0, m);
         }
     }
@@ -283,7 +283,7 @@ void fesf_conv_rowshift_backward(const fesf_conv_shape *s, const float *x, const
         fesf_conv_group_chunks(&pl, g, &c0, &c1);
         float *dwp = dw ? part + (size_t)g * nw : NULL;
         for (int c = c0; c < c1; c++) {
-            int n0 = c * pl.nb, m = s->n - n0 < pl.nb ? s->n - n0 : pl.nb;
+            int n0, m = fesf_conv_chunk(&pl, s->n, c, &n0);
             backward_chunk(s, x, wfr, dy, dx, set, dwp, c > c0 ? 1.0f : 0.0f, col + g * slot, n0, m);
         }
     }

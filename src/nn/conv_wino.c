@@ -83,16 +83,9 @@ static wg_geom geom_of(const fesf_conv_shape *s)
     return g;
 }
 
-fesf_conv_plan fesf_conv_wino_plan(const fesf_conv_shape *s)
+static fesf_conv_plan plan_of(const fesf_conv_shape *s)
 {
-    fesf_conv_plan pl;
-    int tp = geom_of(s).tp, nb = (FESF_CONV_WINO_TILES + tp - 1) / tp;
-    int share = (s->n + FESF_CONV_GROUPS - 1) / FESF_CONV_GROUPS;
-    if (nb > share) nb = share;
-    pl.nb = nb < 1 ? 1 : nb;
-    pl.nc = (s->n + pl.nb - 1) / pl.nb;
-    pl.groups = pl.nc < FESF_CONV_GROUPS ? pl.nc : FESF_CONV_GROUPS;
-    return pl;
+    return fesf_conv_plan_cols(s->n, geom_of(s).tp, FESF_CONV_WINO_TILES);
 }
 
 /* One group's slot: V [16][Cin][T], M [16][Cout][T] (blocks xs_of apart)
@@ -123,20 +116,17 @@ static wg_slot slot_of(const fesf_conv_shape *s, int nb)
 size_t fesf_conv_wino_floats(const fesf_conv_shape *s)
 {
     size_t u = 16 * xs_of(s->cout, (size_t)s->cin);
-    return FESF_CONV_GROUPS * slot_of(s, fesf_conv_wino_plan(s).nb).total + (1 + FESF_CONV_GROUPS) * u;
+    return FESF_CONV_GROUPS * slot_of(s, plan_of(s).nb).total + (1 + FESF_CONV_GROUPS) * u;
 }
 
 /* ---- the transforms' arithmetic, in place on rows ld apart: 4 columns at
  * a time (v4f), the tail one by one (float); the same code for both ---- */
 
-#define LD16(TY, p, ld)                                                                                                \
-    TY d[16];                                                                                                          \
-    for (int q_ = 0; q_ < 16; q_++) d[q_] = *(TY *)(p + q_ * ld)
-
 /* rows 0..3 = the 2x2 outputs (2 a + b) of A^T M A, A^T = [1 1 1 0; 0 1 -1 -1] */
 #define OUT_COMBINE(TY, p, ld)                                                                                         \
     do {                                                                                                               \
-        LD16(TY, p, ld);                                                                                               \
+        TY d[16];                                                                                                      \
+        for (int q_ = 0; q_ < 16; q_++) d[q_] = *(TY *)(p + q_ * ld);                                                 \
         TY r[8];                                                                                                       \
         for (int l = 0; l < 4; l++) r[l] = d[l] + d[4 + l] + d[8 + l], r[4 + l] = d[4 + l] - d[8 + l] - d[12 + l];     \
         for (int a = 0; a < 2; a++) {                                                                                  \
@@ -222,25 +212,6 @@ static void weight_grad(const fesf_conv_shape *s, const float *du, float *dw)
 }
 
 /* ---- chunks ---- */
-
-/* d[0, n) = s[0, n), n small (Tw: 2..14) */
-static inline void copy_short(float *restrict d, const float *restrict s, int n)
-{
-    int i = 0;
-    for (; i + 4 <= n; i += 4) {
-        v4f v = *(const v4f *)(s + i);
-        OPAQUE_V4F(v); /* a loop, not a memmove call (vec.h) */
-        *(v4f *)(d + i) = v;
-    }
-    copy_tail3(d + i, s + i, n - i);
-}
-
-static inline void add_short(float *restrict d, const float *restrict s, int n)
-{
-    int i = 0;
-    for (; i + 4 <= n; i += 4) *(v4f *)(d + i) += *(const v4f *)(s + i);
-    for (; i < n; i++) d[i] += s[i];
-}
 
 /* ev[u] = x[2 u], od[u] = x[2 u + 1] for 2 u + 1 < w, and ev[w / 2] =
  * x[w - 1] when w is odd; blocks of 8 floats that lie inside the row go by
@@ -403,7 +374,7 @@ void fesf_conv_wino_forward(const fesf_conv_shape *s, const float *x, const floa
                             float *col)
 {
     fesf_blas_serial_gemm();
-    const fesf_conv_plan pl = fesf_conv_wino_plan(s);
+    const fesf_conv_plan pl = plan_of(s);
     const size_t slot = slot_of(s, pl.nb).total;
     float *u = col + FESF_CONV_GROUPS * slot;
     weight_transform(s, w, u);
@@ -412,7 +383,7 @@ void fesf_conv_wino_forward(const fesf_conv_shape *s, const float *x, const floa
         int c0, c1;
         fesf_conv_group_chunks(&pl, g, &c0, &c1);
         for (int c = c0; c < c1; c++) {
-            int n0 = c * pl.nb, m = s->n - n0 < pl.nb ? s->n - n0 : pl.nb;
+            int n0, m = fesf_conv_chunk(&pl, s->n, c, &n0);
             forward_chunk(s, u, b, y, x, n0, m, col + g * slot);
         }
     }
@@ -500,7 +471,7 @@ void fesf_conv_wino_backward(const fesf_conv_shape *s, const float *x, const flo
                              int set, float *dw, float *col)
 {
     fesf_blas_serial_gemm();
-    const fesf_conv_plan pl = fesf_conv_wino_plan(s);
+    const fesf_conv_plan pl = plan_of(s);
     const size_t slot = slot_of(s, pl.nb).total, cc16 = 16 * xs_of(s->cout, (size_t)s->cin);
     float *u = col + FESF_CONV_GROUPS * slot, *part = u + cc16;
     weight_transform(s, w, u);
@@ -509,7 +480,7 @@ void fesf_conv_wino_backward(const fesf_conv_shape *s, const float *x, const flo
         int c0, c1;
         fesf_conv_group_chunks(&pl, g, &c0, &c1);
         for (int c = c0; c < c1; c++) {
-            int n0 = c * pl.nb, m = s->n - n0 < pl.nb ? s->n - n0 : pl.nb;
+            int n0, m = fesf_conv_chunk(&pl, s->n, c, &n0);
             backward_chunk(s, u, x, dy, dx, set, dw ? part + g * cc16 : NULL, c > c0 ? 1.0f : 0.0f, n0, m,
                            col + g * slot);
         }
