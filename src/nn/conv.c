@@ -168,6 +168,7 @@ static slot_layout slot_of(const fesf_conv_shape *s, int nb)
  * partials, the flipped weights (flip_dx shapes). */
 size_t fesf_conv_col_floats(const fesf_conv_shape *s)
 {
+    if (fesf_conv_direct(s)) return fesf_conv_direct_floats(s);
     if (fesf_conv_wino(s)) return fesf_conv_wino_floats(s);
     if (fesf_conv_rowshift(s)) return fesf_conv_rowshift_floats(s);
     conv_plan pl = plan_of(s);
@@ -382,6 +383,10 @@ static void forward_chunk(const fesf_conv_shape *s, const float *x, const float 
 void fesf_conv2d_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
                          float *col)
 {
+    if (fesf_conv_direct(s)) {
+        fesf_conv_direct_forward(s, x, w, b, y, col);
+        return;
+    }
     if (fesf_conv_wino(s)) {
         fesf_conv_wino_forward(s, x, w, b, y, col);
         return;
@@ -502,6 +507,10 @@ static void conv_backward(const fesf_conv_shape *s, const float *x, const float 
                           int set, float *dw, float *db, float *col)
 {
     if (db) bias_grad(s, dy, db);
+    if (fesf_conv_direct(s)) {
+        if (dx || dw) fesf_conv_direct_backward(s, x, w, dy, dx, set, dw, col);
+        return;
+    }
     if (fesf_conv_wino(s)) {
         if (dx || dw) fesf_conv_wino_backward(s, x, w, dy, dx, set, dw, col);
         return;

@@ -76,4 +76,22 @@ void fesf_conv_wino_forward(const fesf_conv_shape *s, const float *x, const floa
 void fesf_conv_wino_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
                              int set, float *dw, float *col);
 
+/* conv_direct.c: direct AVX-512 kernels for 3x3, stride-1, pad-1
+ * convolutions Winograd does not take, on planes of FESF_CONV_DIRECT_MIN_H
+ * rows or more, with at most FESF_CONV_DIRECT_MAX_C channels in and out, on
+ * CPUs with AVX-512F (0 elsewhere) */
+#ifndef FESF_CONV_DIRECT_MIN_H
+#define FESF_CONV_DIRECT_MIN_H 14
+#endif
+#ifndef FESF_CONV_DIRECT_MAX_C
+#define FESF_CONV_DIRECT_MAX_C 64
+#endif
+int fesf_conv_direct(const fesf_conv_shape *s);
+size_t fesf_conv_direct_floats(const fesf_conv_shape *s);
+void fesf_conv_direct_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
+                              float *col);
+/* dx (set: overwritten, else +=) and dw (+=), either may be NULL */
+void fesf_conv_direct_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
+                               int set, float *dw, float *col);
+
 #endif

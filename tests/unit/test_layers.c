@@ -149,20 +149,40 @@ static void fd_check(const fd_loss *L, float *param, size_t len, const float *ac
 
 /* ---------------------------------------------------------------- conv vs naive */
 
-static void conv_vs_naive(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int bias)
+/* one of conv.c's internal paths, called directly (the dispatch would pick
+ * another on some CPUs or shapes); NULL: the public functions */
+typedef struct {
+    size_t (*floats)(const fesf_conv_shape *);
+    void (*fwd)(const fesf_conv_shape *, const float *, const float *, const float *, float *, float *);
+    void (*bwd)(const fesf_conv_shape *, const float *, const float *, const float *, float *, int, float *, float *);
+} conv_path;
+
+static const conv_path wino_path = {fesf_conv_wino_floats, fesf_conv_wino_forward, fesf_conv_wino_backward};
+static const conv_path direct_path = {fesf_conv_direct_floats, fesf_conv_direct_forward, fesf_conv_direct_backward};
+static const conv_path rowshift_path = {fesf_conv_rowshift_floats, fesf_conv_rowshift_forward,
+                                        fesf_conv_rowshift_backward};
+
+static void conv_path_vs_naive(const conv_path *path, int n, int cin, int h, int w, int cout, int k, int stride,
+                               int pad, int bias)
 {
     fesf_conv_shape s = {n, cin, h, w, cout, k, stride, pad, 0, 0};
     if (fesf_conv_shape_init(&s) != 0) return; /* kernel larger than the padded input */
     const size_t xs = (size_t)n * cin * h * w, ys = (size_t)n * cout * s.ho * s.wo, ws = (size_t)cout * cin * k * k;
     float *x = randn(xs, 1.0f), *wt = randn(ws, 0.5f), *b = bias ? randn(cout, 0.5f) : NULL, *dy = randn(ys, 1.0f);
-    float *col = randn(fesf_conv_col_floats(&s), 1.0f); /* garbage scratch */
+    float *col = randn(path ? path->floats(&s) : fesf_conv_col_floats(&s), 1.0f); /* garbage scratch */
     float *y = randn(ys, 1.0f), *yr = zeros(ys);
     /* gradients start non-zero: backward must add */
     float *dx0 = randn(xs, 1.0f), *dw0 = randn(ws, 1.0f), *db0 = randn(cout, 1.0f);
     float *dx = dup(dx0, xs), *dw = dup(dw0, ws), *db = dup(db0, cout);
     float *dxr = dup(dx0, xs), *dwr = dup(dw0, ws), *dbr = dup(db0, cout);
-    fesf_conv2d_forward(&s, x, wt, b, y, col);
-    fesf_conv2d_backward(&s, x, wt, dy, dx, dw, db, col);
+    if (path) {
+        path->fwd(&s, x, wt, b, y, col);
+        path->bwd(&s, x, wt, dy, dx, 0, dw, col);
+        fesf_conv2d_backward(&s, x, wt, dy, NULL, NULL, db, NULL); /* db alone needs no scratch */
+    } else {
+        fesf_conv2d_forward(&s, x, wt, b, y, col);
+        fesf_conv2d_backward(&s, x, wt, dy, dx, dw, db, col);
+    }
     fesf_conv2d_forward_naive(&s, x, wt, b, yr);
     fesf_conv2d_backward_naive(&s, x, wt, dy, dxr, dwr, dbr);
     /* magnitudes: the same sums over |terms| */
@@ -180,6 +200,11 @@ static void conv_vs_naive(int n, int cin, int h, int w, int cout, int k, int str
                          n, cin, h, w, cout, k, stride, pad, bias, t[q].name, i, t[q].a[i], t[q].ref[i], t[q].mag[i]);
     float *bufs[] = {x, wt, b, dy, col, y, yr, dx0, dw0, db0, dx, dw, db, dxr, dwr, dbr, ax, aw, ab, ady, my, mdx, mdw, mdb};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++) free(bufs[i]);
+}
+
+static void conv_vs_naive(int n, int cin, int h, int w, int cout, int k, int stride, int pad, int bias)
+{
+    conv_path_vs_naive(NULL, n, cin, h, w, cout, k, stride, pad, bias);
 }
 
 static void test_conv_matches_naive(void **state)
@@ -221,10 +246,10 @@ static void test_conv_matches_naive(void **state)
     conv_vs_naive(5, 3, 23, 21, 3, 5, 1, 2, 1);
     /* the row-shift path (conv_same.c): chunks of several samples, narrow
      * planes, Cout > Cin, one sample per chunk (>= 2048 positions) with bias */
-    conv_vs_naive(9, 5, 16, 6, 7, 3, 1, 1, 1);
-    conv_vs_naive(5, 1, 14, 14, 6, 3, 1, 1, 0);
+    conv_path_vs_naive(&rowshift_path, 9, 5, 16, 6, 7, 3, 1, 1, 1);
+    conv_path_vs_naive(&rowshift_path, 5, 1, 14, 14, 6, 3, 1, 1, 0);
     conv_vs_naive(7, 3, 17, 15, 4, 7, 1, 3, 1);
-    conv_vs_naive(3, 2, 48, 48, 3, 3, 1, 1, 1);
+    conv_path_vs_naive(&rowshift_path, 3, 2, 48, 48, 3, 3, 1, 1, 1);
     conv_vs_naive(2, 3, 50, 44, 2, 5, 1, 2, 0);
     /* Winograd F(2x2, 3x3) (conv_wino.c: 3x3 stride 1 pad 1, 16+ channels
      * in and out, 32+ in on planes of 28+ rows): odd sizes (a tile half
@@ -234,9 +259,24 @@ static void test_conv_matches_naive(void **state)
                                   {37, 20, 7, 7, 16}, {5, 24, 27, 14, 16}, {2, 32, 28, 28, 16}};
     for (int q = 0; q < 7; q++) {
         fesf_conv_shape s = {wino[q][0], wino[q][1], wino[q][2], wino[q][3], wino[q][4], 3, 1, 1, 0, 0};
-        assert_true(fesf_conv_wino(&s)); /* the shapes take that path */
-        conv_vs_naive(s.n, s.cin, s.h, s.w, s.cout, 3, 1, 1, q % 2);
+        assert_true(fesf_conv_wino(&s)); /* the shapes are the path's */
+        conv_path_vs_naive(&wino_path, s.n, s.cin, s.h, s.w, s.cout, 3, 1, 1, q % 2);
     }
+    /* the direct AVX-512 path (conv_direct.c), where the CPU has AVX-512F:
+     * 16 channels (one register of output channels), the stem's single
+     * input channel, odd channel counts and Cout past a multiple of 16,
+     * planes whose grid ends inside a block, several samples a group */
+    if (!__builtin_cpu_supports("avx512f")) {
+        fprintf(stderr, "conv: no AVX-512F here, the direct path is not tested\n");
+        return;
+    }
+    static const int direct[][5] = {{5, 16, 28, 28, 16}, {9, 1, 14, 14, 16}, {3, 17, 15, 19, 33},
+                                    {2, 64, 14, 14, 64}, {6, 3, 30, 17, 5},  {2, 16, 64, 64, 32}};
+    fesf_conv_shape r = {64, 16, 28, 28, 16, 3, 1, 1, 0, 0};
+    assert_true(fesf_conv_direct(&r)); /* ResNet-18 width 16's first stage takes it */
+    for (int q = 0; q < 6; q++)
+        conv_path_vs_naive(&direct_path, direct[q][0], direct[q][1], direct[q][2], direct[q][3], direct[q][4], 3, 1, 1,
+                           q % 2);
 }
 
 static void test_conv_null_grads_and_scratch(void **state)
