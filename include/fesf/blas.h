@@ -32,6 +32,9 @@ void fesf_blas_set_threads(int n);
 /* OpenBLAS to one thread if fesf_blas_set_threads was never called (the
  * kernels call it: GEMM runs inside the engine's parallel regions). */
 void fesf_blas_serial_gemm(void);
+/* 1 if OpenBLAS runs AVX-512 kernels (SkylakeX, Cooperlake, SapphireRapids):
+ * the convolutions pick their path by it (conv_direct.c) */
+int fesf_blas_avx512(void);
 /* openblas_get_config(): version, build options and the kernels' core name. */
 const char *fesf_blas_config(void);
 

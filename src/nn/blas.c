@@ -291,14 +291,27 @@ int fesf_blas_autoselect(char **argv)
     return 0;
 }
 
+/* whether OpenBLAS's core `name` runs AVX-512 kernels */
+static int core_has_avx512(const char *name)
+{
+    static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids", NULL};
+    int has512 = 0;
+    for (int i = 0; avx512_cores[i]; i++) has512 |= !strcasecmp(name, avx512_cores[i]);
+    return has512;
+}
+
+int fesf_blas_avx512(void)
+{
+    static int known = -1; /* the kernels do not change once OpenBLAS is loaded: racing writers agree */
+    if (known < 0) known = core_has_avx512(openblas_get_corename());
+    return known;
+}
+
 /* A core the CPU would run faster than the one a user set: SkylakeX on AVX-512
  * for any core without it, Haswell on AVX2 + FMA for a generic or older one. */
 static const char *user_core_hint(const char *now, int avx512, int avx2_fma)
 {
-    static const char *const avx512_cores[] = {"SkylakeX", "Cooperlake", "SapphireRapids", NULL};
-    int has512 = 0;
-    for (int i = 0; avx512_cores[i]; i++) has512 |= !strcasecmp(now, avx512_cores[i]);
-    if (avx512 && !has512) return "SkylakeX";
+    if (avx512 && !core_has_avx512(now)) return "SkylakeX";
     return fesf_blas_better_core(now, 0, avx2_fma);
 }
 

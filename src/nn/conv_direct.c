@@ -1,7 +1,8 @@
-/* Direct AVX-512 path of 3x3, stride-1, pad-1 convolutions with few
- * channels (the 16-channel 28x28 and 64x64 layers that Winograd does not
- * speed up); conv.c dispatches here (fesf_conv_direct) when the CPU has
- * AVX-512F, whatever kernels OpenBLAS runs.
+/* Direct AVX-512 path of 3x3, stride-1, pad-1 convolutions with at most
+ * FESF_CONV_DIRECT_MAX_C channels on planes of FESF_CONV_DIRECT_MIN_H rows
+ * or more; conv.c tries it first (fesf_conv_direct) when the CPU has
+ * AVX-512F. Where Winograd also applies (>= 32 channels) it is taken only
+ * when OpenBLAS runs AVX2 kernels: with AVX-512 GEMM, Winograd is faster.
  *
  * Each sample's plane of channel c is copied into a zero-bordered plane of
  * Wp = W + 2 columns and H + 2 rows (P[c], Ls floats apart, zero slack at the
@@ -12,10 +13,20 @@
  * x 6 registers of t held in 24 accumulators over the Cin*9 inner loop
  * (one shifted load feeds 4 FMAs, one broadcast 6). dx is the same kernel
  * on the padded dy with the flipped, transposed weights
- * wf[ci][co][a][b] = w[co][ci][2-a][2-b]; dw[co][ci][kh][kw] = sum_t
- * D[co][t] P[ci][t + kh Wp + kw], with D = dy on the t grid (zero in the
- * junk columns: the padded dy plane read at offset Wp + 1), 3 output
- * channels x 9 taps in 27 accumulators over t.
+ * wf[ci][co][a][b] = w[co][ci][2-a][2-b]. dw[co][ci][kh][kw] = sum_q
+ * dy[co][q] P[ci][t(q) + kh Wp + kw] over the H W positions q: dy is
+ * transposed to Dt[co/16][q][16], so one register holds 16 output channels
+ * and 2 input channels x 9 taps make 18 accumulators fed by broadcasts of P.
+ *
+ * Measured (2-core EPYC, AVX-512, 1 thread, batch 64, fwd / bwd ms):
+ *   16->16 28x28: direct 1.13 / 2.54, row-shift 1.24 / 2.72
+ *   16->16 64x64: direct 6.59 / 15.0, row-shift 9.69 / 23.0
+ *   32->32 14x14, Haswell GEMM: direct 1.48 / 2.78, Winograd 1.82 / 3.75
+ *   32->32 14x14, SkylakeX GEMM: direct 1.48 / 2.80, Winograd 1.32 / 2.66
+ *   64->64 28x28, Haswell GEMM: direct 16.9 / 35.5, Winograd 22.4 / 44.5
+ *   64->64 28x28, SkylakeX GEMM: direct 16.9 / 36.0, Winograd 15.9 / 32.1
+ * and it loses on small planes with many channels (128 at 14x14, 64 at 7x7,
+ * 128 at 4x4: 7.1 against 1.7 ms), hence the two limits.
  *
  * Threads and bits: one sample a chunk, 4 fixed groups (conv.c's plan),
  * each with its own slot and dw partial, added in group order, so any
@@ -23,6 +34,7 @@
  * other paths', so results differ from them by rounding
  * (tests/unit/test_layers.c compares with the naive loops). */
 #include "conv_internal.h"
+#include "fesf/blas.h"
 #include "vec.h"
 
 #include <string.h>
@@ -58,8 +70,9 @@ int fesf_conv_direct(const fesf_conv_shape *s)
 {
 #ifdef FESF_HAVE_DIRECT
     if (s->k != 3 || s->stride != 1 || s->pad != 1 || s->h < FESF_CONV_DIRECT_MIN_H) return 0;
-    if (maxc(s) > FESF_CONV_DIRECT_MAX_C) return 0;
-    return __builtin_cpu_supports("avx512f");
+    if (maxc(s) > FESF_CONV_DIRECT_MAX_C || !__builtin_cpu_supports("avx512f")) return 0;
+    /* with AVX-512 GEMM kernels, Winograd wins where it applies (>= 32 channels) */
+    return !fesf_conv_wino(s) || !fesf_blas_avx512();
 #else
     return 0;
 #endif

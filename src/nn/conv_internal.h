@@ -77,9 +77,9 @@ void fesf_conv_wino_backward(const fesf_conv_shape *s, const float *x, const flo
                              int set, float *dw, float *col);
 
 /* conv_direct.c: direct AVX-512 kernels for 3x3, stride-1, pad-1
- * convolutions Winograd does not take, on planes of FESF_CONV_DIRECT_MIN_H
- * rows or more, with at most FESF_CONV_DIRECT_MAX_C channels in and out, on
- * CPUs with AVX-512F (0 elsewhere) */
+ * convolutions on planes of FESF_CONV_DIRECT_MIN_H rows or more, with at
+ * most FESF_CONV_DIRECT_MAX_C channels in and out, on CPUs with AVX-512F (0
+ * elsewhere), unless Winograd takes the shape and OpenBLAS runs AVX-512 GEMM */
 #ifndef FESF_CONV_DIRECT_MIN_H
 #define FESF_CONV_DIRECT_MIN_H 14
 #endif
