@@ -169,14 +169,23 @@ static slot_layout slot_of(const fesf_conv_shape *s, int nb)
  * (a model sized at its training batch may run a smaller last batch).
  * Layout: FESF_CONV_GROUPS slots, FESF_CONV_GROUPS - 1 weight-gradient
  * partials, the flipped weights (flip_dx shapes). */
-size_t fesf_conv_col_floats(const fesf_conv_shape *s)
+static size_t gemm_col_floats(const fesf_conv_shape *s)
 {
-    if (fesf_conv_direct(s)) return fesf_conv_direct_floats(s);
     if (fesf_conv_wino(s)) return fesf_conv_wino_floats(s);
     if (fesf_conv_rowshift(s)) return fesf_conv_rowshift_floats(s);
     conv_plan pl = plan_of(s);
     size_t dw = (size_t)s->cout * s->cin * s->k * s->k;
     return FESF_CONV_GROUPS * slot_of(s, pl.nb).total + (FESF_CONV_GROUPS - 1) * dw + (flip_dx(s) ? dw : 0);
+}
+
+/* the direct path's, or the other paths', or both where the forward runs
+ * direct and the backward does not */
+size_t fesf_conv_col_floats(const fesf_conv_shape *s)
+{
+    const size_t d = fesf_conv_direct(s) ? fesf_conv_direct_floats(s) : 0;
+    if (fesf_conv_direct_grad(s)) return d;
+    const size_t g = gemm_col_floats(s);
+    return d > g ? d : g;
 }
 
 /* Output positions o in [lo, hi) whose input i = o*stride - pad + kk lies
@@ -510,7 +519,7 @@ static void conv_backward(const fesf_conv_shape *s, const float *x, const float 
                           int set, float *dw, float *db, float *col)
 {
     if (db) bias_grad(s, dy, db);
-    if (fesf_conv_direct(s)) {
+    if (fesf_conv_direct_grad(s)) {
         if (dx || dw) fesf_conv_direct_backward(s, x, w, dy, dx, set, dw, col);
         return;
     }

@@ -78,6 +78,11 @@ int fesf_conv_direct(const fesf_conv_shape *s)
 #endif
 }
 
+int fesf_conv_direct_grad(const fesf_conv_shape *s)
+{
+    return fesf_conv_direct(s) && (!fesf_blas_avx512() || (s->cout >= 16 && s->cin >= 4));
+}
+
 static int blocks16(int c) { return (c + 15) / 16; }
 
 /* one slot: P of x [Cin][Ls], P of dy [Cout][Ls], O [round4(max C)][Tc],
@@ -184,19 +189,25 @@ static void unpad_out(const dc_geom *g, int c, const float *o, const float *b, i
         }
 }
 
-/* Dt [Cout/16][H W][16] from one sample's dy [Cout][H W] */
+/* Dt [Cout/16][H W][16] from one sample's dy [Cout][H W]: 16 rows read
+ * side by side, each Dt row written whole (contiguous stores) */
 static void transpose_dy(const fesf_conv_shape *s, const float *dy, float *dt)
 {
     const size_t hw = (size_t)s->h * s->w;
-    for (int b = 0; b < blocks16(s->cout); b++)
-        for (int l = 0; l < 16; l++) {
-            const int c = 16 * b + l;
-            float *d = dt + (size_t)b * hw * 16 + l;
-            if (c >= s->cout)
-                for (size_t q = 0; q < hw; q++) d[16 * q] = 0.0f;
-            else
-                for (size_t q = 0; q < hw; q++) d[16 * q] = dy[(size_t)c * hw + q];
-        }
+    for (int b = 0; b < blocks16(s->cout); b++) {
+        const float *src[16];
+        const int nl = s->cout - 16 * b < 16 ? s->cout - 16 * b : 16;
+        for (int l = 0; l < nl; l++) src[l] = dy + (size_t)(16 * b + l) * hw;
+        float *d = dt + (size_t)b * hw * 16;
+        if (nl < 16) memset(d, 0, sizeof(float) * hw * 16);
+        if (nl == 16)
+            for (size_t q = 0; q < hw; q++, d += 16)
+#pragma GCC unroll 16
+                for (int l = 0; l < 16; l++) d[l] = src[l][q];
+        else
+            for (size_t q = 0; q < hw; q++, d += 16)
+                for (int l = 0; l < nl; l++) d[l] = src[l][q];
+    }
 }
 
 /* pt[ci][9][16] += sum_q Dt[q][:] P[ci][t(q) + tap] for ci = ci0, ci1 (ci1

@@ -87,6 +87,10 @@ void fesf_conv_wino_backward(const fesf_conv_shape *s, const float *x, const flo
 #define FESF_CONV_DIRECT_MAX_C 64
 #endif
 int fesf_conv_direct(const fesf_conv_shape *s);
+/* whether the backward runs direct too: with AVX-512 GEMM, not for fewer
+ * than 16 output or 4 input channels (idle lanes in dw: the row-shift path
+ * is faster there) */
+int fesf_conv_direct_grad(const fesf_conv_shape *s);
 size_t fesf_conv_direct_floats(const fesf_conv_shape *s);
 void fesf_conv_direct_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
                               float *col);

@@ -27,6 +27,7 @@
 
 #include "../../src/nn/conv_internal.h" /* fesf_conv_wino: which shapes take the Winograd path */
 
+#include "fesf/blas.h"
 #include "fesf/layers.h"
 #include "fesf/rng.h"
 
@@ -277,6 +278,16 @@ static void test_conv_matches_naive(void **state)
     for (int q = 0; q < 6; q++)
         conv_path_vs_naive(&direct_path, direct[q][0], direct[q][1], direct[q][2], direct[q][3], direct[q][4], 3, 1, 1,
                            q % 2);
+    /* through the dispatch, shapes whose forward runs direct and whose
+     * backward may not (few channels in or out with AVX-512 GEMM): the
+     * scratch serves both paths */
+    static const int mixed[][5] = {{3, 1, 28, 28, 64}, {4, 64, 14, 14, 1}, {3, 16, 28, 28, 3}};
+    for (int q = 0; q < 3; q++) {
+        fesf_conv_shape m = {mixed[q][0], mixed[q][1], mixed[q][2], mixed[q][3], mixed[q][4], 3, 1, 1, 0, 0};
+        assert_true(fesf_conv_direct(&m));
+        assert_true(fesf_conv_direct_grad(&m) == !fesf_blas_avx512());
+        conv_path_vs_naive(NULL, m.n, m.cin, m.h, m.w, m.cout, 3, 1, 1, q % 2);
+    }
 }
 
 static void test_conv_null_grads_and_scratch(void **state)
