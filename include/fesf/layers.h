@@ -41,6 +41,12 @@ int fesf_conv_shape_init(fesf_conv_shape *s);
  * The scratch carries nothing from forward to backward. */
 size_t fesf_conv_col_floats(const fesf_conv_shape *s);
 
+/* Which convolution kernels this process runs, one line for `fesf version`
+ * and report.md: the direct path's vector width (the CPU's widest, capped
+ * by the environment's FESF_MAX_ISA = avx512 | avx2 | none) and the GEMM
+ * paths. */
+const char *fesf_conv_kernels(void);
+
 void fesf_conv2d_forward(const fesf_conv_shape *s, const float *x, const float *w, const float *b, float *y,
                          float *col);
 void fesf_conv2d_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,

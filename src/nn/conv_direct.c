@@ -37,6 +37,7 @@
 #include "fesf/blas.h"
 #include "vec.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -66,13 +67,66 @@ static dc_geom geom_of(const fesf_conv_shape *s)
 static int round4(int c) { return (c + COB - 1) / COB * COB; }
 static int maxc(const fesf_conv_shape *s) { return s->cin > s->cout ? s->cin : s->cout; }
 
+static int isa_forced = -1; /* fesf_conv_direct_isa's choice, -1 none */
+
+/* FESF_MAX_ISA's cap in bits (avx512, avx2, none), -1 unset or not understood */
+static int isa_cap(void)
+{
+    const char *v = getenv("FESF_MAX_ISA");
+    if (!v || !*v) return -1;
+    if (!strcmp(v, "avx512")) return 512;
+    if (!strcmp(v, "avx2")) return 256;
+    if (!strcmp(v, "none")) return 0;
+    return -1;
+}
+
+/* the kernels' vector width in bits: 512, 256 (AVX2 + FMA) or 0 (none),
+ * the CPU's widest under FESF_MAX_ISA; read once (racing readers agree) */
+static int isa_of_cpu(void)
+{
+    static int known = -1;
+    if (known >= 0) return known;
+    int bits = 0;
+#ifdef FESF_HAVE_DIRECT
+    if (__builtin_cpu_supports("avx512f")) bits = 512;
+    else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) bits = 256;
+#endif
+    const int cap = isa_cap();
+    if (cap >= 0 && bits > cap) bits = cap;
+    known = bits;
+    return bits;
+}
+
+static int isa(void) { return isa_forced >= 0 ? isa_forced : isa_of_cpu(); }
+
+int fesf_conv_direct_isa(int bits)
+{
+    const int cpu = isa_of_cpu();
+    if (bits == 0) isa_forced = -1;
+    else if (bits <= cpu && (bits == 256 || bits == 512)) isa_forced = bits;
+    else return -1;
+    return isa();
+}
+
+const char *fesf_conv_kernels(void)
+{
+    const char *v = getenv("FESF_MAX_ISA");
+    const int w = isa_of_cpu(), set = v && *v;
+    if (set && isa_cap() < 0) return "FESF_MAX_ISA not understood (avx512, avx2 or none): ignored";
+    if (w == 512) return set ? "direct AVX-512 (FESF_MAX_ISA), Winograd and im2col on OpenBLAS" :
+                               "direct AVX-512, Winograd and im2col on OpenBLAS";
+    if (w == 256) return set ? "direct AVX2 (FESF_MAX_ISA), Winograd and im2col on OpenBLAS" :
+                               "direct AVX2, Winograd and im2col on OpenBLAS";
+    return set ? "Winograd and im2col on OpenBLAS (FESF_MAX_ISA=none)" :
+                 "Winograd and im2col on OpenBLAS (no AVX2 on this CPU)";
+}
+
 int fesf_conv_direct(const fesf_conv_shape *s)
 {
 #ifdef FESF_HAVE_DIRECT
     if (s->k != 3 || s->stride != 1 || s->pad != 1 || s->h < FESF_CONV_DIRECT_MIN_H) return 0;
-    if (maxc(s) > FESF_CONV_DIRECT_MAX_C || !__builtin_cpu_supports("avx512f")) return 0;
-    /* with AVX-512 GEMM kernels, Winograd wins where it applies (>= 32 channels) */
-    return !fesf_conv_wino(s) || !fesf_blas_avx512();
+    if (maxc(s) > FESF_CONV_DIRECT_MAX_C || !isa()) return 0;
+    return !fesf_conv_wino(s); /* Winograd wins where it applies, measured */
 #else
     return 0;
 #endif
@@ -167,12 +221,49 @@ __attribute__((target("avx512f"))) static void fwd_block(const dc_geom *g, const
         for (int v = 0; v < NV; v++) _mm512_storeu_ps(o + (size_t)c * g->tc + t0 + 16 * v, acc[c][v]);
 }
 
+/* fwd_block in AVX2 (16 registers): the block in 4 runs of 24 positions,
+ * 4 output channels x 3 registers each */
+#define NV8 3
+__attribute__((target("avx2,fma"))) static void fwd_block8(const dc_geom *g, const float *p, int ci_n,
+                                                            const float *wb0, float *o, size_t t0)
+{
+    for (size_t s0 = t0; s0 < t0 + BLK; s0 += 8 * NV8) {
+        const float *wb = wb0;
+        __m256 acc[COB][NV8];
+        #pragma GCC unroll 9
+        for (int c = 0; c < COB; c++)
+            #pragma GCC unroll 9
+            for (int v = 0; v < NV8; v++) acc[c][v] = _mm256_setzero_ps();
+        for (int ci = 0; ci < ci_n; ci++)
+            #pragma GCC unroll 9
+            for (int kh = 0; kh < 3; kh++)
+                #pragma GCC unroll 9
+                for (int kw = 0; kw < 3; kw++, wb += COB) {
+                    const float *src = p + (size_t)ci * g->ls + s0 + (size_t)kh * g->wp + kw;
+                    __m256 xv[NV8];
+                    #pragma GCC unroll 9
+                    for (int v = 0; v < NV8; v++) xv[v] = _mm256_loadu_ps(src + 8 * v);
+                    #pragma GCC unroll 9
+                    for (int c = 0; c < COB; c++) {
+                        const __m256 b = _mm256_broadcast_ss(wb + c);
+                        #pragma GCC unroll 9
+                        for (int v = 0; v < NV8; v++) acc[c][v] = _mm256_fmadd_ps(b, xv[v], acc[c][v]);
+                    }
+                }
+        #pragma GCC unroll 9
+        for (int c = 0; c < COB; c++)
+            #pragma GCC unroll 9
+            for (int v = 0; v < NV8; v++) _mm256_storeu_ps(o + (size_t)c * g->tc + s0 + 8 * v, acc[c][v]);
+    }
+}
+
 /* O [round4(co)][Tc] of one sample from its padded input planes p [ci] */
 static void conv_plane(const dc_geom *g, const float *p, int ci, int co, const float *wr, float *o)
 {
+    const int wide = isa() == 512;
     for (int b = 0; b < round4(co) / COB; b++)
         for (size_t t0 = 0; t0 < g->tc; t0 += BLK)
-            fwd_block(g, p, ci, wr + (size_t)b * ci * 9 * COB, o + (size_t)b * COB * g->tc, t0);
+            (wide ? fwd_block : fwd_block8)(g, p, ci, wr + (size_t)b * ci * 9 * COB, o + (size_t)b * COB * g->tc, t0);
 }
 
 /* d[c][H][W] (set, or +=) from O's grid, plus bias b (may be NULL) */
@@ -240,14 +331,42 @@ __attribute__((target("avx512f"))) static void dw_block(const dc_geom *g, const 
         for (int k = 0; k < 9; k++) _mm512_storeu_ps(p1 + 16 * k, _mm512_add_ps(_mm512_loadu_ps(p1 + 16 * k), a1[k]));
 }
 
+/* dw_block in AVX2: pt[ci][9][8 half, +8) for one input channel and half
+ * (8 output channels) of the 16 in Dt: 9 accumulators */
+__attribute__((target("avx2,fma"))) static void dw_block8(const dc_geom *g, const float *px, const float *dt, int ci,
+                                                           int half, float *pt)
+{
+    const float *x0 = px + (size_t)ci * g->ls;
+    __m256 a[9];
+#pragma GCC unroll 9
+    for (int k = 0; k < 9; k++) a[k] = _mm256_setzero_ps();
+    dt += 8 * half;
+    for (int oh = 0; oh < g->h; oh++)
+        for (int ow = 0; ow < g->w; ow++, dt += 16) {
+            const size_t t = (size_t)oh * g->wp + ow;
+            const __m256 dv = _mm256_loadu_ps(dt);
+#pragma GCC unroll 9
+            for (int k = 0; k < 9; k++)
+                a[k] = _mm256_fmadd_ps(dv, _mm256_broadcast_ss(x0 + t + (size_t)(k / 3) * g->wp + k % 3), a[k]);
+        }
+    float *p0 = pt + (size_t)ci * 9 * 16 + 8 * half;
+#pragma GCC unroll 9
+    for (int k = 0; k < 9; k++) _mm256_storeu_ps(p0 + 16 * k, _mm256_add_ps(_mm256_loadu_ps(p0 + 16 * k), a[k]));
+}
+
 /* one sample's dw into the group's partial */
 static void dw_sample(const fesf_conv_shape *s, const dc_geom *g, const float *px, const float *dt, float *pt)
 {
     const size_t hw = (size_t)s->h * s->w;
-    for (int b = 0; b < blocks16(s->cout); b++)
-        for (int ci = 0; ci < s->cin; ci += 2)
-            dw_block(g, px, dt + (size_t)b * hw * 16, ci, ci + 1 < s->cin ? ci + 1 : ci,
-                     pt + (size_t)b * s->cin * 9 * 16);
+    for (int b = 0; b < blocks16(s->cout); b++) {
+        const float *db = dt + (size_t)b * hw * 16;
+        float *pb = pt + (size_t)b * s->cin * 9 * 16;
+        if (isa() == 512 && s->cout - 16 * b > 8) /* else half the lanes would idle: AVX2's 8 */
+            for (int ci = 0; ci < s->cin; ci += 2) dw_block(g, px, db, ci, ci + 1 < s->cin ? ci + 1 : ci, pb);
+        else
+            for (int ci = 0; ci < s->cin; ci++)
+                for (int half = 0; half < 2 && 16 * b + 8 * half < s->cout; half++) dw_block8(g, px, db, ci, half, pb);
+    }
 }
 
 static float *slot_at(const fesf_conv_shape *s, float *col, int g) { return col + (size_t)g * slot_floats(s); }

@@ -87,6 +87,10 @@ void fesf_conv_wino_backward(const fesf_conv_shape *s, const float *x, const flo
 #define FESF_CONV_DIRECT_MAX_C 64
 #endif
 int fesf_conv_direct(const fesf_conv_shape *s);
+/* the direct kernels' vector width: bits 512 or 256 forces AVX-512 or
+ * AVX2 + FMA (tests, benchmarks), 0 returns to the CPU's best; returns the
+ * width in use, or -1 if the CPU lacks the one asked for */
+int fesf_conv_direct_isa(int bits);
 /* whether the backward runs direct too: with AVX-512 GEMM, not for fewer
  * than 16 output or 4 input channels (idle lanes in dw: the row-shift path
  * is faster there) */

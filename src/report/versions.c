@@ -3,6 +3,7 @@
  * src/io, src/ihm, src/nn). */
 #include "fesf/blas.h"
 #include "fesf/ihm.h"
+#include "fesf/layers.h"
 #include "fesf/version.h"
 #include "fesf/world.h"
 
@@ -18,9 +19,10 @@ void fesf_print_versions(FILE *out)
     fesf_blas_kernels(kernels, sizeof kernels);
     fprintf(out, "fesf %s\n", FESF_VERSION);
     fprintf(out,
-            "  mpi: %s\n  hdf5: %s\n  fftw: %s\n  openblas: %s\n  openblas kernels: %s\n  libzip: %s\n  libpng: %s\n"
+            "  mpi: %s\n  hdf5: %s\n  fftw: %s\n  openblas: %s\n  openblas kernels: %s\n  conv kernels: %s\n  libzip: %s\n"
+            "  libpng: %s\n"
             "  cairo: %s\n  formats: shard %d, hosts %d, model %d\n",
-            mpi, h5, fesf_ihm_fftw_version(), fesf_blas_config(), kernels, zip_libzip_version(),
+            mpi, h5, fesf_ihm_fftw_version(), fesf_blas_config(), kernels, fesf_conv_kernels(), zip_libzip_version(),
             png_get_libpng_ver(NULL), cairo_version_string(), FESF_SHARD_VERSION, FESF_HOSTS_VERSION,
             FESF_MODEL_VERSION);
 }

@@ -22,6 +22,17 @@ execs() { strace -f -qq -e trace=execve -o "$TMP/st" env "$@" >/dev/null 2>&1; e
 version && kernels | grep -Eq '^[A-Za-z0-9()]+ \(' && ok "fesf version names the kernels: $(kernels)" \
     || { nok "fesf version names the kernels"; sed 's/^/#   /' "$TMP/v" "$TMP/verr"; }
 
+# the convolutions' direct kernels (conv_direct.c): the CPU's widest vectors, capped by FESF_MAX_ISA
+conv() { sed -n 's/^  conv kernels: //p' "$TMP/v"; }
+if has avx512f; then cw="direct AVX-512"; elif has avx2 && has fma; then cw="direct AVX2"; else cw="Winograd"; fi
+version && conv | grep -q "^$cw" && ok "fesf version names the conv kernels: $(conv)" || nok "conv kernels: '$(conv)', want $cw"
+if [ "$cw" != Winograd ]; then
+    version FESF_MAX_ISA=avx2 && conv | grep -q "^direct AVX2 (FESF_MAX_ISA)" && version FESF_MAX_ISA=none \
+        && conv | grep -q "(FESF_MAX_ISA=none)" && version FESF_MAX_ISA=sse3 && conv | grep -q "not understood" \
+        && ok "FESF_MAX_ISA=avx2 and none cap them, an unknown value is said to be ignored" \
+        || nok "FESF_MAX_ISA: '$(conv)'"
+fi
+
 if [ -n "${OPENBLAS_CORETYPE+set}" ]; then
     # DESIGN section 7: the environment's OPENBLAS_CORETYPE is left alone
     kernels | grep -q "(OPENBLAS_CORETYPE=$OPENBLAS_CORETYPE set by the user)" && ok "OPENBLAS_CORETYPE of the environment is kept: $(kernels)" \

@@ -19,6 +19,14 @@ for arch in cnn-small resnet18; do
         done
     done
 done
+# the direct convolutions' AVX2 kernels where the CPU has wider ones too (FESF_MAX_ISA, conv_direct.c)
+if grep -m1 '^flags' /proc/cpuinfo | grep -qw avx512f; then
+    FESF_MAX_ISA=avx2 $PY tests/py/nn_crosscheck.py "$TOOLS/nn_step" resnet18 8 1 28 28 3 32 sgd 3 >"$TMP/out" 2>&1
+    rc=$?
+    sed 's/ - resnet18/ - FESF_MAX_ISA=avx2: resnet18/' "$TMP/out" >"$TMP/out2"
+    relay "$TMP/out2"
+    [ $rc -eq 0 ] || { grep -q '^not ok' "$TMP/out" || nok "FESF_MAX_ISA=avx2: crosscheck crashed"; sed 's/^/#   /' "$TMP/out" | tail -20; }
+fi
 # volumes: cnn3d-small at 28^3 (SGD) and an odd 12 x 10 x 14 (SGD, Adam), batch 4. Not Adam at 28^3:
 # there its steps of near-zero gradients amplify float rounding (after 2 steps 2.9e-4 of fesf against
 # float64, where PyTorch's own float32 is 1.1e-4 off: above the criterion though logits, loss and

@@ -263,31 +263,36 @@ static void test_conv_matches_naive(void **state)
         assert_true(fesf_conv_wino(&s)); /* the shapes are the path's */
         conv_path_vs_naive(&wino_path, s.n, s.cin, s.h, s.w, s.cout, 3, 1, 1, q % 2);
     }
-    /* the direct AVX-512 path (conv_direct.c), where the CPU has AVX-512F:
-     * 16 channels (one register of output channels), the stem's single
-     * input channel, odd channel counts and Cout past a multiple of 16,
-     * planes whose grid ends inside a block, several samples a group */
-    if (!__builtin_cpu_supports("avx512f")) {
-        fprintf(stderr, "conv: no AVX-512F here, the direct path is not tested\n");
-        return;
-    }
+    /* the direct path (conv_direct.c) in each vector width the CPU has
+     * (AVX-512, AVX2): 16 channels (one register of output channels), the
+     * stem's single input channel, odd channel counts and Cout past a
+     * multiple of 16, planes whose grid ends inside a block, several
+     * samples a group; then, through the dispatch, shapes whose forward
+     * runs direct and whose backward may not (few channels in or out with
+     * AVX-512 GEMM): the scratch serves both paths */
     static const int direct[][5] = {{5, 16, 28, 28, 16}, {9, 1, 14, 14, 16}, {3, 17, 15, 19, 33},
                                     {2, 64, 14, 14, 64}, {6, 3, 30, 17, 5},  {2, 16, 64, 64, 32}};
-    fesf_conv_shape r = {64, 16, 28, 28, 16, 3, 1, 1, 0, 0};
-    assert_true(fesf_conv_direct(&r)); /* ResNet-18 width 16's first stage takes it */
-    for (int q = 0; q < 6; q++)
-        conv_path_vs_naive(&direct_path, direct[q][0], direct[q][1], direct[q][2], direct[q][3], direct[q][4], 3, 1, 1,
-                           q % 2);
-    /* through the dispatch, shapes whose forward runs direct and whose
-     * backward may not (few channels in or out with AVX-512 GEMM): the
-     * scratch serves both paths */
     static const int mixed[][5] = {{3, 1, 28, 28, 64}, {4, 64, 14, 14, 1}, {3, 16, 28, 28, 3}};
-    for (int q = 0; q < 3; q++) {
-        fesf_conv_shape m = {mixed[q][0], mixed[q][1], mixed[q][2], mixed[q][3], mixed[q][4], 3, 1, 1, 0, 0};
-        assert_true(fesf_conv_direct(&m));
-        assert_true(fesf_conv_direct_grad(&m) == !fesf_blas_avx512());
-        conv_path_vs_naive(NULL, m.n, m.cin, m.h, m.w, m.cout, 3, 1, 1, q % 2);
+    static const int widths[] = {512, 256};
+    for (int iw = 0; iw < 2; iw++) {
+        if (fesf_conv_direct_isa(widths[iw]) < 0) {
+            fprintf(stderr, "conv: no %d-bit vectors here, the direct path's kernels of that width are not tested\n",
+                    widths[iw]);
+            continue;
+        }
+        fesf_conv_shape r = {64, 16, 28, 28, 16, 3, 1, 1, 0, 0};
+        assert_true(fesf_conv_direct(&r)); /* ResNet-18 width 16's first stage takes it */
+        for (int q = 0; q < 6; q++)
+            conv_path_vs_naive(&direct_path, direct[q][0], direct[q][1], direct[q][2], direct[q][3], direct[q][4], 3, 1,
+                               1, q % 2);
+        for (int q = 0; q < 3; q++) {
+            fesf_conv_shape m = {mixed[q][0], mixed[q][1], mixed[q][2], mixed[q][3], mixed[q][4], 3, 1, 1, 0, 0};
+            assert_true(fesf_conv_direct(&m));
+            assert_true(fesf_conv_direct_grad(&m) == !fesf_blas_avx512());
+            conv_path_vs_naive(NULL, m.n, m.cin, m.h, m.w, m.cout, 3, 1, 1, q % 2);
+        }
     }
+    fesf_conv_direct_isa(0);
 }
 
 static void test_conv_null_grads_and_scratch(void **state)
