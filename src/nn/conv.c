@@ -39,12 +39,13 @@
  * with a few MB of scratch. "Same" stride-1 convolutions copy whole shifted
  * planes in im2col/col2im (see same_span), which made those 2-4x faster.
  *
- * Direct path (conv_direct.c): on CPUs with AVX-512F, 3x3 stride-1 pad-1
- * convolutions of up to 64 channels on planes of 14+ rows go there first
- * (those Winograd also takes only when OpenBLAS's GEMM lacks AVX-512).
  * Winograd path (conv_wino.c): 3x3 stride-1 pad-1 convolutions with 16+
  * input and output channels (32+ input on planes of 28+ rows) go there
- * next; its top comment has the shapes where it pays and where not.
+ * first; its top comment has the shapes where it pays and where not.
+ * Direct path (conv_direct.c): on CPUs with AVX-512F or AVX2 + FMA, the
+ * other 3x3 stride-1 pad-1 convolutions of up to 64 channels on planes of
+ * 14+ rows (their backward too, unless fesf_conv_direct_grad says the
+ * row-shift path is faster).
  *
  * Row-shift path (conv_same.c, issue 14): stride-1 "same" convolutions on
  * planes of 14+ rows skip im2col: K column-shifted copies of each plane and

@@ -1,8 +1,11 @@
-/* Direct AVX-512 path of 3x3, stride-1, pad-1 convolutions with at most
+/* Direct path of 3x3, stride-1, pad-1 convolutions with at most
  * FESF_CONV_DIRECT_MAX_C channels on planes of FESF_CONV_DIRECT_MIN_H rows
- * or more; conv.c tries it first (fesf_conv_direct) when the CPU has
- * AVX-512F. Where Winograd also applies (>= 32 channels) it is taken only
- * when OpenBLAS runs AVX2 kernels: with AVX-512 GEMM, Winograd is faster.
+ * or more that Winograd does not take (fewer than 16 channels in or out, or
+ * 16-31 in on planes of 28+ rows); conv.c dispatches here (fesf_conv_direct)
+ * on CPUs with AVX-512F or AVX2 + FMA, kernels of the widest (capped by the
+ * environment's FESF_MAX_ISA = avx512 | avx2 | none). The backward stays on
+ * the row-shift path where OpenBLAS's AVX-512 GEMM does it faster
+ * (fesf_conv_direct_grad: fewer than 16 output or 4 input channels).
  *
  * Each sample's plane of channel c is copied into a zero-bordered plane of
  * Wp = W + 2 columns and H + 2 rows (P[c], Ls floats apart, zero slack at the
@@ -18,15 +21,23 @@
  * transposed to Dt[co/16][q][16], so one register holds 16 output channels
  * and 2 input channels x 9 taps make 18 accumulators fed by broadcasts of P.
  *
- * Measured (2-core EPYC, AVX-512, 1 thread, batch 64, fwd / bwd ms):
- *   16->16 28x28: direct 1.13 / 2.54, row-shift 1.24 / 2.72
- *   16->16 64x64: direct 6.59 / 15.0, row-shift 9.69 / 23.0
- *   32->32 14x14, Haswell GEMM: direct 1.48 / 2.78, Winograd 1.82 / 3.75
- *   32->32 14x14, SkylakeX GEMM: direct 1.48 / 2.80, Winograd 1.32 / 2.66
- *   64->64 28x28, Haswell GEMM: direct 16.9 / 35.5, Winograd 22.4 / 44.5
- *   64->64 28x28, SkylakeX GEMM: direct 16.9 / 36.0, Winograd 15.9 / 32.1
- * and it loses on small planes with many channels (128 at 14x14, 64 at 7x7,
- * 128 at 4x4: 7.1 against 1.7 ms), hence the two limits.
+ * AVX2: the same with 4 x 3 registers of 8 positions forward, and dw one
+ * input channel x 9 taps over 8 output channels (also AVX-512's kernel for
+ * blocks of 8 or fewer live output channels: half of 16 lanes would idle).
+ *
+ * Measured, fwd / bwd ms, batch 64 (2026-12-05, a 2-core Zen 5 EPYC,
+ * 1 thread): 16->16 28x28 direct 1.13 / 2.54, row-shift 1.24 / 2.72;
+ * 16->16 64x64 6.59 / 15.0 against 9.69 / 23.0; Winograd at 32->32 14x14
+ * 1.32 / 2.66 against direct 1.48 / 2.80, and it wins at 64 channels too.
+ * 2026-12-06, a Zen 4 EPYC (AVX-512 at half width), 2 threads: Winograd
+ * still wins at 32+ channels with either GEMM (64->64 28x28: 28.4 / 55.1,
+ * direct 37.2 / 76.7, 1 thread, Haswell GEMM); AVX2 kernels against the
+ * Haswell GEMM row-shift path, 1 thread: 16->16 28x28 2.90 / 6.44 against
+ * 3.44 / 7.37, 16->16 64x64 14.1 / 32.5 against 17.6 / 37.8; with the
+ * Cooperlake GEMM the row-shift backward wins at few channels (64->1 28x28
+ * 2.40 against 6.18, 1->64 0.63 against 1.63, 16->16 28x28 2.5-2.8 against
+ * 2.8-3.2). Direct loses on small planes with many channels (128 at 14x14,
+ * 64 at 7x7, 128 at 4x4: 7.1 against 1.7 ms), hence the two limits.
  *
  * Threads and bits: one sample a chunk, 4 fixed groups (conv.c's plan),
  * each with its own slot and dw partial, added in group order, so any

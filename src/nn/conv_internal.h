@@ -76,10 +76,10 @@ void fesf_conv_wino_forward(const fesf_conv_shape *s, const float *x, const floa
 void fesf_conv_wino_backward(const fesf_conv_shape *s, const float *x, const float *w, const float *dy, float *dx,
                              int set, float *dw, float *col);
 
-/* conv_direct.c: direct AVX-512 kernels for 3x3, stride-1, pad-1
- * convolutions on planes of FESF_CONV_DIRECT_MIN_H rows or more, with at
- * most FESF_CONV_DIRECT_MAX_C channels in and out, on CPUs with AVX-512F (0
- * elsewhere), unless Winograd takes the shape and OpenBLAS runs AVX-512 GEMM */
+/* conv_direct.c: direct AVX-512 or AVX2 kernels for the 3x3, stride-1,
+ * pad-1 convolutions Winograd does not take, on planes of
+ * FESF_CONV_DIRECT_MIN_H rows or more, with at most FESF_CONV_DIRECT_MAX_C
+ * channels in and out (0 on CPUs without AVX2 + FMA) */
 #ifndef FESF_CONV_DIRECT_MIN_H
 #define FESF_CONV_DIRECT_MIN_H 14
 #endif
