@@ -108,7 +108,8 @@ const fesf_command fesf_commands[] = {
      "  fesf's version, the libraries', the OpenBLAS kernels in use and how they were chosen. Where OpenBLAS\n"
      "  picks generic kernels on a CPU with AVX2 or AVX-512, every fesf command but help re-executes itself\n"
      "  with OPENBLAS_CORETYPE=SkylakeX or Haswell (checked by a GEMM self-check), unless the environment\n"
-     "  sets OPENBLAS_CORETYPE or FESF_BLAS_AUTO=0."},
+     "  sets OPENBLAS_CORETYPE or FESF_BLAS_AUTO=0. 'conv kernels' names the convolutions' direct kernels\n"
+     "  (AVX-512 or AVX2, the CPU's widest; FESF_MAX_ISA=avx2 or none caps them) beside Winograd and im2col."},
     {"help", fesf_cmd_help, "list commands, or explain one ('fesf help config' lists every key)",
      "fesf help [COMMAND | config]"},
     {NULL, NULL, NULL, NULL},
