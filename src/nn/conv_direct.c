@@ -201,72 +201,37 @@ static void rearrange(const float *w, int co, int ci, int flip, float *wr)
             }
 }
 
-/* O[4 rows of the block][t0, t0 + BLK) = sum over ci, taps of wb . P */
-__attribute__((target("avx512f"))) static void fwd_block(const dc_geom *g, const float *p, int ci_n,
-                                                          const float *wb, float *o, size_t t0)
-{
-    __m512 acc[COB][NV];
-    #pragma GCC unroll 9
-    for (int c = 0; c < COB; c++)
-        #pragma GCC unroll 9
-        for (int v = 0; v < NV; v++) acc[c][v] = _mm512_setzero_ps();
-    for (int ci = 0; ci < ci_n; ci++)
-        #pragma GCC unroll 9
-        for (int kh = 0; kh < 3; kh++)
-            #pragma GCC unroll 9
-            for (int kw = 0; kw < 3; kw++, wb += COB) {
-                const float *src = p + (size_t)ci * g->ls + t0 + (size_t)kh * g->wp + kw;
-                __m512 xv[NV];
-                #pragma GCC unroll 9
-                for (int v = 0; v < NV; v++) xv[v] = _mm512_loadu_ps(src + 16 * v);
-                #pragma GCC unroll 9
-                for (int c = 0; c < COB; c++) {
-                    const __m512 b = _mm512_set1_ps(wb[c]);
-                    #pragma GCC unroll 9
-                    for (int v = 0; v < NV; v++) acc[c][v] = _mm512_fmadd_ps(b, xv[v], acc[c][v]);
-                }
-            }
-    #pragma GCC unroll 9
-    for (int c = 0; c < COB; c++)
-        #pragma GCC unroll 9
-        for (int v = 0; v < NV; v++) _mm512_storeu_ps(o + (size_t)c * g->tc + t0 + 16 * v, acc[c][v]);
-}
-
-/* fwd_block in AVX2 (16 registers): the block in 4 runs of 24 positions,
- * 4 output channels x 3 registers each */
-#define NV8 3
-__attribute__((target("avx2,fma"))) static void fwd_block8(const dc_geom *g, const float *p, int ci_n,
-                                                            const float *wb0, float *o, size_t t0)
-{
-    for (size_t s0 = t0; s0 < t0 + BLK; s0 += 8 * NV8) {
-        const float *wb = wb0;
-        __m256 acc[COB][NV8];
-        #pragma GCC unroll 9
-        for (int c = 0; c < COB; c++)
-            #pragma GCC unroll 9
-            for (int v = 0; v < NV8; v++) acc[c][v] = _mm256_setzero_ps();
-        for (int ci = 0; ci < ci_n; ci++)
-            #pragma GCC unroll 9
-            for (int kh = 0; kh < 3; kh++)
-                #pragma GCC unroll 9
-                for (int kw = 0; kw < 3; kw++, wb += COB) {
-                    const float *src = p + (size_t)ci * g->ls + s0 + (size_t)kh * g->wp + kw;
-                    __m256 xv[NV8];
-                    #pragma GCC unroll 9
-                    for (int v = 0; v < NV8; v++) xv[v] = _mm256_loadu_ps(src + 8 * v);
-                    #pragma GCC unroll 9
-                    for (int c = 0; c < COB; c++) {
-                        const __m256 b = _mm256_broadcast_ss(wb + c);
-                        #pragma GCC unroll 9
-                        for (int v = 0; v < NV8; v++) acc[c][v] = _mm256_fmadd_ps(b, xv[v], acc[c][v]);
-                    }
-                }
-        #pragma GCC unroll 9
-        for (int c = 0; c < COB; c++)
-            #pragma GCC unroll 9
-            for (int v = 0; v < NV8; v++) _mm256_storeu_ps(o + (size_t)c * g->tc + s0 + 8 * v, acc[c][v]);
+/* FWD_BLOCK(name, target, vector type, its floats, registers a run, intrinsic prefix):
+ * O[4 rows of the block][t0, t0 + BLK) = sum over ci, taps of wb . P, in
+ * runs of VW * NR positions (4 output channels x NR registers, every
+ * accumulator in a register: the unroll pragmas are needed for that) */
+#define UNROLL _Pragma("GCC unroll 9")
+#define FWD_BLOCK(name, isa, VT, VW, NR, PF)                                                                           \
+    __attribute__((target(isa))) static void name(const dc_geom *g, const float *p, int ci_n, const float *wb0,      \
+                                                  float *o, size_t t0)                                               \
+    {                                                                                                                \
+        for (size_t s0 = t0; s0 < t0 + BLK; s0 += VW * NR) {                                                         \
+            const float *wb = wb0;                                                                                   \
+            VT acc[COB][NR];                                                                                         \
+            UNROLL for (int c = 0; c < COB; c++) UNROLL for (int v = 0; v < NR; v++) acc[c][v] = PF##_setzero_ps(); \
+            for (int ci = 0; ci < ci_n; ci++)                                                                        \
+                UNROLL for (int kh = 0; kh < 3; kh++) UNROLL for (int kw = 0; kw < 3; kw++, wb += COB)               \
+                {                                                                                                    \
+                    const float *src = p + (size_t)ci * g->ls + s0 + (size_t)kh * g->wp + kw;                        \
+                    VT xv[NR];                                                                                       \
+                    UNROLL for (int v = 0; v < NR; v++) xv[v] = PF##_loadu_ps(src + VW * v);                         \
+                    UNROLL for (int c = 0; c < COB; c++)                                                             \
+                    {                                                                                                \
+                        const VT b = PF##_set1_ps(wb[c]);                                                            \
+                        UNROLL for (int v = 0; v < NR; v++) acc[c][v] = PF##_fmadd_ps(b, xv[v], acc[c][v]);          \
+                    }                                                                                                \
+                }                                                                                                    \
+            UNROLL for (int c = 0; c < COB; c++) UNROLL for (int v = 0; v < NR; v++)                                 \
+                PF##_storeu_ps(o + (size_t)c * g->tc + s0 + VW * v, acc[c][v]);                                      \
+        }                                                                                                            \
     }
-}
+FWD_BLOCK(fwd_block, "avx512f", __m512, 16, NV, _mm512)   /* the block in one run of 6 registers */
+FWD_BLOCK(fwd_block8, "avx2,fma", __m256, 8, 3, _mm256)   /* AVX2's 16 registers: 4 runs of 3 */
 
 /* O [round4(co)][Tc] of one sample from its padded input planes p [ci] */
 static void conv_plane(const dc_geom *g, const float *p, int ci, int co, const float *wr, float *o)
